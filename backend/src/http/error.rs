@@ -1,0 +1,79 @@
+//! The one error type of the HTTP edge. Whatever went wrong, the client gets
+//! `{"status": N, "message": "..."}` with the matching status code.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use patchbay_shared::ErrorBody;
+
+use crate::lab::LabError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            status: self.status.as_u16(),
+            message: self.message,
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<LabError> for ApiError {
+    fn from(e: LabError) -> Self {
+        let status = match &e {
+            LabError::ProjectNotFound(_) | LabError::VmNotFound(_) | LabError::NotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
+            LabError::Conflict(_) => StatusCode::CONFLICT,
+            LabError::Invalid(_) => StatusCode::BAD_REQUEST,
+            LabError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+/// Unknown routes.
+pub async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("No route for {}", uri.path()),
+    )
+}
+
+/// Known routes, wrong method.
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("Method {method} is not allowed on {}", uri.path()),
+    )
+}
+
+/// A handler panicked: the client still gets JSON, and the server keeps serving.
+pub fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!("a request handler panicked: {detail}");
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error").into_response()
+}

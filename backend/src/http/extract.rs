@@ -1,0 +1,143 @@
+//! Request extractors whose every failure is an [`ApiError`] naming the field.
+//!
+//! axum's own `Json` wants `Content-Type: application/json`, which the seed's
+//! curl session (`curl -d '{...}'`) does not send, and its rejections are
+//! plain text; these accept any content type and answer in JSON.
+
+use std::collections::HashMap;
+
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::error::ApiError;
+
+/// A JSON body. An empty body reads as `{}`.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large")
+            } else {
+                ApiError::bad_request(format!(
+                    "Cannot read request body: {}",
+                    rejection.body_text()
+                ))
+            }
+        })?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Parses JSON, naming the offending field on error (`console: invalid type ...`).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            ApiError::bad_request(format!("Invalid JSON body: {inner}"))
+        } else {
+            ApiError::bad_request(format!("Invalid JSON body: {path}: {inner}"))
+        }
+    })?;
+    de.end()
+        .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?;
+    Ok(value)
+}
+
+/// The body of actions that take no parameters (`start`, `stop`, `ports/udp` ...):
+/// empty or `{}`, and anything else is refused rather than ignored.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoFields {}
+
+/// The path's parameters, checked one by one so errors name the parameter.
+pub struct Params(HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(map) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_request(e.body_text()))?;
+        Ok(Params(map))
+    }
+}
+
+impl Params {
+    fn raw(&self, name: &str) -> Result<&str, ApiError> {
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| ApiError::bad_request(format!("missing {name}")))
+    }
+
+    pub fn uuid(&self, name: &str) -> Result<Uuid, ApiError> {
+        let raw = self.raw(name)?;
+        Uuid::parse_str(raw)
+            .map_err(|_| ApiError::bad_request(format!("{name}: {raw:?} is not a valid UUID")))
+    }
+
+    pub fn number(&self, name: &str) -> Result<u32, ApiError> {
+        let raw = self.raw(name)?;
+        raw.parse().map_err(|_| {
+            ApiError::bad_request(format!("{name}: {raw:?} is not a non-negative integer"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use patchbay_shared::{Nio, VmCreate};
+
+    fn message<T: DeserializeOwned>(json: &str) -> String {
+        parse_json::<T>(json.as_bytes())
+            .err()
+            .expect("should be refused")
+            .message
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert!(message::<VmCreate>(r#"{"name": "a", "console": "x"}"#)
+            .contains("console: invalid type"));
+        assert!(message::<VmCreate>(r#"{"name": "a", "console": 70000}"#).contains("console"));
+        assert!(message::<VmCreate>(r#"{}"#).contains("missing field `name`"));
+        assert!(
+            message::<VmCreate>(r#"{"name": "a", "bogus": 1}"#).contains("unknown field `bogus`")
+        );
+        assert!(
+            message::<Nio>(r#"{"type": "nio_udp", "lport": -1, "rhost": "h", "rport": 1}"#)
+                .contains("lport")
+        );
+    }
+
+    #[test]
+    fn malformed_and_trailing_json_is_refused() {
+        assert!(message::<VmCreate>(r#"{"name": "#).contains("Invalid JSON body"));
+        assert!(message::<VmCreate>(r#"{"name": "a"} {}"#).contains("trailing characters"));
+    }
+
+    #[test]
+    fn an_empty_body_is_an_empty_object() {
+        assert!(parse_json::<NoFields>(b"").is_ok());
+        assert!(parse_json::<NoFields>(b" {} ").is_ok());
+        assert!(parse_json::<NoFields>(br#"{"x": 1}"#).is_err());
+    }
+}

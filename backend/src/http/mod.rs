@@ -1,0 +1,120 @@
+//! The HTTP edge: GNS3 API v1 routes, notification streams and the dashboard.
+//!
+//! Layout:
+//! - [`error`]: the JSON error type every route returns;
+//! - [`extract`]: body and path extractors that fail with that type;
+//! - [`projects`], [`vms`]: the lab's routes, thin calls into [`crate::lab::Lab`];
+//! - [`notifications`]: the chunked JSON stream and its WebSocket twin.
+
+pub mod error;
+pub mod extract;
+pub mod notifications;
+pub mod projects;
+pub mod vms;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use patchbay_shared::Version;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
+
+use crate::lab::Lab;
+
+/// Request bodies larger than this are refused with 413.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The GNS3 API level spoken here.
+pub const API_VERSION: &str = "1.3.13";
+
+pub struct AppState {
+    pub lab: Lab,
+    /// The built dashboard (Trunk's `dist/`), if there is one.
+    pub dashboard: Option<PathBuf>,
+    /// Cancelled on shutdown, so endless streams end and the server can exit.
+    pub shutdown: CancellationToken,
+}
+
+pub type Shared = Arc<AppState>;
+
+pub fn app(state: Shared) -> Router {
+    let vm = "/v1/projects/{project_id}/vpcs/vms/{vm_id}";
+    let api = Router::new()
+        .route("/v1/version", get(version))
+        .route("/v1/notifications", get(notifications::stream_all))
+        .route("/v1/notifications/ws", get(notifications::websocket))
+        .route("/v1/projects", get(projects::list).post(projects::create))
+        .route(
+            "/v1/projects/{project_id}",
+            get(projects::show)
+                .put(projects::update)
+                .delete(projects::delete),
+        )
+        .route("/v1/projects/{project_id}/close", post(projects::close))
+        .route(
+            "/v1/projects/{project_id}/notifications",
+            get(notifications::stream_project),
+        )
+        .route(
+            "/v1/projects/{project_id}/ports/udp",
+            post(projects::allocate_udp),
+        )
+        .route(
+            "/v1/projects/{project_id}/vpcs/vms",
+            get(vms::list).post(vms::create),
+        )
+        .route(vm, get(vms::show).put(vms::update).delete(vms::delete))
+        .route(&format!("{vm}/start"), post(vms::start))
+        .route(&format!("{vm}/stop"), post(vms::stop))
+        .route(&format!("{vm}/reload"), post(vms::reload))
+        .route(
+            &format!("{vm}/adapters/{{adapter_number}}/ports/{{port_number}}/nio"),
+            post(vms::add_nio).delete(vms::remove_nio),
+        )
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+
+    api.fallback(dashboard_or_not_found)
+        .with_state(state)
+        .layer(CatchPanicLayer::custom(error::panicked))
+        .layer(TraceLayer::new_for_http())
+}
+
+async fn version() -> Json<Version> {
+    Json(Version {
+        version: API_VERSION.into(),
+        patchbay: env!("CARGO_PKG_VERSION").into(),
+    })
+}
+
+/// Files of the built dashboard; everything else, and all of `/v1/`, is a JSON 404.
+async fn dashboard_or_not_found(State(state): State<Shared>, req: Request) -> Response {
+    let path = req.uri().path();
+    let Some(dist) = state
+        .dashboard
+        .as_ref()
+        .filter(|_| !path.starts_with("/v1/") && path != "/v1")
+    else {
+        if path == "/" {
+            return Html(NO_DASHBOARD).into_response();
+        }
+        return error::not_found(req.uri().clone()).await.into_response();
+    };
+    let uri = req.uri().clone();
+    let files = ServeDir::new(dist).append_index_html_on_directories(true);
+    match files.oneshot(req).await {
+        Ok(res) if res.status() != StatusCode::NOT_FOUND => res.into_response(),
+        _ => error::not_found(uri).await.into_response(),
+    }
+}
+
+const NO_DASHBOARD: &str = "<!doctype html><title>Patchbay</title><p>The dashboard is not built. \
+    Run <code>scripts/run.sh</code>, or <code>trunk build --release</code>, and start the server again.</p>";

@@ -1,0 +1,75 @@
+//! Notification streams: chunked JSON lines over HTTP, or JSON text frames
+//! over a WebSocket. Both read a [`Feed`] of the hub and end on shutdown.
+
+use std::convert::Infallible;
+
+use axum::body::Body;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tokio_util::sync::CancellationToken;
+
+use super::error::ApiError;
+use super::extract::Params;
+use super::Shared;
+use crate::notify::Feed;
+
+pub async fn stream_all(State(s): State<Shared>) -> Response {
+    chunked(s.lab.hub().subscribe(None), s.shutdown.clone())
+}
+
+pub async fn stream_project(State(s): State<Shared>, p: Params) -> Result<Response, ApiError> {
+    let project = p.uuid("project_id")?;
+    s.lab.get_project(project)?;
+    Ok(chunked(
+        s.lab.hub().subscribe(Some(project)),
+        s.shutdown.clone(),
+    ))
+}
+
+fn chunked(feed: Feed, shutdown: CancellationToken) -> Response {
+    let lines = futures_util::stream::unfold(feed, |mut feed| async move {
+        let line = feed.next().await?;
+        Some((Ok::<_, Infallible>(format!("{line}\n")), feed))
+    })
+    .take_until(shutdown.cancelled_owned());
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(lines),
+    )
+        .into_response()
+}
+
+pub async fn websocket(State(s): State<Shared>, ws: WebSocketUpgrade) -> Response {
+    let feed = s.lab.hub().subscribe(None);
+    let shutdown = s.shutdown.clone();
+    ws.on_upgrade(move |socket: WebSocket| pump(socket, feed, shutdown))
+}
+
+/// Forwards the feed to a WebSocket until either side ends. Generic over the
+/// socket so tests can drive it with channels.
+pub async fn pump<S, E>(mut socket: S, mut feed: Feed, shutdown: CancellationToken)
+where
+    S: Sink<Message> + Stream<Item = Result<Message, E>> + Unpin,
+{
+    loop {
+        tokio::select! {
+            line = feed.next() => {
+                let Some(line) = line else { break };
+                if socket.send(Message::Text(line.into())).await.is_err() {
+                    break;
+                }
+            }
+            incoming = socket.next() => match incoming {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => {} // the stream is one-way for now
+            },
+            _ = shutdown.cancelled() => {
+                let _ = socket.send(Message::Close(None)).await;
+                break;
+            }
+        }
+    }
+}

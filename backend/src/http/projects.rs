@@ -1,0 +1,58 @@
+//! `/v1/projects...` routes.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use patchbay_shared::{Project, ProjectCreate, ProjectUpdate, UdpPort};
+
+use super::error::ApiError;
+use super::extract::{JsonBody, NoFields, Params};
+use super::Shared;
+
+pub async fn list(State(s): State<Shared>) -> Json<Vec<Project>> {
+    Json(s.lab.list_projects())
+}
+
+pub async fn create(
+    State(s): State<Shared>,
+    JsonBody(req): JsonBody<ProjectCreate>,
+) -> Result<(StatusCode, Json<Project>), ApiError> {
+    Ok((StatusCode::CREATED, Json(s.lab.create_project(req).await?)))
+}
+
+pub async fn show(State(s): State<Shared>, p: Params) -> Result<Json<Project>, ApiError> {
+    Ok(Json(s.lab.get_project(p.uuid("project_id")?)?))
+}
+
+pub async fn update(
+    State(s): State<Shared>,
+    p: Params,
+    JsonBody(req): JsonBody<ProjectUpdate>,
+) -> Result<Json<Project>, ApiError> {
+    Ok(Json(
+        s.lab.update_project(p.uuid("project_id")?, req).await?,
+    ))
+}
+
+pub async fn delete(State(s): State<Shared>, p: Params) -> Result<StatusCode, ApiError> {
+    s.lab.delete_project(p.uuid("project_id")?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn close(
+    State(s): State<Shared>,
+    p: Params,
+    _: JsonBody<NoFields>,
+) -> Result<StatusCode, ApiError> {
+    s.lab.close_project(p.uuid("project_id")?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn allocate_udp(
+    State(s): State<Shared>,
+    p: Params,
+    _: JsonBody<NoFields>,
+) -> Result<(StatusCode, Json<UdpPort>), ApiError> {
+    let udp_port = s.lab.allocate_udp_port(p.uuid("project_id")?).await?;
+    Ok((StatusCode::CREATED, Json(UdpPort { udp_port })))
+}

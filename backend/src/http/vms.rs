@@ -1,0 +1,98 @@
+//! `/v1/projects/{project_id}/vpcs/vms...` routes.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use patchbay_shared::{Nio, Vm, VmCreate, VmUpdate};
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::extract::{JsonBody, NoFields, Params};
+use super::Shared;
+
+fn ids(p: &Params) -> Result<(Uuid, Uuid), ApiError> {
+    Ok((p.uuid("project_id")?, p.uuid("vm_id")?))
+}
+
+pub async fn list(State(s): State<Shared>, p: Params) -> Result<Json<Vec<Vm>>, ApiError> {
+    Ok(Json(s.lab.list_vms(p.uuid("project_id")?)?))
+}
+
+pub async fn create(
+    State(s): State<Shared>,
+    p: Params,
+    JsonBody(req): JsonBody<VmCreate>,
+) -> Result<(StatusCode, Json<Vm>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.lab.create_vm(p.uuid("project_id")?, req).await?),
+    ))
+}
+
+pub async fn show(State(s): State<Shared>, p: Params) -> Result<Json<Vm>, ApiError> {
+    let (project, vm) = ids(&p)?;
+    Ok(Json(s.lab.get_vm(project, vm).await?))
+}
+
+pub async fn update(
+    State(s): State<Shared>,
+    p: Params,
+    JsonBody(req): JsonBody<VmUpdate>,
+) -> Result<Json<Vm>, ApiError> {
+    let (project, vm) = ids(&p)?;
+    Ok(Json(s.lab.update_vm(project, vm, req).await?))
+}
+
+pub async fn delete(State(s): State<Shared>, p: Params) -> Result<StatusCode, ApiError> {
+    let (project, vm) = ids(&p)?;
+    s.lab.delete_vm(project, vm).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn start(
+    State(s): State<Shared>,
+    p: Params,
+    _: JsonBody<NoFields>,
+) -> Result<StatusCode, ApiError> {
+    let (project, vm) = ids(&p)?;
+    s.lab.start_vm(project, vm).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn stop(
+    State(s): State<Shared>,
+    p: Params,
+    _: JsonBody<NoFields>,
+) -> Result<StatusCode, ApiError> {
+    let (project, vm) = ids(&p)?;
+    s.lab.stop_vm(project, vm).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn reload(
+    State(s): State<Shared>,
+    p: Params,
+    _: JsonBody<NoFields>,
+) -> Result<StatusCode, ApiError> {
+    let (project, vm) = ids(&p)?;
+    s.lab.reload_vm(project, vm).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn add_nio(
+    State(s): State<Shared>,
+    p: Params,
+    JsonBody(nio): JsonBody<Nio>,
+) -> Result<(StatusCode, Json<Nio>), ApiError> {
+    let (project, vm) = ids(&p)?;
+    let (adapter, port) = (p.number("adapter_number")?, p.number("port_number")?);
+    let nio = s.lab.add_nio(project, vm, adapter, port, nio).await?;
+    Ok((StatusCode::CREATED, Json(nio)))
+}
+
+pub async fn remove_nio(State(s): State<Shared>, p: Params) -> Result<StatusCode, ApiError> {
+    let (project, vm) = ids(&p)?;
+    let (adapter, port) = (p.number("adapter_number")?, p.number("port_number")?);
+    s.lab.remove_nio(project, vm, adapter, port).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,866 @@
+//! The lab: projects of virtual PCs, their ports, their persistence.
+//!
+//! This is the one model that HTTP, OSC and the dashboard all act on. Every
+//! change is saved before it is announced, and announced on the hub.
+//!
+//! Layout:
+//! - [`ports`]: console and tunnel port books;
+//! - [`store`]: atomic project files in the data directory;
+//! - [`runtime`]: what exists while a VM runs.
+//!
+//! Locking: one short std mutex guards the in-memory state and is never held
+//! across an await. Requests on one VM are serialized by that VM's async lock
+//! ([`Lab::lock_vm`]); different VMs proceed concurrently. Saves of one
+//! project are serialized by its own lock and always write the latest state.
+
+pub mod ports;
+pub mod runtime;
+pub mod store;
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use patchbay_shared::{
+    action, Nio, Notification, Project, ProjectCreate, ProjectUpdate, Vm, VmCreate, VmStatus,
+    VmUpdate,
+};
+use tokio::sync::OwnedMutexGuard;
+use uuid::Uuid;
+
+use crate::notify::Hub;
+use ports::{PortAllocator, PortError};
+use runtime::VmRuntime;
+use store::{ProjectFile, Store, StoreError, VmRecord};
+
+/// Where the lab binds and keeps its files.
+#[derive(Debug, Clone)]
+pub struct LabConfig {
+    pub host: IpAddr,
+    pub data_dir: PathBuf,
+    pub console_ports: RangeInclusive<u16>,
+    pub udp_ports: RangeInclusive<u16>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error("Project ID {0} doesn't exist")]
+    ProjectNotFound(Uuid),
+    #[error("VM ID {0} doesn't exist")]
+    VmNotFound(Uuid),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+}
+
+pub type Result<T, E = LabError> = std::result::Result<T, E>;
+
+impl From<PortError> for LabError {
+    fn from(e: PortError) -> Self {
+        LabError::Conflict(e.to_string())
+    }
+}
+
+pub struct Lab {
+    state: Mutex<State>,
+    store: Store,
+    hub: Hub,
+    vm_locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+struct State {
+    projects: HashMap<Uuid, ProjectState>,
+    consoles: PortAllocator,
+    udp: PortAllocator,
+}
+
+struct ProjectState {
+    id: Uuid,
+    name: String,
+    temporary: bool,
+    /// In creation order, which is the order listings show.
+    vms: Vec<VmState>,
+    /// Tunnel ports this project holds, from `ports/udp` or from its NIOs.
+    udp_ports: BTreeSet<u16>,
+    /// Serializes this project's saves.
+    save_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+struct VmState {
+    id: Uuid,
+    name: String,
+    console: u16,
+    startup_script: Option<String>,
+    nio: Option<Nio>,
+    runtime: Option<VmRuntime>,
+}
+
+impl Lab {
+    /// Opens the data directory, loads every open project and starts the VMs
+    /// that were running when the server last stopped.
+    pub async fn open(config: LabConfig, hub: Hub) -> Result<Self> {
+        let store = Store::open(&config.data_dir)?;
+        let state = State {
+            projects: HashMap::new(),
+            consoles: PortAllocator::new(
+                config.console_ports.clone(),
+                ports::tcp_probe(config.host),
+            ),
+            udp: PortAllocator::new(config.udp_ports.clone(), ports::udp_probe(config.host)),
+        };
+        let lab = Lab {
+            state: Mutex::new(state),
+            store,
+            hub,
+            vm_locks: Mutex::default(),
+        };
+        let loaded = tokio::task::spawn_blocking({
+            let store = lab.store.clone();
+            move || store.load_all()
+        })
+        .await
+        .expect("loading does not panic");
+        for file in loaded {
+            match file {
+                Ok(file) if file.closed => {}
+                Ok(file) => {
+                    let id = file.project_id;
+                    let started = lab.adopt(file);
+                    tracing::info!(project_id = %id, started = started.len(), "loaded project");
+                    for vm in started {
+                        lab.start_vm(id, vm).await?;
+                    }
+                }
+                Err(e) => tracing::error!("skipping a saved project: {e}"),
+            }
+        }
+        Ok(lab)
+    }
+
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // No code panics while holding this lock; recover rather than wedge if one ever does.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn announce(&self, action: &str, event: impl serde::Serialize) {
+        self.hub.publish(&Notification::new(action, event));
+    }
+
+    // ----- projects -----
+
+    pub fn list_projects(&self) -> Vec<Project> {
+        let state = self.state();
+        let mut projects: Vec<Project> = state
+            .projects
+            .values()
+            .map(|p| self.project_json(p))
+            .collect();
+        projects.sort_by(|a, b| a.name.cmp(&b.name).then(a.project_id.cmp(&b.project_id)));
+        projects
+    }
+
+    pub fn get_project(&self, id: Uuid) -> Result<Project> {
+        let state = self.state();
+        state.project(id).map(|p| self.project_json(p))
+    }
+
+    /// Creates a project, or opens a closed one again when its id is given.
+    pub async fn create_project(&self, req: ProjectCreate) -> Result<Project> {
+        let name = match req.name {
+            Some(name) => Some(valid_name("name", name)?),
+            None => None,
+        };
+        let id = req.project_id.unwrap_or_else(Uuid::new_v4);
+        if self.state().projects.contains_key(&id) {
+            return Err(LabError::Conflict(format!(
+                "Project ID {id} is already open"
+            )));
+        }
+        let saved = {
+            let store = self.store.clone();
+            tokio::task::spawn_blocking(move || store.load(id))
+                .await
+                .expect("loading does not panic")?
+        };
+        let mut file =
+            saved.unwrap_or_else(|| ProjectFile::new(id, "untitled".into(), false, false, vec![]));
+        file.closed = false;
+        if let Some(name) = name {
+            file.name = name;
+        }
+        if let Some(temporary) = req.temporary {
+            file.temporary = temporary;
+        }
+        {
+            // Checked again under the lock: two racing creates must not both adopt.
+            let state = self.state();
+            if state.projects.contains_key(&id) {
+                return Err(LabError::Conflict(format!(
+                    "Project ID {id} is already open"
+                )));
+            }
+        }
+        self.adopt(file);
+        self.save(id).await?;
+        let project = self.get_project(id)?;
+        self.announce(action::PROJECT_CREATED, &project);
+        Ok(project)
+    }
+
+    pub async fn update_project(&self, id: Uuid, req: ProjectUpdate) -> Result<Project> {
+        let name = req.name.map(|n| valid_name("name", n)).transpose()?;
+        {
+            let mut state = self.state();
+            let project = state.project_mut(id)?;
+            if let Some(name) = name {
+                project.name = name;
+            }
+            if let Some(temporary) = req.temporary {
+                project.temporary = temporary;
+            }
+        }
+        self.save(id).await?;
+        let project = self.get_project(id)?;
+        self.announce(action::PROJECT_UPDATED, &project);
+        Ok(project)
+    }
+
+    /// Stops the project's VMs and frees its ports. Its files stay (unless it
+    /// is temporary) and posting its id to `create_project` opens it again.
+    pub async fn close_project(&self, id: Uuid) -> Result<()> {
+        let project = self.unload(id)?;
+        let _saving = project.save_lock.clone().lock_owned().await;
+        let json = self.project_json(&project);
+        if project.temporary {
+            self.remove_files(id).await?;
+        } else {
+            let file = project.to_file(true);
+            let store = self.store.clone();
+            tokio::task::spawn_blocking(move || store.save(&file))
+                .await
+                .expect("saving does not panic")?;
+        }
+        self.announce(action::PROJECT_CLOSED, &json);
+        Ok(())
+    }
+
+    pub async fn delete_project(&self, id: Uuid) -> Result<()> {
+        let project = self.unload(id)?;
+        let _saving = project.save_lock.clone().lock_owned().await;
+        self.remove_files(id).await?;
+        self.announce(action::PROJECT_DELETED, self.project_json(&project));
+        Ok(())
+    }
+
+    /// Takes a project out of memory: stops its VMs and releases its ports.
+    fn unload(&self, id: Uuid) -> Result<ProjectState> {
+        let mut project = {
+            let mut state = self.state();
+            let project = state
+                .projects
+                .remove(&id)
+                .ok_or(LabError::ProjectNotFound(id))?;
+            for vm in &project.vms {
+                state.consoles.release(vm.console);
+            }
+            for port in &project.udp_ports {
+                state.udp.release(*port);
+            }
+            project
+        };
+        let mut locks = self.vm_locks.lock().unwrap_or_else(|e| e.into_inner());
+        for vm in &mut project.vms {
+            locks.remove(&vm.id);
+            if vm.runtime.take().is_some() {
+                self.announce(action::VM_STOPPED, vm.json(id));
+            }
+        }
+        Ok(project)
+    }
+
+    async fn remove_files(&self, id: Uuid) -> Result<()> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.remove(id))
+            .await
+            .expect("removing does not panic")?;
+        Ok(())
+    }
+
+    /// Books a tunnel port for the project (`POST .../ports/udp`).
+    pub async fn allocate_udp_port(&self, id: Uuid) -> Result<u16> {
+        let mut state = self.state();
+        state.project(id)?;
+        let port = state.udp.allocate()?;
+        state.project_mut(id)?.udp_ports.insert(port);
+        Ok(port)
+    }
+
+    // ----- VMs -----
+
+    /// Waits until no other request is working on this VM. Every VM operation
+    /// below takes this first; a caller may also hold it to run several in a row.
+    pub async fn lock_vm(&self, vm: Uuid) -> OwnedMutexGuard<()> {
+        let lock = self
+            .vm_locks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(vm)
+            .or_default()
+            .clone();
+        lock.lock_owned().await
+    }
+
+    pub fn list_vms(&self, project: Uuid) -> Result<Vec<Vm>> {
+        let state = self.state();
+        Ok(state
+            .project(project)?
+            .vms
+            .iter()
+            .map(|vm| vm.json(project))
+            .collect())
+    }
+
+    pub async fn get_vm(&self, project: Uuid, vm: Uuid) -> Result<Vm> {
+        let _serial = self.lock_vm(vm).await;
+        self.vm_json(project, vm)
+    }
+
+    fn vm_json(&self, project: Uuid, vm: Uuid) -> Result<Vm> {
+        let state = self.state();
+        Ok(state.project(project)?.vm(vm)?.json(project))
+    }
+
+    pub async fn create_vm(&self, project: Uuid, req: VmCreate) -> Result<Vm> {
+        let name = valid_name("name", req.name)?;
+        let id = req.vm_id.unwrap_or_else(Uuid::new_v4);
+        let _serial = self.lock_vm(id).await;
+        {
+            let mut state = self.state();
+            state.project(project)?;
+            if state
+                .projects
+                .values()
+                .any(|p| p.vms.iter().any(|vm| vm.id == id))
+            {
+                return Err(LabError::Conflict(format!("VM ID {id} already exists")));
+            }
+            let console = match req.console {
+                Some(port) => {
+                    state
+                        .consoles
+                        .reserve(port)
+                        .map_err(|_| console_taken(port))?;
+                    port
+                }
+                None => state.consoles.allocate()?,
+            };
+            let vm = VmState {
+                id,
+                name,
+                console,
+                startup_script: req.startup_script,
+                nio: None,
+                runtime: None,
+            };
+            state.project_mut(project)?.vms.push(vm);
+        }
+        self.save(project).await?;
+        let vm = self.vm_json(project, id)?;
+        self.announce(action::VM_CREATED, &vm);
+        Ok(vm)
+    }
+
+    pub async fn update_vm(&self, project: Uuid, vm: Uuid, req: VmUpdate) -> Result<Vm> {
+        let name = req.name.map(|n| valid_name("name", n)).transpose()?;
+        let _serial = self.lock_vm(vm).await;
+        {
+            let mut state = self.state();
+            let old_console = state.project(project)?.vm(vm)?.console;
+            if let Some(port) = req.console.filter(|p| *p != old_console) {
+                state
+                    .consoles
+                    .reserve(port)
+                    .map_err(|_| console_taken(port))?;
+                state.consoles.release(old_console);
+            }
+            let entry = state.project_mut(project)?.vm_mut(vm)?;
+            if let Some(port) = req.console {
+                entry.console = port;
+            }
+            if let Some(name) = name {
+                entry.name = name;
+            }
+            if let Some(script) = req.startup_script {
+                entry.startup_script = Some(script);
+            }
+        }
+        self.save(project).await?;
+        let vm = self.vm_json(project, vm)?;
+        self.announce(action::VM_UPDATED, &vm);
+        Ok(vm)
+    }
+
+    pub async fn delete_vm(&self, project: Uuid, vm: Uuid) -> Result<()> {
+        let _serial = self.lock_vm(vm).await;
+        let removed = {
+            let mut state = self.state();
+            let entry = state.project(project)?;
+            let index = entry
+                .vms
+                .iter()
+                .position(|v| v.id == vm)
+                .ok_or(LabError::VmNotFound(vm))?;
+            let removed = state.project_mut(project)?.vms.remove(index);
+            state.consoles.release(removed.console);
+            if let Some(nio) = &removed.nio {
+                state.release_udp(project, nio.lport);
+            }
+            removed
+        };
+        self.save(project).await?;
+        self.vm_locks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&vm);
+        let json = removed.json(project);
+        if removed.runtime.is_some() {
+            self.announce(action::VM_STOPPED, &json);
+        }
+        self.announce(action::VM_DELETED, &json);
+        Ok(())
+    }
+
+    pub async fn start_vm(&self, project: Uuid, vm: Uuid) -> Result<()> {
+        let _serial = self.lock_vm(vm).await;
+        self.set_running(project, vm, true).await
+    }
+
+    pub async fn stop_vm(&self, project: Uuid, vm: Uuid) -> Result<()> {
+        let _serial = self.lock_vm(vm).await;
+        self.set_running(project, vm, false).await
+    }
+
+    /// Stops the VM if it runs, then starts it.
+    pub async fn reload_vm(&self, project: Uuid, vm: Uuid) -> Result<()> {
+        let _serial = self.lock_vm(vm).await;
+        self.set_running(project, vm, false).await?;
+        self.set_running(project, vm, true).await
+    }
+
+    /// Starts or stops a VM; doing what is already done is not an error and
+    /// announces nothing.
+    async fn set_running(&self, project: Uuid, vm: Uuid, run: bool) -> Result<()> {
+        let changed = {
+            let mut state = self.state();
+            let entry = state.project_mut(project)?.vm_mut(vm)?;
+            match (&entry.runtime, run) {
+                (None, true) => {
+                    entry.runtime = Some(VmRuntime::start());
+                    true
+                }
+                (Some(_), false) => {
+                    entry.runtime = None;
+                    true
+                }
+                _ => false,
+            }
+        };
+        if changed {
+            self.save(project).await?;
+            let json = self.vm_json(project, vm)?;
+            self.announce(
+                if run {
+                    action::VM_STARTED
+                } else {
+                    action::VM_STOPPED
+                },
+                &json,
+            );
+        }
+        Ok(())
+    }
+
+    /// Attaches a tunnel to the VM's adapter port. Takes effect at once, even while running.
+    pub async fn add_nio(
+        &self,
+        project: Uuid,
+        vm: Uuid,
+        adapter: u32,
+        port: u32,
+        nio: Nio,
+    ) -> Result<Nio> {
+        check_adapter_port(adapter, port)?;
+        let Nio {
+            lport,
+            rhost,
+            rport,
+            ..
+        } = &nio;
+        if *lport == 0 || *rport == 0 {
+            return Err(LabError::Invalid(
+                "lport and rport must be between 1 and 65535".into(),
+            ));
+        }
+        if !valid_host(rhost) {
+            return Err(LabError::Invalid(format!(
+                "rhost: {rhost:?} is not a host name or IP address"
+            )));
+        }
+        let _serial = self.lock_vm(vm).await;
+        {
+            let mut state = self.state();
+            let entry = state.project(project)?;
+            let old = entry.vm(vm)?.nio.clone();
+            let old_lport = old.as_ref().map(|old| old.lport);
+            let used_by_other_nio = entry
+                .vms
+                .iter()
+                .any(|v| v.id != vm && v.nio.as_ref().is_some_and(|other| other.lport == *lport));
+            if used_by_other_nio {
+                return Err(LabError::Conflict(format!(
+                    "UDP port {lport} is already used by another NIO"
+                )));
+            }
+            let booked_here = entry.udp_ports.contains(lport);
+            if !booked_here {
+                state.udp.reserve(*lport).map_err(|_| {
+                    LabError::Conflict(format!("UDP port {lport} is already in use on host"))
+                })?;
+                state.project_mut(project)?.udp_ports.insert(*lport);
+            }
+            if let Some(old) = old_lport.filter(|p| p != lport) {
+                state.release_udp(project, old);
+            }
+            state.project_mut(project)?.vm_mut(vm)?.nio = Some(nio.clone());
+        }
+        self.save(project).await?;
+        self.announce(action::VM_UPDATED, self.vm_json(project, vm)?);
+        Ok(nio)
+    }
+
+    pub async fn remove_nio(&self, project: Uuid, vm: Uuid, adapter: u32, port: u32) -> Result<()> {
+        check_adapter_port(adapter, port)?;
+        let _serial = self.lock_vm(vm).await;
+        {
+            let mut state = self.state();
+            let entry = state.project_mut(project)?.vm_mut(vm)?;
+            let Some(nio) = entry.nio.take() else {
+                return Err(LabError::NotFound(format!(
+                    "No NIO on adapter {adapter} port {port}"
+                )));
+            };
+            state.release_udp(project, nio.lport);
+        }
+        self.save(project).await?;
+        self.announce(action::VM_UPDATED, self.vm_json(project, vm)?);
+        Ok(())
+    }
+
+    // ----- loading and saving -----
+
+    /// Puts a saved project into memory and books its ports. Returns the VMs
+    /// that were running when it was saved.
+    fn adopt(&self, file: ProjectFile) -> Vec<Uuid> {
+        let mut state = self.state();
+        let mut started = vec![];
+        let mut project = ProjectState {
+            id: file.project_id,
+            name: file.name,
+            temporary: file.temporary,
+            vms: vec![],
+            udp_ports: BTreeSet::new(),
+            save_lock: Arc::default(),
+        };
+        for record in file.vms {
+            let mut console = record.console;
+            if !state.consoles.reserve_unchecked(console) {
+                // Only a hand-edited file gets here: keep the VM, move its console.
+                match state.consoles.allocate() {
+                    Ok(port) => console = port,
+                    Err(e) => {
+                        tracing::error!(vm_id = %record.vm_id, "dropping a saved VM: {e}");
+                        continue;
+                    }
+                }
+                tracing::warn!(vm_id = %record.vm_id, "console {} was taken, moved to {console}", record.console);
+            }
+            let mut nio = record.nio;
+            if let Some(lport) = nio.as_ref().map(|n| n.lport) {
+                if state.udp.reserve_unchecked(lport) {
+                    project.udp_ports.insert(lport);
+                } else {
+                    tracing::warn!(vm_id = %record.vm_id, "UDP port {lport} was taken, tunnel removed");
+                    nio = None;
+                }
+            }
+            if record.started {
+                started.push(record.vm_id);
+            }
+            project.vms.push(VmState {
+                id: record.vm_id,
+                name: record.name,
+                console,
+                startup_script: record.startup_script,
+                nio,
+                runtime: None,
+            });
+        }
+        state.projects.insert(project.id, project);
+        started
+    }
+
+    /// Writes the project's current state. Saves of one project run one at a
+    /// time and each snapshots the state when its turn comes, so the last
+    /// write on disk is always the latest state.
+    async fn save(&self, id: Uuid) -> Result<()> {
+        let Some(lock) = self.state().projects.get(&id).map(|p| p.save_lock.clone()) else {
+            return Ok(());
+        };
+        let _turn = lock.lock_owned().await;
+        let Some(file) = self.state().projects.get(&id).map(|p| p.to_file(false)) else {
+            return Ok(()); // closed or deleted meanwhile: nothing to keep
+        };
+        let store = self.store.clone();
+        let result = tokio::task::spawn_blocking(move || store.save(&file))
+            .await
+            .expect("saving does not panic");
+        if let Err(e) = &result {
+            tracing::error!(project_id = %id, "{e}");
+        }
+        Ok(result?)
+    }
+
+    fn project_json(&self, p: &ProjectState) -> Project {
+        Project {
+            project_id: p.id,
+            name: p.name.clone(),
+            temporary: p.temporary,
+            path: self.store.project_dir(p.id).display().to_string(),
+        }
+    }
+}
+
+impl State {
+    fn project(&self, id: Uuid) -> Result<&ProjectState> {
+        self.projects.get(&id).ok_or(LabError::ProjectNotFound(id))
+    }
+
+    fn project_mut(&mut self, id: Uuid) -> Result<&mut ProjectState> {
+        self.projects
+            .get_mut(&id)
+            .ok_or(LabError::ProjectNotFound(id))
+    }
+
+    /// Gives a tunnel port back to the host pool.
+    fn release_udp(&mut self, project: Uuid, port: u16) {
+        if let Some(p) = self.projects.get_mut(&project) {
+            p.udp_ports.remove(&port);
+        }
+        self.udp.release(port);
+    }
+}
+
+impl ProjectState {
+    fn vm(&self, id: Uuid) -> Result<&VmState> {
+        self.vms
+            .iter()
+            .find(|vm| vm.id == id)
+            .ok_or(LabError::VmNotFound(id))
+    }
+
+    fn vm_mut(&mut self, id: Uuid) -> Result<&mut VmState> {
+        self.vms
+            .iter_mut()
+            .find(|vm| vm.id == id)
+            .ok_or(LabError::VmNotFound(id))
+    }
+
+    fn to_file(&self, closed: bool) -> ProjectFile {
+        let vms = self
+            .vms
+            .iter()
+            .map(|vm| VmRecord {
+                vm_id: vm.id,
+                name: vm.name.clone(),
+                console: vm.console,
+                startup_script: vm.startup_script.clone(),
+                nio: vm.nio.clone(),
+                started: vm.runtime.is_some() && !closed,
+            })
+            .collect();
+        ProjectFile::new(self.id, self.name.clone(), self.temporary, closed, vms)
+    }
+}
+
+impl VmState {
+    fn json(&self, project_id: Uuid) -> Vm {
+        Vm {
+            vm_id: self.id,
+            project_id,
+            name: self.name.clone(),
+            console: self.console,
+            status: if self.runtime.is_some() {
+                VmStatus::Started
+            } else {
+                VmStatus::Stopped
+            },
+            startup_script: self.startup_script.clone(),
+            nio: self.nio.clone(),
+        }
+    }
+}
+
+fn console_taken(port: u16) -> LabError {
+    LabError::Conflict(format!("Console port {port} is already in use"))
+}
+
+/// VPCS has one adapter with one port.
+fn check_adapter_port(adapter: u32, port: u32) -> Result<()> {
+    if adapter != 0 {
+        return Err(LabError::NotFound(format!(
+            "Adapter {adapter} doesn't exist on VPCS (it has adapter 0)"
+        )));
+    }
+    if port != 0 {
+        return Err(LabError::NotFound(format!(
+            "Port {port} doesn't exist on adapter 0 (it has port 0)"
+        )));
+    }
+    Ok(())
+}
+
+fn valid_name(field: &str, name: String) -> Result<String> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        return Err(LabError::Invalid(format!("{field}: must not be empty")));
+    }
+    if trimmed.chars().count() > 255 || trimmed.chars().any(char::is_control) {
+        return Err(LabError::Invalid(format!(
+            "{field}: must be at most 255 printable characters"
+        )));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// An IP address, or a DNS name's syntax.
+fn valid_host(host: &str) -> bool {
+    host.parse::<IpAddr>().is_ok()
+        || (!host.is_empty()
+            && host.len() <= 253
+            && host.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    async fn lab(dir: &std::path::Path) -> Lab {
+        let config = LabConfig {
+            host: [127, 0, 0, 1].into(),
+            data_dir: dir.to_owned(),
+            console_ports: 42000..=42999,
+            udp_ports: 43000..=43999,
+        };
+        Lab::open(config, Hub::new(64, Duration::from_secs(5)))
+            .await
+            .unwrap()
+    }
+
+    fn vm(name: &str) -> VmCreate {
+        VmCreate {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn everything_comes_back_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let (pid, a, b);
+        {
+            let lab = lab(dir.path()).await;
+            pid = lab
+                .create_project(ProjectCreate {
+                    name: Some("net".into()),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .project_id;
+            a = lab.create_vm(pid, vm("PC1")).await.unwrap();
+            b = lab.create_vm(pid, vm("PC2")).await.unwrap();
+            let port = lab.allocate_udp_port(pid).await.unwrap();
+            let nio = Nio::udp(port, "127.0.0.1", 43999);
+            lab.add_nio(pid, a.vm_id, 0, 0, nio).await.unwrap();
+            lab.start_vm(pid, a.vm_id).await.unwrap();
+        }
+        let lab = lab(dir.path()).await;
+        let vms = lab.list_vms(pid).unwrap();
+        assert_eq!(vms.len(), 2);
+        assert_eq!(vms[0].name, "PC1");
+        assert_eq!(vms[0].status, VmStatus::Started);
+        assert!(vms[0].nio.is_some());
+        assert_eq!(vms[1].vm_id, b.vm_id);
+        assert_eq!(vms[1].status, VmStatus::Stopped);
+        // The ports are booked again: new VMs do not get the same console.
+        let c = lab.create_vm(pid, vm("PC3")).await.unwrap();
+        assert!(![a.console, b.console].contains(&c.console));
+    }
+
+    #[tokio::test]
+    async fn closing_frees_ports_and_reopening_restores() {
+        let dir = tempfile::tempdir().unwrap();
+        let lab = lab(dir.path()).await;
+        let pid = lab
+            .create_project(ProjectCreate::default())
+            .await
+            .unwrap()
+            .project_id;
+        let a = lab.create_vm(pid, vm("PC1")).await.unwrap();
+        lab.close_project(pid).await.unwrap();
+        assert!(matches!(
+            lab.get_project(pid),
+            Err(LabError::ProjectNotFound(_))
+        ));
+        let reopened = ProjectCreate {
+            project_id: Some(pid),
+            ..Default::default()
+        };
+        lab.create_project(reopened).await.unwrap();
+        assert_eq!(lab.list_vms(pid).unwrap()[0].console, a.console);
+    }
+
+    #[tokio::test]
+    async fn tunnel_ports_are_released_when_no_longer_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let lab = lab(dir.path()).await;
+        let pid = lab
+            .create_project(ProjectCreate::default())
+            .await
+            .unwrap()
+            .project_id;
+        let a = lab.create_vm(pid, vm("PC1")).await.unwrap();
+        let port = lab.allocate_udp_port(pid).await.unwrap();
+        let nio = Nio::udp(port, "localhost", 9);
+        lab.add_nio(pid, a.vm_id, 0, 0, nio.clone()).await.unwrap();
+        assert_ne!(lab.allocate_udp_port(pid).await.unwrap(), port);
+        lab.remove_nio(pid, a.vm_id, 0, 0).await.unwrap();
+        assert_eq!(lab.allocate_udp_port(pid).await.unwrap(), port);
+    }
+}

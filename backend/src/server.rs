@@ -1,0 +1,166 @@
+//! Command-line configuration and start-up of the whole server.
+
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::http::{app, AppState};
+use crate::lab::{Lab, LabConfig};
+use crate::notify::Hub;
+
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "patchbay",
+    version,
+    about = "Networked lab server for sound and networks"
+)]
+pub struct Config {
+    /// Address to listen on. Anything but loopback exposes an unauthenticated API.
+    #[arg(long, env = "PATCHBAY_HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// HTTP port (0 picks a free one).
+    #[arg(long, env = "PATCHBAY_PORT", default_value_t = 3080)]
+    pub port: u16,
+    /// Where projects are kept [default: the platform's data directory, e.g. ~/.local/share/patchbay].
+    #[arg(long, env = "PATCHBAY_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Log filter: a level (`info`, `debug` ...) or tracing directives (`patchbay=debug`).
+    #[arg(long, env = "PATCHBAY_LOG", default_value = "info")]
+    pub log_level: String,
+    /// The built dashboard to serve at `/` [default: ./dist when it exists].
+    #[arg(long, env = "PATCHBAY_DASHBOARD")]
+    pub dashboard: Option<PathBuf>,
+    /// TCP ports for VM consoles.
+    #[arg(long, env = "PATCHBAY_CONSOLE_PORTS", default_value = "2000-2999", value_parser = port_range)]
+    pub console_ports: RangeInclusive<u16>,
+    /// UDP ports for tunnels.
+    #[arg(long, env = "PATCHBAY_UDP_PORTS", default_value = "10000-19999", value_parser = port_range)]
+    pub udp_ports: RangeInclusive<u16>,
+    /// How many notifications a slow consumer may lag behind before it misses some.
+    #[arg(long, env = "PATCHBAY_NOTIFICATION_BUFFER", default_value_t = 1024)]
+    pub notification_buffer: usize,
+    /// Seconds between pings on an idle notification stream.
+    #[arg(long, default_value_t = 5.0)]
+    pub ping_interval: f64,
+}
+
+fn port_range(s: &str) -> Result<RangeInclusive<u16>, String> {
+    let (lo, hi) = s
+        .split_once('-')
+        .ok_or("expected FIRST-LAST, e.g. 2000-2999")?;
+    let lo: u16 = lo.trim().parse().map_err(|e| format!("{lo:?}: {e}"))?;
+    let hi: u16 = hi.trim().parse().map_err(|e| format!("{hi:?}: {e}"))?;
+    if lo == 0 || lo > hi {
+        return Err(format!("{s:?} is not a range of ports between 1 and 65535"));
+    }
+    Ok(lo..=hi)
+}
+
+impl Config {
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| {
+            dirs::data_dir()
+                .map(|d| d.join("patchbay"))
+                .unwrap_or_else(|| PathBuf::from("patchbay-data"))
+        })
+    }
+
+    fn dashboard(&self) -> Option<PathBuf> {
+        self.dashboard
+            .clone()
+            .or_else(|| Some(PathBuf::from("dist")).filter(|d| d.join("index.html").exists()))
+    }
+
+    pub fn hub(&self) -> Hub {
+        Hub::new(
+            self.notification_buffer,
+            Duration::from_secs_f64(self.ping_interval.max(0.01)),
+        )
+    }
+}
+
+/// A started server.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub dashboard: Option<PathBuf>,
+    shutdown: CancellationToken,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, ends the notification streams, waits for requests in flight.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.task.await.context("server task")?.context("server")
+    }
+
+    /// Runs until something cancels the [`Running::stopper`] token.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("server task")?.context("server")
+    }
+
+    pub fn stopper(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+}
+
+/// Loads the lab, binds and serves. `hub` is passed in so logging can be
+/// hooked to it before anything logs.
+pub async fn start(config: &Config, hub: Hub) -> anyhow::Result<Running> {
+    let data_dir = config.data_dir();
+    let lab_config = LabConfig {
+        host: config.host,
+        data_dir: data_dir.clone(),
+        console_ports: config.console_ports.clone(),
+        udp_ports: config.udp_ports.clone(),
+    };
+    let lab = Lab::open(lab_config, hub)
+        .await
+        .with_context(|| format!("opening {}", data_dir.display()))?;
+    let listener = tokio::net::TcpListener::bind((config.host, config.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
+    let addr = listener.local_addr()?;
+    let shutdown = CancellationToken::new();
+    let dashboard = config.dashboard();
+    let state = Arc::new(AppState {
+        lab,
+        dashboard: dashboard.clone(),
+        shutdown: shutdown.clone(),
+    });
+    let router = app(state);
+    let stop = shutdown.clone();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+    });
+    Ok(Running {
+        addr,
+        data_dir,
+        dashboard,
+        shutdown,
+        task,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_ranges_parse_and_refuse_nonsense() {
+        assert_eq!(port_range("2000-2999"), Ok(2000..=2999));
+        assert!(port_range("2999-2000").is_err());
+        assert!(port_range("0-10").is_err());
+        assert!(port_range("2000").is_err());
+        assert!(port_range("2000-70000").is_err());
+    }
+}

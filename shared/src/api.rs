@@ -1,0 +1,179 @@
+//! Objects and request bodies of the GNS3-style HTTP API v1.
+//!
+//! Request bodies deny unknown fields: a typo in a script must be a 400 that
+//! names the field, not a silently ignored setting.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// `GET /v1/version`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Version {
+    /// The GNS3 API level this server speaks.
+    pub version: String,
+    /// Patchbay's own version, for humans and bug reports.
+    pub patchbay: String,
+}
+
+/// Every error the API returns, whatever the route: `{"status": N, "message": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub status: u16,
+    pub message: String,
+}
+
+/// A project as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Project {
+    pub project_id: Uuid,
+    pub name: String,
+    /// Temporary projects are deleted, files and all, when closed.
+    pub temporary: bool,
+    /// Where the project's files live on the server.
+    pub path: String,
+}
+
+/// `POST /v1/projects`. Posting the `project_id` of a closed project opens it again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectCreate {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub project_id: Option<Uuid>,
+    #[serde(default)]
+    pub temporary: Option<bool>,
+}
+
+/// `PUT /v1/projects/{project_id}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectUpdate {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub temporary: Option<bool>,
+}
+
+/// Whether a VM's runtime is running.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VmStatus {
+    #[default]
+    Stopped,
+    Started,
+}
+
+/// A VPCS VM as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vm {
+    pub vm_id: Uuid,
+    pub project_id: Uuid,
+    pub name: String,
+    /// TCP port of the VM's telnet console.
+    pub console: u16,
+    pub status: VmStatus,
+    /// Shell commands run when the VM boots (VPCS's `startup.vpc`).
+    pub startup_script: Option<String>,
+    /// The adapter's tunnel, if one is attached (VPCS has one adapter with one port).
+    pub nio: Option<Nio>,
+}
+
+/// `POST /v1/projects/{project_id}/vpcs/vms`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VmCreate {
+    pub name: String,
+    #[serde(default)]
+    pub vm_id: Option<Uuid>,
+    #[serde(default)]
+    pub console: Option<u16>,
+    #[serde(default)]
+    pub startup_script: Option<String>,
+}
+
+/// `PUT .../vms/{vm_id}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VmUpdate {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub console: Option<u16>,
+    #[serde(default)]
+    pub startup_script: Option<String>,
+}
+
+/// A network I/O attached to an adapter port: a UDP tunnel that carries one
+/// Ethernet frame per datagram from `lport` to `rhost:rport`.
+///
+/// A plain struct rather than a serde-tagged enum, so that errors keep the
+/// name of the offending field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nio {
+    #[serde(rename = "type")]
+    pub kind: NioKind,
+    pub lport: u16,
+    pub rhost: String,
+    pub rport: u16,
+}
+
+impl Nio {
+    pub fn udp(lport: u16, rhost: impl Into<String>, rport: u16) -> Self {
+        Nio {
+            kind: NioKind::Udp,
+            lport,
+            rhost: rhost.into(),
+            rport,
+        }
+    }
+}
+
+/// GNS3 knows more kinds (TAP, Ethernet ...); Patchbay links everything with
+/// UDP tunnels, as real VPCS does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NioKind {
+    #[serde(rename = "nio_udp")]
+    Udp,
+}
+
+/// `POST /v1/projects/{project_id}/ports/udp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UdpPort {
+    pub udp_port: u16,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nio_round_trips_in_gns3_shape() {
+        let json = r#"{"lport": 10000, "rhost": "127.0.0.1", "rport": 10001, "type": "nio_udp"}"#;
+        let nio: Nio = serde_json::from_str(json).unwrap();
+        assert_eq!(nio, Nio::udp(10000, "127.0.0.1", 10001));
+        let back: serde_json::Value = serde_json::to_value(&nio).unwrap();
+        assert_eq!(
+            back,
+            serde_json::from_str::<serde_json::Value>(json).unwrap()
+        );
+    }
+
+    #[test]
+    fn nio_refuses_unknown_fields_and_types() {
+        let extra = r#"{"type": "nio_udp", "lport": 1, "rhost": "h", "rport": 2, "x": 1}"#;
+        assert!(serde_json::from_str::<Nio>(extra)
+            .unwrap_err()
+            .to_string()
+            .contains("x"));
+        let tap = r#"{"type": "nio_tap", "tap_device": "tap0"}"#;
+        assert!(serde_json::from_str::<Nio>(tap).is_err());
+    }
+
+    #[test]
+    fn requests_refuse_unknown_fields() {
+        let err = serde_json::from_str::<VmCreate>(r#"{"name": "a", "colour": 1}"#).unwrap_err();
+        assert!(err.to_string().contains("colour"), "{err}");
+    }
+}

@@ -1,0 +1,16 @@
+//! Serde types that the Patchbay server and its dashboard both speak.
+//!
+//! The JSON shapes follow the GNS3 server API v1 (seed 000), so that GNS3-era
+//! scripts and Patchbay's own dashboard read the same objects.
+//!
+//! Layout:
+//! - [`api`]: the objects of `/v1/...` (projects, VMs, NIOs, errors) and their request bodies;
+//! - [`notify`]: the notification stream's `{"action", "event"}` lines and action names.
+//!
+//! No tokio, no leptos: this crate builds for wasm32 as well as for the host.
+
+pub mod api;
+pub mod notify;
+
+pub use api::*;
+pub use notify::*;

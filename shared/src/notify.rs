@@ -1,0 +1,60 @@
+//! The notification stream: one `{"action": ..., "event": {...}}` object per
+//! line (HTTP) or per text frame (WebSocket).
+
+use serde::{Deserialize, Serialize};
+
+/// One notification. `event` is the full object the action is about (a VM,
+/// a project, a log record, a ping's statistics), so consumers never need a
+/// second request to learn what changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    pub action: String,
+    pub event: serde_json::Value,
+}
+
+impl Notification {
+    pub fn new(action: impl Into<String>, event: impl Serialize) -> Self {
+        Notification {
+            action: action.into(),
+            event: serde_json::to_value(event).unwrap_or(serde_json::Value::Null),
+        }
+    }
+
+    /// The project this notification concerns, if any: per-project streams
+    /// pass only these (and pings, which every stream gets).
+    pub fn project_id(&self) -> Option<&str> {
+        self.event.get("project_id").and_then(|v| v.as_str())
+    }
+}
+
+/// Action names, as GNS3 spells them.
+pub mod action {
+    pub const PING: &str = "ping";
+    pub const VM_CREATED: &str = "vm.created";
+    pub const VM_UPDATED: &str = "vm.updated";
+    pub const VM_STARTED: &str = "vm.started";
+    pub const VM_STOPPED: &str = "vm.stopped";
+    pub const VM_DELETED: &str = "vm.deleted";
+    pub const PROJECT_CREATED: &str = "project.created";
+    pub const PROJECT_UPDATED: &str = "project.updated";
+    pub const PROJECT_CLOSED: &str = "project.closed";
+    pub const PROJECT_DELETED: &str = "project.deleted";
+    pub const LOG_ERROR: &str = "log.error";
+    pub const LOG_WARNING: &str = "log.warning";
+}
+
+/// The event of a `ping`: proof of life plus the host's load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PingEvent {
+    pub cpu_usage_percent: f32,
+    pub memory_usage_percent: f32,
+}
+
+/// The event of `log.error` and `log.warning`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogEvent {
+    pub message: String,
+    /// Set when the record concerns one project, so its stream carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+}
