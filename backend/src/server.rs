@@ -10,7 +10,7 @@ use anyhow::Context;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::http::{app, AppState};
+use crate::http::{app, AppState, Shared};
 use crate::lab::{Lab, LabConfig};
 use crate::notify::Hub;
 
@@ -88,6 +88,8 @@ impl Config {
 /// A started server.
 pub struct Running {
     pub addr: SocketAddr,
+    /// The model and settings the routes act on.
+    pub state: Shared,
     pub data_dir: PathBuf,
     pub dashboard: Option<PathBuf>,
     shutdown: CancellationToken,
@@ -135,7 +137,7 @@ pub async fn start(config: &Config, hub: Hub) -> anyhow::Result<Running> {
         dashboard: dashboard.clone(),
         shutdown: shutdown.clone(),
     });
-    let router = app(state);
+    let router = app(state.clone());
     let stop = shutdown.clone();
     let task = tokio::spawn(async move {
         axum::serve(listener, router)
@@ -144,6 +146,7 @@ pub async fn start(config: &Config, hub: Hub) -> anyhow::Result<Running> {
     });
     Ok(Running {
         addr,
+        state,
         data_dir,
         dashboard,
         shutdown,

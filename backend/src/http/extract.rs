@@ -66,6 +66,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 pub struct NoFields {}
 
 /// The path's parameters, checked one by one so errors name the parameter.
+/// All are checked before the body is read: a bad path wins over a bad body.
 pub struct Params(HashMap<String, String>);
 
 impl<S: Send + Sync> FromRequestParts<S> for Params {
@@ -75,7 +76,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
         let Path(map) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
             .await
             .map_err(|e| ApiError::bad_request(e.body_text()))?;
-        Ok(Params(map))
+        let params = Params(map);
+        for name in params.0.keys() {
+            if name.ends_with("_id") {
+                params.uuid(name)?;
+            } else {
+                params.number(name)?;
+            }
+        }
+        Ok(params)
     }
 }
 

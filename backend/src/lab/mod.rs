@@ -585,7 +585,7 @@ impl Lab {
         for record in file.vms {
             let mut console = record.console;
             if !state.consoles.reserve_unchecked(console) {
-                // Only a hand-edited file gets here: keep the VM, move its console.
+                // Another project took the console while this one was closed: keep the VM, move its console.
                 match state.consoles.allocate() {
                     Ok(port) => console = port,
                     Err(e) => {

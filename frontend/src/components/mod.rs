@@ -1,0 +1,4 @@
+pub mod events;
+pub mod projects;
+pub mod topology;
+pub mod vms;

@@ -1,0 +1,103 @@
+//! One project: its VMs, their consoles and states, and the topology.
+
+use leptos::prelude::*;
+use patchbay_shared::{Vm, VmStatus};
+use uuid::Uuid;
+
+use super::topology::Topology;
+use crate::api;
+use crate::state::Live;
+
+#[component]
+pub fn ProjectView(selected: RwSignal<Option<Uuid>>) -> impl IntoView {
+    move || match selected.get() {
+        None => view! {
+            <section class="panel vms"><p class="muted">"Select or create a project."</p></section>
+        }
+        .into_any(),
+        Some(project) => view! { <Vms project /> }.into_any(),
+    }
+}
+
+#[component]
+fn Vms(project: Uuid) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let vms = LocalResource::new(move || {
+        live.version.track();
+        api::vms(project)
+    });
+    let name = RwSignal::new(String::new());
+    let create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let mut wanted = name.get_untracked().trim().to_owned();
+        if wanted.is_empty() {
+            wanted = format!(
+                "PC{}",
+                vms.get_untracked()
+                    .and_then(|r| r.ok())
+                    .map_or(0, |v| v.len())
+                    + 1
+            );
+        }
+        name.set(String::new());
+        live.act(async move { api::create_vm(project, wanted).await.map(drop) });
+    };
+
+    view! {
+        <section class="panel vms">
+            <h2>"Virtual PCs"</h2>
+            <form on:submit=create>
+                <input id="new-vm-name" placeholder="PC name (optional)" bind:value=name />
+                <button id="create-vm" type="submit">"Add VPCS"</button>
+            </form>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match vms.await {
+                        Err(e) => view! { <p class="error">{e}</p> }.into_any(),
+                        Ok(list) => view! {
+                            <Topology vms=list.clone() />
+                            <table id="vm-table">
+                                <thead><tr><th>"Name"</th><th>"Console"</th><th>"Tunnel"</th><th>"Status"</th><th></th></tr></thead>
+                                <tbody>
+                                    <For each=move || list.clone() key=|vm| format!("{vm:?}") let:vm>
+                                        <VmRow vm />
+                                    </For>
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn VmRow(vm: Vm) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let (project, id) = (vm.project_id, vm.vm_id);
+    let started = vm.status == VmStatus::Started;
+    let toggle = move |_| {
+        live.act(api::vm_action(
+            project,
+            id,
+            if started { "stop" } else { "start" },
+        ))
+    };
+    let delete = move |_| live.act(api::delete_vm(project, id));
+    let tunnel = vm.nio.map_or("—".to_owned(), |n| {
+        format!("{} → {}:{}", n.lport, n.rhost, n.rport)
+    });
+    view! {
+        <tr class="vm">
+            <td class="name">{vm.name}</td>
+            <td><code>{format!("telnet {}", vm.console)}</code></td>
+            <td>{tunnel}</td>
+            <td><span class="badge" class:started=started>{if started { "started" } else { "stopped" }}</span></td>
+            <td class="actions">
+                <button class="toggle" on:click=toggle>{if started { "Stop" } else { "Start" }}</button>
+                <button class="danger" on:click=delete>"Delete"</button>
+            </td>
+        </tr>
+    }
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs whatever this machine lacks to build, run and test Patchbay, and
+# exports the environment the other scripts use. Idempotent: a second run
+# checks versions and takes about a second. Sourced by run.sh and test.sh.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+TOOLS="${PATCHBAY_TOOLS:-$HOME/.cache/patchbay}"
+export PATH="$TOOLS/npm/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+# Builds are kept outside the clone so a fresh clone (CI) reuses them.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$TOOLS/target}"
+# Tool installs without fat LTO: half the build time, same tools.
+quick_install() { CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 cargo install "$@"; }
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+# Debian packages: ALSA headers (cpal), Chromium and its driver (dashboard
+# tests), curl (the seed session), wrk (benchmarks).
+PACKAGES=(pkg-config libasound2-dev chromium chromium-driver curl wrk)
+missing=()
+for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
+if ((${#missing[@]})); then
+  say "installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  apt_install() { $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q "${missing[@]}"; }
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 update -q || true
+  apt_install || { sleep 10; apt_install; }
+fi
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32 target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# Trunk 0.22 needs a newer rustc than this machine's.
+if ! trunk --version 2>/dev/null | grep -q '^trunk 0.21.14$'; then
+  say "installing Trunk 0.21.14 (about 8 minutes)"
+  quick_install trunk --version 0.21.14 --locked
+fi
+
+# The wasm-bindgen CLI must equal the library version in Cargo.lock.
+WASM_BINDGEN=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3 }' Cargo.lock)
+if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN\$"; then
+  say "installing wasm-bindgen-cli $WASM_BINDGEN (about 5 minutes)"
+  # --locked can fail to resolve on this registry; without it the install works.
+  quick_install wasm-bindgen-cli --version "$WASM_BINDGEN" --locked || quick_install wasm-bindgen-cli --version "$WASM_BINDGEN"
+fi
+
+# binaryen from npm: Debian's wasm-opt (108) builds a page that stays blank.
+if ! wasm-opt --version 2>/dev/null | grep -q 'version 132'; then
+  say "installing binaryen 132 (wasm-opt) from npm"
+  npm install --prefix "$TOOLS/npm" --no-audit --no-fund binaryen@132
+fi
+
+# Trunk builds offline, so every crate must be fetched beforehand.
+cargo fetch --locked -q
