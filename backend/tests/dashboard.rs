@@ -1,0 +1,190 @@
+//! The dashboard in headless Chromium, driven through Debian's chromedriver:
+//! the page loads from the real binary, a project is created through the UI
+//! and appears, with its notification; then a VM is created, started,
+//! stopped and deleted by clicking.
+//!
+//! Needs `dist/` built by `trunk build --release` (scripts/test.sh does it).
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+struct ChromeDriver(Child, u16);
+
+impl ChromeDriver {
+    async fn start() -> ChromeDriver {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is installed (scripts/setup.sh installs chromium-driver)");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return ChromeDriver(child, port);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("chromedriver did not listen on {port}");
+    }
+
+    async fn browser(&self) -> Client {
+        let profile = tempfile::tempdir().unwrap().keep();
+        let caps = serde_json::json!({
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--window-size=1300,800", format!("--user-data-dir={}", profile.display()),
+                ],
+            }
+        });
+        let caps = caps.as_object().unwrap().clone().into_iter().collect();
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.1))
+            .await
+            .expect("a Chromium session")
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn text_of(browser: &Client, css: &str) -> String {
+    let mut texts = vec![];
+    for el in browser.find_all(Locator::Css(css)).await.unwrap() {
+        texts.push(el.text().await.unwrap_or_default());
+    }
+    texts.join("\n")
+}
+
+/// Waits until the text of the elements matching `css` satisfies `ok`.
+async fn wait_for_text(browser: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let text = text_of(browser, css).await;
+        if ok(&text) {
+            return text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{css} never matched; last text: {text:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn click(browser: &Client, css: &str) {
+    browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn create_a_project_and_drive_a_vm_from_the_browser() {
+    let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist");
+    assert!(
+        dist.join("index.html").exists(),
+        "dist/ is not built: run `trunk build --release` (scripts/test.sh does)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::Binary::start(dir.path(), &[&format!("--dashboard={}", dist.display())]);
+    let driver = ChromeDriver::start().await;
+    let browser = driver.browser().await;
+
+    browser.goto(&server.url("/")).await.unwrap();
+    wait_for_text(&browser, ".status", |t| t == "live").await;
+    let input = browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("new-project-name"))
+        .await
+        .unwrap();
+    input.send_keys("Browser lab").await.unwrap();
+    click(&browser, "#create-project").await;
+
+    wait_for_text(&browser, "#project-list .project .name", |t| {
+        t.contains("Browser lab")
+    })
+    .await;
+    wait_for_text(&browser, "#events .event", |t| {
+        t.contains("project.created Browser lab")
+    })
+    .await;
+    // The server agrees.
+    let projects: serde_json::Value = reqwest::get(server.url("/v1/projects"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(projects[0]["name"], "Browser lab");
+
+    // The new project is selected: add a VM, start it, stop it, delete it.
+    let vm_name = browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("new-vm-name"))
+        .await
+        .unwrap();
+    vm_name.send_keys("PC1").await.unwrap();
+    click(&browser, "#create-vm").await;
+    wait_for_text(&browser, "#vm-table .vm .name", |t| t == "PC1").await;
+    wait_for_text(&browser, "#events .event", |t| t.contains("vm.created PC1")).await;
+    click(&browser, "#vm-table .vm button.toggle").await;
+    wait_for_text(&browser, "#vm-table .vm .badge", |t| t == "started").await;
+    wait_for_text(&browser, "#events .event", |t| t.contains("vm.started PC1")).await;
+
+    let shot = browser.screenshot().await.unwrap();
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
+    std::fs::write(&out, shot).unwrap();
+
+    click(&browser, "#vm-table .vm button.toggle").await;
+    wait_for_text(&browser, "#vm-table .vm .badge", |t| t == "stopped").await;
+    click(&browser, "#vm-table .vm button.danger").await;
+    wait_for_text(&browser, "#events .event", |t| t.contains("vm.deleted PC1")).await;
+    wait_for_text(&browser, "#vm-table .vm", |t| t.is_empty()).await;
+
+    // Delete the project from the list.
+    click(&browser, "#project-list .project button.danger").await;
+    wait_for_text(&browser, "#events .event", |t| {
+        t.contains("project.deleted Browser lab")
+    })
+    .await;
+    let projects: serde_json::Value = reqwest::get(server.url("/v1/projects"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(projects, serde_json::json!([]));
+    browser.close().await.unwrap();
+}
