@@ -19,6 +19,7 @@ const WAIT: Duration = Duration::from_secs(20);
 struct ChromeDriver(Child, u16);
 
 impl ChromeDriver {
+    #[allow(clippy::zombie_processes)] // the process is reaped in Drop
     async fn start() -> ChromeDriver {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
