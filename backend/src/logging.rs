@@ -23,6 +23,7 @@ pub fn init(level: &str, hub: Hub) -> anyhow::Result<()> {
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                 .with_filter(filter),
         )
         .with(HubLayer { hub }.with_filter(Targets::new().with_target("patchbay", Level::WARN)))
