@@ -16,6 +16,7 @@
 pub mod ports;
 pub mod runtime;
 pub mod store;
+pub mod vpc;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;

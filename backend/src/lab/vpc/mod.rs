@@ -1,0 +1,12 @@
+//! The virtual PC: a VPCS-compatible host with one Ethernet adapter.
+//!
+//! Layout:
+//! - [`wire`]: the frames it sends and reads (smoltcp's wire types);
+//! - [`pc`]: its network stack and its shell, I/O-free;
+//! - [`telnet`]: console option negotiation and line editing, I/O-free;
+//! - [`driver`]: the tokio task that owns the tunnel socket and the console.
+
+pub mod driver;
+pub mod pc;
+pub mod telnet;
+pub mod wire;

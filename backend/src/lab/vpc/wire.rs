@@ -1,0 +1,309 @@
+//! Building and reading the frames a virtual PC exchanges, with smoltcp's
+//! wire types: Ethernet II, ARP, IPv4, ICMP echo and errors, UDP.
+//!
+//! Frames are raw Ethernet without FCS, one per tunnel datagram, as VPCS sends them.
+
+use std::net::Ipv4Addr;
+
+use smoltcp::phy::ChecksumCapabilities;
+use smoltcp::wire::{
+    ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
+    EthernetRepr, Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr,
+};
+
+pub const ETH_HEADER: usize = 14;
+pub const IP_HEADER: usize = 20;
+
+/// What a received frame means to a PC.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Received<'a> {
+    Arp(ArpRepr),
+    Icmp {
+        ip: Ipv4Repr,
+        src_mac: EthernetAddress,
+        icmp: Icmpv4Repr<'a>,
+    },
+    Udp {
+        ip: Ipv4Repr,
+        src_mac: EthernetAddress,
+        src_port: u16,
+        dst_port: u16,
+        payload: &'a [u8],
+    },
+    /// Something this PC neither answers nor needs (other protocols, other MACs).
+    Ignored,
+}
+
+/// Reads a frame addressed to `mac` (or broadcast). Malformed frames are `Ignored`.
+pub fn parse(frame: &[u8], mac: EthernetAddress) -> Received<'_> {
+    parse_checked(frame, mac).unwrap_or(Received::Ignored)
+}
+
+fn parse_checked(frame: &[u8], mac: EthernetAddress) -> Option<Received<'_>> {
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    let dst = eth.dst_addr();
+    if dst != mac && !dst.is_broadcast() {
+        return Some(Received::Ignored);
+    }
+    let src_mac = eth.src_addr();
+    let payload = &frame[ETH_HEADER..];
+    match eth.ethertype() {
+        EthernetProtocol::Arp => ArpRepr::parse(&ArpPacket::new_checked(payload).ok()?)
+            .ok()
+            .map(Received::Arp),
+        EthernetProtocol::Ipv4 => {
+            let caps = ChecksumCapabilities::default();
+            let packet = Ipv4Packet::new_checked(payload).ok()?;
+            let ip = Ipv4Repr::parse(&packet, &caps).ok()?;
+            let body = &payload[packet.header_len() as usize..packet.total_len() as usize];
+            match ip.next_header {
+                IpProtocol::Icmp => {
+                    let icmp =
+                        Icmpv4Repr::parse(&Icmpv4Packet::new_checked(body).ok()?, &caps).ok()?;
+                    Some(Received::Icmp { ip, src_mac, icmp })
+                }
+                IpProtocol::Udp => {
+                    let udp = UdpPacket::new_checked(body).ok()?;
+                    let (src_port, dst_port) = (udp.src_port(), udp.dst_port());
+                    let payload = &body[8..udp.len() as usize];
+                    Some(Received::Udp {
+                        ip,
+                        src_mac,
+                        src_port,
+                        dst_port,
+                        payload,
+                    })
+                }
+                _ => Some(Received::Ignored),
+            }
+        }
+        _ => Some(Received::Ignored),
+    }
+}
+
+pub fn arp(
+    op: ArpOperation,
+    src_mac: EthernetAddress,
+    src_ip: Ipv4Addr,
+    dst_mac: EthernetAddress,
+    target_ip: Ipv4Addr,
+) -> Vec<u8> {
+    let repr = ArpRepr::EthernetIpv4 {
+        operation: op,
+        source_hardware_addr: src_mac,
+        source_protocol_addr: src_ip,
+        // Requests leave the target hardware address zero.
+        target_hardware_addr: if op == ArpOperation::Request {
+            EthernetAddress([0; 6])
+        } else {
+            dst_mac
+        },
+        target_protocol_addr: target_ip,
+    };
+    let mut frame = vec![0; ETH_HEADER + repr.buffer_len()];
+    let eth = EthernetRepr {
+        src_addr: src_mac,
+        dst_addr: dst_mac,
+        ethertype: EthernetProtocol::Arp,
+    };
+    eth.emit(&mut EthernetFrame::new_unchecked(&mut frame));
+    repr.emit(&mut ArpPacket::new_unchecked(&mut frame[ETH_HEADER..]));
+    frame
+}
+
+/// An IPv4 frame whose payload `fill` writes into the slice it is given.
+fn ipv4(
+    src_mac: EthernetAddress,
+    dst_mac: EthernetAddress,
+    ip: Ipv4Repr,
+    fill: impl FnOnce(&mut [u8]),
+) -> Vec<u8> {
+    let mut frame = vec![0; ETH_HEADER + IP_HEADER + ip.payload_len];
+    let eth = EthernetRepr {
+        src_addr: src_mac,
+        dst_addr: dst_mac,
+        ethertype: EthernetProtocol::Ipv4,
+    };
+    eth.emit(&mut EthernetFrame::new_unchecked(&mut frame));
+    let mut packet = Ipv4Packet::new_unchecked(&mut frame[ETH_HEADER..]);
+    ip.emit(&mut packet, &ChecksumCapabilities::default());
+    fill(&mut frame[ETH_HEADER + IP_HEADER..]);
+    frame
+}
+
+pub fn icmp(
+    src_mac: EthernetAddress,
+    dst_mac: EthernetAddress,
+    src_ip: Ipv4Addr,
+    dst_ip: Ipv4Addr,
+    ttl: u8,
+    icmp: &Icmpv4Repr<'_>,
+) -> Vec<u8> {
+    let ip = Ipv4Repr {
+        src_addr: src_ip,
+        dst_addr: dst_ip,
+        next_header: IpProtocol::Icmp,
+        payload_len: icmp.buffer_len(),
+        hop_limit: ttl,
+    };
+    ipv4(src_mac, dst_mac, ip, |buf| {
+        icmp.emit(
+            &mut Icmpv4Packet::new_unchecked(buf),
+            &ChecksumCapabilities::default(),
+        )
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn udp(
+    src_mac: EthernetAddress,
+    dst_mac: EthernetAddress,
+    src_ip: Ipv4Addr,
+    dst_ip: Ipv4Addr,
+    ttl: u8,
+    src_port: u16,
+    dst_port: u16,
+    payload: &[u8],
+) -> Vec<u8> {
+    let udp = UdpRepr { src_port, dst_port };
+    let ip = Ipv4Repr {
+        src_addr: src_ip,
+        dst_addr: dst_ip,
+        next_header: IpProtocol::Udp,
+        payload_len: udp.header_len() + payload.len(),
+        hop_limit: ttl,
+    };
+    ipv4(src_mac, dst_mac, ip, |buf| {
+        let mut packet = UdpPacket::new_unchecked(buf);
+        udp.emit(
+            &mut packet,
+            &src_ip.into(),
+            &dst_ip.into(),
+            payload.len(),
+            |p| p.copy_from_slice(payload),
+            &ChecksumCapabilities::default(),
+        );
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smoltcp::wire::Icmpv4Repr;
+
+    const A: EthernetAddress = EthernetAddress([0x00, 0x50, 0x79, 0x66, 0x68, 0x00]);
+    const B: EthernetAddress = EthernetAddress([0x00, 0x50, 0x79, 0x66, 0x68, 0x01]);
+
+    #[test]
+    fn arp_request_golden_bytes() {
+        let frame = arp(
+            ArpOperation::Request,
+            A,
+            Ipv4Addr::new(192, 168, 1, 2),
+            EthernetAddress::BROADCAST,
+            Ipv4Addr::new(192, 168, 1, 1),
+        );
+        #[rustfmt::skip]
+        let golden: [u8; 42] = [
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x50, 0x79, 0x66, 0x68, 0x00, 0x08, 0x06, // Ethernet
+            0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01, // Ethernet/IPv4, request
+            0x00, 0x50, 0x79, 0x66, 0x68, 0x00, 192, 168, 1, 2, // sender
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 192, 168, 1, 1, // target
+        ];
+        assert_eq!(frame, golden);
+        let Received::Arp(ArpRepr::EthernetIpv4 {
+            operation,
+            target_protocol_addr,
+            ..
+        }) = parse(&frame, B)
+        else {
+            panic!("broadcast ARP must be read");
+        };
+        assert_eq!(
+            (operation, target_protocol_addr),
+            (ArpOperation::Request, Ipv4Addr::new(192, 168, 1, 1))
+        );
+    }
+
+    #[test]
+    fn echo_request_golden_bytes_as_vpcs_sends_them() {
+        let data = [0u8; 56];
+        let echo = Icmpv4Repr::EchoRequest {
+            ident: 0x1234,
+            seq_no: 1,
+            data: &data,
+        };
+        let frame = icmp(
+            A,
+            B,
+            Ipv4Addr::new(192, 168, 1, 2),
+            Ipv4Addr::new(192, 168, 1, 1),
+            64,
+            &echo,
+        );
+        assert_eq!(frame.len(), 14 + 84, "84 bytes of IP, no FCS");
+        #[rustfmt::skip]
+        let head: [u8; 42] = [
+            0x00, 0x50, 0x79, 0x66, 0x68, 0x01, 0x00, 0x50, 0x79, 0x66, 0x68, 0x00, 0x08, 0x00,
+            0x45, 0x00, 0x00, 0x54, 0x00, 0x00, 0x40, 0x00, 0x40, 0x01, 0xb7, 0x55, // v4, len 84, DF, ttl 64, ICMP, checksum
+            192, 168, 1, 2, 192, 168, 1, 1,
+            0x08, 0x00, 0xe5, 0xca, 0x12, 0x34, 0x00, 0x01, // echo request, checksum, ident, seq
+        ];
+        assert_eq!(&frame[..42], &head);
+        let Received::Icmp { ip, icmp, src_mac } = parse(&frame, B) else {
+            panic!()
+        };
+        assert_eq!((ip.hop_limit, src_mac), (64, A));
+        assert_eq!(icmp, echo);
+    }
+
+    #[test]
+    fn frames_for_other_macs_and_garbage_are_ignored() {
+        let data = [0u8; 8];
+        let echo = Icmpv4Repr::EchoRequest {
+            ident: 1,
+            seq_no: 1,
+            data: &data,
+        };
+        let frame = icmp(
+            A,
+            B,
+            Ipv4Addr::new(10, 0, 0, 1),
+            Ipv4Addr::new(10, 0, 0, 2),
+            64,
+            &echo,
+        );
+        assert_eq!(parse(&frame, A), Received::Ignored);
+        for garbage in [&[][..], &[0xff; 13], &[0xff; 60], &frame[..30]] {
+            assert_eq!(parse(garbage, B), Received::Ignored);
+        }
+    }
+
+    #[test]
+    fn udp_round_trips() {
+        let frame = udp(
+            A,
+            B,
+            Ipv4Addr::new(10, 0, 0, 1),
+            Ipv4Addr::new(10, 0, 0, 2),
+            1,
+            40000,
+            33434,
+            b"probe",
+        );
+        let Received::Udp {
+            ip,
+            src_port,
+            dst_port,
+            payload,
+            ..
+        } = parse(&frame, B)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (ip.hop_limit, src_port, dst_port, payload),
+            (1, 40000, 33434, &b"probe"[..])
+        );
+    }
+}
