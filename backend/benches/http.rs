@@ -46,19 +46,10 @@ fn main() {
     println!();
     println!("| server | requests/s | p50 | p99 |");
     println!("|---|---|---|---|");
-    println!(
-        "| Patchbay `GET /v1/version` | {:.0} | {:.3} ms | {:.3} ms |",
-        o.rps, o.p50_ms, o.p99_ms
-    );
-    println!(
-        "| bare axum hello-world `GET /` | {:.0} | {:.3} ms | {:.3} ms |",
-        b.rps, b.p50_ms, b.p99_ms
-    );
+    println!("| Patchbay `GET /v1/version` | {:.0} | {:.3} ms | {:.3} ms |", o.rps, o.p50_ms, o.p99_ms);
+    println!("| bare axum hello-world `GET /` | {:.0} | {:.3} ms | {:.3} ms |", b.rps, b.p50_ms, b.p99_ms);
     println!();
-    println!(
-        "Patchbay / bare axum: {:.0}% of the requests/s (target >= 80%)",
-        100.0 * o.rps / b.rps
-    );
+    println!("Patchbay / bare axum: {:.0}% of the requests/s (target >= 80%)", 100.0 * o.rps / b.rps);
     println!(
         "VM create+delete pairs: {:.0}/s with 8 clients (p50 {:.2} ms per pair, each write fsynced)",
         pairs.0, pairs.1
@@ -79,22 +70,12 @@ fn median(runs: &[Wrk]) -> Wrk {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    Wrk {
-        rps: mid(|w| w.rps),
-        p50_ms: mid(|w| w.p50_ms),
-        p99_ms: mid(|w| w.p99_ms),
-    }
+    Wrk { rps: mid(|w| w.rps), p50_ms: mid(|w| w.p50_ms), p99_ms: mid(|w| w.p99_ms) }
 }
 
 fn wrk(url: &str) -> Wrk {
     let out = Command::new("wrk")
-        .args([
-            "-t2",
-            &format!("-c{CONNECTIONS}"),
-            &format!("-d{SECONDS}s"),
-            "--latency",
-            url,
-        ])
+        .args(["-t2", &format!("-c{CONNECTIONS}"), &format!("-d{SECONDS}s"), "--latency", url])
         .output()
         .expect("wrk is installed (apt-get install wrk)");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -130,17 +111,10 @@ fn create_delete_pairs(addr: &str) -> (f64, f64) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let c = reqwest::Client::new();
-        let res = c
-            .post(format!("http://{addr}/v1/projects"))
-            .body(r#"{"name": "bench"}"#)
-            .send()
-            .await
-            .unwrap();
+        let res =
+            c.post(format!("http://{addr}/v1/projects")).body(r#"{"name": "bench"}"#).send().await.unwrap();
         let project: serde_json::Value = res.json().await.unwrap();
-        let vms = format!(
-            "http://{addr}/v1/projects/{}/vpcs/vms",
-            project["project_id"].as_str().unwrap()
-        );
+        let vms = format!("http://{addr}/v1/projects/{}/vpcs/vms", project["project_id"].as_str().unwrap());
         let deadline = Instant::now() + Duration::from_secs(SECONDS as u64);
         let workers: Vec<_> = (0..8)
             .map(|w| {
@@ -149,12 +123,7 @@ fn create_delete_pairs(addr: &str) -> (f64, f64) {
                     let mut times = vec![];
                     while Instant::now() < deadline {
                         let t = Instant::now();
-                        let res = c
-                            .post(&vms)
-                            .body(format!(r#"{{"name": "w{w}"}}"#))
-                            .send()
-                            .await
-                            .unwrap();
+                        let res = c.post(&vms).body(format!(r#"{{"name": "w{w}"}}"#)).send().await.unwrap();
                         assert_eq!(res.status(), 201);
                         let vm: serde_json::Value = res.json().await.unwrap();
                         let del = c
@@ -188,17 +157,10 @@ struct Server {
 impl Server {
     fn start(cmd: &mut Command, banner: &str) -> Server {
         use std::io::BufRead;
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
         let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
         let first = lines.next().unwrap().unwrap();
-        let addr = first
-            .strip_prefix(banner)
-            .unwrap_or_else(|| panic!("{first}"))
-            .to_owned();
+        let addr = first.strip_prefix(banner).unwrap_or_else(|| panic!("{first}")).to_owned();
         std::thread::spawn(move || lines.for_each(drop));
         Server { child, addr }
     }

@@ -17,8 +17,7 @@ use crate::notify::Hub;
 /// Installs the global subscriber. `level` is an `EnvFilter` directive such as
 /// `info` or `patchbay=debug,tower_http=debug`.
 pub fn init(level: &str, hub: Hub) -> anyhow::Result<()> {
-    let filter =
-        EnvFilter::try_new(level).map_err(|e| anyhow::anyhow!("bad log level {level:?}: {e}"))?;
+    let filter = EnvFilter::try_new(level).map_err(|e| anyhow::anyhow!("bad log level {level:?}: {e}"))?;
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
@@ -39,15 +38,9 @@ impl<S: Subscriber> Layer<S> for HubLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let mut record = Record::default();
         event.record(&mut record);
-        let action = if *event.metadata().level() == Level::ERROR {
-            action::LOG_ERROR
-        } else {
-            action::LOG_WARNING
-        };
-        let log = LogEvent {
-            message: record.message,
-            project_id: record.project_id,
-        };
+        let action =
+            if *event.metadata().level() == Level::ERROR { action::LOG_ERROR } else { action::LOG_WARNING };
+        let log = LogEvent { message: record.message, project_id: record.project_id };
         self.hub.publish(&Notification::new(action, log));
     }
 }

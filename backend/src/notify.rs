@@ -32,38 +32,23 @@ impl Hub {
     /// starts losing them; `idle` is the ping interval of a quiet stream.
     pub fn new(capacity: usize, idle: Duration) -> Self {
         let (tx, _) = broadcast::channel(capacity.max(1));
-        Hub {
-            tx,
-            stats: Arc::new(Mutex::new(HostStats::new())),
-            idle,
-        }
+        Hub { tx, stats: Arc::new(Mutex::new(HostStats::new())), idle }
     }
 
     pub fn publish(&self, notification: &Notification) {
         let json = serde_json::to_string(notification).expect("notifications always serialize");
-        let project_id = notification
-            .project_id()
-            .and_then(|id| Uuid::parse_str(id).ok());
+        let project_id = notification.project_id().and_then(|id| Uuid::parse_str(id).ok());
         // An error only means nobody is listening.
         let _ = self.tx.send(Arc::new(Published { project_id, json }));
     }
 
     /// A feed of every notification, or of one project's and the pings.
     pub fn subscribe(&self, project: Option<Uuid>) -> Feed {
-        Feed {
-            rx: self.tx.subscribe(),
-            project,
-            hub: self.clone(),
-            next_ping: None,
-        }
+        Feed { rx: self.tx.subscribe(), project, hub: self.clone(), next_ping: None }
     }
 
     fn ping(&self) -> String {
-        let event = self
-            .stats
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .sample();
+        let event = self.stats.lock().unwrap_or_else(|e| e.into_inner()).sample();
         serde_json::to_string(&Notification::new(action::PING, event)).expect("pings serialize")
     }
 }
@@ -92,9 +77,7 @@ impl Feed {
                 Ok(Err(broadcast::error::RecvError::Lagged(missed))) => {
                     tracing::debug!(missed, "a notification consumer fell behind");
                     let warning = LogEvent {
-                        message: format!(
-                            "This notification stream fell behind and missed {missed} events"
-                        ),
+                        message: format!("This notification stream fell behind and missed {missed} events"),
                         project_id: self.project.map(|p| p.to_string()),
                     };
                     let line = Notification::new(action::LOG_WARNING, warning);
@@ -122,9 +105,7 @@ struct HostStats {
 
 impl HostStats {
     fn new() -> Self {
-        HostStats {
-            system: sysinfo::System::new(),
-        }
+        HostStats { system: sysinfo::System::new() }
     }
 
     /// CPU usage since the previous sample (0 on the first).
@@ -167,14 +148,8 @@ mod tests {
         let mine = Uuid::new_v4();
         let mut feed = hub.subscribe(Some(mine));
         feed.next().await.unwrap(); // the first ping
-        hub.publish(&Notification::new(
-            "vm.created",
-            json!({"project_id": Uuid::new_v4(), "name": "other"}),
-        ));
-        hub.publish(&Notification::new(
-            "vm.created",
-            json!({"project_id": mine, "name": "mine"}),
-        ));
+        hub.publish(&Notification::new("vm.created", json!({"project_id": Uuid::new_v4(), "name": "other"})));
+        hub.publish(&Notification::new("vm.created", json!({"project_id": mine, "name": "mine"})));
         assert_eq!(parse(&feed.next().await.unwrap())["event"]["name"], "mine");
     }
 
@@ -191,10 +166,7 @@ mod tests {
         }
         let warning = parse(&slow.next().await.unwrap());
         assert_eq!(warning["action"], "log.warning");
-        assert!(warning["event"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("missed 6 events"));
+        assert!(warning["event"]["message"].as_str().unwrap().contains("missed 6 events"));
         assert_eq!(parse(&slow.next().await.unwrap())["event"]["i"], 6);
     }
 }

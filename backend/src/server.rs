@@ -15,11 +15,7 @@ use crate::lab::{Lab, LabConfig};
 use crate::notify::Hub;
 
 #[derive(Debug, Clone, clap::Parser)]
-#[command(
-    name = "patchbay",
-    version,
-    about = "Networked lab server for sound and networks"
-)]
+#[command(name = "patchbay", version, about = "Networked lab server for sound and networks")]
 pub struct Config {
     /// Address to listen on. Anything but loopback exposes an unauthenticated API.
     #[arg(long, env = "PATCHBAY_HOST", default_value = "127.0.0.1")]
@@ -51,9 +47,7 @@ pub struct Config {
 }
 
 fn port_range(s: &str) -> Result<RangeInclusive<u16>, String> {
-    let (lo, hi) = s
-        .split_once('-')
-        .ok_or("expected FIRST-LAST, e.g. 2000-2999")?;
+    let (lo, hi) = s.split_once('-').ok_or("expected FIRST-LAST, e.g. 2000-2999")?;
     let lo: u16 = lo.trim().parse().map_err(|e| format!("{lo:?}: {e}"))?;
     let hi: u16 = hi.trim().parse().map_err(|e| format!("{hi:?}: {e}"))?;
     if lo == 0 || lo > hi {
@@ -65,9 +59,7 @@ fn port_range(s: &str) -> Result<RangeInclusive<u16>, String> {
 impl Config {
     pub fn data_dir(&self) -> PathBuf {
         self.data_dir.clone().unwrap_or_else(|| {
-            dirs::data_dir()
-                .map(|d| d.join("patchbay"))
-                .unwrap_or_else(|| PathBuf::from("patchbay-data"))
+            dirs::data_dir().map(|d| d.join("patchbay")).unwrap_or_else(|| PathBuf::from("patchbay-data"))
         })
     }
 
@@ -78,10 +70,7 @@ impl Config {
     }
 
     pub fn hub(&self) -> Hub {
-        Hub::new(
-            self.notification_buffer,
-            Duration::from_secs_f64(self.ping_interval.max(0.01)),
-        )
+        Hub::new(self.notification_buffer, Duration::from_secs_f64(self.ping_interval.max(0.01)))
     }
 }
 
@@ -123,35 +112,31 @@ pub async fn start(config: &Config, hub: Hub) -> anyhow::Result<Running> {
         console_ports: config.console_ports.clone(),
         udp_ports: config.udp_ports.clone(),
     };
-    let lab = Lab::open(lab_config, hub)
-        .await
-        .with_context(|| format!("opening {}", data_dir.display()))?;
+    let lab = Lab::open(lab_config, hub).await.with_context(|| format!("opening {}", data_dir.display()))?;
     let listener = tokio::net::TcpListener::bind((config.host, config.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
     let addr = listener.local_addr()?;
     let shutdown = CancellationToken::new();
     let dashboard = config.dashboard();
-    let state = Arc::new(AppState {
-        lab,
-        dashboard: dashboard.clone(),
-        shutdown: shutdown.clone(),
-    });
+    let state = Arc::new(AppState { lab, dashboard: dashboard.clone(), shutdown: shutdown.clone() });
+    if let Some(mut events) = state.lab.take_events() {
+        let (state, stop) = (state.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    Some(event) = events.recv() => state.lab.handle_event(event).await,
+                    _ = stop.cancelled() => return,
+                }
+            }
+        });
+    }
     let router = app(state.clone());
     let stop = shutdown.clone();
     let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await
+        axum::serve(listener, router).with_graceful_shutdown(stop.cancelled_owned()).await
     });
-    Ok(Running {
-        addr,
-        state,
-        data_dir,
-        dashboard,
-        shutdown,
-        task,
-    })
+    Ok(Running { addr, state, data_dir, dashboard, shutdown, task })
 }
 
 #[cfg(test)]

@@ -21,11 +21,7 @@ struct ChromeDriver(Child, u16);
 impl ChromeDriver {
     #[allow(clippy::zombie_processes)] // the process is reaped in Drop
     async fn start() -> ChromeDriver {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -33,10 +29,7 @@ impl ChromeDriver {
             .spawn()
             .expect("chromedriver is installed (scripts/setup.sh installs chromium-driver)");
         for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
                 return ChromeDriver(child, port);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -89,24 +82,13 @@ async fn wait_for_text(browser: &Client, css: &str, ok: impl Fn(&str) -> bool) -
         if ok(&text) {
             return text;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{css} never matched; last text: {text:?}"
-        );
+        assert!(std::time::Instant::now() < deadline, "{css} never matched; last text: {text:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 async fn click(browser: &Client, css: &str) {
-    browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.wait().at_most(WAIT).for_element(Locator::Css(css)).await.unwrap().click().await.unwrap();
 }
 
 #[tokio::test]
@@ -123,39 +105,19 @@ async fn create_a_project_and_drive_a_vm_from_the_browser() {
 
     browser.goto(&server.url("/")).await.unwrap();
     wait_for_text(&browser, ".status", |t| t == "live").await;
-    let input = browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("new-project-name"))
-        .await
-        .unwrap();
+    let input = browser.wait().at_most(WAIT).for_element(Locator::Id("new-project-name")).await.unwrap();
     input.send_keys("Browser lab").await.unwrap();
     click(&browser, "#create-project").await;
 
-    wait_for_text(&browser, "#project-list .project .name", |t| {
-        t.contains("Browser lab")
-    })
-    .await;
-    wait_for_text(&browser, "#events .event", |t| {
-        t.contains("project.created Browser lab")
-    })
-    .await;
+    wait_for_text(&browser, "#project-list .project .name", |t| t.contains("Browser lab")).await;
+    wait_for_text(&browser, "#events .event", |t| t.contains("project.created Browser lab")).await;
     // The server agrees.
-    let projects: serde_json::Value = reqwest::get(server.url("/v1/projects"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let projects: serde_json::Value =
+        reqwest::get(server.url("/v1/projects")).await.unwrap().json().await.unwrap();
     assert_eq!(projects[0]["name"], "Browser lab");
 
     // The new project is selected: add a VM, start it, stop it, delete it.
-    let vm_name = browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("new-vm-name"))
-        .await
-        .unwrap();
+    let vm_name = browser.wait().at_most(WAIT).for_element(Locator::Id("new-vm-name")).await.unwrap();
     vm_name.send_keys("PC1").await.unwrap();
     click(&browser, "#create-vm").await;
     wait_for_text(&browser, "#vm-table .vm .name", |t| t == "PC1").await;
@@ -176,16 +138,9 @@ async fn create_a_project_and_drive_a_vm_from_the_browser() {
 
     // Delete the project from the list.
     click(&browser, "#project-list .project button.danger").await;
-    wait_for_text(&browser, "#events .event", |t| {
-        t.contains("project.deleted Browser lab")
-    })
-    .await;
-    let projects: serde_json::Value = reqwest::get(server.url("/v1/projects"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    wait_for_text(&browser, "#events .event", |t| t.contains("project.deleted Browser lab")).await;
+    let projects: serde_json::Value =
+        reqwest::get(server.url("/v1/projects")).await.unwrap().json().await.unwrap();
     assert_eq!(projects, serde_json::json!([]));
     browser.close().await.unwrap();
 }

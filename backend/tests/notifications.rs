@@ -20,10 +20,7 @@ impl Lines {
     async fn open(url: &str) -> Lines {
         let res = Client::new().get(url).send().await.unwrap();
         assert_eq!(res.status(), 200);
-        Lines {
-            body: Box::pin(res.bytes_stream()),
-            buffer: vec![],
-        }
+        Lines { body: Box::pin(res.bytes_stream()), buffer: vec![] }
     }
 
     async fn next(&mut self) -> Value {
@@ -32,11 +29,8 @@ impl Lines {
                 let line: Vec<u8> = self.buffer.drain(..=end).collect();
                 return serde_json::from_slice(&line).unwrap();
             }
-            let chunk = timeout(Duration::from_secs(10), self.body.next())
-                .await
-                .expect("a line in time");
-            self.buffer
-                .extend_from_slice(&chunk.expect("stream open").unwrap());
+            let chunk = timeout(Duration::from_secs(10), self.body.next()).await.expect("a line in time");
+            self.buffer.extend_from_slice(&chunk.expect("stream open").unwrap());
         }
     }
 
@@ -55,19 +49,12 @@ impl Lines {
                 }
             }
         };
-        timeout(Duration::from_secs(15), search)
-            .await
-            .expect("the awaited notification in time")
+        timeout(Duration::from_secs(15), search).await.expect("the awaited notification in time")
     }
 }
 
 async fn post(client: &Client, url: String, body: Value) -> Value {
-    let res = client
-        .post(url)
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
+    let res = client.post(url).body(body.to_string()).send().await.unwrap();
     assert!(res.status().is_success(), "{}", res.status());
     res.json().await.unwrap_or(Value::Null)
 }
@@ -84,95 +71,51 @@ async fn every_change_is_announced_with_the_full_object() {
     let c = Client::new();
     let project = post(&c, server.url("/v1/projects"), json!({"name": "n"})).await;
     let p = project["project_id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        stream.event().await,
-        json!({"action": "project.created", "event": project})
-    );
+    assert_eq!(stream.event().await, json!({"action": "project.created", "event": project}));
 
-    let renamed = c
-        .put(server.url(&format!("/v1/projects/{p}")))
-        .body(r#"{"name": "m"}"#)
-        .send()
-        .await
-        .unwrap();
+    let renamed =
+        c.put(server.url(&format!("/v1/projects/{p}"))).body(r#"{"name": "m"}"#).send().await.unwrap();
     let renamed: Value = renamed.json().await.unwrap();
-    assert_eq!(
-        stream.event().await,
-        json!({"action": "project.updated", "event": renamed})
-    );
+    assert_eq!(stream.event().await, json!({"action": "project.updated", "event": renamed}));
 
     let vms = server.url(&format!("/v1/projects/{p}/vpcs/vms"));
     let vm = post(&c, vms.clone(), json!({"name": "PC1"})).await;
     let v = vm["vm_id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        stream.event().await,
-        json!({"action": "vm.created", "event": vm})
-    );
+    assert_eq!(stream.event().await, json!({"action": "vm.created", "event": vm}));
 
-    let updated = c
-        .put(format!("{vms}/{v}"))
-        .body(r#"{"name": "PC9"}"#)
-        .send()
-        .await
-        .unwrap();
+    let updated = c.put(format!("{vms}/{v}")).body(r#"{"name": "PC9"}"#).send().await.unwrap();
     let updated: Value = updated.json().await.unwrap();
-    assert_eq!(
-        stream.event().await,
-        json!({"action": "vm.updated", "event": updated})
-    );
+    assert_eq!(stream.event().await, json!({"action": "vm.updated", "event": updated}));
 
     post(&c, format!("{vms}/{v}/start"), json!({})).await;
     let started = stream.event().await;
     assert_eq!(
-        (
-            started["action"].as_str(),
-            started["event"]["status"].as_str()
-        ),
+        (started["action"].as_str(), started["event"]["status"].as_str()),
         (Some("vm.started"), Some("started"))
     );
     post(&c, format!("{vms}/{v}/stop"), json!({})).await;
     let stopped = stream.event().await;
     assert_eq!(
-        (
-            stopped["action"].as_str(),
-            stopped["event"]["status"].as_str()
-        ),
+        (stopped["action"].as_str(), stopped["event"]["status"].as_str()),
         (Some("vm.stopped"), Some("stopped"))
     );
 
     let nio = json!({"type": "nio_udp", "lport": 10000, "rhost": "127.0.0.1", "rport": 10001});
-    let lport = post(
-        &c,
-        server.url(&format!("/v1/projects/{p}/ports/udp")),
-        json!({}),
-    )
-    .await["udp_port"]
-        .clone();
-    let nio =
-        json!({"type": "nio_udp", "lport": lport, "rhost": nio["rhost"], "rport": nio["rport"]});
+    let lport =
+        post(&c, server.url(&format!("/v1/projects/{p}/ports/udp")), json!({})).await["udp_port"].clone();
+    let nio = json!({"type": "nio_udp", "lport": lport, "rhost": nio["rhost"], "rport": nio["rport"]});
     post(&c, format!("{vms}/{v}/adapters/0/ports/0/nio"), nio.clone()).await;
     let attached = stream.event().await;
-    assert_eq!(
-        (attached["action"].as_str(), &attached["event"]["nio"]),
-        (Some("vm.updated"), &nio)
-    );
+    assert_eq!((attached["action"].as_str(), &attached["event"]["nio"]), (Some("vm.updated"), &nio));
 
     c.delete(format!("{vms}/{v}")).send().await.unwrap();
     let deleted = stream.event().await;
     assert_eq!(
-        (
-            deleted["action"].as_str(),
-            deleted["event"]["vm_id"].as_str()
-        ),
+        (deleted["action"].as_str(), deleted["event"]["vm_id"].as_str()),
         (Some("vm.deleted"), Some(v.as_str()))
     );
 
-    post(
-        &c,
-        server.url(&format!("/v1/projects/{p}/close")),
-        json!({}),
-    )
-    .await;
+    post(&c, server.url(&format!("/v1/projects/{p}/close")), json!({})).await;
     let closed = stream.event().await;
     assert_eq!(
         (closed["action"].as_str(), closed["event"]["name"].as_str()),
@@ -181,16 +124,10 @@ async fn every_change_is_announced_with_the_full_object() {
 
     post(&c, server.url("/v1/projects"), json!({"project_id": p})).await;
     assert_eq!(stream.event().await["action"], "project.created");
-    c.delete(server.url(&format!("/v1/projects/{p}")))
-        .send()
-        .await
-        .unwrap();
+    c.delete(server.url(&format!("/v1/projects/{p}"))).send().await.unwrap();
     let gone = stream.event().await;
     assert_eq!(
-        (
-            gone["action"].as_str(),
-            gone["event"]["project_id"].as_str()
-        ),
+        (gone["action"].as_str(), gone["event"]["project_id"].as_str()),
         (Some("project.deleted"), Some(p.as_str()))
     );
 }
@@ -203,11 +140,7 @@ async fn pings_repeat_when_idle() {
     for _ in 0..3 {
         assert_eq!(stream.next().await["action"], "ping");
     }
-    assert!(
-        started.elapsed() >= Duration::from_millis(350),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() >= Duration::from_millis(350), "{:?}", started.elapsed());
 }
 
 #[tokio::test]
@@ -218,25 +151,14 @@ async fn a_project_stream_carries_only_that_project() {
         .as_str()
         .unwrap()
         .to_owned();
-    let theirs = post(&c, server.url("/v1/projects"), json!({"name": "theirs"})).await
-        ["project_id"]
+    let theirs = post(&c, server.url("/v1/projects"), json!({"name": "theirs"})).await["project_id"]
         .as_str()
         .unwrap()
         .to_owned();
     let mut stream = Lines::open(&server.url(&format!("/v1/projects/{mine}/notifications"))).await;
     assert_eq!(stream.next().await["action"], "ping");
-    post(
-        &c,
-        server.url(&format!("/v1/projects/{theirs}/vpcs/vms")),
-        json!({"name": "other"}),
-    )
-    .await;
-    post(
-        &c,
-        server.url(&format!("/v1/projects/{mine}/vpcs/vms")),
-        json!({"name": "own"}),
-    )
-    .await;
+    post(&c, server.url(&format!("/v1/projects/{theirs}/vpcs/vms")), json!({"name": "other"})).await;
+    post(&c, server.url(&format!("/v1/projects/{mine}/vpcs/vms")), json!({"name": "own"})).await;
     let event = stream.event().await;
     assert_eq!(
         (event["action"].as_str(), event["event"]["name"].as_str()),
@@ -251,27 +173,15 @@ async fn the_websocket_carries_the_same_stream() {
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     let mut next = async || -> Value {
         loop {
-            let msg = timeout(Duration::from_secs(10), ws.next())
-                .await
-                .unwrap()
-                .unwrap()
-                .unwrap();
+            let msg = timeout(Duration::from_secs(10), ws.next()).await.unwrap().unwrap().unwrap();
             if let tokio_tungstenite::tungstenite::Message::Text(text) = msg {
                 return serde_json::from_str(&text).unwrap();
             }
         }
     };
     assert_eq!(next().await["action"], "ping");
-    let project = post(
-        &Client::new(),
-        server.url("/v1/projects"),
-        json!({"name": "ws"}),
-    )
-    .await;
-    assert_eq!(
-        next().await,
-        json!({"action": "project.created", "event": project})
-    );
+    let project = post(&Client::new(), server.url("/v1/projects"), json!({"name": "ws"})).await;
+    assert_eq!(next().await, json!({"action": "project.created", "event": project}));
 }
 
 #[tokio::test]
@@ -286,18 +196,8 @@ async fn warnings_and_errors_are_announced_as_log_events() {
         .as_str()
         .unwrap()
         .to_owned();
-    let vm = post(
-        &c,
-        server.url(&format!("/v1/projects/{a}/vpcs/vms")),
-        json!({"name": "PC1"}),
-    )
-    .await;
-    post(
-        &c,
-        server.url(&format!("/v1/projects/{a}/close")),
-        json!({}),
-    )
-    .await;
+    let vm = post(&c, server.url(&format!("/v1/projects/{a}/vpcs/vms")), json!({"name": "PC1"})).await;
+    post(&c, server.url(&format!("/v1/projects/{a}/close")), json!({})).await;
     let b = post(&c, server.url("/v1/projects"), json!({"name": "b"})).await["project_id"]
         .as_str()
         .unwrap()
@@ -310,19 +210,11 @@ async fn warnings_and_errors_are_announced_as_log_events() {
     .await;
     post(&c, server.url("/v1/projects"), json!({"project_id": a})).await;
     let warning = stream.find(|e| e["action"] == "log.warning").await;
-    assert!(
-        warning["event"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("was taken, moved to"),
-        "{warning}"
-    );
+    assert!(warning["event"]["message"].as_str().unwrap().contains("was taken, moved to"), "{warning}");
 
     // The disk refuses a save: the client gets a JSON 500 and the stream a log.error.
     let dir = std::path::PathBuf::from(
-        post(&c, server.url("/v1/projects"), json!({"name": "c"})).await["path"]
-            .as_str()
-            .unwrap(),
+        post(&c, server.url("/v1/projects"), json!({"name": "c"})).await["path"].as_str().unwrap(),
     );
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::write(&dir, b"not a directory").unwrap();
@@ -343,11 +235,7 @@ async fn warnings_and_errors_are_announced_as_log_events() {
 async fn a_stuck_consumer_does_not_hold_up_anyone() {
     let server = common::TempServer::start(&["--notification-buffer=8"]).await;
     // This consumer never reads a byte after the headers.
-    let _stuck = Client::new()
-        .get(server.url("/v1/notifications"))
-        .send()
-        .await
-        .unwrap();
+    let _stuck = Client::new().get(server.url("/v1/notifications")).send().await.unwrap();
     let mut reader = Lines::open(&server.url("/v1/notifications")).await;
     let c = Client::new();
     let p = post(&c, server.url("/v1/projects"), json!({"name": "busy"})).await["project_id"]

@@ -14,15 +14,9 @@ use serde_json::{json, Value};
 async fn ctrl_c_stops_the_server_cleanly_even_with_streams_open() {
     let dir = tempfile::tempdir().unwrap();
     let server = Binary::start(dir.path(), &[]);
-    let stream = Client::new()
-        .get(server.url("/v1/notifications"))
-        .send()
-        .await
-        .unwrap();
+    let stream = Client::new().get(server.url("/v1/notifications")).send().await.unwrap();
     assert_eq!(stream.status(), 200);
-    let status = tokio::task::spawn_blocking(move || server.interrupt(Duration::from_secs(5)))
-        .await
-        .unwrap();
+    let status = tokio::task::spawn_blocking(move || server.interrupt(Duration::from_secs(5))).await.unwrap();
     assert!(status.success(), "{status}");
 }
 
@@ -47,12 +41,7 @@ async fn burst(base: String, project: String, book: Book) {
     let note = |id: &str, f: &dyn Fn(&mut Known)| f(book.lock().unwrap().get_mut(id).unwrap());
     for i in 0.. {
         let name = format!("PC{i}");
-        let Ok(res) = c
-            .post(&vms)
-            .body(json!({ "name": name }).to_string())
-            .send()
-            .await
-        else {
+        let Ok(res) = c.post(&vms).body(json!({ "name": name }).to_string()).send().await else {
             return;
         };
         let Ok(vm) = res.json::<Value>().await else {
@@ -71,11 +60,7 @@ async fn burst(base: String, project: String, book: Book) {
 
         let renamed = format!("renamed{i}");
         note(&id, &|k| k.renaming_to = Some(renamed.clone()));
-        let Ok(res) = c
-            .put(format!("{vms}/{id}"))
-            .body(json!({ "name": renamed }).to_string())
-            .send()
-            .await
+        let Ok(res) = c.put(format!("{vms}/{id}")).body(json!({ "name": renamed }).to_string()).send().await
         else {
             return;
         };
@@ -103,29 +88,13 @@ async fn burst(base: String, project: String, book: Book) {
 /// Everything acknowledged is on the server; what was in flight may or may not be.
 async fn check(base: &str, projects: &[String], book: &Book) {
     let c = Client::new();
-    let loaded: Vec<Value> = c
-        .get(format!("{base}/v1/projects"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let loaded: Vec<Value> = c.get(format!("{base}/v1/projects")).send().await.unwrap().json().await.unwrap();
     assert_eq!(loaded.len(), projects.len(), "{loaded:?}");
     let mut on_server = HashMap::new();
     for p in projects {
-        let vms: Vec<Value> = c
-            .get(format!("{base}/v1/projects/{p}/vpcs/vms"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        on_server.extend(
-            vms.into_iter()
-                .map(|vm| (vm["vm_id"].as_str().unwrap().to_owned(), vm)),
-        );
+        let vms: Vec<Value> =
+            c.get(format!("{base}/v1/projects/{p}/vpcs/vms")).send().await.unwrap().json().await.unwrap();
+        on_server.extend(vms.into_iter().map(|vm| (vm["vm_id"].as_str().unwrap().to_owned(), vm)));
     }
     for (id, known) in book.lock().unwrap().iter() {
         let Some(vm) = on_server.get(id) else {
@@ -134,15 +103,9 @@ async fn check(base: &str, projects: &[String], book: &Book) {
         };
         assert_eq!(vm["project_id"], known.project.as_str());
         let name = vm["name"].as_str().unwrap();
-        assert!(
-            name == known.name || Some(name) == known.renaming_to.as_deref(),
-            "{name} vs {known:?}"
-        );
+        assert!(name == known.name || Some(name) == known.renaming_to.as_deref(), "{name} vs {known:?}");
         let started = vm["status"] == "started";
-        assert!(
-            started == known.started || known.starting,
-            "{vm} vs {known:?}"
-        );
+        assert!(started == known.started || known.starting, "{vm} vs {known:?}");
     }
 }
 
@@ -163,21 +126,10 @@ async fn kill_9_during_a_burst_of_writes_leaves_a_state_that_loads() {
             .send()
             .await
             .unwrap();
-        projects.push(
-            p.json::<Value>().await.unwrap()["project_id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
-        let task = tokio::spawn(burst(
-            base.clone(),
-            projects.last().unwrap().clone(),
-            book.clone(),
-        ));
+        projects.push(p.json::<Value>().await.unwrap()["project_id"].as_str().unwrap().to_owned());
+        let task = tokio::spawn(burst(base.clone(), projects.last().unwrap().clone(), book.clone()));
         tokio::time::sleep(Duration::from_millis(150 + 70 * round)).await;
-        tokio::task::spawn_blocking(move || server.kill9())
-            .await
-            .unwrap();
+        tokio::task::spawn_blocking(move || server.kill9()).await.unwrap();
         let _ = task.await;
     }
     let server = Binary::start(dir.path(), &[]);
@@ -193,73 +145,30 @@ async fn started_vms_are_started_again_after_a_restart() {
     {
         let server = Binary::start(dir.path(), &[]);
         let base = server.url("/v1/projects");
-        p = c
-            .post(&base)
-            .body(r#"{"name": "keep"}"#)
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()["project_id"]
+        p = c.post(&base).body(r#"{"name": "keep"}"#).send().await.unwrap().json::<Value>().await.unwrap()
+            ["project_id"]
             .as_str()
             .unwrap()
             .to_owned();
         let vms = format!("{base}/{p}/vpcs/vms");
-        a = c
-            .post(&vms)
-            .body(r#"{"name": "on"}"#)
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()["vm_id"]
+        a = c.post(&vms).body(r#"{"name": "on"}"#).send().await.unwrap().json::<Value>().await.unwrap()
+            ["vm_id"]
             .as_str()
             .unwrap()
             .to_owned();
-        b = c
-            .post(&vms)
-            .body(r#"{"name": "off"}"#)
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()["vm_id"]
+        b = c.post(&vms).body(r#"{"name": "off"}"#).send().await.unwrap().json::<Value>().await.unwrap()
+            ["vm_id"]
             .as_str()
             .unwrap()
             .to_owned();
-        assert_eq!(
-            c.post(format!("{vms}/{a}/start"))
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            204
-        );
-        tokio::task::spawn_blocking(move || server.interrupt(Duration::from_secs(5)))
-            .await
-            .unwrap();
+        assert_eq!(c.post(format!("{vms}/{a}/start")).send().await.unwrap().status(), 204);
+        tokio::task::spawn_blocking(move || server.interrupt(Duration::from_secs(5))).await.unwrap();
     }
     let server = Binary::start(dir.path(), &[]);
-    let vms: Vec<Value> = c
-        .get(server.url(&format!("/v1/projects/{p}/vpcs/vms")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let status: HashMap<&str, &str> = vms
-        .iter()
-        .map(|vm| {
-            (
-                vm["vm_id"].as_str().unwrap(),
-                vm["status"].as_str().unwrap(),
-            )
-        })
-        .collect();
+    let vms: Vec<Value> =
+        c.get(server.url(&format!("/v1/projects/{p}/vpcs/vms"))).send().await.unwrap().json().await.unwrap();
+    let status: HashMap<&str, &str> =
+        vms.iter().map(|vm| (vm["vm_id"].as_str().unwrap(), vm["status"].as_str().unwrap())).collect();
     assert_eq!(status[a.as_str()], "started");
     assert_eq!(status[b.as_str()], "stopped");
 }

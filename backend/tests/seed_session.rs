@@ -11,16 +11,8 @@ use serde_json::{json, Value};
 
 /// Runs one command line of the seed through the shell, as a user would type it.
 fn shell(line: &str) -> String {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(line)
-        .output()
-        .expect("sh and curl are installed");
-    assert!(
-        out.status.success(),
-        "{line}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new("sh").arg("-c").arg(line).output().expect("sh and curl are installed");
+    assert!(out.status.success(), "{line}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -34,21 +26,15 @@ fn the_seed_curl_session_runs_as_written() {
     let dir = tempfile::tempdir().unwrap();
     // The seed's own port ranges: consoles from 2000, tunnels from 10000.
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_patchbay"));
-    cmd.args([
-        "--port=0",
-        "--console-ports=2000-2999",
-        "--udp-ports=10000-19999",
-    ])
-    .arg(format!("--data-dir={}", dir.path().display()));
+    cmd.args(["--port=0", "--console-ports=2000-2999", "--udp-ports=10000-19999"])
+        .arg(format!("--data-dir={}", dir.path().display()));
     let server = common::Binary::spawn(cmd, dir.path());
     let host = format!("localhost:{}", server.addr.port());
 
     let version = json(&format!(r#"curl "http://{host}/v1/version""#));
     assert!(version["version"].is_string(), "{version}");
 
-    let project = json(&format!(
-        r#"curl -X POST "http://{host}/v1/projects" -d '{{"name": "test"}}'"#
-    ));
+    let project = json(&format!(r#"curl -X POST "http://{host}/v1/projects" -d '{{"name": "test"}}'"#));
     assert_eq!(project["temporary"], false);
     assert_eq!(project["name"], "test");
     let pid = project["project_id"].as_str().unwrap();
@@ -65,61 +51,33 @@ fn the_seed_curl_session_runs_as_written() {
         assert!(vm["vm_id"].as_str().unwrap().len() == 36);
     }
     // Consoles from 2000 upwards, as in the seed, unless another program holds them.
-    let (c1, c2) = (
-        vm1["console"].as_u64().unwrap(),
-        vm2["console"].as_u64().unwrap(),
-    );
+    let (c1, c2) = (vm1["console"].as_u64().unwrap(), vm2["console"].as_u64().unwrap());
     assert!(c1 >= 2000 && c2 > c1, "{c1} {c2}");
-    let (id1, id2) = (
-        vm1["vm_id"].as_str().unwrap(),
-        vm2["vm_id"].as_str().unwrap(),
-    );
+    let (id1, id2) = (vm1["vm_id"].as_str().unwrap(), vm2["vm_id"].as_str().unwrap());
 
-    let u1 = json(&format!(
-        r#"curl -X POST "http://{host}/v1/projects/{pid}/ports/udp" -d '{{}}'"#
-    ));
-    let u2 = json(&format!(
-        r#"curl -X POST "http://{host}/v1/projects/{pid}/ports/udp" -d '{{}}'"#
-    ));
-    let (p1, p2) = (
-        u1["udp_port"].as_u64().unwrap(),
-        u2["udp_port"].as_u64().unwrap(),
-    );
+    let u1 = json(&format!(r#"curl -X POST "http://{host}/v1/projects/{pid}/ports/udp" -d '{{}}'"#));
+    let u2 = json(&format!(r#"curl -X POST "http://{host}/v1/projects/{pid}/ports/udp" -d '{{}}'"#));
+    let (p1, p2) = (u1["udp_port"].as_u64().unwrap(), u2["udp_port"].as_u64().unwrap());
     assert!(p1 >= 10000 && p2 > p1, "{u1} {u2}");
 
     let nio1 = json(&format!(
         r#"curl -X POST "http://{host}/v1/projects/{pid}/vpcs/vms/{id1}/adapters/0/ports/0/nio" -d '{{"lport": {p1}, "rhost": "127.0.0.1", "rport": {p2}, "type": "nio_udp"}}'"#
     ));
-    assert_eq!(
-        nio1,
-        json!({"lport": p1, "rhost": "127.0.0.1", "rport": p2, "type": "nio_udp"})
-    );
+    assert_eq!(nio1, json!({"lport": p1, "rhost": "127.0.0.1", "rport": p2, "type": "nio_udp"}));
     let nio2 = json(&format!(
         r#"curl -X POST "http://{host}/v1/projects/{pid}/vpcs/vms/{id2}/adapters/0/ports/0/nio" -d '{{"lport": {p2}, "rhost": "127.0.0.1", "rport": {p1}, "type": "nio_udp"}}'"#
     ));
-    assert_eq!(
-        nio2,
-        json!({"lport": p2, "rhost": "127.0.0.1", "rport": p1, "type": "nio_udp"})
-    );
+    assert_eq!(nio2, json!({"lport": p2, "rhost": "127.0.0.1", "rport": p1, "type": "nio_udp"}));
 
     // The seed shows no output for start.
-    let start1 = shell(&format!(
-        r#"curl -X POST "http://{host}/v1/projects/{pid}/vpcs/vms/{id1}/start" -d "{{}}""#
-    ));
-    let start2 = shell(&format!(
-        r#"curl -X POST "http://{host}/v1/projects/{pid}/vpcs/vms/{id2}/start" -d '{{}}'"#
-    ));
+    let start1 =
+        shell(&format!(r#"curl -X POST "http://{host}/v1/projects/{pid}/vpcs/vms/{id1}/start" -d "{{}}""#));
+    let start2 =
+        shell(&format!(r#"curl -X POST "http://{host}/v1/projects/{pid}/vpcs/vms/{id2}/start" -d '{{}}'"#));
     assert_eq!((start1.as_str(), start2.as_str()), ("", ""));
 
-    let vms = json(&format!(
-        r#"curl "http://{host}/v1/projects/{pid}/vpcs/vms""#
-    ));
-    let states: Vec<&str> = vms
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|vm| vm["status"].as_str().unwrap())
-        .collect();
+    let vms = json(&format!(r#"curl "http://{host}/v1/projects/{pid}/vpcs/vms""#));
+    let states: Vec<&str> = vms.as_array().unwrap().iter().map(|vm| vm["status"].as_str().unwrap()).collect();
     assert_eq!(states, ["started", "started"]);
 
     // And an error, in the seed's documented shape.

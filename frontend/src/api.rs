@@ -29,39 +29,23 @@ pub async fn projects() -> ApiResult<Vec<Project>> {
 }
 
 pub async fn create_project(name: String) -> ApiResult<Project> {
-    let body = ProjectCreate {
-        name: Some(name),
-        ..Default::default()
-    };
-    let req = Request::post("/v1/projects")
-        .json(&body)
-        .map_err(|e| e.to_string())?;
+    let body = ProjectCreate { name: Some(name), ..Default::default() };
+    let req = Request::post("/v1/projects").json(&body).map_err(|e| e.to_string())?;
     read(req.send().await).await
 }
 
 pub async fn delete_project(id: Uuid) -> ApiResult<()> {
-    check(Request::delete(&format!("/v1/projects/{id}")).send().await)
-        .await
-        .map(drop)
+    check(Request::delete(&format!("/v1/projects/{id}")).send().await).await.map(drop)
 }
 
 pub async fn vms(project: Uuid) -> ApiResult<Vec<Vm>> {
-    read(
-        Request::get(&format!("/v1/projects/{project}/vpcs/vms"))
-            .send()
-            .await,
-    )
-    .await
+    read(Request::get(&format!("/v1/projects/{project}/vpcs/vms")).send().await).await
 }
 
 pub async fn create_vm(project: Uuid, name: String) -> ApiResult<Vm> {
-    let body = VmCreate {
-        name,
-        ..Default::default()
-    };
-    let req = Request::post(&format!("/v1/projects/{project}/vpcs/vms"))
-        .json(&body)
-        .map_err(|e| e.to_string())?;
+    let body = VmCreate { name, ..Default::default() };
+    let req =
+        Request::post(&format!("/v1/projects/{project}/vpcs/vms")).json(&body).map_err(|e| e.to_string())?;
     read(req.send().await).await
 }
 
@@ -72,11 +56,5 @@ pub async fn vm_action(project: Uuid, vm: Uuid, action: &str) -> ApiResult<()> {
 }
 
 pub async fn delete_vm(project: Uuid, vm: Uuid) -> ApiResult<()> {
-    check(
-        Request::delete(&format!("/v1/projects/{project}/vpcs/vms/{vm}"))
-            .send()
-            .await,
-    )
-    .await
-    .map(drop)
+    check(Request::delete(&format!("/v1/projects/{project}/vpcs/vms/{vm}")).send().await).await.map(drop)
 }

@@ -81,11 +81,7 @@ impl Live {
 
 fn ws_url() -> String {
     let location = web_sys::window().expect("a browser window").location();
-    let scheme = if location.protocol().as_deref() == Ok("https:") {
-        "wss"
-    } else {
-        "ws"
-    };
+    let scheme = if location.protocol().as_deref() == Ok("https:") { "wss" } else { "ws" };
     let host = location.host().unwrap_or_default();
     format!("{scheme}://{host}/v1/notifications/ws")
 }

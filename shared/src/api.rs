@@ -77,6 +77,10 @@ pub struct Vm {
     pub startup_script: Option<String>,
     /// The adapter's tunnel, if one is attached (VPCS has one adapter with one port).
     pub nio: Option<Nio>,
+    /// `00:50:79:66:68:XX`, unique across the server.
+    pub mac_address: String,
+    /// The address set with `ip` on the console, as `ADDR/LEN`, while the VM runs.
+    pub ip_address: Option<String>,
 }
 
 /// `POST /v1/projects/{project_id}/vpcs/vms`.
@@ -121,12 +125,7 @@ pub struct Nio {
 
 impl Nio {
     pub fn udp(lport: u16, rhost: impl Into<String>, rport: u16) -> Self {
-        Nio {
-            kind: NioKind::Udp,
-            lport,
-            rhost: rhost.into(),
-            rport,
-        }
+        Nio { kind: NioKind::Udp, lport, rhost: rhost.into(), rport }
     }
 }
 
@@ -154,19 +153,13 @@ mod tests {
         let nio: Nio = serde_json::from_str(json).unwrap();
         assert_eq!(nio, Nio::udp(10000, "127.0.0.1", 10001));
         let back: serde_json::Value = serde_json::to_value(&nio).unwrap();
-        assert_eq!(
-            back,
-            serde_json::from_str::<serde_json::Value>(json).unwrap()
-        );
+        assert_eq!(back, serde_json::from_str::<serde_json::Value>(json).unwrap());
     }
 
     #[test]
     fn nio_refuses_unknown_fields_and_types() {
         let extra = r#"{"type": "nio_udp", "lport": 1, "rhost": "h", "rport": 2, "x": 1}"#;
-        assert!(serde_json::from_str::<Nio>(extra)
-            .unwrap_err()
-            .to_string()
-            .contains("x"));
+        assert!(serde_json::from_str::<Nio>(extra).unwrap_err().to_string().contains("x"));
         let tap = r#"{"type": "nio_tap", "tap_device": "tap0"}"#;
         assert!(serde_json::from_str::<Nio>(tap).is_err());
     }

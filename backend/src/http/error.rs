@@ -16,10 +16,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            message: message.into(),
-        }
+        ApiError { status, message: message.into() }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -29,10 +26,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            status: self.status.as_u16(),
-            message: self.message,
-        };
+        let body = ErrorBody { status: self.status.as_u16(), message: self.message };
         (self.status, Json(body)).into_response()
     }
 }
@@ -53,18 +47,12 @@ impl From<LabError> for ApiError {
 
 /// Unknown routes.
 pub async fn not_found(uri: axum::http::Uri) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        format!("No route for {}", uri.path()),
-    )
+    ApiError::new(StatusCode::NOT_FOUND, format!("No route for {}", uri.path()))
 }
 
 /// Known routes, wrong method.
 pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        format!("Method {method} is not allowed on {}", uri.path()),
-    )
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, format!("Method {method} is not allowed on {}", uri.path()))
 }
 
 /// A handler panicked: the client still gets JSON, and the server keeps serving.

@@ -27,10 +27,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large")
             } else {
-                ApiError::bad_request(format!(
-                    "Cannot read request body: {}",
-                    rejection.body_text()
-                ))
+                ApiError::bad_request(format!("Cannot read request body: {}", rejection.body_text()))
             }
         })?;
         parse_json(&bytes).map(JsonBody)
@@ -39,11 +36,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
 
 /// Parses JSON, naming the offending field on error (`console: invalid type ...`).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        bytes
-    };
+    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -54,8 +47,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             ApiError::bad_request(format!("Invalid JSON body: {path}: {inner}"))
         }
     })?;
-    de.end()
-        .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?;
+    de.end().map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?;
     Ok(value)
 }
 
@@ -90,10 +82,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 
 impl Params {
     fn raw(&self, name: &str) -> Result<&str, ApiError> {
-        self.0
-            .get(name)
-            .map(String::as_str)
-            .ok_or_else(|| ApiError::bad_request(format!("missing {name}")))
+        self.0.get(name).map(String::as_str).ok_or_else(|| ApiError::bad_request(format!("missing {name}")))
     }
 
     pub fn uuid(&self, name: &str) -> Result<Uuid, ApiError> {
@@ -104,9 +93,8 @@ impl Params {
 
     pub fn number(&self, name: &str) -> Result<u32, ApiError> {
         let raw = self.raw(name)?;
-        raw.parse().map_err(|_| {
-            ApiError::bad_request(format!("{name}: {raw:?} is not a non-negative integer"))
-        })
+        raw.parse()
+            .map_err(|_| ApiError::bad_request(format!("{name}: {raw:?} is not a non-negative integer")))
     }
 }
 
@@ -116,24 +104,17 @@ mod tests {
     use patchbay_shared::{Nio, VmCreate};
 
     fn message<T: DeserializeOwned>(json: &str) -> String {
-        parse_json::<T>(json.as_bytes())
-            .err()
-            .expect("should be refused")
-            .message
+        parse_json::<T>(json.as_bytes()).err().expect("should be refused").message
     }
 
     #[test]
     fn errors_name_the_field() {
-        assert!(message::<VmCreate>(r#"{"name": "a", "console": "x"}"#)
-            .contains("console: invalid type"));
+        assert!(message::<VmCreate>(r#"{"name": "a", "console": "x"}"#).contains("console: invalid type"));
         assert!(message::<VmCreate>(r#"{"name": "a", "console": 70000}"#).contains("console"));
         assert!(message::<VmCreate>(r#"{}"#).contains("missing field `name`"));
+        assert!(message::<VmCreate>(r#"{"name": "a", "bogus": 1}"#).contains("unknown field `bogus`"));
         assert!(
-            message::<VmCreate>(r#"{"name": "a", "bogus": 1}"#).contains("unknown field `bogus`")
-        );
-        assert!(
-            message::<Nio>(r#"{"type": "nio_udp", "lport": -1, "rhost": "h", "rport": 1}"#)
-                .contains("lport")
+            message::<Nio>(r#"{"type": "nio_udp", "lport": -1, "rhost": "h", "rport": 1}"#).contains("lport")
         );
     }
 

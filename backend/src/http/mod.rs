@@ -54,23 +54,12 @@ pub fn app(state: Shared) -> Router {
         .route("/v1/projects", get(projects::list).post(projects::create))
         .route(
             "/v1/projects/{project_id}",
-            get(projects::show)
-                .put(projects::update)
-                .delete(projects::delete),
+            get(projects::show).put(projects::update).delete(projects::delete),
         )
         .route("/v1/projects/{project_id}/close", post(projects::close))
-        .route(
-            "/v1/projects/{project_id}/notifications",
-            get(notifications::stream_project),
-        )
-        .route(
-            "/v1/projects/{project_id}/ports/udp",
-            post(projects::allocate_udp),
-        )
-        .route(
-            "/v1/projects/{project_id}/vpcs/vms",
-            get(vms::list).post(vms::create),
-        )
+        .route("/v1/projects/{project_id}/notifications", get(notifications::stream_project))
+        .route("/v1/projects/{project_id}/ports/udp", post(projects::allocate_udp))
+        .route("/v1/projects/{project_id}/vpcs/vms", get(vms::list).post(vms::create))
         .route(vm, get(vms::show).put(vms::update).delete(vms::delete))
         .route(&format!("{vm}/start"), post(vms::start))
         .route(&format!("{vm}/stop"), post(vms::stop))
@@ -96,20 +85,13 @@ pub fn app(state: Shared) -> Router {
 }
 
 async fn version() -> Json<Version> {
-    Json(Version {
-        version: API_VERSION.into(),
-        patchbay: env!("CARGO_PKG_VERSION").into(),
-    })
+    Json(Version { version: API_VERSION.into(), patchbay: env!("CARGO_PKG_VERSION").into() })
 }
 
 /// Files of the built dashboard; everything else, and all of `/v1/`, is a JSON 404.
 async fn dashboard_or_not_found(State(state): State<Shared>, req: Request) -> Response {
     let path = req.uri().path();
-    let Some(dist) = state
-        .dashboard
-        .as_ref()
-        .filter(|_| !path.starts_with("/v1/") && path != "/v1")
-    else {
+    let Some(dist) = state.dashboard.as_ref().filter(|_| !path.starts_with("/v1/") && path != "/v1") else {
         if path == "/" {
             return Html(NO_DASHBOARD).into_response();
         }

@@ -23,10 +23,7 @@ pub async fn stream_all(State(s): State<Shared>) -> Response {
 pub async fn stream_project(State(s): State<Shared>, p: Params) -> Result<Response, ApiError> {
     let project = p.uuid("project_id")?;
     s.lab.get_project(project)?;
-    Ok(chunked(
-        s.lab.hub().subscribe(Some(project)),
-        s.shutdown.clone(),
-    ))
+    Ok(chunked(s.lab.hub().subscribe(Some(project)), s.shutdown.clone()))
 }
 
 fn chunked(feed: Feed, shutdown: CancellationToken) -> Response {
@@ -35,11 +32,7 @@ fn chunked(feed: Feed, shutdown: CancellationToken) -> Response {
         Some((Ok::<_, Infallible>(format!("{line}\n")), feed))
     })
     .take_until(shutdown.cancelled_owned());
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        Body::from_stream(lines),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/json")], Body::from_stream(lines)).into_response()
 }
 
 pub async fn websocket(State(s): State<Shared>, ws: WebSocketUpgrade) -> Response {

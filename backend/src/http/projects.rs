@@ -29,9 +29,7 @@ pub async fn update(
     p: Params,
     JsonBody(req): JsonBody<ProjectUpdate>,
 ) -> Result<Json<Project>, ApiError> {
-    Ok(Json(
-        s.lab.update_project(p.uuid("project_id")?, req).await?,
-    ))
+    Ok(Json(s.lab.update_project(p.uuid("project_id")?, req).await?))
 }
 
 pub async fn delete(State(s): State<Shared>, p: Params) -> Result<StatusCode, ApiError> {

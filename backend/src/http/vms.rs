@@ -23,10 +23,7 @@ pub async fn create(
     p: Params,
     JsonBody(req): JsonBody<VmCreate>,
 ) -> Result<(StatusCode, Json<Vm>), ApiError> {
-    Ok((
-        StatusCode::CREATED,
-        Json(s.lab.create_vm(p.uuid("project_id")?, req).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(s.lab.create_vm(p.uuid("project_id")?, req).await?)))
 }
 
 pub async fn show(State(s): State<Shared>, p: Params) -> Result<Json<Vm>, ApiError> {
@@ -59,11 +56,7 @@ pub async fn start(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn stop(
-    State(s): State<Shared>,
-    p: Params,
-    _: JsonBody<NoFields>,
-) -> Result<StatusCode, ApiError> {
+pub async fn stop(State(s): State<Shared>, p: Params, _: JsonBody<NoFields>) -> Result<StatusCode, ApiError> {
     let (project, vm) = ids(&p)?;
     s.lab.stop_vm(project, vm).await?;
     Ok(StatusCode::NO_CONTENT)

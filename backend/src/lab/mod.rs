@@ -25,8 +25,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use patchbay_shared::{
-    action, Nio, Notification, Project, ProjectCreate, ProjectUpdate, Vm, VmCreate, VmStatus,
-    VmUpdate,
+    action, Nio, Notification, Project, ProjectCreate, ProjectUpdate, Vm, VmCreate, VmStatus, VmUpdate,
 };
 use tokio::sync::OwnedMutexGuard;
 use uuid::Uuid;
@@ -35,6 +34,8 @@ use crate::notify::Hub;
 use ports::{PortAllocator, PortError};
 use runtime::VmRuntime;
 use store::{ProjectFile, Store, StoreError, VmRecord};
+use tokio::sync::mpsc;
+use vpc::driver::{Command, Event, Spec};
 
 /// Where the lab binds and keeps its files.
 #[derive(Debug, Clone)]
@@ -73,13 +74,18 @@ pub struct Lab {
     state: Mutex<State>,
     store: Store,
     hub: Hub,
+    host: IpAddr,
     vm_locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+    /// Running PCs report here; the server hands these to [`Lab::handle_event`].
+    events: mpsc::UnboundedSender<Event>,
+    event_rx: Mutex<Option<mpsc::UnboundedReceiver<Event>>>,
 }
 
 struct State {
     projects: HashMap<Uuid, ProjectState>,
     consoles: PortAllocator,
     udp: PortAllocator,
+    macs: MacAllocator,
 }
 
 struct ProjectState {
@@ -96,6 +102,7 @@ struct ProjectState {
 
 struct VmState {
     id: Uuid,
+    mac: [u8; 6],
     name: String,
     console: u16,
     startup_script: Option<String>,
@@ -110,17 +117,19 @@ impl Lab {
         let store = Store::open(&config.data_dir)?;
         let state = State {
             projects: HashMap::new(),
-            consoles: PortAllocator::new(
-                config.console_ports.clone(),
-                ports::tcp_probe(config.host),
-            ),
+            consoles: PortAllocator::new(config.console_ports.clone(), ports::tcp_probe(config.host)),
             udp: PortAllocator::new(config.udp_ports.clone(), ports::udp_probe(config.host)),
+            macs: MacAllocator::default(),
         };
+        let (events, event_rx) = mpsc::unbounded_channel();
         let lab = Lab {
             state: Mutex::new(state),
             store,
             hub,
+            host: config.host,
             vm_locks: Mutex::default(),
+            events,
+            event_rx: Mutex::new(Some(event_rx)),
         };
         let loaded = tokio::task::spawn_blocking({
             let store = lab.store.clone();
@@ -162,11 +171,7 @@ impl Lab {
 
     pub fn list_projects(&self) -> Vec<Project> {
         let state = self.state();
-        let mut projects: Vec<Project> = state
-            .projects
-            .values()
-            .map(|p| self.project_json(p))
-            .collect();
+        let mut projects: Vec<Project> = state.projects.values().map(|p| self.project_json(p)).collect();
         projects.sort_by(|a, b| a.name.cmp(&b.name).then(a.project_id.cmp(&b.project_id)));
         projects
     }
@@ -184,18 +189,13 @@ impl Lab {
         };
         let id = req.project_id.unwrap_or_else(Uuid::new_v4);
         if self.state().projects.contains_key(&id) {
-            return Err(LabError::Conflict(format!(
-                "Project ID {id} is already open"
-            )));
+            return Err(LabError::Conflict(format!("Project ID {id} is already open")));
         }
         let saved = {
             let store = self.store.clone();
-            tokio::task::spawn_blocking(move || store.load(id))
-                .await
-                .expect("loading does not panic")?
+            tokio::task::spawn_blocking(move || store.load(id)).await.expect("loading does not panic")?
         };
-        let mut file =
-            saved.unwrap_or_else(|| ProjectFile::new(id, "untitled".into(), false, false, vec![]));
+        let mut file = saved.unwrap_or_else(|| ProjectFile::new(id, "untitled".into(), false, false, vec![]));
         file.closed = false;
         if let Some(name) = name {
             file.name = name;
@@ -207,9 +207,7 @@ impl Lab {
             // Checked again under the lock: two racing creates must not both adopt.
             let state = self.state();
             if state.projects.contains_key(&id) {
-                return Err(LabError::Conflict(format!(
-                    "Project ID {id} is already open"
-                )));
+                return Err(LabError::Conflict(format!("Project ID {id} is already open")));
             }
         }
         self.adopt(file);
@@ -248,9 +246,7 @@ impl Lab {
         } else {
             let file = project.to_file(true);
             let store = self.store.clone();
-            tokio::task::spawn_blocking(move || store.save(&file))
-                .await
-                .expect("saving does not panic")?;
+            tokio::task::spawn_blocking(move || store.save(&file)).await.expect("saving does not panic")?;
         }
         self.announce(action::PROJECT_CLOSED, &json);
         Ok(())
@@ -268,12 +264,10 @@ impl Lab {
     fn unload(&self, id: Uuid) -> Result<ProjectState> {
         let mut project = {
             let mut state = self.state();
-            let project = state
-                .projects
-                .remove(&id)
-                .ok_or(LabError::ProjectNotFound(id))?;
+            let project = state.projects.remove(&id).ok_or(LabError::ProjectNotFound(id))?;
             for vm in &project.vms {
                 state.consoles.release(vm.console);
+                state.macs.release(vm.mac);
             }
             for port in &project.udp_ports {
                 state.udp.release(*port);
@@ -292,9 +286,7 @@ impl Lab {
 
     async fn remove_files(&self, id: Uuid) -> Result<()> {
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || store.remove(id))
-            .await
-            .expect("removing does not panic")?;
+        tokio::task::spawn_blocking(move || store.remove(id)).await.expect("removing does not panic")?;
         Ok(())
     }
 
@@ -312,24 +304,13 @@ impl Lab {
     /// Waits until no other request is working on this VM. Every VM operation
     /// below takes this first; a caller may also hold it to run several in a row.
     pub async fn lock_vm(&self, vm: Uuid) -> OwnedMutexGuard<()> {
-        let lock = self
-            .vm_locks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(vm)
-            .or_default()
-            .clone();
+        let lock = self.vm_locks.lock().unwrap_or_else(|e| e.into_inner()).entry(vm).or_default().clone();
         lock.lock_owned().await
     }
 
     pub fn list_vms(&self, project: Uuid) -> Result<Vec<Vm>> {
         let state = self.state();
-        Ok(state
-            .project(project)?
-            .vms
-            .iter()
-            .map(|vm| vm.json(project))
-            .collect())
+        Ok(state.project(project)?.vms.iter().map(|vm| vm.json(project)).collect())
     }
 
     pub async fn get_vm(&self, project: Uuid, vm: Uuid) -> Result<Vm> {
@@ -349,25 +330,23 @@ impl Lab {
         {
             let mut state = self.state();
             state.project(project)?;
-            if state
-                .projects
-                .values()
-                .any(|p| p.vms.iter().any(|vm| vm.id == id))
-            {
+            if state.projects.values().any(|p| p.vms.iter().any(|vm| vm.id == id)) {
                 return Err(LabError::Conflict(format!("VM ID {id} already exists")));
             }
             let console = match req.console {
                 Some(port) => {
-                    state
-                        .consoles
-                        .reserve(port)
-                        .map_err(|_| console_taken(port))?;
+                    state.consoles.reserve(port).map_err(|_| console_taken(port))?;
                     port
                 }
                 None => state.consoles.allocate()?,
             };
+            let Some(mac) = state.macs.allocate() else {
+                state.consoles.release(console);
+                return Err(LabError::Conflict("No MAC address left for a new VM".into()));
+            };
             let vm = VmState {
                 id,
+                mac,
                 name,
                 console,
                 startup_script: req.startup_script,
@@ -387,12 +366,13 @@ impl Lab {
         let _serial = self.lock_vm(vm).await;
         {
             let mut state = self.state();
-            let old_console = state.project(project)?.vm(vm)?.console;
+            let current = state.project(project)?.vm(vm)?;
+            let (old_console, running) = (current.console, current.runtime.is_some());
             if let Some(port) = req.console.filter(|p| *p != old_console) {
-                state
-                    .consoles
-                    .reserve(port)
-                    .map_err(|_| console_taken(port))?;
+                if running {
+                    return Err(LabError::Conflict("Stop the VM before changing its console port".into()));
+                }
+                state.consoles.reserve(port).map_err(|_| console_taken(port))?;
                 state.consoles.release(old_console);
             }
             let entry = state.project_mut(project)?.vm_mut(vm)?;
@@ -403,6 +383,9 @@ impl Lab {
                 entry.name = name;
             }
             if let Some(script) = req.startup_script {
+                if let Some(runtime) = &entry.runtime {
+                    runtime.send(Command::SetScript(Some(script.clone())));
+                }
                 entry.startup_script = Some(script);
             }
         }
@@ -417,23 +400,17 @@ impl Lab {
         let removed = {
             let mut state = self.state();
             let entry = state.project(project)?;
-            let index = entry
-                .vms
-                .iter()
-                .position(|v| v.id == vm)
-                .ok_or(LabError::VmNotFound(vm))?;
+            let index = entry.vms.iter().position(|v| v.id == vm).ok_or(LabError::VmNotFound(vm))?;
             let removed = state.project_mut(project)?.vms.remove(index);
             state.consoles.release(removed.console);
+            state.macs.release(removed.mac);
             if let Some(nio) = &removed.nio {
                 state.release_udp(project, nio.lport);
             }
             removed
         };
         self.save(project).await?;
-        self.vm_locks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&vm);
+        self.vm_locks.lock().unwrap_or_else(|e| e.into_inner()).remove(&vm);
         let json = removed.json(project);
         if removed.runtime.is_some() {
             self.announce(action::VM_STOPPED, &json);
@@ -467,7 +444,22 @@ impl Lab {
             let entry = state.project_mut(project)?.vm_mut(vm)?;
             match (&entry.runtime, run) {
                 (None, true) => {
-                    entry.runtime = Some(VmRuntime::start());
+                    let spec = Spec {
+                        vm_id: vm,
+                        host: self.host,
+                        console: entry.console,
+                        mac: entry.mac,
+                        nio: entry.nio.clone(),
+                        script: entry.startup_script.clone(),
+                        events: self.events.clone(),
+                    };
+                    let runtime = VmRuntime::start(spec).map_err(|e| {
+                        LabError::Conflict(format!(
+                            "Cannot start: console port {} is unavailable: {e}",
+                            entry.console
+                        ))
+                    })?;
+                    entry.runtime = Some(runtime);
                     true
                 }
                 (Some(_), false) => {
@@ -480,43 +472,20 @@ impl Lab {
         if changed {
             self.save(project).await?;
             let json = self.vm_json(project, vm)?;
-            self.announce(
-                if run {
-                    action::VM_STARTED
-                } else {
-                    action::VM_STOPPED
-                },
-                &json,
-            );
+            self.announce(if run { action::VM_STARTED } else { action::VM_STOPPED }, &json);
         }
         Ok(())
     }
 
     /// Attaches a tunnel to the VM's adapter port. Takes effect at once, even while running.
-    pub async fn add_nio(
-        &self,
-        project: Uuid,
-        vm: Uuid,
-        adapter: u32,
-        port: u32,
-        nio: Nio,
-    ) -> Result<Nio> {
+    pub async fn add_nio(&self, project: Uuid, vm: Uuid, adapter: u32, port: u32, nio: Nio) -> Result<Nio> {
         check_adapter_port(adapter, port)?;
-        let Nio {
-            lport,
-            rhost,
-            rport,
-            ..
-        } = &nio;
+        let Nio { lport, rhost, rport, .. } = &nio;
         if *lport == 0 || *rport == 0 {
-            return Err(LabError::Invalid(
-                "lport and rport must be between 1 and 65535".into(),
-            ));
+            return Err(LabError::Invalid("lport and rport must be between 1 and 65535".into()));
         }
         if !valid_host(rhost) {
-            return Err(LabError::Invalid(format!(
-                "rhost: {rhost:?} is not a host name or IP address"
-            )));
+            return Err(LabError::Invalid(format!("rhost: {rhost:?} is not a host name or IP address")));
         }
         let _serial = self.lock_vm(vm).await;
         {
@@ -529,21 +498,24 @@ impl Lab {
                 .iter()
                 .any(|v| v.id != vm && v.nio.as_ref().is_some_and(|other| other.lport == *lport));
             if used_by_other_nio {
-                return Err(LabError::Conflict(format!(
-                    "UDP port {lport} is already used by another NIO"
-                )));
+                return Err(LabError::Conflict(format!("UDP port {lport} is already used by another NIO")));
             }
             let booked_here = entry.udp_ports.contains(lport);
             if !booked_here {
-                state.udp.reserve(*lport).map_err(|_| {
-                    LabError::Conflict(format!("UDP port {lport} is already in use on host"))
-                })?;
+                state
+                    .udp
+                    .reserve(*lport)
+                    .map_err(|_| LabError::Conflict(format!("UDP port {lport} is already in use on host")))?;
                 state.project_mut(project)?.udp_ports.insert(*lport);
             }
             if let Some(old) = old_lport.filter(|p| p != lport) {
                 state.release_udp(project, old);
             }
-            state.project_mut(project)?.vm_mut(vm)?.nio = Some(nio.clone());
+            let entry = state.project_mut(project)?.vm_mut(vm)?;
+            entry.nio = Some(nio.clone());
+            if let Some(runtime) = &entry.runtime {
+                runtime.send(Command::SetNio(Some(nio.clone())));
+            }
         }
         self.save(project).await?;
         self.announce(action::VM_UPDATED, self.vm_json(project, vm)?);
@@ -557,15 +529,41 @@ impl Lab {
             let mut state = self.state();
             let entry = state.project_mut(project)?.vm_mut(vm)?;
             let Some(nio) = entry.nio.take() else {
-                return Err(LabError::NotFound(format!(
-                    "No NIO on adapter {adapter} port {port}"
-                )));
+                return Err(LabError::NotFound(format!("No NIO on adapter {adapter} port {port}")));
             };
+            if let Some(runtime) = &entry.runtime {
+                runtime.send(Command::SetNio(None));
+            }
             state.release_udp(project, nio.lport);
         }
         self.save(project).await?;
         self.announce(action::VM_UPDATED, self.vm_json(project, vm)?);
         Ok(())
+    }
+
+    /// The receiver of the running PCs' events, for the server's event loop. Once.
+    pub fn take_events(&self) -> Option<mpsc::UnboundedReceiver<Event>> {
+        self.event_rx.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// Acts on what a running PC reported.
+    pub async fn handle_event(&self, event: Event) {
+        let vm = match &event {
+            Event::IpChanged(vm) | Event::ScriptSaved(vm, _) => *vm,
+        };
+        let Some(project) = self.state().project_of(vm) else { return }; // deleted meanwhile
+        let result = match event {
+            Event::IpChanged(_) => {
+                self.vm_json(project, vm).map(|json| self.announce(action::VM_UPDATED, json))
+            }
+            Event::ScriptSaved(_, script) => {
+                let update = VmUpdate { startup_script: Some(script), ..Default::default() };
+                self.update_vm(project, vm, update).await.map(drop)
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(vm_id = %vm, "{e}");
+        }
     }
 
     // ----- loading and saving -----
@@ -605,11 +603,19 @@ impl Lab {
                     nio = None;
                 }
             }
+            let saved_mac =
+                record.mac_address.as_deref().and_then(parse_mac).filter(|m| state.macs.reserve(*m));
+            let Some(mac) = saved_mac.or_else(|| state.macs.allocate()) else {
+                tracing::error!(vm_id = %record.vm_id, "dropping a saved VM: no MAC address left");
+                state.consoles.release(console);
+                continue;
+            };
             if record.started {
                 started.push(record.vm_id);
             }
             project.vms.push(VmState {
                 id: record.vm_id,
+                mac,
                 name: record.name,
                 console,
                 startup_script: record.startup_script,
@@ -633,9 +639,8 @@ impl Lab {
             return Ok(()); // closed or deleted meanwhile: nothing to keep
         };
         let store = self.store.clone();
-        let result = tokio::task::spawn_blocking(move || store.save(&file))
-            .await
-            .expect("saving does not panic");
+        let result =
+            tokio::task::spawn_blocking(move || store.save(&file)).await.expect("saving does not panic");
         if let Err(e) = &result {
             tracing::error!(project_id = %id, "{e}");
         }
@@ -658,9 +663,11 @@ impl State {
     }
 
     fn project_mut(&mut self, id: Uuid) -> Result<&mut ProjectState> {
-        self.projects
-            .get_mut(&id)
-            .ok_or(LabError::ProjectNotFound(id))
+        self.projects.get_mut(&id).ok_or(LabError::ProjectNotFound(id))
+    }
+
+    fn project_of(&self, vm: Uuid) -> Option<Uuid> {
+        self.projects.values().find(|p| p.vms.iter().any(|v| v.id == vm)).map(|p| p.id)
     }
 
     /// Gives a tunnel port back to the host pool.
@@ -674,17 +681,11 @@ impl State {
 
 impl ProjectState {
     fn vm(&self, id: Uuid) -> Result<&VmState> {
-        self.vms
-            .iter()
-            .find(|vm| vm.id == id)
-            .ok_or(LabError::VmNotFound(id))
+        self.vms.iter().find(|vm| vm.id == id).ok_or(LabError::VmNotFound(id))
     }
 
     fn vm_mut(&mut self, id: Uuid) -> Result<&mut VmState> {
-        self.vms
-            .iter_mut()
-            .find(|vm| vm.id == id)
-            .ok_or(LabError::VmNotFound(id))
+        self.vms.iter_mut().find(|vm| vm.id == id).ok_or(LabError::VmNotFound(id))
     }
 
     fn to_file(&self, closed: bool) -> ProjectFile {
@@ -693,6 +694,7 @@ impl ProjectState {
             .iter()
             .map(|vm| VmRecord {
                 vm_id: vm.id,
+                mac_address: Some(mac_string(vm.mac)),
                 name: vm.name.clone(),
                 console: vm.console,
                 startup_script: vm.startup_script.clone(),
@@ -711,15 +713,62 @@ impl VmState {
             project_id,
             name: self.name.clone(),
             console: self.console,
-            status: if self.runtime.is_some() {
-                VmStatus::Started
-            } else {
-                VmStatus::Stopped
-            },
+            status: if self.runtime.is_some() { VmStatus::Started } else { VmStatus::Stopped },
             startup_script: self.startup_script.clone(),
             nio: self.nio.clone(),
+            mac_address: mac_string(self.mac),
+            ip_address: self
+                .runtime
+                .as_ref()
+                .and_then(VmRuntime::ip)
+                .map(|c| format!("{}/{}", c.addr, c.prefix)),
         }
     }
+}
+
+/// MACs `00:50:79:66:XX:XX` as VPCS uses them, from `…:68:00` upwards,
+/// unique across the whole server (GNS3 repeats them across projects).
+#[derive(Default)]
+struct MacAllocator {
+    taken: BTreeSet<u16>,
+}
+
+const MAC_PREFIX: [u8; 4] = [0x00, 0x50, 0x79, 0x66];
+const MAC_FIRST: u16 = 0x6800;
+
+impl MacAllocator {
+    fn allocate(&mut self) -> Option<[u8; 6]> {
+        let n = (MAC_FIRST..=u16::MAX).find(|n| !self.taken.contains(n))?;
+        self.taken.insert(n);
+        Some(mac_bytes(n))
+    }
+
+    /// Books a saved MAC; false if it is not ours to give or already given.
+    fn reserve(&mut self, mac: [u8; 6]) -> bool {
+        mac[..4] == MAC_PREFIX && self.taken.insert(u16::from_be_bytes([mac[4], mac[5]]))
+    }
+
+    fn release(&mut self, mac: [u8; 6]) {
+        self.taken.remove(&u16::from_be_bytes([mac[4], mac[5]]));
+    }
+}
+
+fn mac_bytes(n: u16) -> [u8; 6] {
+    let [hi, lo] = n.to_be_bytes();
+    [MAC_PREFIX[0], MAC_PREFIX[1], MAC_PREFIX[2], MAC_PREFIX[3], hi, lo]
+}
+
+fn mac_string(mac: [u8; 6]) -> String {
+    vpc::pc::mac_text(smoltcp::wire::EthernetAddress(mac))
+}
+
+fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split(':');
+    for byte in &mut mac {
+        *byte = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
 }
 
 fn console_taken(port: u16) -> LabError {
@@ -734,9 +783,7 @@ fn check_adapter_port(adapter: u32, port: u32) -> Result<()> {
         )));
     }
     if port != 0 {
-        return Err(LabError::NotFound(format!(
-            "Port {port} doesn't exist on adapter 0 (it has port 0)"
-        )));
+        return Err(LabError::NotFound(format!("Port {port} doesn't exist on adapter 0 (it has port 0)")));
     }
     Ok(())
 }
@@ -747,9 +794,7 @@ fn valid_name(field: &str, name: String) -> Result<String> {
         return Err(LabError::Invalid(format!("{field}: must not be empty")));
     }
     if trimmed.chars().count() > 255 || trimmed.chars().any(char::is_control) {
-        return Err(LabError::Invalid(format!(
-            "{field}: must be at most 255 printable characters"
-        )));
+        return Err(LabError::Invalid(format!("{field}: must be at most 255 printable characters")));
     }
     Ok(trimmed.to_owned())
 }
@@ -778,16 +823,11 @@ mod tests {
             console_ports: 42000..=42999,
             udp_ports: 43000..=43999,
         };
-        Lab::open(config, Hub::new(64, Duration::from_secs(5)))
-            .await
-            .unwrap()
+        Lab::open(config, Hub::new(64, Duration::from_secs(5))).await.unwrap()
     }
 
     fn vm(name: &str) -> VmCreate {
-        VmCreate {
-            name: name.into(),
-            ..Default::default()
-        }
+        VmCreate { name: name.into(), ..Default::default() }
     }
 
     #[tokio::test]
@@ -797,10 +837,7 @@ mod tests {
         {
             let lab = lab(dir.path()).await;
             pid = lab
-                .create_project(ProjectCreate {
-                    name: Some("net".into()),
-                    ..Default::default()
-                })
+                .create_project(ProjectCreate { name: Some("net".into()), ..Default::default() })
                 .await
                 .unwrap()
                 .project_id;
@@ -828,21 +865,11 @@ mod tests {
     async fn closing_frees_ports_and_reopening_restores() {
         let dir = tempfile::tempdir().unwrap();
         let lab = lab(dir.path()).await;
-        let pid = lab
-            .create_project(ProjectCreate::default())
-            .await
-            .unwrap()
-            .project_id;
+        let pid = lab.create_project(ProjectCreate::default()).await.unwrap().project_id;
         let a = lab.create_vm(pid, vm("PC1")).await.unwrap();
         lab.close_project(pid).await.unwrap();
-        assert!(matches!(
-            lab.get_project(pid),
-            Err(LabError::ProjectNotFound(_))
-        ));
-        let reopened = ProjectCreate {
-            project_id: Some(pid),
-            ..Default::default()
-        };
+        assert!(matches!(lab.get_project(pid), Err(LabError::ProjectNotFound(_))));
+        let reopened = ProjectCreate { project_id: Some(pid), ..Default::default() };
         lab.create_project(reopened).await.unwrap();
         assert_eq!(lab.list_vms(pid).unwrap()[0].console, a.console);
     }
@@ -851,11 +878,7 @@ mod tests {
     async fn tunnel_ports_are_released_when_no_longer_used() {
         let dir = tempfile::tempdir().unwrap();
         let lab = lab(dir.path()).await;
-        let pid = lab
-            .create_project(ProjectCreate::default())
-            .await
-            .unwrap()
-            .project_id;
+        let pid = lab.create_project(ProjectCreate::default()).await.unwrap().project_id;
         let a = lab.create_vm(pid, vm("PC1")).await.unwrap();
         let port = lab.allocate_udp_port(pid).await.unwrap();
         let nio = Nio::udp(port, "localhost", 9);

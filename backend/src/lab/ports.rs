@@ -26,11 +26,7 @@ pub struct PortAllocator {
 
 impl PortAllocator {
     pub fn new(range: RangeInclusive<u16>, probe: Probe) -> Self {
-        PortAllocator {
-            range,
-            taken: BTreeSet::new(),
-            probe,
-        }
+        PortAllocator { range, taken: BTreeSet::new(), probe }
     }
 
     /// The lowest port of the range that is neither booked nor bound elsewhere.

@@ -2,19 +2,28 @@
 //!
 //! Starting builds a `VmRuntime`, stopping drops it, so a VM's status is
 //! derived from whether it has one and can never disagree with reality.
-//! The network stack and the telnet console will live here.
 
 use std::time::Instant;
 
-#[derive(Debug)]
+use super::vpc::driver::{Command, Handle, Spec};
+use super::vpc::pc::IpConfig;
+
 pub struct VmRuntime {
     pub started_at: Instant,
+    pc: Handle,
 }
 
 impl VmRuntime {
-    pub fn start() -> Self {
-        VmRuntime {
-            started_at: Instant::now(),
-        }
+    /// Binds the console and boots the PC; fails when the console port is taken.
+    pub fn start(spec: Spec) -> std::io::Result<Self> {
+        Ok(VmRuntime { started_at: Instant::now(), pc: Handle::start(spec)? })
+    }
+
+    pub fn send(&self, command: Command) {
+        self.pc.send(command);
+    }
+
+    pub fn ip(&self) -> Option<IpConfig> {
+        self.pc.ip()
     }
 }

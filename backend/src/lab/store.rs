@@ -32,6 +32,9 @@ pub struct ProjectFile {
 #[serde(deny_unknown_fields)]
 pub struct VmRecord {
     pub vm_id: Uuid,
+    /// Kept so peers' ARP caches stay right across restarts.
+    #[serde(default)]
+    pub mac_address: Option<String>,
     pub name: String,
     pub console: u16,
     pub startup_script: Option<String>,
@@ -41,36 +44,17 @@ pub struct VmRecord {
 }
 
 impl ProjectFile {
-    pub fn new(
-        project_id: Uuid,
-        name: String,
-        temporary: bool,
-        closed: bool,
-        vms: Vec<VmRecord>,
-    ) -> Self {
-        ProjectFile {
-            format: FORMAT,
-            project_id,
-            name,
-            temporary,
-            closed,
-            vms,
-        }
+    pub fn new(project_id: Uuid, name: String, temporary: bool, closed: bool, vms: Vec<VmRecord>) -> Self {
+        ProjectFile { format: FORMAT, project_id, name, temporary, closed, vms }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot read or write {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{path} is not a valid project file: {source}")]
-    Corrupt {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
+    Corrupt { path: PathBuf, source: serde_json::Error },
     #[error("{path} has format {found}, this server reads format {FORMAT}")]
     Format { path: PathBuf, found: u32 },
 }
@@ -84,10 +68,7 @@ pub struct Store {
 impl Store {
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         let root = data_dir.join("projects");
-        std::fs::create_dir_all(&root).map_err(|source| StoreError::Io {
-            path: root.clone(),
-            source,
-        })?;
+        std::fs::create_dir_all(&root).map_err(|source| StoreError::Io { path: root.clone(), source })?;
         Ok(Store { root })
     }
 
@@ -97,10 +78,7 @@ impl Store {
 
     pub fn save(&self, file: &ProjectFile) -> Result<(), StoreError> {
         let dir = self.project_dir(file.project_id);
-        let io = |source| StoreError::Io {
-            path: dir.clone(),
-            source,
-        };
+        let io = |source| StoreError::Io { path: dir.clone(), source };
         std::fs::create_dir_all(&dir).map_err(io)?;
         let bytes = serde_json::to_vec_pretty(file).expect("project files always serialize");
         write_atomically(&dir.join(PROJECT_FILE), &bytes).map_err(io)
@@ -120,12 +98,7 @@ impl Store {
     pub fn load_all(&self) -> Vec<Result<ProjectFile, StoreError>> {
         let entries = match std::fs::read_dir(&self.root) {
             Ok(entries) => entries,
-            Err(source) => {
-                return vec![Err(StoreError::Io {
-                    path: self.root.clone(),
-                    source,
-                })]
-            }
+            Err(source) => return vec![Err(StoreError::Io { path: self.root.clone(), source })],
         };
         let mut ids: Vec<Uuid> = entries
             .filter_map(|e| e.ok())
@@ -143,26 +116,19 @@ impl Store {
     pub fn remove(&self, id: Uuid) -> Result<(), StoreError> {
         let dir = self.project_dir(id);
         match std::fs::remove_dir_all(&dir) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Io {
-                path: dir,
-                source: e,
-            }),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(StoreError::Io { path: dir, source: e })
+            }
             _ => Ok(()),
         }
     }
 }
 
 fn parse(path: &Path, bytes: &[u8]) -> Result<ProjectFile, StoreError> {
-    let file: ProjectFile =
-        serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt {
-            path: path.to_owned(),
-            source,
-        })?;
+    let file: ProjectFile = serde_json::from_slice(bytes)
+        .map_err(|source| StoreError::Corrupt { path: path.to_owned(), source })?;
     if file.format != FORMAT {
-        return Err(StoreError::Format {
-            path: path.to_owned(),
-            found: file.format,
-        });
+        return Err(StoreError::Format { path: path.to_owned(), found: file.format });
     }
     Ok(file)
 }
@@ -209,6 +175,7 @@ mod tests {
             false,
             vec![VmRecord {
                 vm_id: Uuid::new_v4(),
+                mac_address: Some("00:50:79:66:68:00".into()),
                 name: "PC1".into(),
                 console: 2000,
                 startup_script: Some("ip 10.0.0.1".into()),
@@ -237,19 +204,12 @@ mod tests {
         store.save(&good).unwrap();
         let bad = Uuid::new_v4();
         std::fs::create_dir_all(store.project_dir(bad)).unwrap();
-        std::fs::write(
-            store.project_dir(bad).join(PROJECT_FILE),
-            b"{\"format\": 1, \"proj",
-        )
-        .unwrap();
+        std::fs::write(store.project_dir(bad).join(PROJECT_FILE), b"{\"format\": 1, \"proj").unwrap();
         let results = store.load_all();
         assert_eq!(results.len(), 2);
         assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
         let err = results.into_iter().find_map(|r| r.err()).unwrap();
-        assert!(
-            err.to_string().contains("not a valid project file"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("not a valid project file"), "{err}");
     }
 
     #[test]
@@ -258,9 +218,7 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let file = sample(Uuid::new_v4());
         store.save(&file).unwrap();
-        let stale = store
-            .project_dir(file.project_id)
-            .join(".project.json.999.tmp");
+        let stale = store.project_dir(file.project_id).join(".project.json.999.tmp");
         std::fs::write(&stale, b"half a fi").unwrap();
         assert_eq!(store.load_all().len(), 1);
         assert!(!stale.exists());

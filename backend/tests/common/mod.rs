@@ -20,19 +20,13 @@ fn port_args() -> Vec<String> {
     let slot = (std::process::id() as u16 % 40) * 8 + n % 8;
     let console = 20000 + slot * 50;
     let udp = 40000 + slot * 50;
-    vec![
-        format!("--console-ports={}-{}", console, console + 49),
-        format!("--udp-ports={}-{}", udp, udp + 49),
-    ]
+    vec![format!("--console-ports={}-{}", console, console + 49), format!("--udp-ports={}-{}", udp, udp + 49)]
 }
 
 /// The server in this process, on a free port.
 pub async fn start_in_process(data_dir: &Path, extra: &[&str]) -> Running {
-    let mut args = vec![
-        "patchbay".to_owned(),
-        "--port=0".into(),
-        format!("--data-dir={}", data_dir.display()),
-    ];
+    let mut args =
+        vec!["patchbay".to_owned(), "--port=0".into(), format!("--data-dir={}", data_dir.display())];
     args.extend(port_args());
     args.extend(extra.iter().map(|s| s.to_string()));
     let config = Config::try_parse_from(args).unwrap();
@@ -49,35 +43,21 @@ pub struct Binary {
 impl Binary {
     pub fn start(data_dir: &Path, extra: &[&str]) -> Binary {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_patchbay"));
-        cmd.arg("--port=0")
-            .arg(format!("--data-dir={}", data_dir.display()))
-            .args(port_args())
-            .args(extra);
+        cmd.arg("--port=0").arg(format!("--data-dir={}", data_dir.display())).args(port_args()).args(extra);
         Self::spawn(cmd, data_dir)
     }
 
     pub fn spawn(mut cmd: Command, data_dir: &Path) -> Binary {
-        cmd.stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .env("PATCHBAY_LOG", "warn");
+        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).env("PATCHBAY_LOG", "warn");
         let mut child = cmd.spawn().expect("the patchbay binary starts");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
-        let first = lines
-            .next()
-            .expect("the server prints where it listens")
-            .unwrap();
-        let url = first
-            .strip_prefix("Patchbay listening on http://")
-            .unwrap_or_else(|| panic!("{first}"));
+        let first = lines.next().expect("the server prints where it listens").unwrap();
+        let url = first.strip_prefix("Patchbay listening on http://").unwrap_or_else(|| panic!("{first}"));
         let addr = url.parse().unwrap();
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
-        Binary {
-            child,
-            addr,
-            data_dir: data_dir.to_owned(),
-        }
+        Binary { child, addr, data_dir: data_dir.to_owned() }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -91,20 +71,13 @@ impl Binary {
 
     /// Sends SIGINT (Ctrl-C) and waits for the exit, at most `limit`.
     pub fn interrupt(mut self, limit: Duration) -> std::process::ExitStatus {
-        Command::new("kill")
-            .arg("-INT")
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
+        Command::new("kill").arg("-INT").arg(self.child.id().to_string()).status().unwrap();
         let deadline = std::time::Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "server did not exit within {limit:?}"
-            );
+            assert!(std::time::Instant::now() < deadline, "server did not exit within {limit:?}");
             std::thread::sleep(Duration::from_millis(20));
         }
     }

@@ -57,10 +57,7 @@ pub fn Projects(selected: RwSignal<Option<Uuid>>) -> impl IntoView {
 }
 
 #[component]
-fn ProjectItem(
-    project: patchbay_shared::Project,
-    selected: RwSignal<Option<Uuid>>,
-) -> impl IntoView {
+fn ProjectItem(project: patchbay_shared::Project, selected: RwSignal<Option<Uuid>>) -> impl IntoView {
     let live = expect_context::<Live>();
     let id = project.project_id;
     let delete = move |ev: leptos::ev::MouseEvent| {

@@ -27,17 +27,10 @@ pub fn Topology(vms: Vec<Vm>) -> impl IntoView {
         return view! { <p class="muted">"No VM yet."</p> }.into_any();
     }
     let n = vms.len() as f64;
-    let radius = if vms.len() == 1 {
-        0.0
-    } else {
-        SIZE / 2.0 - 40.0
-    };
+    let radius = if vms.len() == 1 { 0.0 } else { SIZE / 2.0 - 40.0 };
     let at = move |i: usize| {
         let angle = std::f64::consts::TAU * i as f64 / n - std::f64::consts::FRAC_PI_2;
-        (
-            SIZE / 2.0 + radius * angle.cos(),
-            SIZE / 2.0 + radius * angle.sin(),
-        )
+        (SIZE / 2.0 + radius * angle.cos(), SIZE / 2.0 + radius * angle.sin())
     };
     let lines = links(&vms)
         .into_iter()

@@ -31,13 +31,7 @@ fn Vms(project: Uuid) -> impl IntoView {
         ev.prevent_default();
         let mut wanted = name.get_untracked().trim().to_owned();
         if wanted.is_empty() {
-            wanted = format!(
-                "PC{}",
-                vms.get_untracked()
-                    .and_then(|r| r.ok())
-                    .map_or(0, |v| v.len())
-                    + 1
-            );
+            wanted = format!("PC{}", vms.get_untracked().and_then(|r| r.ok()).map_or(0, |v| v.len()) + 1);
         }
         name.set(String::new());
         live.act(async move { api::create_vm(project, wanted).await.map(drop) });
@@ -77,17 +71,9 @@ fn VmRow(vm: Vm) -> impl IntoView {
     let live = expect_context::<Live>();
     let (project, id) = (vm.project_id, vm.vm_id);
     let started = vm.status == VmStatus::Started;
-    let toggle = move |_| {
-        live.act(api::vm_action(
-            project,
-            id,
-            if started { "stop" } else { "start" },
-        ))
-    };
+    let toggle = move |_| live.act(api::vm_action(project, id, if started { "stop" } else { "start" }));
     let delete = move |_| live.act(api::delete_vm(project, id));
-    let tunnel = vm.nio.map_or("—".to_owned(), |n| {
-        format!("{} → {}:{}", n.lport, n.rhost, n.rport)
-    });
+    let tunnel = vm.nio.map_or("—".to_owned(), |n| format!("{} → {}:{}", n.lport, n.rhost, n.rport));
     view! {
         <tr class="vm">
             <td class="name">{vm.name}</td>

@@ -1,1 +1,260 @@
-pub async fn placeholder() {}
+//! The tokio task behind a started virtual PC: it owns the tunnel's UDP
+//! socket and the console's TCP listener, feeds the [`Pc`] and carries out
+//! what it emits. It sleeps until a datagram, a keystroke, a command or the
+//! PC's own deadline arrives, so an idle PC costs no CPU.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use bytes::Bytes;
+use patchbay_shared::Nio;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinSet;
+use uuid::Uuid;
+
+use super::pc::{ClientId, IpConfig, Output, Pc, TunnelInfo, BANNER};
+use super::telnet::{self, Input, LineEditor};
+
+/// What the lab tells a running PC.
+#[derive(Debug)]
+pub enum Command {
+    SetNio(Option<Nio>),
+    SetScript(Option<String>),
+}
+
+/// What a running PC tells the lab.
+#[derive(Debug)]
+pub enum Event {
+    /// Its address changed: the lab announces `vm.updated`.
+    IpChanged(Uuid),
+    /// `save` on the console: the lab stores the script as `startup_script`.
+    ScriptSaved(Uuid, String),
+}
+
+/// What a PC needs to start.
+pub struct Spec {
+    pub vm_id: Uuid,
+    pub host: IpAddr,
+    pub console: u16,
+    pub mac: [u8; 6],
+    pub nio: Option<Nio>,
+    pub script: Option<String>,
+    pub events: mpsc::UnboundedSender<Event>,
+}
+
+/// The running PC, seen from the lab. Dropping it stops the PC: the task,
+/// its sockets and its console clients all end.
+pub struct Handle {
+    commands: mpsc::UnboundedSender<Command>,
+    ip: watch::Receiver<Option<IpConfig>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Handle {
+    /// Binds the console and starts the PC. Fails if the console port is taken.
+    pub fn start(spec: Spec) -> std::io::Result<Handle> {
+        let listener = std::net::TcpListener::bind((spec.host, spec.console))?;
+        listener.set_nonblocking(true)?;
+        let listener = TcpListener::from_std(listener)?;
+        let (commands, rx) = mpsc::unbounded_channel();
+        let (ip_tx, ip) = watch::channel(None);
+        let task = tokio::spawn(run(spec, listener, rx, ip_tx));
+        Ok(Handle { commands, ip, task })
+    }
+
+    pub fn send(&self, command: Command) {
+        let _ = self.commands.send(command);
+    }
+
+    pub fn ip(&self) -> Option<IpConfig> {
+        *self.ip.borrow()
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Console traffic: text for everyone, or the end of one client's session.
+#[derive(Clone, Debug)]
+enum ToConsole {
+    Text(Bytes),
+    Close(ClientId),
+}
+
+/// Keystrokes from a client, already assembled into lines.
+enum FromConsole {
+    Input(ClientId, Input),
+}
+
+/// The tunnel: our socket and where frames go.
+struct Tunnel {
+    socket: UdpSocket,
+    peer: Option<SocketAddr>,
+}
+
+const CONSOLE_BACKLOG: usize = 256;
+/// Keystroke events a client may have queued before it is made to wait.
+const INPUT_QUEUE: usize = 64;
+
+async fn run(
+    spec: Spec,
+    listener: TcpListener,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    ip_tx: watch::Sender<Option<IpConfig>>,
+) {
+    let mut pc = Pc::new(spec.mac, spec.script.clone());
+    let (to_console, _) = broadcast::channel::<ToConsole>(CONSOLE_BACKLOG);
+    let (input_tx, mut input_rx) = mpsc::channel::<FromConsole>(INPUT_QUEUE);
+    let mut clients = JoinSet::new();
+    let mut next_client: ClientId = 1;
+    let mut tunnel = None;
+    set_nio(&mut tunnel, &mut pc, spec.host, spec.nio.clone()).await;
+    let mut buffer = vec![0u8; 65536];
+    pc.boot(Instant::now());
+    let mut shown_ip = None;
+
+    loop {
+        let deadline = pc.deadline().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            accepted = listener.accept() => {
+                if let Ok((stream, _)) = accepted {
+                    let id = next_client;
+                    next_client += 1;
+                    clients.spawn(serve_client(id, stream, pc.prompt(), to_console.subscribe(), input_tx.clone()));
+                }
+            }
+            Some(FromConsole::Input(client, input)) = input_rx.recv() => match input {
+                Input::Line(line) => pc.on_line(Instant::now(), client, &line),
+                Input::Interrupt => pc.interrupt(Instant::now()),
+            },
+            received = recv(&tunnel, &mut buffer) => {
+                if let Some(len) = received {
+                    pc.on_frame(Instant::now(), &buffer[..len]);
+                }
+            }
+            Some(command) = commands.recv() => match command {
+                Command::SetNio(nio) => set_nio(&mut tunnel, &mut pc, spec.host, nio).await,
+                Command::SetScript(script) => pc.set_script(script),
+            },
+            _ = sleep_until(deadline) => pc.on_timer(Instant::now()),
+            Some(_) = clients.join_next() => {}
+        }
+        for output in pc.take_output() {
+            match output {
+                Output::Frame(frame) => {
+                    if let Some(Tunnel { socket, peer: Some(peer) }) = &tunnel {
+                        let _ = socket.send_to(&frame, peer).await;
+                    }
+                }
+                Output::Text(text) => {
+                    let _ = to_console.send(ToConsole::Text(Bytes::from(telnet::encode(&text))));
+                }
+                Output::Disconnect(client) => {
+                    let _ = to_console.send(ToConsole::Close(client));
+                }
+                Output::SaveScript(script) => {
+                    let _ = spec.events.send(Event::ScriptSaved(spec.vm_id, script));
+                }
+            }
+        }
+        if pc.ip() != shown_ip {
+            shown_ip = pc.ip();
+            ip_tx.send_replace(shown_ip);
+            let _ = spec.events.send(Event::IpChanged(spec.vm_id));
+        }
+    }
+}
+
+/// The next datagram, or never when there is no tunnel.
+async fn recv(tunnel: &Option<Tunnel>, buffer: &mut [u8]) -> Option<usize> {
+    match tunnel {
+        Some(t) => t.socket.recv_from(buffer).await.ok().map(|(len, _)| len),
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Takes effect at once: the old socket closes, the new one binds.
+async fn set_nio(tunnel: &mut Option<Tunnel>, pc: &mut Pc, host: IpAddr, nio: Option<Nio>) {
+    *tunnel = None;
+    pc.tunnel = None;
+    let Some(nio) = nio else { return };
+    let socket = match UdpSocket::bind((host, nio.lport)).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot bind tunnel port {}: {e}", nio.lport);
+            return;
+        }
+    };
+    let peer = match tokio::net::lookup_host((nio.rhost.as_str(), nio.rport)).await {
+        Ok(mut addrs) => addrs.find(SocketAddr::is_ipv4),
+        Err(e) => {
+            tracing::warn!("cannot resolve tunnel peer {}: {e}", nio.rhost);
+            None
+        }
+    };
+    pc.tunnel = Some(TunnelInfo { lport: nio.lport, rhost: nio.rhost.clone(), rport: nio.rport });
+    *tunnel = Some(Tunnel { socket, peer });
+}
+
+/// One telnet client: negotiation, banner, then keystrokes in and shared output out.
+async fn serve_client(
+    id: ClientId,
+    stream: TcpStream,
+    prompt: String,
+    mut output: broadcast::Receiver<ToConsole>,
+    input: mpsc::Sender<FromConsole>,
+) {
+    let _ = stream.set_nodelay(true);
+    let (mut reader, mut writer) = stream.into_split();
+    let mut greeting = telnet::NEGOTIATION.to_vec();
+    greeting.extend(telnet::encode(BANNER));
+    greeting.extend(telnet::encode(&format!("\n{prompt}")));
+    if writer.write_all(&greeting).await.is_err() {
+        return;
+    }
+    let mut editor = LineEditor::default();
+    let mut buffer = [0u8; 1024];
+    loop {
+        tokio::select! {
+            read = reader.read(&mut buffer) => {
+                let Ok(n @ 1..) = read else { return };
+                let (events, echo) = editor.feed(&buffer[..n]);
+                if !echo.is_empty() && writer.write_all(&echo).await.is_err() {
+                    return;
+                }
+                for event in events {
+                    if input.send(FromConsole::Input(id, event)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            message = output.recv() => match message {
+                Ok(ToConsole::Text(text)) => {
+                    if writer.write_all(&text).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(ToConsole::Close(client)) if client == id => {
+                    let _ = writer.write_all(b"Good-bye\r\n").await;
+                    let _ = writer.shutdown().await;
+                    return;
+                }
+                Ok(ToConsole::Close(_)) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+        }
+    }
+}

@@ -36,6 +36,7 @@ const ARP_LIFETIME: Duration = Duration::from_secs(120);
 const ECHO_PORT: u16 = 7;
 const TRACE_PORT: u16 = 33434;
 const MAX_HISTORY: usize = 100;
+const MAX_WAITING_LINES: usize = 64;
 
 /// A console client, so `disconnect` closes only the one who typed it.
 pub type ClientId = u64;
@@ -68,11 +69,7 @@ impl IpConfig {
 }
 
 fn prefix_mask(prefix: u8) -> Ipv4Addr {
-    Ipv4Addr::from(if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - prefix as u32)
-    })
+    Ipv4Addr::from(if prefix == 0 { 0 } else { u32::MAX << (32 - prefix as u32) })
 }
 
 /// What `show ip` tells about the tunnel.
@@ -216,6 +213,9 @@ impl Pc {
 
     /// A line typed on a console.
     pub fn on_line(&mut self, now: Instant, client: ClientId, line: &str) {
+        if self.waiting_lines.len() >= MAX_WAITING_LINES {
+            return; // a flood while a job runs: what a terminal's type-ahead would lose too
+        }
         self.waiting_lines.push_back((client, line.to_owned()));
         if self.job.is_none() {
             self.run_waiting(now);
@@ -236,7 +236,8 @@ impl Pc {
                 return;
             };
             self.execute(now, client, &line);
-            if self.job.is_none() {
+            let disconnected = matches!(self.out.last(), Some(Output::Disconnect(_)));
+            if self.job.is_none() && !disconnected {
                 let prompt = self.prompt();
                 self.print(prompt);
             }
@@ -280,10 +281,8 @@ impl Pc {
             "?" | "help" => self.print(HELP),
             "arp" => self.show_arp(now),
             "clear" => self.clear(line, rest),
-            "disconnect" => {
-                self.print("Good-bye\n");
-                self.out.push(Output::Disconnect(client));
-            }
+            // The console says good-bye to that client alone; the session and the PC go on.
+            "disconnect" => self.out.push(Output::Disconnect(client)),
             "echo" => self.print(format!("{}\n", rest.join(" "))),
             "history" => {
                 let mut text = String::new();
@@ -305,10 +304,7 @@ impl Pc {
     }
 
     fn clear(&mut self, line: &str, rest: &[&str]) {
-        match rest
-            .first()
-            .and_then(|w| unique_prefix(w, &["ip", "arp", "hist"]))
-        {
+        match rest.first().and_then(|w| unique_prefix(w, &["ip", "arp", "hist"])) {
             Some("ip") => {
                 self.ip = None;
                 self.print("IPv4 address/mask, gateway, DNS, and DHCP cleared\n");
@@ -320,10 +316,7 @@ impl Pc {
     }
 
     fn set(&mut self, line: &str, rest: &[&str]) {
-        match (
-            rest.first().and_then(|w| unique_prefix(w, &["pcname"])),
-            rest.get(1),
-        ) {
+        match (rest.first().and_then(|w| unique_prefix(w, &["pcname"])), rest.get(1)) {
             (Some("pcname"), Some(name))
                 if name.len() <= 20 && name.chars().all(|c| c.is_ascii_graphic()) =>
             {
@@ -344,10 +337,9 @@ impl Pc {
 
     fn show_ip(&mut self) {
         let (ip, gw) = match self.ip {
-            Some(c) => (
-                format!("{}/{}", c.addr, c.prefix),
-                c.gateway.unwrap_or(Ipv4Addr::UNSPECIFIED).to_string(),
-            ),
+            Some(c) => {
+                (format!("{}/{}", c.addr, c.prefix), c.gateway.unwrap_or(Ipv4Addr::UNSPECIFIED).to_string())
+            }
             None => ("0.0.0.0/0".into(), "0.0.0.0".into()),
         };
         let tunnel = self.tunnel.clone().unwrap_or_default();
@@ -364,8 +356,7 @@ impl Pc {
     }
 
     fn show_arp(&mut self, now: Instant) {
-        self.arp
-            .retain(|_, (_, at)| now.duration_since(*at) < ARP_LIFETIME);
+        self.arp.retain(|_, (_, at)| now.duration_since(*at) < ARP_LIFETIME);
         if self.arp.is_empty() {
             return self.print("\narp table is empty\n\n");
         }
@@ -373,9 +364,7 @@ impl Pc {
         entries.sort_by_key(|(ip, _)| **ip);
         let mut text = String::from("\n");
         for (ip, (mac, at)) in entries {
-            let left = ARP_LIFETIME
-                .saturating_sub(now.duration_since(*at))
-                .as_secs();
+            let left = ARP_LIFETIME.saturating_sub(now.duration_since(*at)).as_secs();
             let _ = writeln!(text, "{}  {ip} expires in {left} seconds ", mac_text(*mac));
         }
         text.push('\n');
@@ -427,10 +416,7 @@ impl Pc {
                     config.addr,
                 );
                 self.send(probe);
-                self.job = Some(Job::DuplicateCheck {
-                    config,
-                    until: now + DUPLICATE_WAIT,
-                });
+                self.job = Some(Job::DuplicateCheck { config, until: now + DUPLICATE_WAIT });
             }
         }
     }
@@ -458,18 +444,8 @@ impl Pc {
         };
         let (dst, proto, count, interval, wait, size, ttl) = ping;
         let phase = self.start_resolving(now, next_hop);
-        self.job = Some(Job::Ping(Ping {
-            dst,
-            next_hop,
-            proto,
-            count,
-            interval,
-            wait,
-            size,
-            ttl,
-            seq: 1,
-            phase,
-        }));
+        self.job =
+            Some(Job::Ping(Ping { dst, next_hop, proto, count, interval, wait, size, ttl, seq: 1, phase }));
     }
 
     #[allow(clippy::type_complexity)]
@@ -483,16 +459,12 @@ impl Pc {
         let mut it = args.iter();
         while let Some(arg) = it.next() {
             let mut value = |name: &str| -> Result<u64, String> {
-                it.next()
-                    .and_then(|v| v.parse().ok())
-                    .ok_or(format!("Invalid value for {name}"))
+                it.next().and_then(|v| v.parse().ok()).ok_or(format!("Invalid value for {name}"))
             };
             match *arg {
                 "-1" => proto = Proto::Icmp,
                 "-2" => proto = Proto::Udp,
-                "-3" => {
-                    return Err("TCP ping is not supported here; use -1 (ICMP) or -2 (UDP)".into())
-                }
+                "-3" => return Err("TCP ping is not supported here; use -1 (ICMP) or -2 (UDP)".into()),
                 "-c" => count = value("-c")?.clamp(1, 1_000_000) as u32,
                 "-i" => interval = value("-i")?.min(60_000),
                 "-w" => wait = value("-w")?.clamp(1, 60_000),
@@ -502,19 +474,10 @@ impl Pc {
                 a => host = Some(a),
             }
         }
-        let host =
-            host.ok_or("Usage: ping HOST [-c count] [-i ms] [-w ms] [-l size] [-T ttl] [-1|-2]")?;
+        let host = host.ok_or("Usage: ping HOST [-c count] [-i ms] [-w ms] [-l size] [-T ttl] [-1|-2]")?;
         let dst: Ipv4Addr = host.parse().map_err(|_| "Invalid address".to_owned())?;
         let interval = Duration::from_millis(interval);
-        Ok((
-            dst,
-            proto,
-            count,
-            interval,
-            Duration::from_millis(wait),
-            size,
-            ttl,
-        ))
+        Ok((dst, proto, count, interval, Duration::from_millis(wait), size, ttl))
     }
 
     fn trace_command(&mut self, now: Instant, args: &[&str]) {
@@ -522,11 +485,7 @@ impl Pc {
             return self.print("Usage: trace HOST [-m max_ttl]\n");
         };
         let max_ttl = match args.iter().position(|a| *a == "-m") {
-            Some(i) => match args
-                .get(i + 1)
-                .and_then(|v| v.parse::<u8>().ok())
-                .filter(|v| *v > 0)
-            {
+            Some(i) => match args.get(i + 1).and_then(|v| v.parse::<u8>().ok()).filter(|v| *v > 0) {
                 Some(m) => m,
                 None => return self.print("Invalid value for -m\n"),
             },
@@ -535,21 +494,11 @@ impl Pc {
         let Some(next_hop) = self.next_hop(dst) else {
             return self.print("No gateway found\n");
         };
-        self.print(format!(
-            "trace to {dst}, {max_ttl} hops max, press Ctrl+C to stop\n"
-        ));
+        self.print(format!("trace to {dst}, {max_ttl} hops max, press Ctrl+C to stop\n"));
         let phase = self.start_resolving(now, next_hop);
         let wait = Duration::from_secs(1);
-        self.job = Some(Job::Trace(Trace {
-            dst,
-            next_hop,
-            max_ttl,
-            ttl: 1,
-            wait,
-            probe: 0,
-            hop: vec![],
-            phase,
-        }));
+        self.job =
+            Some(Job::Trace(Trace { dst, next_hop, max_ttl, ttl: 1, wait, probe: 0, hop: vec![], phase }));
     }
 
     /// Where frames for `dst` go: the host itself on our subnet, else the gateway.
@@ -566,18 +515,12 @@ impl Pc {
         if self.arp_lookup(now, next_hop).is_some() {
             Phase::Pausing { until: now }
         } else {
-            Phase::Resolving {
-                tries: 0,
-                next: now,
-            }
+            Phase::Resolving { tries: 0, next: now }
         }
     }
 
     fn arp_lookup(&self, now: Instant, ip: Ipv4Addr) -> Option<EthernetAddress> {
-        self.arp
-            .get(&ip)
-            .filter(|(_, at)| now.duration_since(*at) < ARP_LIFETIME)
-            .map(|(mac, _)| *mac)
+        self.arp.get(&ip).filter(|(_, at)| now.duration_since(*at) < ARP_LIFETIME).map(|(mac, _)| *mac)
     }
 
     /// Time passes.
@@ -633,26 +576,17 @@ impl Pc {
                     return false;
                 } else {
                     self.send_arp_request(ping.next_hop);
-                    ping.phase = Phase::Resolving {
-                        tries: tries + 1,
-                        next: now + ARP_SPACING,
-                    };
+                    ping.phase = Phase::Resolving { tries: tries + 1, next: now + ARP_SPACING };
                 }
                 true
             }
             Phase::Pausing { .. } => {
                 let Some(mac) = self.arp_lookup(now, ping.next_hop) else {
-                    ping.phase = Phase::Resolving {
-                        tries: 0,
-                        next: now,
-                    };
+                    ping.phase = Phase::Resolving { tries: 0, next: now };
                     return true;
                 };
                 self.send_probe(mac, ping);
-                ping.phase = Phase::Awaiting {
-                    sent: now,
-                    deadline: now + ping.wait,
-                };
+                ping.phase = Phase::Awaiting { sent: now, deadline: now + ping.wait };
                 true
             }
             Phase::Awaiting { .. } => {
@@ -667,9 +601,7 @@ impl Pc {
             return false;
         }
         ping.seq = ping.seq.wrapping_add(1);
-        ping.phase = Phase::Pausing {
-            until: now + ping.interval,
-        };
+        ping.phase = Phase::Pausing { until: now + ping.interval };
         true
     }
 
@@ -678,26 +610,13 @@ impl Pc {
         let data: Vec<u8> = (0..ping.size).map(|i| i as u8).collect();
         let frame = match ping.proto {
             Proto::Icmp => {
-                let echo = Icmpv4Repr::EchoRequest {
-                    ident: self.ident,
-                    seq_no: ping.seq,
-                    data: &data,
-                };
+                let echo = Icmpv4Repr::EchoRequest { ident: self.ident, seq_no: ping.seq, data: &data };
                 wire::icmp(self.mac, mac, src, ping.dst, ping.ttl, &echo)
             }
             Proto::Udp => {
                 // 20 bytes of IP + 8 of UDP + data, the same 84 bytes as an ICMP ping by default.
                 let data = &data[..ping.size.saturating_sub(0)];
-                wire::udp(
-                    self.mac,
-                    mac,
-                    src,
-                    ping.dst,
-                    ping.ttl,
-                    10000 + ping.seq,
-                    ECHO_PORT,
-                    data,
-                )
+                wire::udp(self.mac, mac, src, ping.dst, ping.ttl, 10000 + ping.seq, ECHO_PORT, data)
             }
         };
         self.send(frame);
@@ -705,13 +624,7 @@ impl Pc {
 
     fn send_arp_request(&mut self, target: Ipv4Addr) {
         let src = self.ip.map_or(Ipv4Addr::UNSPECIFIED, |c| c.addr);
-        let frame = wire::arp(
-            ArpOperation::Request,
-            self.mac,
-            src,
-            EthernetAddress::BROADCAST,
-            target,
-        );
+        let frame = wire::arp(ArpOperation::Request, self.mac, src, EthernetAddress::BROADCAST, target);
         self.send(frame);
     }
 
@@ -726,31 +639,20 @@ impl Pc {
                     return false;
                 } else {
                     self.send_arp_request(trace.next_hop);
-                    trace.phase = Phase::Resolving {
-                        tries: tries + 1,
-                        next: now + ARP_SPACING,
-                    };
+                    trace.phase = Phase::Resolving { tries: tries + 1, next: now + ARP_SPACING };
                 }
                 true
             }
             Phase::Pausing { .. } => {
                 let Some(mac) = self.arp_lookup(now, trace.next_hop) else {
-                    trace.phase = Phase::Resolving {
-                        tries: 0,
-                        next: now,
-                    };
+                    trace.phase = Phase::Resolving { tries: 0, next: now };
                     return true;
                 };
                 let src = self.ip.expect("traces need an address").addr;
                 let port = TRACE_PORT + u16::from(trace.ttl) * 3 + u16::from(trace.probe);
-                let frame = wire::udp(
-                    self.mac, mac, src, trace.dst, trace.ttl, 40000, port, &[0; 32],
-                );
+                let frame = wire::udp(self.mac, mac, src, trace.dst, trace.ttl, 40000, port, &[0; 32]);
                 self.send(frame);
-                trace.phase = Phase::Awaiting {
-                    sent: now,
-                    deadline: now + trace.wait,
-                };
+                trace.phase = Phase::Awaiting { sent: now, deadline: now + trace.wait };
                 true
             }
             Phase::Awaiting { .. } => {
@@ -800,13 +702,9 @@ impl Pc {
         match wire::parse(frame, self.mac) {
             Received::Arp(arp) => self.on_arp(now, arp),
             Received::Icmp { ip, src_mac, icmp } => self.on_icmp(now, ip, src_mac, icmp),
-            Received::Udp {
-                ip,
-                src_mac,
-                src_port,
-                dst_port,
-                payload,
-            } => self.on_udp(now, ip, src_mac, src_port, dst_port, payload, frame),
+            Received::Udp { ip, src_mac, src_port, dst_port, payload } => {
+                self.on_udp(now, ip, src_mac, src_port, dst_port, payload, frame)
+            }
             Received::Ignored => {}
         }
         self.advance(now);
@@ -828,10 +726,7 @@ impl Pc {
             // Someone else answers for, or announces, the address we want.
             if sip == config.addr && smac != self.mac {
                 self.job = None;
-                self.print(format!(
-                    "{sip} is being used by MAC {}\nAddress not changed\n",
-                    mac_text(smac)
-                ));
+                self.print(format!("{sip} is being used by MAC {}\nAddress not changed\n", mac_text(smac)));
                 return;
             }
         }
@@ -863,39 +758,19 @@ impl Pc {
             return;
         }
         match icmp {
-            Icmpv4Repr::EchoRequest {
-                ident,
-                seq_no,
-                data,
-            } => {
-                let reply = Icmpv4Repr::EchoReply {
-                    ident,
-                    seq_no,
-                    data,
-                };
+            Icmpv4Repr::EchoRequest { ident, seq_no, data } => {
+                let reply = Icmpv4Repr::EchoReply { ident, seq_no, data };
                 let frame = wire::icmp(self.mac, src_mac, config.addr, ip.src_addr, 64, &reply);
                 self.send(frame);
             }
-            Icmpv4Repr::EchoReply {
-                ident,
-                seq_no,
-                data,
-            } if ident == self.ident => {
+            Icmpv4Repr::EchoReply { ident, seq_no, data } if ident == self.ident => {
                 if let Some(Job::Ping(ping)) = &mut self.job {
-                    if let (Phase::Awaiting { sent, .. }, true, Proto::Icmp) = (
-                        ping.phase,
-                        seq_no == ping.seq && ip.src_addr == ping.dst,
-                        ping.proto,
-                    ) {
+                    if let (Phase::Awaiting { sent, .. }, true, Proto::Icmp) =
+                        (ping.phase, seq_no == ping.seq && ip.src_addr == ping.dst, ping.proto)
+                    {
                         let bytes = data.len() + 28;
-                        let line = reply_line(
-                            bytes,
-                            ip.src_addr,
-                            "icmp_seq",
-                            seq_no,
-                            ip.hop_limit,
-                            now - sent,
-                        );
+                        let line =
+                            reply_line(bytes, ip.src_addr, "icmp_seq", seq_no, ip.hop_limit, now - sent);
                         let mut ping = std::mem::replace(ping, placeholder_ping());
                         self.print(line);
                         let more = self.next_ping(now, &mut ping);
@@ -903,18 +778,10 @@ impl Pc {
                     }
                 }
             }
-            Icmpv4Repr::DstUnreachable {
-                reason: Icmpv4DstUnreachable::PortUnreachable,
-                header,
-                ..
-            } => {
+            Icmpv4Repr::DstUnreachable { reason: Icmpv4DstUnreachable::PortUnreachable, header, .. } => {
                 self.trace_answer(now, ip.src_addr, header.dst_addr, true);
             }
-            Icmpv4Repr::TimeExceeded {
-                reason: Icmpv4TimeExceeded::TtlExpired,
-                header,
-                ..
-            } => {
+            Icmpv4Repr::TimeExceeded { reason: Icmpv4TimeExceeded::TtlExpired, header, .. } => {
                 self.trace_answer(now, ip.src_addr, header.dst_addr, false);
             }
             _ => {}
@@ -964,16 +831,8 @@ impl Pc {
             return;
         }
         if dst_port == ECHO_PORT {
-            let echo = wire::udp(
-                self.mac,
-                src_mac,
-                config.addr,
-                ip.src_addr,
-                64,
-                ECHO_PORT,
-                src_port,
-                payload,
-            );
+            let echo =
+                wire::udp(self.mac, src_mac, config.addr, ip.src_addr, 64, ECHO_PORT, src_port, payload);
             return self.send(echo);
         }
         if src_port == ECHO_PORT {
@@ -983,8 +842,7 @@ impl Pc {
                     (ping.phase, seq == ping.seq && ip.src_addr == ping.dst)
                 {
                     let bytes = payload.len() + 28;
-                    let line =
-                        reply_line(bytes, ip.src_addr, "udp_seq", seq, ip.hop_limit, now - sent);
+                    let line = reply_line(bytes, ip.src_addr, "udp_seq", seq, ip.hop_limit, now - sent);
                     let mut ping = std::mem::replace(ping, placeholder_ping());
                     self.print(line);
                     let more = self.next_ping(now, &mut ping);
@@ -996,23 +854,13 @@ impl Pc {
         // Nobody listens: port unreachable, quoting the offending datagram (what trace waits for).
         let quoted = &frame[wire::ETH_HEADER..];
         let quoted = &quoted[..quoted.len().min(wire::IP_HEADER + 8)];
-        let header = smoltcp::wire::Ipv4Repr {
-            payload_len: 8.min(ip.payload_len),
-            ..ip
-        };
+        let header = smoltcp::wire::Ipv4Repr { payload_len: 8.min(ip.payload_len), ..ip };
         let unreachable = Icmpv4Repr::DstUnreachable {
             reason: Icmpv4DstUnreachable::PortUnreachable,
             header,
             data: &quoted[wire::IP_HEADER.min(quoted.len())..],
         };
-        let frame = wire::icmp(
-            self.mac,
-            src_mac,
-            config.addr,
-            ip.src_addr,
-            64,
-            &unreachable,
-        );
+        let frame = wire::icmp(self.mac, src_mac, config.addr, ip.src_addr, 64, &unreachable);
         self.send(frame);
     }
 }
@@ -1020,24 +868,11 @@ impl Pc {
 /// `00:50:79:66:68:00`, as VPCS writes MACs (smoltcp uses dashes).
 pub fn mac_text(mac: EthernetAddress) -> String {
     let b = mac.0;
-    format!(
-        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        b[0], b[1], b[2], b[3], b[4], b[5]
-    )
+    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3], b[4], b[5])
 }
 
-fn reply_line(
-    bytes: usize,
-    from: Ipv4Addr,
-    kind: &str,
-    seq: u16,
-    ttl: u8,
-    rtt: Duration,
-) -> String {
-    format!(
-        "{bytes} bytes from {from} {kind}={seq} ttl={ttl} time={:.3} ms\n",
-        rtt.as_secs_f64() * 1000.0
-    )
+fn reply_line(bytes: usize, from: Ipv4Addr, kind: &str, seq: u16, ttl: u8, rtt: Duration) -> String {
+    format!("{bytes} bytes from {from} {kind}={seq} ttl={ttl} time={:.3} ms\n", rtt.as_secs_f64() * 1000.0)
 }
 
 fn placeholder_ping() -> Ping {
@@ -1051,9 +886,7 @@ fn placeholder_ping() -> Ping {
         size: 0,
         ttl: 0,
         seq: 0,
-        phase: Phase::Pausing {
-            until: Instant::now(),
-        },
+        phase: Phase::Pausing { until: Instant::now() },
     }
 }
 
@@ -1066,9 +899,7 @@ fn placeholder_trace() -> Trace {
         wait: Duration::ZERO,
         probe: 0,
         hop: vec![],
-        phase: Phase::Pausing {
-            until: Instant::now(),
-        },
+        phase: Phase::Pausing { until: Instant::now() },
     }
 }
 
@@ -1107,16 +938,9 @@ fn parse_ip_args(args: &[&str]) -> Result<IpConfig, &'static str> {
         if gateway.is_some() {
             return Err("Invalid gateway address");
         }
-        gateway = Some(
-            arg.parse::<Ipv4Addr>()
-                .map_err(|_| "Invalid gateway address")?,
-        );
+        gateway = Some(arg.parse::<Ipv4Addr>().map_err(|_| "Invalid gateway address")?);
     }
-    let config = IpConfig {
-        addr,
-        prefix: prefix.unwrap_or(24),
-        gateway,
-    };
+    let config = IpConfig { addr, prefix: prefix.unwrap_or(24), gateway };
     if config.prefix == 0 || config.prefix > 30 {
         return Err("Invalid address");
     }
@@ -1211,10 +1035,7 @@ mod tests {
             let end = self.now + span;
             loop {
                 self.shuttle();
-                let next = [self.a.deadline(), self.b.deadline()]
-                    .into_iter()
-                    .flatten()
-                    .min();
+                let next = [self.a.deadline(), self.b.deadline()].into_iter().flatten().min();
                 match next {
                     Some(t) if t <= end => {
                         self.now = self.now.max(t);
@@ -1266,10 +1087,7 @@ mod tests {
         w.run_for(Duration::from_secs(1));
         w.type_a("ip 192.168.1.2");
         w.run_for(Duration::from_secs(1));
-        assert_eq!(
-            w.a_text,
-            "Checking for duplicate address...\nPC1 : 192.168.1.2 255.255.255.0\nVPCS> "
-        );
+        assert_eq!(w.a_text, "Checking for duplicate address...\nPC1 : 192.168.1.2 255.255.255.0\nVPCS> ");
         w.a_text.clear();
         w.type_a("ping 192.168.1.1");
         w.run_for(Duration::from_secs(6));
@@ -1315,19 +1133,12 @@ mod tests {
         w.a_text.clear();
         w.type_a("ping 192.168.1.1 -c 1");
         w.run_for(Duration::from_secs(1));
-        assert!(
-            w.a_text.starts_with("84 bytes from 192.168.1.1 icmp_seq=1"),
-            "{}",
-            w.a_text
-        );
+        assert!(w.a_text.starts_with("84 bytes from 192.168.1.1 icmp_seq=1"), "{}", w.a_text);
         w.a_text.clear();
         w.b = Pc::new(MAC_B, None); // B loses its address; A still knows its MAC
         w.type_a("ping 192.168.1.1 -c 2 -w 200 -i 10");
         w.run_for(Duration::from_secs(2));
-        assert_eq!(
-            w.a_text,
-            "192.168.1.1 icmp_seq=1 timeout\n192.168.1.1 icmp_seq=2 timeout\nVPCS> "
-        );
+        assert_eq!(w.a_text, "192.168.1.1 icmp_seq=1 timeout\n192.168.1.1 icmp_seq=2 timeout\nVPCS> ");
     }
 
     #[test]
@@ -1340,24 +1151,13 @@ mod tests {
         w.type_a("ping 10.1.1.1 -2 -c 2 -i 10");
         w.run_for(Duration::from_secs(1));
         let lines: Vec<&str> = w.a_text.lines().collect();
-        assert!(
-            lines[0].starts_with("84 bytes from 10.1.1.1 udp_seq=1 ttl=64 time="),
-            "{}",
-            w.a_text
-        );
-        assert!(
-            lines[1].starts_with("84 bytes from 10.1.1.1 udp_seq=2 ttl=64 time="),
-            "{}",
-            w.a_text
-        );
+        assert!(lines[0].starts_with("84 bytes from 10.1.1.1 udp_seq=1 ttl=64 time="), "{}", w.a_text);
+        assert!(lines[1].starts_with("84 bytes from 10.1.1.1 udp_seq=2 ttl=64 time="), "{}", w.a_text);
         w.a_text.clear();
         w.type_a("trace 10.1.1.1");
         w.run_for(Duration::from_secs(1));
         let lines: Vec<&str> = w.a_text.lines().collect();
-        assert_eq!(
-            lines[0],
-            "trace to 10.1.1.1, 8 hops max, press Ctrl+C to stop"
-        );
+        assert_eq!(lines[0], "trace to 10.1.1.1, 8 hops max, press Ctrl+C to stop");
         assert!(lines[1].starts_with(" 1   *10.1.1.1   "), "{}", w.a_text);
         assert!(lines[1].ends_with(" ms (ICMP type:3, code:3, Destination port unreachable)"));
     }
@@ -1366,37 +1166,15 @@ mod tests {
     fn ip_argument_forms_and_errors() {
         let cfg = |a: &[&str]| parse_ip_args(a);
         let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
-        assert_eq!(
-            cfg(&["10.0.0.1"]),
-            Ok(IpConfig {
-                addr: ip("10.0.0.1"),
-                prefix: 24,
-                gateway: None
-            })
-        );
+        assert_eq!(cfg(&["10.0.0.1"]), Ok(IpConfig { addr: ip("10.0.0.1"), prefix: 24, gateway: None }));
         assert_eq!(
             cfg(&["10.0.0.1/16", "10.0.9.9"]),
-            Ok(IpConfig {
-                addr: ip("10.0.0.1"),
-                prefix: 16,
-                gateway: Some(ip("10.0.9.9"))
-            })
+            Ok(IpConfig { addr: ip("10.0.0.1"), prefix: 16, gateway: Some(ip("10.0.9.9")) })
         );
-        assert_eq!(
-            cfg(&["10.0.0.1", "255.255.0.0", "10.0.9.9"])
-                .unwrap()
-                .prefix,
-            16
-        );
-        assert_eq!(
-            cfg(&["10.0.0.1", "10.0.0.254", "24"]).unwrap().gateway,
-            Some(ip("10.0.0.254"))
-        );
+        assert_eq!(cfg(&["10.0.0.1", "255.255.0.0", "10.0.9.9"]).unwrap().prefix, 16);
+        assert_eq!(cfg(&["10.0.0.1", "10.0.0.254", "24"]).unwrap().gateway, Some(ip("10.0.0.254")));
         assert_eq!(cfg(&["10.0.0.300"]), Err("Invalid address"));
-        assert_eq!(
-            cfg(&["10.0.0.1", "255.255.255.0", "x"]),
-            Err("Invalid gateway address")
-        );
+        assert_eq!(cfg(&["10.0.0.1", "255.255.255.0", "x"]), Err("Invalid gateway address"));
         assert_eq!(cfg(&["10.0.0.1", "24", "10.0.1.1"]), Err("not same subnet"));
         assert_eq!(parse_prefix("255.255.0.255"), None);
     }
@@ -1410,20 +1188,13 @@ mod tests {
         pc.on_line(now, 1, "ech hello world");
         assert_eq!(text(&mut pc), "hello world\nPC7> ");
         pc.on_line(now, 1, "s ip");
-        assert_eq!(
-            text(&mut pc),
-            "Bad command: \"s ip\". Use ? for help.\nPC7> "
-        );
+        assert_eq!(text(&mut pc), "Bad command: \"s ip\". Use ? for help.\nPC7> ");
         pc.on_line(now, 1, "frobnicate");
-        assert_eq!(
-            text(&mut pc),
-            "Bad command: \"frobnicate\". Use ? for help.\nPC7> "
-        );
+        assert_eq!(text(&mut pc), "Bad command: \"frobnicate\". Use ? for help.\nPC7> ");
         pc.on_line(now, 1, "sh ip");
         let shown = text(&mut pc);
         assert!(
-            shown.contains("NAME        : PC7[1]")
-                && shown.contains("MAC         : 00:50:79:66:68:00"),
+            shown.contains("NAME        : PC7[1]") && shown.contains("MAC         : 00:50:79:66:68:00"),
             "{shown}"
         );
         pc.on_line(now, 1, "arp");
@@ -1431,20 +1202,9 @@ mod tests {
         pc.on_line(now, 1, "hist");
         assert!(text(&mut pc).contains("  2  ech hello world\n"));
         pc.on_line(now, 9, "disconnect");
-        assert_eq!(
-            pc.take_output(),
-            [
-                Output::Text("Good-bye\n".into()),
-                Output::Disconnect(9),
-                Output::Text("PC7> ".into())
-            ]
-        );
+        assert_eq!(pc.take_output(), [Output::Disconnect(9)]);
         pc.on_line(now, 1, "!ls /");
-        assert_eq!(
-            text(&mut pc),
-            "Bad command: \"!ls /\". Use ? for help.\nPC7> ",
-            "never a host command"
-        );
+        assert_eq!(text(&mut pc), "Bad command: \"!ls /\". Use ? for help.\nPC7> ", "never a host command");
     }
 
     #[test]
@@ -1458,18 +1218,12 @@ mod tests {
             Output::SaveScript(s) => Some(s),
             _ => None,
         });
-        assert_eq!(
-            saved.as_deref(),
-            Some("set pcname Alice\nip 10.0.0.5 16 10.0.0.1\n")
-        );
+        assert_eq!(saved.as_deref(), Some("set pcname Alice\nip 10.0.0.5 16 10.0.0.1\n"));
         let mut booted = Pc::new(MAC_B, saved);
         let now = Instant::now();
         booted.boot(now);
         booted.on_timer(now + Duration::from_secs(1));
-        assert_eq!(
-            booted.ip().map(|c| (c.addr, c.prefix)),
-            Some((Ipv4Addr::new(10, 0, 0, 5), 16))
-        );
+        assert_eq!(booted.ip().map(|c| (c.addr, c.prefix)), Some((Ipv4Addr::new(10, 0, 0, 5), 16)));
         assert_eq!(booted.prompt(), "Alice> ");
     }
 

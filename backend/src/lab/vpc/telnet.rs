@@ -86,8 +86,7 @@ impl LineEditor {
                 b'\r' | b'\n' => {
                     self.after_cr = b == b'\r';
                     echo.extend_from_slice(b"\r\n");
-                    let line =
-                        String::from_utf8_lossy(&std::mem::take(&mut self.line)).into_owned();
+                    let line = String::from_utf8_lossy(&std::mem::take(&mut self.line)).into_owned();
                     events.push(Input::Line(line));
                 }
                 3 => {
@@ -144,9 +143,7 @@ mod tests {
 
     #[test]
     fn negotiation_and_subnegotiation_are_skipped() {
-        let mut bytes = vec![
-            255, 253, 1, 255, 251, 31, 255, 250, 31, 0, 80, 0, 24, 255, 240,
-        ];
+        let mut bytes = vec![255, 253, 1, 255, 251, 31, 255, 250, 31, 0, 80, 0, 24, 255, 240];
         bytes.extend_from_slice(b"help\r\n");
         assert_eq!(lines(&bytes), [Input::Line("help".into())]);
     }
@@ -173,9 +170,7 @@ mod tests {
         assert_eq!(echo.len(), MAX_LINE);
         let (events, _) = editor.feed(&[0, 1, 2, 0x1b, 0xfe, 0x80, b'\n']);
         assert_eq!(events.len(), 1);
-        let Input::Line(line) = &events[0] else {
-            panic!()
-        };
+        let Input::Line(line) = &events[0] else { panic!() };
         assert_eq!(line.len(), MAX_LINE, "the rest of the flood was dropped");
     }
 

@@ -7,8 +7,8 @@ use std::net::Ipv4Addr;
 
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
-    ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
-    EthernetRepr, Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr,
+    ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr,
+    Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr,
 };
 
 pub const ETH_HEADER: usize = 14;
@@ -48,9 +48,9 @@ fn parse_checked(frame: &[u8], mac: EthernetAddress) -> Option<Received<'_>> {
     let src_mac = eth.src_addr();
     let payload = &frame[ETH_HEADER..];
     match eth.ethertype() {
-        EthernetProtocol::Arp => ArpRepr::parse(&ArpPacket::new_checked(payload).ok()?)
-            .ok()
-            .map(Received::Arp),
+        EthernetProtocol::Arp => {
+            ArpRepr::parse(&ArpPacket::new_checked(payload).ok()?).ok().map(Received::Arp)
+        }
         EthernetProtocol::Ipv4 => {
             let caps = ChecksumCapabilities::default();
             let packet = Ipv4Packet::new_checked(payload).ok()?;
@@ -58,21 +58,14 @@ fn parse_checked(frame: &[u8], mac: EthernetAddress) -> Option<Received<'_>> {
             let body = &payload[packet.header_len() as usize..packet.total_len() as usize];
             match ip.next_header {
                 IpProtocol::Icmp => {
-                    let icmp =
-                        Icmpv4Repr::parse(&Icmpv4Packet::new_checked(body).ok()?, &caps).ok()?;
+                    let icmp = Icmpv4Repr::parse(&Icmpv4Packet::new_checked(body).ok()?, &caps).ok()?;
                     Some(Received::Icmp { ip, src_mac, icmp })
                 }
                 IpProtocol::Udp => {
                     let udp = UdpPacket::new_checked(body).ok()?;
                     let (src_port, dst_port) = (udp.src_port(), udp.dst_port());
                     let payload = &body[8..udp.len() as usize];
-                    Some(Received::Udp {
-                        ip,
-                        src_mac,
-                        src_port,
-                        dst_port,
-                        payload,
-                    })
+                    Some(Received::Udp { ip, src_mac, src_port, dst_port, payload })
                 }
                 _ => Some(Received::Ignored),
             }
@@ -93,19 +86,11 @@ pub fn arp(
         source_hardware_addr: src_mac,
         source_protocol_addr: src_ip,
         // Requests leave the target hardware address zero.
-        target_hardware_addr: if op == ArpOperation::Request {
-            EthernetAddress([0; 6])
-        } else {
-            dst_mac
-        },
+        target_hardware_addr: if op == ArpOperation::Request { EthernetAddress([0; 6]) } else { dst_mac },
         target_protocol_addr: target_ip,
     };
     let mut frame = vec![0; ETH_HEADER + repr.buffer_len()];
-    let eth = EthernetRepr {
-        src_addr: src_mac,
-        dst_addr: dst_mac,
-        ethertype: EthernetProtocol::Arp,
-    };
+    let eth = EthernetRepr { src_addr: src_mac, dst_addr: dst_mac, ethertype: EthernetProtocol::Arp };
     eth.emit(&mut EthernetFrame::new_unchecked(&mut frame));
     repr.emit(&mut ArpPacket::new_unchecked(&mut frame[ETH_HEADER..]));
     frame
@@ -119,11 +104,7 @@ fn ipv4(
     fill: impl FnOnce(&mut [u8]),
 ) -> Vec<u8> {
     let mut frame = vec![0; ETH_HEADER + IP_HEADER + ip.payload_len];
-    let eth = EthernetRepr {
-        src_addr: src_mac,
-        dst_addr: dst_mac,
-        ethertype: EthernetProtocol::Ipv4,
-    };
+    let eth = EthernetRepr { src_addr: src_mac, dst_addr: dst_mac, ethertype: EthernetProtocol::Ipv4 };
     eth.emit(&mut EthernetFrame::new_unchecked(&mut frame));
     let mut packet = Ipv4Packet::new_unchecked(&mut frame[ETH_HEADER..]);
     ip.emit(&mut packet, &ChecksumCapabilities::default());
@@ -147,10 +128,7 @@ pub fn icmp(
         hop_limit: ttl,
     };
     ipv4(src_mac, dst_mac, ip, |buf| {
-        icmp.emit(
-            &mut Icmpv4Packet::new_unchecked(buf),
-            &ChecksumCapabilities::default(),
-        )
+        icmp.emit(&mut Icmpv4Packet::new_unchecked(buf), &ChecksumCapabilities::default())
     })
 }
 
@@ -211,36 +189,18 @@ mod tests {
             0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 192, 168, 1, 1, // target
         ];
         assert_eq!(frame, golden);
-        let Received::Arp(ArpRepr::EthernetIpv4 {
-            operation,
-            target_protocol_addr,
-            ..
-        }) = parse(&frame, B)
+        let Received::Arp(ArpRepr::EthernetIpv4 { operation, target_protocol_addr, .. }) = parse(&frame, B)
         else {
             panic!("broadcast ARP must be read");
         };
-        assert_eq!(
-            (operation, target_protocol_addr),
-            (ArpOperation::Request, Ipv4Addr::new(192, 168, 1, 1))
-        );
+        assert_eq!((operation, target_protocol_addr), (ArpOperation::Request, Ipv4Addr::new(192, 168, 1, 1)));
     }
 
     #[test]
     fn echo_request_golden_bytes_as_vpcs_sends_them() {
         let data = [0u8; 56];
-        let echo = Icmpv4Repr::EchoRequest {
-            ident: 0x1234,
-            seq_no: 1,
-            data: &data,
-        };
-        let frame = icmp(
-            A,
-            B,
-            Ipv4Addr::new(192, 168, 1, 2),
-            Ipv4Addr::new(192, 168, 1, 1),
-            64,
-            &echo,
-        );
+        let echo = Icmpv4Repr::EchoRequest { ident: 0x1234, seq_no: 1, data: &data };
+        let frame = icmp(A, B, Ipv4Addr::new(192, 168, 1, 2), Ipv4Addr::new(192, 168, 1, 1), 64, &echo);
         assert_eq!(frame.len(), 14 + 84, "84 bytes of IP, no FCS");
         #[rustfmt::skip]
         let head: [u8; 42] = [
@@ -250,9 +210,7 @@ mod tests {
             0x08, 0x00, 0xe5, 0xca, 0x12, 0x34, 0x00, 0x01, // echo request, checksum, ident, seq
         ];
         assert_eq!(&frame[..42], &head);
-        let Received::Icmp { ip, icmp, src_mac } = parse(&frame, B) else {
-            panic!()
-        };
+        let Received::Icmp { ip, icmp, src_mac } = parse(&frame, B) else { panic!() };
         assert_eq!((ip.hop_limit, src_mac), (64, A));
         assert_eq!(icmp, echo);
     }
@@ -260,19 +218,8 @@ mod tests {
     #[test]
     fn frames_for_other_macs_and_garbage_are_ignored() {
         let data = [0u8; 8];
-        let echo = Icmpv4Repr::EchoRequest {
-            ident: 1,
-            seq_no: 1,
-            data: &data,
-        };
-        let frame = icmp(
-            A,
-            B,
-            Ipv4Addr::new(10, 0, 0, 1),
-            Ipv4Addr::new(10, 0, 0, 2),
-            64,
-            &echo,
-        );
+        let echo = Icmpv4Repr::EchoRequest { ident: 1, seq_no: 1, data: &data };
+        let frame = icmp(A, B, Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2), 64, &echo);
         assert_eq!(parse(&frame, A), Received::Ignored);
         for garbage in [&[][..], &[0xff; 13], &[0xff; 60], &frame[..30]] {
             assert_eq!(parse(garbage, B), Received::Ignored);
@@ -281,29 +228,9 @@ mod tests {
 
     #[test]
     fn udp_round_trips() {
-        let frame = udp(
-            A,
-            B,
-            Ipv4Addr::new(10, 0, 0, 1),
-            Ipv4Addr::new(10, 0, 0, 2),
-            1,
-            40000,
-            33434,
-            b"probe",
-        );
-        let Received::Udp {
-            ip,
-            src_port,
-            dst_port,
-            payload,
-            ..
-        } = parse(&frame, B)
-        else {
-            panic!()
-        };
-        assert_eq!(
-            (ip.hop_limit, src_port, dst_port, payload),
-            (1, 40000, 33434, &b"probe"[..])
-        );
+        let frame =
+            udp(A, B, Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2), 1, 40000, 33434, b"probe");
+        let Received::Udp { ip, src_port, dst_port, payload, .. } = parse(&frame, B) else { panic!() };
+        assert_eq!((ip.hop_limit, src_port, dst_port, payload), (1, 40000, 33434, &b"probe"[..]));
     }
 }
