@@ -107,3 +107,83 @@ impl TempServer {
         format!("http://{}{path}", self.running.addr)
     }
 }
+
+/// A raw TCP console client: strips telnet negotiation, waits for text.
+pub struct Console {
+    stream: tokio::net::TcpStream,
+    /// Everything received so far, negotiation removed, CR LF turned into LF.
+    pub transcript: String,
+    seen: usize,
+}
+
+impl Console {
+    pub async fn connect(port: u16) -> Console {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        Console { stream, transcript: String::new(), seen: 0 }
+    }
+
+    /// Reads until `text` appears after what earlier waits consumed; returns what came before it and it.
+    pub async fn expect(&mut self, text: &str) -> String {
+        use tokio::io::AsyncReadExt;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(at) = self.transcript[self.seen..].find(text) {
+                let end = self.seen + at + text.len();
+                let got = self.transcript[self.seen..end].to_owned();
+                self.seen = end;
+                return got;
+            }
+            let mut buf = [0u8; 4096];
+            let n = tokio::time::timeout_at(deadline, self.stream.read(&mut buf))
+                .await
+                .unwrap_or_else(|_| panic!("no {text:?} in time; transcript:\n{}", self.transcript))
+                .unwrap();
+            assert!(n > 0, "console closed while waiting for {text:?}; transcript:\n{}", self.transcript);
+            self.transcript.push_str(&strip_telnet(&buf[..n]));
+        }
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        self.stream.write_all(bytes).await.unwrap();
+    }
+
+    /// Types a command and returns its output up to the next prompt (the echo excluded).
+    pub async fn run(&mut self, line: &str, prompt: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes()).await;
+        self.expect(&format!("{line}\n")).await;
+        let out = self.expect(prompt).await;
+        out[..out.len() - prompt.len()].to_owned()
+    }
+
+    /// True once the server has closed the connection.
+    pub async fn closed(&mut self) -> bool {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 256];
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), self.stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(n)) => self.transcript.push_str(&strip_telnet(&buf[..n])),
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+/// Removes IAC sequences and carriage returns.
+pub fn strip_telnet(bytes: &[u8]) -> String {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            255 if i + 1 < bytes.len() && (251..=254).contains(&bytes[i + 1]) => i += 3,
+            255 => i += 2,
+            b'\r' => i += 1,
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
