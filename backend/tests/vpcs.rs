@@ -365,3 +365,76 @@ async fn tunnels_change_while_running_and_scripts_persist() {
     // Another project's VM gets another MAC: unique per server, not per project.
     assert_ne!(lab.vm(0).await["mac_address"], lab.vm(1).await["mac_address"]);
 }
+
+#[tokio::test]
+async fn three_pcs_ping_each_other_through_a_switch() {
+    let server = TempServer::start(&[]).await;
+    let c = Client::new();
+    let call = |method: reqwest::Method, path: String, body: Value| {
+        let (c, url) = (c.clone(), server.url(&path));
+        async move {
+            let res = c.request(method, url).body(body.to_string()).send().await.unwrap();
+            let status = res.status();
+            assert!(status.is_success(), "{status}");
+            res.json::<Value>().await.unwrap_or(Value::Null)
+        }
+    };
+    let post = |path: String, body: Value| call(reqwest::Method::POST, path, body);
+    let p = post("/v1/projects".into(), json!({"name": "switched"})).await["project_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut events = reqwest::get(server.url(&format!("/v1/projects/{p}/notifications"))).await.unwrap();
+    let sw = post(format!("/v1/projects/{p}/switches/vms"), json!({"name": "SW1", "ports": 4})).await;
+    assert_eq!(
+        (sw["node_type"].as_str(), sw["ports"].as_array().unwrap().len()),
+        (Some("ethernet_switch"), 4)
+    );
+    let sw_path = format!("/v1/projects/{p}/switches/vms/{}", sw["vm_id"].as_str().unwrap());
+    let mut consoles = vec![];
+    for i in 0..3 {
+        let vm = post(format!("/v1/projects/{p}/vpcs/vms"), json!({ "name": format!("PC{}", i + 1) })).await;
+        let pc_port = post(format!("/v1/projects/{p}/ports/udp"), json!({})).await["udp_port"].clone();
+        let sw_port = post(format!("/v1/projects/{p}/ports/udp"), json!({})).await["udp_port"].clone();
+        let vm_path = format!("/v1/projects/{p}/vpcs/vms/{}", vm["vm_id"].as_str().unwrap());
+        let to_switch = json!({"type": "nio_udp", "lport": pc_port, "rhost": "127.0.0.1", "rport": sw_port});
+        post(format!("{vm_path}/adapters/0/ports/0/nio"), to_switch).await;
+        let to_pc = json!({"type": "nio_udp", "lport": sw_port, "rhost": "127.0.0.1", "rport": pc_port});
+        post(format!("{sw_path}/adapters/0/ports/{i}/nio"), to_pc).await;
+        post(format!("{vm_path}/start"), json!({})).await;
+        consoles.push(vm["console"].as_u64().unwrap() as u16);
+    }
+    post(format!("{sw_path}/start"), json!({})).await;
+    assert_eq!(call(reqwest::Method::GET, sw_path.clone(), Value::Null).await["status"], "started");
+
+    let mut pcs = vec![];
+    for (i, port) in consoles.iter().enumerate() {
+        let mut console = Console::connect(*port).await;
+        console.expect("VPCS> ").await;
+        console.run(&format!("ip 172.16.0.{}/24", i + 1), "VPCS> ").await;
+        pcs.push(console);
+    }
+    for (from, to) in [(0, 1), (1, 2), (2, 0)] {
+        let out = pcs[from].run(&format!("ping 172.16.0.{} -c 2 -i 50", to + 1), "VPCS> ").await;
+        assert_eq!(
+            out.matches(&format!("84 bytes from 172.16.0.{} icmp_seq=", to + 1)).count(),
+            2,
+            "{from}->{to}: {out}"
+        );
+    }
+    // Unplugging a port takes effect at once.
+    call(reqwest::Method::DELETE, format!("{sw_path}/adapters/0/ports/1/nio"), Value::Null).await;
+    let out = pcs[0].run("ping 172.16.0.2 -c 1 -w 300", "VPCS> ").await;
+    assert!(out.contains("icmp_seq=1 timeout") || out.contains("not reachable"), "{out}");
+    let out = pcs[0].run("ping 172.16.0.3 -c 1", "VPCS> ").await;
+    assert!(out.starts_with("84 bytes from 172.16.0.3"), "{out}");
+
+    // The switch appears in the project's notifications.
+    let mut text = String::new();
+    while !text.contains("\"node_type\":\"ethernet_switch\"") {
+        let chunk =
+            tokio::time::timeout(Duration::from_secs(5), events.chunk()).await.unwrap().unwrap().unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(text.contains("\"action\":\"vm.created\""));
+}

@@ -137,6 +137,37 @@ pub enum NioKind {
     Udp,
 }
 
+/// A built-in Ethernet switch (`/v1/projects/{project_id}/switches/vms`):
+/// each port a UDP tunnel; it learns MACs and floods unknown destinations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Switch {
+    pub vm_id: Uuid,
+    pub project_id: Uuid,
+    pub name: String,
+    /// Always `"ethernet_switch"`: tells switches from PCs in notifications.
+    pub node_type: String,
+    pub status: VmStatus,
+    pub ports: Vec<SwitchPort>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwitchPort {
+    pub port_number: u32,
+    pub nio: Option<Nio>,
+}
+
+/// `POST /v1/projects/{project_id}/switches/vms`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchCreate {
+    pub name: String,
+    #[serde(default)]
+    pub vm_id: Option<Uuid>,
+    /// How many ports (1 to 64, default 8).
+    #[serde(default)]
+    pub ports: Option<u32>,
+}
+
 /// `POST /v1/projects/{project_id}/ports/udp`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UdpPort {

@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod notifications;
 pub mod projects;
+pub mod switches;
 pub mod vms;
 
 use std::path::PathBuf;
@@ -47,6 +48,7 @@ pub type Shared = Arc<AppState>;
 
 pub fn app(state: Shared) -> Router {
     let vm = "/v1/projects/{project_id}/vpcs/vms/{vm_id}";
+    let sw = "/v1/projects/{project_id}/switches/vms/{vm_id}";
     let api = Router::new()
         .route("/v1/version", get(version))
         .route("/v1/notifications", get(notifications::stream_all))
@@ -67,6 +69,14 @@ pub fn app(state: Shared) -> Router {
         .route(
             &format!("{vm}/adapters/{{adapter_number}}/ports/{{port_number}}/nio"),
             post(vms::add_nio).delete(vms::remove_nio),
+        )
+        .route("/v1/projects/{project_id}/switches/vms", get(switches::list).post(switches::create))
+        .route(sw, get(switches::show).delete(switches::delete))
+        .route(&format!("{sw}/start"), post(switches::start))
+        .route(&format!("{sw}/stop"), post(switches::stop))
+        .route(
+            &format!("{sw}/adapters/{{adapter_number}}/ports/{{port_number}}/nio"),
+            post(switches::add_nio).delete(switches::remove_nio),
         )
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT));

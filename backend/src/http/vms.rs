@@ -10,7 +10,7 @@ use super::error::ApiError;
 use super::extract::{JsonBody, NoFields, Params};
 use super::Shared;
 
-fn ids(p: &Params) -> Result<(Uuid, Uuid), ApiError> {
+pub fn ids(p: &Params) -> Result<(Uuid, Uuid), ApiError> {
     Ok((p.uuid("project_id")?, p.uuid("vm_id")?))
 }
 

@@ -16,6 +16,8 @@
 pub mod ports;
 pub mod runtime;
 pub mod store;
+pub mod switch;
+pub mod switches;
 pub mod vpc;
 
 use std::collections::{BTreeSet, HashMap};
@@ -94,6 +96,7 @@ struct ProjectState {
     temporary: bool,
     /// In creation order, which is the order listings show.
     vms: Vec<VmState>,
+    switches: Vec<switches::SwitchState>,
     /// Tunnel ports this project holds, from `ports/udp` or from its NIOs.
     udp_ports: BTreeSet<u16>,
     /// Serializes this project's saves.
@@ -142,10 +145,19 @@ impl Lab {
                 Ok(file) if file.closed => {}
                 Ok(file) => {
                     let id = file.project_id;
+                    let started_switches: Vec<Uuid> =
+                        file.switches.iter().filter(|s| s.started).map(|s| s.vm_id).collect();
                     let started = lab.adopt(file);
                     tracing::info!(project_id = %id, started = started.len(), "loaded project");
                     for vm in started {
-                        lab.start_vm(id, vm).await?;
+                        if let Err(e) = lab.start_vm(id, vm).await {
+                            tracing::error!(vm_id = %vm, "cannot restart VM: {e}");
+                        }
+                    }
+                    for switch in started_switches {
+                        if let Err(e) = lab.start_switch(id, switch).await {
+                            tracing::error!(vm_id = %switch, "cannot restart switch: {e}");
+                        }
                     }
                 }
                 Err(e) => tracing::error!("skipping a saved project: {e}"),
@@ -281,6 +293,12 @@ impl Lab {
                 self.announce(action::VM_STOPPED, vm.json(id));
             }
         }
+        for switch in &mut project.switches {
+            locks.remove(&switch.id);
+            if switch.runtime.take().is_some() {
+                self.announce(action::VM_STOPPED, switch.json(id));
+            }
+        }
         Ok(project)
     }
 
@@ -308,6 +326,11 @@ impl Lab {
         lock.lock_owned().await
     }
 
+    /// Drops the lock of a deleted node.
+    fn forget_lock(&self, id: Uuid) {
+        self.vm_locks.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+    }
+
     pub fn list_vms(&self, project: Uuid) -> Result<Vec<Vm>> {
         let state = self.state();
         Ok(state.project(project)?.vms.iter().map(|vm| vm.json(project)).collect())
@@ -330,7 +353,7 @@ impl Lab {
         {
             let mut state = self.state();
             state.project(project)?;
-            if state.projects.values().any(|p| p.vms.iter().any(|vm| vm.id == id)) {
+            if state.node_exists(id) {
                 return Err(LabError::Conflict(format!("VM ID {id} already exists")));
             }
             let console = match req.console {
@@ -410,9 +433,11 @@ impl Lab {
             removed
         };
         self.save(project).await?;
-        self.vm_locks.lock().unwrap_or_else(|e| e.into_inner()).remove(&vm);
+        self.forget_lock(vm);
+        let mut removed = removed;
         let json = removed.json(project);
-        if removed.runtime.is_some() {
+        if let Some(runtime) = removed.runtime.take() {
+            runtime.stop().await;
             self.announce(action::VM_STOPPED, &json);
         }
         self.announce(action::VM_DELETED, &json);
@@ -439,6 +464,7 @@ impl Lab {
     /// Starts or stops a VM; doing what is already done is not an error and
     /// announces nothing.
     async fn set_running(&self, project: Uuid, vm: Uuid, run: bool) -> Result<()> {
+        let mut stopped = None;
         let changed = {
             let mut state = self.state();
             let entry = state.project_mut(project)?.vm_mut(vm)?;
@@ -463,12 +489,16 @@ impl Lab {
                     true
                 }
                 (Some(_), false) => {
-                    entry.runtime = None;
+                    stopped = entry.runtime.take();
                     true
                 }
                 _ => false,
             }
         };
+        if let Some(runtime) = stopped {
+            // Its sockets are closed when this returns, so a restart can bind them again.
+            runtime.stop().await;
+        }
         if changed {
             self.save(project).await?;
             let json = self.vm_json(project, vm)?;
@@ -480,37 +510,12 @@ impl Lab {
     /// Attaches a tunnel to the VM's adapter port. Takes effect at once, even while running.
     pub async fn add_nio(&self, project: Uuid, vm: Uuid, adapter: u32, port: u32, nio: Nio) -> Result<Nio> {
         check_adapter_port(adapter, port)?;
-        let Nio { lport, rhost, rport, .. } = &nio;
-        if *lport == 0 || *rport == 0 {
-            return Err(LabError::Invalid("lport and rport must be between 1 and 65535".into()));
-        }
-        if !valid_host(rhost) {
-            return Err(LabError::Invalid(format!("rhost: {rhost:?} is not a host name or IP address")));
-        }
+        check_nio(&nio)?;
         let _serial = self.lock_vm(vm).await;
         {
             let mut state = self.state();
-            let entry = state.project(project)?;
-            let old = entry.vm(vm)?.nio.clone();
-            let old_lport = old.as_ref().map(|old| old.lport);
-            let used_by_other_nio = entry
-                .vms
-                .iter()
-                .any(|v| v.id != vm && v.nio.as_ref().is_some_and(|other| other.lport == *lport));
-            if used_by_other_nio {
-                return Err(LabError::Conflict(format!("UDP port {lport} is already used by another NIO")));
-            }
-            let booked_here = entry.udp_ports.contains(lport);
-            if !booked_here {
-                state
-                    .udp
-                    .reserve(*lport)
-                    .map_err(|_| LabError::Conflict(format!("UDP port {lport} is already in use on host")))?;
-                state.project_mut(project)?.udp_ports.insert(*lport);
-            }
-            if let Some(old) = old_lport.filter(|p| p != lport) {
-                state.release_udp(project, old);
-            }
+            let old_lport = state.project(project)?.vm(vm)?.nio.as_ref().map(|old| old.lport);
+            state.claim_lport(project, nio.lport, old_lport, (vm, 0))?;
             let entry = state.project_mut(project)?.vm_mut(vm)?;
             entry.nio = Some(nio.clone());
             if let Some(runtime) = &entry.runtime {
@@ -578,6 +583,7 @@ impl Lab {
             name: file.name,
             temporary: file.temporary,
             vms: vec![],
+            switches: vec![],
             udp_ports: BTreeSet::new(),
             save_lock: Arc::default(),
         };
@@ -623,6 +629,19 @@ impl Lab {
                 runtime: None,
             });
         }
+        for record in file.switches {
+            let mut switch = switches::SwitchState::from_record(record);
+            for nio in &mut switch.ports {
+                let Some(lport) = nio.as_ref().map(|n| n.lport) else { continue };
+                if state.udp.reserve_unchecked(lport) {
+                    project.udp_ports.insert(lport);
+                } else {
+                    tracing::warn!(vm_id = %switch.id, "UDP port {lport} was taken, tunnel removed");
+                    *nio = None;
+                }
+            }
+            project.switches.push(switch);
+        }
         state.projects.insert(project.id, project);
         started
     }
@@ -666,8 +685,33 @@ impl State {
         self.projects.get_mut(&id).ok_or(LabError::ProjectNotFound(id))
     }
 
+    /// Whether any project has a VM or switch with this id.
+    fn node_exists(&self, id: Uuid) -> bool {
+        self.projects
+            .values()
+            .any(|p| p.vms.iter().any(|v| v.id == id) || p.switches.iter().any(|s| s.id == id))
+    }
+
     fn project_of(&self, vm: Uuid) -> Option<Uuid> {
         self.projects.values().find(|p| p.vms.iter().any(|v| v.id == vm)).map(|p| p.id)
+    }
+
+    /// Books `lport` for the NIO on `owner`'s port, giving back the port it replaces.
+    fn claim_lport(&mut self, project: Uuid, lport: u16, old: Option<u16>, owner: (Uuid, u32)) -> Result<()> {
+        let entry = self.project(project)?;
+        if entry.nio_lports().any(|(node, port, used)| used == lport && (node, port) != owner) {
+            return Err(LabError::Conflict(format!("UDP port {lport} is already used by another NIO")));
+        }
+        if !entry.udp_ports.contains(&lport) {
+            self.udp
+                .reserve(lport)
+                .map_err(|_| LabError::Conflict(format!("UDP port {lport} is already in use on host")))?;
+            self.project_mut(project)?.udp_ports.insert(lport);
+        }
+        if let Some(old) = old.filter(|p| *p != lport) {
+            self.release_udp(project, old);
+        }
+        Ok(())
     }
 
     /// Gives a tunnel port back to the host pool.
@@ -680,6 +724,18 @@ impl State {
 }
 
 impl ProjectState {
+    /// Every tunnel of the project's nodes, as (node, port number, lport).
+    fn nio_lports(&self) -> impl Iterator<Item = (Uuid, u32, u16)> + '_ {
+        let vms = self.vms.iter().filter_map(|vm| vm.nio.as_ref().map(|n| (vm.id, 0, n.lport)));
+        let switches = self.switches.iter().flat_map(|sw| {
+            sw.ports
+                .iter()
+                .enumerate()
+                .filter_map(move |(i, n)| n.as_ref().map(|n| (sw.id, i as u32, n.lport)))
+        });
+        vms.chain(switches)
+    }
+
     fn vm(&self, id: Uuid) -> Result<&VmState> {
         self.vms.iter().find(|vm| vm.id == id).ok_or(LabError::VmNotFound(id))
     }
@@ -702,7 +758,9 @@ impl ProjectState {
                 started: vm.runtime.is_some() && !closed,
             })
             .collect();
-        ProjectFile::new(self.id, self.name.clone(), self.temporary, closed, vms)
+        let mut file = ProjectFile::new(self.id, self.name.clone(), self.temporary, closed, vms);
+        file.switches = self.switches.iter().map(|s| s.record(closed)).collect();
+        file
     }
 }
 
@@ -769,6 +827,16 @@ fn parse_mac(text: &str) -> Option<[u8; 6]> {
         *byte = u8::from_str_radix(parts.next()?, 16).ok()?;
     }
     parts.next().is_none().then_some(mac)
+}
+
+fn check_nio(nio: &Nio) -> Result<()> {
+    if nio.lport == 0 || nio.rport == 0 {
+        return Err(LabError::Invalid("lport and rport must be between 1 and 65535".into()));
+    }
+    if !valid_host(&nio.rhost) {
+        return Err(LabError::Invalid(format!("rhost: {:?} is not a host name or IP address", nio.rhost)));
+    }
+    Ok(())
 }
 
 fn console_taken(port: u16) -> LabError {

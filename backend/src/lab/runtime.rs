@@ -23,6 +23,11 @@ impl VmRuntime {
         self.pc.send(command);
     }
 
+    /// Stops the PC and waits until its sockets are closed.
+    pub async fn stop(self) {
+        self.pc.stop().await;
+    }
+
     pub fn ip(&self) -> Option<IpConfig> {
         self.pc.ip()
     }

@@ -25,6 +25,19 @@ pub struct ProjectFile {
     /// Closed projects stay on disk but are not loaded until opened again.
     pub closed: bool,
     pub vms: Vec<VmRecord>,
+    #[serde(default)]
+    pub switches: Vec<SwitchRecord>,
+}
+
+/// What is saved of a switch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchRecord {
+    pub vm_id: Uuid,
+    pub name: String,
+    /// One entry per port: its tunnel, if connected.
+    pub ports: Vec<Option<Nio>>,
+    pub started: bool,
 }
 
 /// What is saved of a VM.
@@ -45,7 +58,7 @@ pub struct VmRecord {
 
 impl ProjectFile {
     pub fn new(project_id: Uuid, name: String, temporary: bool, closed: bool, vms: Vec<VmRecord>) -> Self {
-        ProjectFile { format: FORMAT, project_id, name, temporary, closed, vms }
+        ProjectFile { format: FORMAT, project_id, name, temporary, closed, vms, switches: vec![] }
     }
 }
 

@@ -49,7 +49,7 @@ pub struct Spec {
 pub struct Handle {
     commands: mpsc::UnboundedSender<Command>,
     ip: watch::Receiver<Option<IpConfig>>,
-    task: tokio::task::JoinHandle<()>,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Handle {
@@ -61,7 +61,7 @@ impl Handle {
         let (commands, rx) = mpsc::unbounded_channel();
         let (ip_tx, ip) = watch::channel(None);
         let task = tokio::spawn(run(spec, listener, rx, ip_tx));
-        Ok(Handle { commands, ip, task })
+        Ok(Handle { commands, ip, task: Some(task) })
     }
 
     pub fn send(&self, command: Command) {
@@ -71,11 +71,21 @@ impl Handle {
     pub fn ip(&self) -> Option<IpConfig> {
         *self.ip.borrow()
     }
+
+    /// Stops the PC and waits until its task, and so its sockets, are gone.
+    pub async fn stop(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
 }
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
 }
 

@@ -1,0 +1,67 @@
+//! `/v1/projects/{project_id}/switches/vms...` routes: the built-in Ethernet switch.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use patchbay_shared::{Nio, Switch, SwitchCreate};
+
+use super::error::ApiError;
+use super::extract::{JsonBody, NoFields, Params};
+use super::vms::ids;
+use super::Shared;
+
+pub async fn list(State(s): State<Shared>, p: Params) -> Result<Json<Vec<Switch>>, ApiError> {
+    Ok(Json(s.lab.list_switches(p.uuid("project_id")?)?))
+}
+
+pub async fn create(
+    State(s): State<Shared>,
+    p: Params,
+    JsonBody(req): JsonBody<SwitchCreate>,
+) -> Result<(StatusCode, Json<Switch>), ApiError> {
+    Ok((StatusCode::CREATED, Json(s.lab.create_switch(p.uuid("project_id")?, req).await?)))
+}
+
+pub async fn show(State(s): State<Shared>, p: Params) -> Result<Json<Switch>, ApiError> {
+    let (project, id) = ids(&p)?;
+    Ok(Json(s.lab.get_switch(project, id).await?))
+}
+
+pub async fn delete(State(s): State<Shared>, p: Params) -> Result<StatusCode, ApiError> {
+    let (project, id) = ids(&p)?;
+    s.lab.delete_switch(project, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn start(
+    State(s): State<Shared>,
+    p: Params,
+    _: JsonBody<NoFields>,
+) -> Result<StatusCode, ApiError> {
+    let (project, id) = ids(&p)?;
+    s.lab.start_switch(project, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn stop(State(s): State<Shared>, p: Params, _: JsonBody<NoFields>) -> Result<StatusCode, ApiError> {
+    let (project, id) = ids(&p)?;
+    s.lab.stop_switch(project, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn add_nio(
+    State(s): State<Shared>,
+    p: Params,
+    JsonBody(nio): JsonBody<Nio>,
+) -> Result<(StatusCode, Json<Nio>), ApiError> {
+    let (project, id) = ids(&p)?;
+    let (adapter, port) = (p.number("adapter_number")?, p.number("port_number")?);
+    Ok((StatusCode::CREATED, Json(s.lab.add_switch_nio(project, id, adapter, port, nio).await?)))
+}
+
+pub async fn remove_nio(State(s): State<Shared>, p: Params) -> Result<StatusCode, ApiError> {
+    let (project, id) = ids(&p)?;
+    let (adapter, port) = (p.number("adapter_number")?, p.number("port_number")?);
+    s.lab.remove_switch_nio(project, id, adapter, port).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,169 @@
+//! The built-in Ethernet switch: a learning bridge between UDP tunnels.
+//!
+//! [`Bridge`] is the I/O-free core (learn, forward, flood); [`Handle`] runs
+//! one receive task per connected port on the tokio runtime.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use patchbay_shared::Nio;
+use tokio::net::UdpSocket;
+use tokio::task::JoinSet;
+
+const AGING: Duration = Duration::from_secs(300);
+/// A flood of random source MACs must not grow memory without bound.
+const MAX_ENTRIES: usize = 8192;
+
+/// Where a frame goes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Forward {
+    Port(usize),
+    /// Every connected port but the one it came in on.
+    Flood,
+    Drop,
+}
+
+#[derive(Default)]
+pub struct Bridge {
+    table: HashMap<[u8; 6], (usize, Instant)>,
+}
+
+impl Bridge {
+    pub fn forward(&mut self, now: Instant, in_port: usize, frame: &[u8]) -> Forward {
+        if frame.len() < 14 {
+            return Forward::Drop;
+        }
+        let dst: [u8; 6] = frame[0..6].try_into().expect("six bytes");
+        let src: [u8; 6] = frame[6..12].try_into().expect("six bytes");
+        if src[0] & 1 == 0 {
+            if self.table.len() >= MAX_ENTRIES && !self.table.contains_key(&src) {
+                self.table.retain(|_, (_, seen)| now.duration_since(*seen) < AGING);
+            }
+            if self.table.len() < MAX_ENTRIES || self.table.contains_key(&src) {
+                self.table.insert(src, (in_port, now));
+            }
+        }
+        match self.table.get(&dst) {
+            _ if dst[0] & 1 == 1 => Forward::Flood,
+            Some((port, seen)) if now.duration_since(*seen) < AGING => {
+                if *port == in_port {
+                    Forward::Drop
+                } else {
+                    Forward::Port(*port)
+                }
+            }
+            _ => Forward::Flood,
+        }
+    }
+}
+
+struct Port {
+    socket: UdpSocket,
+    peer: SocketAddr,
+}
+
+/// A running switch. Dropping it stops every port.
+pub struct Handle {
+    tasks: JoinSet<()>,
+}
+
+impl Handle {
+    /// Binds every connected port and starts forwarding.
+    pub async fn start(host: IpAddr, nios: &[Option<Nio>]) -> std::io::Result<Handle> {
+        let mut ports = Vec::with_capacity(nios.len());
+        for nio in nios {
+            ports.push(match nio {
+                None => None,
+                Some(nio) => {
+                    let socket = UdpSocket::bind((host, nio.lport)).await?;
+                    let peer = tokio::net::lookup_host((nio.rhost.as_str(), nio.rport))
+                        .await?
+                        .find(SocketAddr::is_ipv4)
+                        .ok_or_else(|| std::io::Error::other(format!("{} has no IPv4 address", nio.rhost)))?;
+                    Some(Port { socket, peer })
+                }
+            });
+        }
+        let ports: Arc<[Option<Port>]> = ports.into();
+        let bridge = Arc::new(Mutex::new(Bridge::default()));
+        let mut tasks = JoinSet::new();
+        for (i, port) in ports.iter().enumerate() {
+            if port.is_some() {
+                tasks.spawn(receive(i, ports.clone(), bridge.clone()));
+            }
+        }
+        Ok(Handle { tasks })
+    }
+
+    /// Stops every port and waits until their sockets are closed.
+    pub async fn stop(mut self) {
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+async fn receive(me: usize, ports: Arc<[Option<Port>]>, bridge: Arc<Mutex<Bridge>>) {
+    let Some(port) = &ports[me] else { return };
+    let mut buffer = vec![0u8; 65536];
+    loop {
+        let Ok((len, _)) = port.socket.recv_from(&mut buffer).await else { continue };
+        let frame = &buffer[..len];
+        let decision = bridge.lock().unwrap_or_else(|e| e.into_inner()).forward(Instant::now(), me, frame);
+        match decision {
+            Forward::Port(out) => {
+                if let Some(p) = &ports[out] {
+                    let _ = p.socket.send_to(frame, p.peer).await;
+                }
+            }
+            Forward::Flood => {
+                for (i, p) in ports.iter().enumerate() {
+                    if let (Some(p), true) = (p, i != me) {
+                        let _ = p.socket.send_to(frame, p.peer).await;
+                    }
+                }
+            }
+            Forward::Drop => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(dst: u8, src: u8) -> Vec<u8> {
+        let mut f = vec![0u8; 60];
+        f[0..6].copy_from_slice(&[0, 0x50, 0x79, 0x66, 0x68, dst]);
+        f[6..12].copy_from_slice(&[0, 0x50, 0x79, 0x66, 0x68, src]);
+        f
+    }
+
+    #[test]
+    fn learns_forwards_and_floods() {
+        let mut b = Bridge::default();
+        let now = Instant::now();
+        assert_eq!(b.forward(now, 0, &frame(2, 1)), Forward::Flood, "unknown destination");
+        assert_eq!(b.forward(now, 1, &frame(1, 2)), Forward::Port(0), "learned from the first frame");
+        assert_eq!(b.forward(now, 0, &frame(2, 1)), Forward::Port(1));
+        let mut broadcast = frame(0, 1);
+        broadcast[0..6].copy_from_slice(&[0xff; 6]);
+        assert_eq!(b.forward(now, 0, &broadcast), Forward::Flood);
+        assert_eq!(b.forward(now, 0, &frame(1, 3)), Forward::Drop, "same port as the destination");
+        assert_eq!(b.forward(now + AGING, 1, &frame(1, 2)), Forward::Flood, "aged out");
+        assert_eq!(b.forward(now, 0, &[0; 5]), Forward::Drop);
+    }
+
+    #[test]
+    fn a_mac_flood_is_bounded() {
+        let mut b = Bridge::default();
+        let now = Instant::now();
+        for i in 0..20_000u32 {
+            let mut f = frame(1, 0);
+            f[8..12].copy_from_slice(&i.to_be_bytes());
+            b.forward(now, 0, &f);
+        }
+        assert!(b.table.len() <= MAX_ENTRIES);
+    }
+}

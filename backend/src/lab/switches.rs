@@ -1,0 +1,221 @@
+//! The lab's Ethernet switches: the same lifecycle, locking, persistence and
+//! notifications as VPCS VMs, with one tunnel per port.
+
+use patchbay_shared::{action, Nio, Switch, SwitchCreate, SwitchPort, VmStatus};
+use uuid::Uuid;
+
+use super::store::SwitchRecord;
+use super::switch::Handle;
+use super::{check_nio, valid_name, Lab, LabError, ProjectState, Result};
+
+pub const NODE_TYPE: &str = "ethernet_switch";
+const MAX_PORTS: u32 = 64;
+
+pub struct SwitchState {
+    pub id: Uuid,
+    pub name: String,
+    pub ports: Vec<Option<Nio>>,
+    pub runtime: Option<Handle>,
+}
+
+impl SwitchState {
+    pub fn json(&self, project_id: Uuid) -> Switch {
+        Switch {
+            vm_id: self.id,
+            project_id,
+            name: self.name.clone(),
+            node_type: NODE_TYPE.into(),
+            status: if self.runtime.is_some() { VmStatus::Started } else { VmStatus::Stopped },
+            ports: (0..)
+                .zip(&self.ports)
+                .map(|(port_number, nio)| SwitchPort { port_number, nio: nio.clone() })
+                .collect(),
+        }
+    }
+
+    pub fn record(&self, closed: bool) -> SwitchRecord {
+        SwitchRecord {
+            vm_id: self.id,
+            name: self.name.clone(),
+            ports: self.ports.clone(),
+            started: self.runtime.is_some() && !closed,
+        }
+    }
+
+    pub fn from_record(record: SwitchRecord) -> Self {
+        SwitchState { id: record.vm_id, name: record.name, ports: record.ports, runtime: None }
+    }
+}
+
+impl ProjectState {
+    fn switch(&self, id: Uuid) -> Result<&SwitchState> {
+        self.switches.iter().find(|s| s.id == id).ok_or(LabError::VmNotFound(id))
+    }
+
+    fn switch_mut(&mut self, id: Uuid) -> Result<&mut SwitchState> {
+        self.switches.iter_mut().find(|s| s.id == id).ok_or(LabError::VmNotFound(id))
+    }
+}
+
+impl Lab {
+    pub fn list_switches(&self, project: Uuid) -> Result<Vec<Switch>> {
+        let state = self.state();
+        Ok(state.project(project)?.switches.iter().map(|s| s.json(project)).collect())
+    }
+
+    fn switch_json(&self, project: Uuid, id: Uuid) -> Result<Switch> {
+        Ok(self.state().project(project)?.switch(id)?.json(project))
+    }
+
+    pub async fn get_switch(&self, project: Uuid, id: Uuid) -> Result<Switch> {
+        let _serial = self.lock_vm(id).await;
+        self.switch_json(project, id)
+    }
+
+    pub async fn create_switch(&self, project: Uuid, req: SwitchCreate) -> Result<Switch> {
+        let name = valid_name("name", req.name)?;
+        let ports = req.ports.unwrap_or(8);
+        if !(1..=MAX_PORTS).contains(&ports) {
+            return Err(LabError::Invalid(format!("ports: must be between 1 and {MAX_PORTS}")));
+        }
+        let id = req.vm_id.unwrap_or_else(Uuid::new_v4);
+        let _serial = self.lock_vm(id).await;
+        {
+            let mut state = self.state();
+            state.project(project)?;
+            if state.node_exists(id) {
+                return Err(LabError::Conflict(format!("VM ID {id} already exists")));
+            }
+            let switch = SwitchState { id, name, ports: vec![None; ports as usize], runtime: None };
+            state.project_mut(project)?.switches.push(switch);
+        }
+        self.save(project).await?;
+        let json = self.switch_json(project, id)?;
+        self.announce(action::VM_CREATED, &json);
+        Ok(json)
+    }
+
+    pub async fn delete_switch(&self, project: Uuid, id: Uuid) -> Result<()> {
+        let _serial = self.lock_vm(id).await;
+        let removed = {
+            let mut state = self.state();
+            let p = state.project_mut(project)?;
+            let index = p.switches.iter().position(|s| s.id == id).ok_or(LabError::VmNotFound(id))?;
+            let removed = p.switches.remove(index);
+            for nio in removed.ports.iter().flatten() {
+                state.release_udp(project, nio.lport);
+            }
+            removed
+        };
+        self.save(project).await?;
+        self.forget_lock(id);
+        let json = removed.json(project);
+        if removed.runtime.is_some() {
+            self.announce(action::VM_STOPPED, &json);
+        }
+        self.announce(action::VM_DELETED, &json);
+        Ok(())
+    }
+
+    pub async fn start_switch(&self, project: Uuid, id: Uuid) -> Result<()> {
+        let _serial = self.lock_vm(id).await;
+        self.run_switch(project, id, true).await
+    }
+
+    pub async fn stop_switch(&self, project: Uuid, id: Uuid) -> Result<()> {
+        let _serial = self.lock_vm(id).await;
+        self.run_switch(project, id, false).await
+    }
+
+    /// Starts or stops; a running switch whose tunnels changed is restarted.
+    pub(super) async fn run_switch(&self, project: Uuid, id: Uuid, run: bool) -> Result<()> {
+        let (old, ports) = {
+            let mut state = self.state();
+            let switch = state.project_mut(project)?.switch_mut(id)?;
+            (switch.runtime.take(), switch.ports.clone())
+        };
+        let was_running = old.is_some();
+        if let Some(old) = old {
+            old.stop().await; // its sockets must be free before they are bound again
+        }
+        let runtime = if run {
+            let handle = Handle::start(self.host, &ports)
+                .await
+                .map_err(|e| LabError::Conflict(format!("Cannot start the switch: {e}")))?;
+            Some(handle)
+        } else {
+            None
+        };
+        let now_running = runtime.is_some();
+        self.state().project_mut(project)?.switch_mut(id)?.runtime = runtime;
+        if was_running != now_running {
+            self.save(project).await?;
+            let json = self.switch_json(project, id)?;
+            self.announce(if now_running { action::VM_STARTED } else { action::VM_STOPPED }, &json);
+        }
+        Ok(())
+    }
+
+    pub async fn add_switch_nio(
+        &self,
+        project: Uuid,
+        id: Uuid,
+        adapter: u32,
+        port: u32,
+        nio: Nio,
+    ) -> Result<Nio> {
+        check_nio(&nio)?;
+        let _serial = self.lock_vm(id).await;
+        let running = {
+            let mut state = self.state();
+            let switch = state.project(project)?.switch(id)?;
+            let index = port_index(switch, adapter, port)?;
+            let old = switch.ports[index].as_ref().map(|n| n.lport);
+            let running = switch.runtime.is_some();
+            state.claim_lport(project, nio.lport, old, (id, port))?;
+            state.project_mut(project)?.switch_mut(id)?.ports[index] = Some(nio.clone());
+            running
+        };
+        self.tunnels_changed(project, id, running).await?;
+        Ok(nio)
+    }
+
+    pub async fn remove_switch_nio(&self, project: Uuid, id: Uuid, adapter: u32, port: u32) -> Result<()> {
+        let _serial = self.lock_vm(id).await;
+        let running = {
+            let mut state = self.state();
+            let switch = state.project_mut(project)?.switch_mut(id)?;
+            let index = port_index(switch, adapter, port)?;
+            let nio = switch.ports[index]
+                .take()
+                .ok_or_else(|| LabError::NotFound(format!("No NIO on adapter {adapter} port {port}")))?;
+            let running = switch.runtime.is_some();
+            state.release_udp(project, nio.lport);
+            running
+        };
+        self.tunnels_changed(project, id, running).await
+    }
+
+    /// Saves, restarts a running switch so the change takes effect at once, announces.
+    async fn tunnels_changed(&self, project: Uuid, id: Uuid, running: bool) -> Result<()> {
+        if running {
+            self.run_switch(project, id, true).await?;
+        }
+        self.save(project).await?;
+        self.announce(action::VM_UPDATED, self.switch_json(project, id)?);
+        Ok(())
+    }
+}
+
+fn port_index(switch: &SwitchState, adapter: u32, port: u32) -> Result<usize> {
+    if adapter != 0 {
+        return Err(LabError::NotFound(format!(
+            "Adapter {adapter} doesn't exist on a switch (it has adapter 0)"
+        )));
+    }
+    let index = port as usize;
+    if index >= switch.ports.len() {
+        return Err(LabError::NotFound(format!("Port {port} doesn't exist on this switch")));
+    }
+    Ok(index)
+}
