@@ -15,8 +15,9 @@ quick_install() { CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 # Debian packages: ALSA headers (cpal), Chromium and its driver (dashboard
-# tests), curl (the seed session), wrk (benchmarks).
-PACKAGES=(pkg-config libasound2-dev chromium chromium-driver curl wrk)
+# tests), curl and telnet (the seed session), real vpcs (the interoperability
+# peer), tshark (reads our captures), wrk (benchmarks).
+PACKAGES=(pkg-config libasound2-dev chromium chromium-driver curl telnet vpcs tshark wrk)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if ((${#missing[@]})); then

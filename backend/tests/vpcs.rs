@@ -438,3 +438,43 @@ async fn three_pcs_ping_each_other_through_a_switch() {
     }
     assert!(text.contains("\"action\":\"vm.created\""));
 }
+
+#[tokio::test]
+async fn captures_are_pcap_files_that_tshark_reads() {
+    let lab = Lab::linked_pair().await;
+    let c = Client::new();
+    let mut one = Console::connect(lab.console(0)).await;
+    let mut two = Console::connect(lab.console(1)).await;
+    one.expect("VPCS> ").await;
+    two.expect("VPCS> ").await;
+    one.run("ip 10.0.0.1", "VPCS> ").await;
+    two.run("ip 10.0.0.2", "VPCS> ").await;
+
+    let port = format!("{}/adapters/0/ports/0", lab.vm_url(0));
+    for bad in [r#"{"capture_file_name": "../escape.pcap"}"#, r#"{"capture_file_name": "/etc/x.pcap"}"#] {
+        let res = c.post(format!("{port}/start_capture")).body(bad).send().await.unwrap();
+        assert_eq!(res.status(), 400, "{bad}");
+    }
+    let res = c
+        .post(format!("{port}/start_capture"))
+        .body(r#"{"capture_file_name": "pc1.pcap"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let path = res.json::<Value>().await.unwrap()["pcap_file_path"].as_str().unwrap().to_owned();
+    assert!(path.ends_with("project-files/captures/pc1.pcap"), "{path}");
+    let out = two.run("ping 10.0.0.1 -c 3 -i 20", "VPCS> ").await;
+    assert_eq!(out.matches("84 bytes").count(), 3, "{out}");
+    assert_eq!(c.post(format!("{port}/stop_capture")).send().await.unwrap().status(), 204);
+    two.run("ping 10.0.0.1 -c 1", "VPCS> ").await; // not captured
+
+    let tshark = Command::new("tshark")
+        .args(["-r", &path, "-T", "fields", "-e", "icmp.type", "-e", "ip.src", "-Y", "icmp"])
+        .output()
+        .expect("tshark is installed (apt-get install tshark)");
+    assert!(tshark.status.success(), "{}", String::from_utf8_lossy(&tshark.stderr));
+    let lines: Vec<String> = String::from_utf8_lossy(&tshark.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(lines.iter().filter(|l| *l == "8\t10.0.0.2").count(), 3, "{lines:?}");
+    assert_eq!(lines.iter().filter(|l| *l == "0\t10.0.0.1").count(), 3, "{lines:?}");
+}

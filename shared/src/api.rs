@@ -168,6 +168,23 @@ pub struct SwitchCreate {
     pub ports: Option<u32>,
 }
 
+/// `POST .../adapters/{a}/ports/{p}/start_capture`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureStart {
+    /// A plain file name; the file goes to the project's `project-files/captures/`.
+    pub capture_file_name: String,
+    /// Only Ethernet (`DLT_EN10MB`), the default.
+    #[serde(default)]
+    pub data_link_type: Option<String>,
+}
+
+/// The answer to `start_capture`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureFile {
+    pub pcap_file_path: String,
+}
+
 /// `POST /v1/projects/{project_id}/ports/udp`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UdpPort {

@@ -70,6 +70,14 @@ pub fn app(state: Shared) -> Router {
             &format!("{vm}/adapters/{{adapter_number}}/ports/{{port_number}}/nio"),
             post(vms::add_nio).delete(vms::remove_nio),
         )
+        .route(
+            &format!("{vm}/adapters/{{adapter_number}}/ports/{{port_number}}/start_capture"),
+            post(vms::start_capture),
+        )
+        .route(
+            &format!("{vm}/adapters/{{adapter_number}}/ports/{{port_number}}/stop_capture"),
+            post(vms::stop_capture),
+        )
         .route("/v1/projects/{project_id}/switches/vms", get(switches::list).post(switches::create))
         .route(sw, get(switches::show).delete(switches::delete))
         .route(&format!("{sw}/start"), post(switches::start))

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use patchbay_shared::{Nio, Vm, VmCreate, VmUpdate};
+use patchbay_shared::{CaptureFile, CaptureStart, Nio, Vm, VmCreate, VmUpdate};
 use uuid::Uuid;
 
 use super::error::ApiError;
@@ -87,5 +87,27 @@ pub async fn remove_nio(State(s): State<Shared>, p: Params) -> Result<StatusCode
     let (project, vm) = ids(&p)?;
     let (adapter, port) = (p.number("adapter_number")?, p.number("port_number")?);
     s.lab.remove_nio(project, vm, adapter, port).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn start_capture(
+    State(s): State<Shared>,
+    p: Params,
+    JsonBody(req): JsonBody<CaptureStart>,
+) -> Result<Json<CaptureFile>, ApiError> {
+    let (project, vm) = ids(&p)?;
+    let (adapter, port) = (p.number("adapter_number")?, p.number("port_number")?);
+    let pcap_file_path = s.lab.start_capture(project, vm, adapter, port, req).await?;
+    Ok(Json(CaptureFile { pcap_file_path }))
+}
+
+pub async fn stop_capture(
+    State(s): State<Shared>,
+    p: Params,
+    _: JsonBody<NoFields>,
+) -> Result<StatusCode, ApiError> {
+    let (project, vm) = ids(&p)?;
+    let (adapter, port) = (p.number("adapter_number")?, p.number("port_number")?);
+    s.lab.stop_capture(project, vm, adapter, port).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -27,7 +27,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use patchbay_shared::{
-    action, Nio, Notification, Project, ProjectCreate, ProjectUpdate, Vm, VmCreate, VmStatus, VmUpdate,
+    action, CaptureStart, Nio, Notification, Project, ProjectCreate, ProjectUpdate, Vm, VmCreate, VmStatus,
+    VmUpdate,
 };
 use tokio::sync::OwnedMutexGuard;
 use uuid::Uuid;
@@ -435,8 +436,9 @@ impl Lab {
         self.save(project).await?;
         self.forget_lock(vm);
         let mut removed = removed;
+        let runtime = removed.runtime.take();
         let json = removed.json(project);
-        if let Some(runtime) = removed.runtime.take() {
+        if let Some(runtime) = runtime {
             runtime.stop().await;
             self.announce(action::VM_STOPPED, &json);
         }
@@ -543,6 +545,57 @@ impl Lab {
         }
         self.save(project).await?;
         self.announce(action::VM_UPDATED, self.vm_json(project, vm)?);
+        Ok(())
+    }
+
+    /// Starts writing the VM's traffic to a pcap file in the project's
+    /// `project-files/captures/`; returns the file's path.
+    pub async fn start_capture(
+        &self,
+        project: Uuid,
+        vm: Uuid,
+        adapter: u32,
+        port: u32,
+        req: CaptureStart,
+    ) -> Result<String> {
+        check_adapter_port(adapter, port)?;
+        let name = req.capture_file_name;
+        let plain = !name.is_empty()
+            && name.len() <= 255
+            && !name.starts_with('.')
+            && !name.contains(['/', '\\', '\0']);
+        if !plain {
+            return Err(LabError::Invalid("capture_file_name: must be a plain file name".into()));
+        }
+        if req.data_link_type.as_deref().is_some_and(|t| t != "DLT_EN10MB") {
+            return Err(LabError::Invalid("data_link_type: only DLT_EN10MB (Ethernet) is supported".into()));
+        }
+        let _serial = self.lock_vm(vm).await;
+        if self.state().project(project)?.vm(vm)?.runtime.is_none() {
+            return Err(LabError::Conflict("Cannot capture traffic on a stopped VM: start it first".into()));
+        }
+        let dir = self.store.project_dir(project).join("project-files").join("captures");
+        let path = dir.join(&name);
+        let file = tokio::task::spawn_blocking({
+            let path = path.clone();
+            move || std::fs::create_dir_all(&dir).and_then(|()| std::fs::File::create(&path))
+        })
+        .await
+        .expect("creating a file does not panic")
+        .map_err(|e| LabError::Conflict(format!("Cannot create {}: {e}", path.display())))?;
+        let state = self.state();
+        let runtime = state.project(project)?.vm(vm)?.runtime.as_ref();
+        runtime.ok_or_else(|| LabError::Conflict("The VM stopped".into()))?.send(Command::StartCapture(file));
+        Ok(path.display().to_string())
+    }
+
+    pub async fn stop_capture(&self, project: Uuid, vm: Uuid, adapter: u32, port: u32) -> Result<()> {
+        check_adapter_port(adapter, port)?;
+        let _serial = self.lock_vm(vm).await;
+        let state = self.state();
+        if let Some(runtime) = &state.project(project)?.vm(vm)?.runtime {
+            runtime.send(Command::StopCapture);
+        }
         Ok(())
     }
 

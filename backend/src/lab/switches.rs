@@ -109,8 +109,11 @@ impl Lab {
         };
         self.save(project).await?;
         self.forget_lock(id);
+        let mut removed = removed;
+        let runtime = removed.runtime.take();
         let json = removed.json(project);
-        if removed.runtime.is_some() {
+        if let Some(runtime) = runtime {
+            runtime.stop().await;
             self.announce(action::VM_STOPPED, &json);
         }
         self.announce(action::VM_DELETED, &json);

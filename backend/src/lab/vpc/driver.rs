@@ -22,6 +22,23 @@ use super::telnet::{self, Input, LineEditor};
 pub enum Command {
     SetNio(Option<Nio>),
     SetScript(Option<String>),
+    /// Writes every frame sent or received to this pcap file until stopped.
+    StartCapture(std::fs::File),
+    StopCapture,
+}
+
+/// Unbuffered, so a capture can be read while it is written.
+type Capture = pcap_file::pcap::PcapWriter<std::fs::File>;
+
+/// Appends one frame to the capture; a failing disk ends the capture, not the PC.
+fn record(capture: &mut Option<Capture>, frame: &[u8]) {
+    let Some(writer) = capture else { return };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let packet = pcap_file::pcap::PcapPacket::new(now, frame.len() as u32, frame);
+    if let Err(e) = writer.write_packet(&packet) {
+        tracing::error!("packet capture stopped: {e}");
+        *capture = None;
+    }
 }
 
 /// What a running PC tells the lab.
@@ -127,6 +144,7 @@ async fn run(
     let mut buffer = vec![0u8; 65536];
     pc.boot(Instant::now());
     let mut shown_ip = None;
+    let mut capture: Option<Capture> = None;
 
     loop {
         let deadline = pc.deadline().map(tokio::time::Instant::from_std);
@@ -144,12 +162,19 @@ async fn run(
             },
             received = recv(&tunnel, &mut buffer) => {
                 if let Some(len) = received {
+                    record(&mut capture, &buffer[..len]);
                     pc.on_frame(Instant::now(), &buffer[..len]);
                 }
             }
             Some(command) = commands.recv() => match command {
                 Command::SetNio(nio) => set_nio(&mut tunnel, &mut pc, spec.host, nio).await,
                 Command::SetScript(script) => pc.set_script(script),
+                Command::StartCapture(file) => {
+                    capture = pcap_file::pcap::PcapWriter::new(file)
+                        .map_err(|e| tracing::error!("cannot start packet capture: {e}"))
+                        .ok();
+                }
+                Command::StopCapture => capture = None,
             },
             _ = sleep_until(deadline) => pc.on_timer(Instant::now()),
             Some(_) = clients.join_next() => {}
@@ -157,6 +182,7 @@ async fn run(
         for output in pc.take_output() {
             match output {
                 Output::Frame(frame) => {
+                    record(&mut capture, &frame);
                     if let Some(Tunnel { socket, peer: Some(peer) }) = &tunnel {
                         let _ = socket.send_to(&frame, peer).await;
                     }
