@@ -21,6 +21,7 @@ PACKAGES=(pkg-config libasound2-dev chromium chromium-driver curl telnet vpcs ts
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
   say "installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   apt_install() { $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q "${missing[@]}"; }

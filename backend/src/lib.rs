@@ -1,12 +1,14 @@
 //! Patchbay: a networked lab server for sound and networks.
 //!
 //! Layout:
+//! - [`engine`]: the OSW-style audio engine (graph, transforms, clocks);
 //! - [`lab`]: projects of virtual PCs, ports, persistence (the model);
 //! - [`notify`]: the hub every change is announced on;
 //! - [`http`]: the GNS3 API v1, notification streams and the dashboard (a view);
 //! - [`server`]: configuration and start-up of all of it;
 //! - [`logging`]: tracing set-up that also feeds `log.*` notifications.
 
+pub mod engine;
 pub mod http;
 pub mod lab;
 pub mod logging;

@@ -167,7 +167,10 @@ async fn the_seed_telnet_session_with_exact_output() {
 struct RealVpcs(std::process::Child);
 
 impl Drop for RealVpcs {
+    /// vpcs with `-p` forks its daemon, which outlives the process we started
+    /// (and spins a core when orphaned): kill the children first.
     fn drop(&mut self) {
+        let _ = Command::new("pkill").args(["-KILL", "-P", &self.0.id().to_string()]).status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }

@@ -51,7 +51,7 @@ fn Vms(project: Uuid) -> impl IntoView {
                         Ok(list) => view! {
                             <Topology vms=list.clone() />
                             <table id="vm-table">
-                                <thead><tr><th>"Name"</th><th>"Console"</th><th>"Tunnel"</th><th>"Status"</th><th></th></tr></thead>
+                                <thead><tr><th>"Name"</th><th>"Console"</th><th>"IP"</th><th>"MAC"</th><th>"Tunnel"</th><th>"Status"</th><th></th></tr></thead>
                                 <tbody>
                                     <For each=move || list.clone() key=|vm| format!("{vm:?}") let:vm>
                                         <VmRow vm />
@@ -78,6 +78,8 @@ fn VmRow(vm: Vm) -> impl IntoView {
         <tr class="vm">
             <td class="name">{vm.name}</td>
             <td><code>{format!("telnet {}", vm.console)}</code></td>
+            <td class="ip">{vm.ip_address.unwrap_or_else(|| "—".to_owned())}</td>
+            <td><code>{vm.mac_address}</code></td>
             <td>{tunnel}</td>
             <td><span class="badge" class:started=started>{if started { "started" } else { "stopped" }}</span></td>
             <td class="actions">

@@ -532,10 +532,7 @@ impl Pc {
 
     /// Moves the job along as far as `now` allows.
     fn advance(&mut self, now: Instant) {
-        loop {
-            let Some(deadline) = self.deadline() else {
-                break;
-            };
+        while let Some(deadline) = self.deadline() {
             if deadline > now {
                 break;
             }

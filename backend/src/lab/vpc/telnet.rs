@@ -93,12 +93,9 @@ impl LineEditor {
                     self.line.clear();
                     events.push(Input::Interrupt);
                 }
-                8 | 127 => {
-                    if self.line.pop().is_some() {
-                        echo.extend_from_slice(b"\x08 \x08");
-                    }
-                }
-                b if b >= 0x20 && b < 0x7f || b >= 0x80 => self.push(b, &mut echo),
+                8 | 127 if self.line.pop().is_some() => echo.extend_from_slice(b"\x08 \x08"),
+                8 | 127 => {}
+                b if (0x20..0x7f).contains(&b) || b >= 0x80 => self.push(b, &mut echo),
                 _ => {} // other control characters are ignored
             }
         }

@@ -1,0 +1,240 @@
+//! The transform types, each documented with its ports.
+//!
+//! Layout: [`math`] (control arithmetic, comparison, logic, math and
+//! conversions), [`control`] (routing, timing, lists), [`sources`]
+//! (oscillators and noise), [`audio_math`], [`filters`], [`envelopes`],
+//! [`delays`], [`analysis`], [`io`] (sound card and files) and [`patch`]
+//! (subpatches and their borders).
+
+pub mod analysis;
+pub mod audio_math;
+pub mod control;
+pub mod delays;
+pub mod envelopes;
+pub mod filters;
+pub mod io;
+pub mod math;
+pub mod patch;
+pub mod sources;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use super::transform::{Built, Setup};
+use super::value::Value;
+
+/// Method names of transforms and patches: no transform may take them.
+pub const RESERVED: &[&str] = &[
+    "add-transform",
+    "delete-transform",
+    "documentation",
+    "type-signature",
+    "current-value",
+    "set-name",
+    "get-inlets",
+    "get-outlets",
+    "persistent-states",
+    "get-coactivators",
+    "get-effects",
+    "connect",
+    "disconnect",
+];
+
+type Build = Box<dyn Fn(&Args) -> Result<Built, String> + Send + Sync>;
+
+/// One creatable transform type.
+pub struct TypeEntry {
+    pub name: &'static str,
+    pub doc: &'static str,
+    pub category: &'static str,
+    pub build: Build,
+}
+
+impl TypeEntry {
+    pub fn new(
+        name: &'static str,
+        category: &'static str,
+        doc: &'static str,
+        build: impl Fn(&Args) -> Result<Built, String> + Send + Sync + 'static,
+    ) -> TypeEntry {
+        TypeEntry { name, doc, category, build: Box::new(build) }
+    }
+}
+
+/// The argument string of `add-transform`, split into words.
+pub struct Args {
+    pub words: Vec<Value>,
+    pub setup: Setup,
+    /// The only directory FilePlayer and FileRecorder may touch.
+    pub files: PathBuf,
+}
+
+impl Args {
+    pub fn parse(text: &str, setup: Setup) -> Args {
+        Args {
+            words: text.split_whitespace().map(Value::parse_word).collect(),
+            setup,
+            files: PathBuf::from("."),
+        }
+    }
+
+    pub fn in_dir(mut self, files: &Path) -> Args {
+        self.files = files.to_owned();
+        self
+    }
+
+    /// Argument `i` as a number, or `default` when absent.
+    pub fn f(&self, i: usize, default: f64) -> Result<f64, String> {
+        match self.words.get(i) {
+            None => Ok(default),
+            Some(v) => v.as_f64().ok_or_else(|| format!("argument {} must be a number, not {v:?}", i + 1)),
+        }
+    }
+
+    /// Argument `i` as a count between 1 and `max`.
+    pub fn count(&self, i: usize, default: usize, max: usize) -> Result<usize, String> {
+        let n = self.f(i, default as f64)?;
+        if n.fract() != 0.0 || n < 1.0 || n > max as f64 {
+            return Err(format!("argument {} must be a whole number from 1 to {max}", i + 1));
+        }
+        Ok(n as usize)
+    }
+
+    pub fn word(&self, i: usize) -> Option<String> {
+        self.words.get(i).map(|v| v.to_string())
+    }
+}
+
+fn registry() -> &'static BTreeMap<&'static str, TypeEntry> {
+    static REGISTRY: OnceLock<BTreeMap<&'static str, TypeEntry>> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let all = [
+            math::entries(),
+            control::entries(),
+            sources::entries(),
+            audio_math::entries(),
+            filters::entries(),
+            envelopes::entries(),
+            delays::entries(),
+            analysis::entries(),
+            io::entries(),
+            patch::entries(),
+        ];
+        all.into_iter().flatten().map(|e| (e.name, e)).collect()
+    })
+}
+
+pub fn get(name: &str) -> Option<&'static TypeEntry> {
+    registry().get(name)
+}
+
+/// Every type, sorted by name (`/transform-types`).
+pub fn all() -> impl Iterator<Item = &'static TypeEntry> {
+    registry().values()
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Runs one transform alone, offline: control values in, values or audio out.
+    use super::*;
+    use crate::engine::{Engine, Value};
+
+    pub const SETUP: Setup = Setup { rate: 48000.0, block: 64 };
+
+    /// An engine holding one transform named `t` of type `ty`.
+    pub fn one(ty: &str, args: &str) -> (Engine, crate::engine::AudioSide) {
+        let (mut engine, audio) = Engine::new(SETUP);
+        engine.add_transform("/patch", ty, "t", args).unwrap_or_else(|e| panic!("{ty}: {e}"));
+        (engine, audio)
+    }
+
+    pub fn set(engine: &mut Engine, port: &str, v: Value) {
+        engine.set_value(&format!("/patch/t/{port}"), v).unwrap_or_else(|e| panic!("{port}: {e}"));
+    }
+
+    pub fn get(engine: &Engine, port: &str) -> Value {
+        engine.current_value(&format!("/patch/t/{port}")).unwrap()
+    }
+
+    pub fn f(engine: &Engine, port: &str) -> f64 {
+        get(engine, port).as_f64().unwrap_or_else(|| panic!("{port} is not a number"))
+    }
+
+    /// Renders `seconds` of outlet `port` of `t` through a probe.
+    pub fn render(
+        engine: &mut Engine,
+        audio: &mut crate::engine::AudioSide,
+        port: &str,
+        seconds: f64,
+    ) -> Vec<f32> {
+        if engine.graph.resolve("/patch/probe").is_err() {
+            engine.add_transform("/patch", "AudioOutput", "probe", "").unwrap();
+            engine.set_value("/patch/probe/onoff", Value::Boolean(true)).unwrap();
+        }
+        let _ = engine.connect(&format!("/patch/t/{port}"), "/patch/probe/samplesIn");
+        let blocks = (seconds * SETUP.rate / SETUP.block as f64).ceil() as usize;
+        let mut out = Vec::with_capacity(blocks * SETUP.block);
+        for _ in 0..blocks {
+            engine.run_timers(engine.now());
+            engine.pump();
+            audio.tick();
+            out.extend_from_slice(audio.channel(0));
+        }
+        out
+    }
+
+    /// Renders with a control value set first.
+    pub fn rms(x: &[f32]) -> f64 {
+        (x.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / x.len() as f64).sqrt()
+    }
+
+    pub fn peak(x: &[f32]) -> f64 {
+        x.iter().fold(0.0f64, |m, v| m.max(v.abs() as f64))
+    }
+
+    /// Rising zero crossings per second.
+    pub fn frequency(x: &[f32]) -> f64 {
+        let crossings = x.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
+        crossings as f64 * SETUP.rate / x.len() as f64
+    }
+
+    /// Amplitude of the steady-state response of `ty` to a sine of `freq` Hz.
+    pub fn gain_at(ty: &str, args: &str, freq: f64) -> f64 {
+        let (mut engine, mut audio) = one(ty, args);
+        engine.add_transform("/patch", "Sinewave", "src", &freq.to_string()).unwrap();
+        engine.connect("/patch/src/samplesOut", "/patch/t/samplesIn").unwrap();
+        let out = render(&mut engine, &mut audio, "samplesOut", 1.0);
+        peak(&out[out.len() / 2..])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn there_are_at_least_120_documented_types_with_documented_ports() {
+        let setup = testing::SETUP;
+        let mut count = 0;
+        for entry in all() {
+            assert!(entry.doc.len() > 10, "{} lacks documentation", entry.name);
+            let built =
+                (entry.build)(&Args::parse("", setup)).unwrap_or_else(|e| panic!("{}: {e}", entry.name));
+            for port in &built.ports {
+                assert!(!port.doc.is_empty(), "{}/{} lacks documentation", entry.name, port.name);
+            }
+            count += 1;
+        }
+        assert!(count >= 120, "only {count} transform types");
+    }
+
+    #[test]
+    fn bad_arguments_are_refused_with_a_reason() {
+        let setup = testing::SETUP;
+        let err = (get("FanOut").unwrap().build)(&Args::parse("x", setup)).err().unwrap();
+        assert!(err.contains("argument 1"), "{err}");
+        let err = (get("FanOut").unwrap().build)(&Args::parse("100000", setup)).err().unwrap();
+        assert!(err.contains("from 1 to"), "{err}");
+    }
+}

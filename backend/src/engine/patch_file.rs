@@ -1,0 +1,298 @@
+//! Patches saved as JSON, with the values of inlets and persistent states.
+//! (OSW left saving to its clients; Patchbay does it.)
+//!
+//! Loading builds the whole patch in a scratch engine first, so a malformed
+//! or hostile file fails with a clear error and leaves the running patch
+//! untouched.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::graph::{Kind, NodeId, ROOT};
+use super::{Engine, EngineError, Value};
+
+pub const FORMAT: &str = "patchbay-patch";
+pub const VERSION: u32 = 1;
+/// Limits that keep a hostile file from exhausting the server.
+const MAX_TRANSFORMS: usize = 20_000;
+const MAX_DEPTH: usize = 16;
+const MAX_ARGS: usize = 4096;
+
+/// A patch file: `{"format": "patchbay-patch", "version": 1, "transforms": [...], "connections": [...]}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchFile {
+    pub format: String,
+    pub version: u32,
+    #[serde(default)]
+    pub transforms: Vec<TransformFile>,
+    #[serde(default)]
+    pub connections: Vec<ConnectionFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransformFile {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub args: String,
+    /// Port name to value: inlets and persistent states.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub values: BTreeMap<String, Value>,
+    /// A subpatch's members.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch: Option<Body>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Body {
+    #[serde(default)]
+    pub transforms: Vec<TransformFile>,
+    #[serde(default)]
+    pub connections: Vec<ConnectionFile>,
+}
+
+/// Port addresses relative to the patch: `sine0/samplesOut` to `out/mix`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionFile {
+    pub from: String,
+    pub to: String,
+}
+
+impl PatchFile {
+    pub fn parse(json: &str) -> Result<PatchFile, EngineError> {
+        let file: PatchFile = serde_json::from_str(json).map_err(|e| EngineError::File(e.to_string()))?;
+        if file.format != FORMAT || file.version != VERSION {
+            return Err(EngineError::File(format!(
+                "not a {FORMAT} version {VERSION} file (format {:?}, version {})",
+                file.format, file.version
+            )));
+        }
+        Ok(file)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("patch files serialize")
+    }
+}
+
+/// The running `/patch` as a file.
+pub fn save(engine: &Engine) -> PatchFile {
+    let body = save_body(engine, ROOT);
+    PatchFile {
+        format: FORMAT.into(),
+        version: VERSION,
+        transforms: body.transforms,
+        connections: body.connections,
+    }
+}
+
+fn save_body(engine: &Engine, patch: NodeId) -> Body {
+    let g = &engine.graph;
+    let prefix = format!("{}/", g.path(patch));
+    let node = &g.nodes[&patch];
+    let transforms = node
+        .children
+        .values()
+        .map(|&id| {
+            let n = &g.nodes[&id];
+            let values = n
+                .ports
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| (p.is_inlet() && !p.is_audio()) || (p.is_persistent() && p.writable))
+                .filter(|(i, _)| !matches!(n.values[*i], Value::Nil | Value::Bang))
+                .map(|(i, p)| (p.name.clone(), n.values[i].clone()))
+                .collect();
+            let patch = (n.kind == Kind::Patch).then(|| save_body(engine, id));
+            TransformFile {
+                name: n.name.clone(),
+                type_name: n.type_name.clone(),
+                args: n.args.clone(),
+                values,
+                patch,
+            }
+        })
+        .collect();
+    let mut connections: Vec<(u64, ConnectionFile)> = g
+        .connections()
+        .filter(|c| g.patch_of(c.from) == Some(patch))
+        .map(|c| {
+            let rel = |end| g.port_path(end).strip_prefix(&prefix).unwrap_or_default().to_owned();
+            (c.seq, ConnectionFile { from: rel(c.from), to: rel(c.to) })
+        })
+        .collect();
+    connections.sort_by_key(|(seq, _)| *seq);
+    Body { transforms, connections: connections.into_iter().map(|(_, c)| c).collect() }
+}
+
+/// Replaces `/patch` with the file's contents, or changes nothing and says why.
+pub fn load(engine: &mut Engine, file: &PatchFile) -> Result<(), EngineError> {
+    let body = Body { transforms: file.transforms.clone(), connections: file.connections.clone() };
+    let mut count = 0;
+    check(&body, 0, &mut count)?;
+    let (mut scratch, _audio) = Engine::new(engine.setup());
+    scratch.files = engine.files.clone();
+    scratch.graph.continue_ids_after(&engine.graph);
+    build(&mut scratch, "/patch", &body)?;
+    engine.replace_graph(scratch);
+    Ok(())
+}
+
+fn check(body: &Body, depth: usize, count: &mut usize) -> Result<(), EngineError> {
+    if depth > MAX_DEPTH {
+        return Err(EngineError::File(format!("subpatches nest deeper than {MAX_DEPTH}")));
+    }
+    *count += body.transforms.len();
+    if *count > MAX_TRANSFORMS {
+        return Err(EngineError::File(format!("more than {MAX_TRANSFORMS} transforms")));
+    }
+    for t in &body.transforms {
+        if t.args.len() > MAX_ARGS {
+            return Err(EngineError::File(format!(
+                "{}: arguments longer than {MAX_ARGS} characters",
+                t.name
+            )));
+        }
+        if t.patch.is_some() && t.type_name != "Patch" {
+            return Err(EngineError::File(format!("{}: only a Patch has members", t.name)));
+        }
+        if let Some(inner) = &t.patch {
+            check(inner, depth + 1, count)?;
+        }
+    }
+    Ok(())
+}
+
+fn build(engine: &mut Engine, at: &str, body: &Body) -> Result<(), EngineError> {
+    let context = |what: &str, e: EngineError| EngineError::File(format!("{what}: {e}"));
+    for t in &body.transforms {
+        let here = format!("{at}/{}", t.name);
+        engine.add_transform(at, &t.type_name, &t.name, &t.args).map_err(|e| context(&here, e))?;
+        if let Some(inner) = &t.patch {
+            build(engine, &here, inner)?;
+        }
+    }
+    for c in &body.connections {
+        let (from, to) = (format!("{at}/{}", c.from), format!("{at}/{}", c.to));
+        engine.connect(&from, &to).map_err(|e| context(&format!("{} -> {}", c.from, c.to), e))?;
+    }
+    // Values last, without activating: loading must not fire bangs or counters.
+    for t in &body.transforms {
+        for (port, value) in &t.values {
+            let path = format!("{at}/{}/{port}", t.name);
+            engine.restore_value(&path, value.clone()).map_err(|e| context(&path, e))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::library::testing::SETUP;
+
+    fn sample(e: &mut Engine) {
+        e.add_transform("/patch", "Sinewave", "sin0", "440").unwrap();
+        e.add_transform("/patch", "AudioOutput", "out", "").unwrap();
+        e.add_transform("/patch", "Patch", "sub", "").unwrap();
+        e.add_transform("/patch/sub", "Inlet", "in0", "Samples").unwrap();
+        e.add_transform("/patch/sub", "Gain~", "g", "0.5").unwrap();
+        e.add_transform("/patch/sub", "Outlet", "out0", "Samples").unwrap();
+        e.add_transform("/patch", "Counter", "n", "0 9").unwrap();
+        e.connect("/patch/sin0/samplesOut", "/patch/sub/in0").unwrap();
+        e.connect("/patch/sub/in0", "/patch/sub/g/samplesIn").unwrap();
+        e.connect("/patch/sub/g/samplesOut", "/patch/sub/out0").unwrap();
+        e.connect("/patch/sub/out0", "/patch/out/mix").unwrap();
+        e.set_value("/patch/sin0/freq", Value::Float(220.0)).unwrap();
+        e.set_value("/patch/out/onoff", Value::Boolean(true)).unwrap();
+        e.set_value("/patch/n/count", Value::Integer(7)).unwrap();
+    }
+
+    #[test]
+    fn save_then_load_round_trips_structure_values_and_persistent_states() {
+        let (mut e, _a) = Engine::new(SETUP);
+        sample(&mut e);
+        let saved = save(&e);
+        let json = saved.to_json();
+        let (mut f, _b) = Engine::new(SETUP);
+        load(&mut f, &PatchFile::parse(&json).unwrap()).unwrap();
+        assert_eq!(save(&f), saved);
+        assert_eq!(f.current_value("/patch/sin0/freq").unwrap(), Value::Float(220.0));
+        assert_eq!(f.current_value("/patch/n/count").unwrap(), Value::Integer(7));
+        assert!(json.contains(r#""from": "sub/out0/out""#), "{json}");
+    }
+
+    #[test]
+    fn a_loaded_patch_sounds_like_the_saved_one() {
+        let (mut e, mut a) = Engine::new(SETUP);
+        sample(&mut e);
+        let (mut f, mut b) = Engine::new(SETUP);
+        load(&mut f, &save(&e)).unwrap();
+        for _ in 0..20 {
+            e.pump();
+            f.pump();
+            a.tick();
+            b.tick();
+        }
+        assert_eq!(a.channel(0), b.channel(0));
+        assert!(a.channel(0).iter().any(|x| x.abs() > 0.1), "and it is not silence");
+    }
+
+    #[test]
+    fn malformed_and_hostile_files_fail_clearly_and_change_nothing() {
+        let (mut e, _a) = Engine::new(SETUP);
+        sample(&mut e);
+        let before = save(&e);
+        let base = r#""format": "patchbay-patch", "version": 1"#;
+        let cases = [
+            ("{", "EOF"),
+            (r#"{"format": "other", "version": 1}"#, "not a patchbay-patch"),
+            (
+                &format!(r#"{{{base}, "transforms": [{{"name": "a", "type": "Nope"}}]}}"#),
+                "Unknown transform type",
+            ),
+            (&format!(r#"{{{base}, "transforms": [{{"name": "a/b", "type": "+"}}]}}"#), "Invalid name"),
+            (
+                &format!(r#"{{{base}, "transforms": [{{"name": "a", "type": "+", "bogus": 1}}]}}"#),
+                "unknown field",
+            ),
+            (
+                &format!(
+                    r#"{{{base}, "transforms": [{{"name": "a", "type": "+", "values": {{"b": {{"type": "String", "value": "x"}}}}}}]}}"#
+                ),
+                "incompatible",
+            ),
+            (
+                &format!(
+                    r#"{{{base}, "transforms": [{{"name": "a", "type": "Sinewave"}}], "connections": [{{"from": "a/samplesOut", "to": "a/freq"}}]}}"#
+                ),
+                "Cannot connect",
+            ),
+            (
+                &format!(
+                    r#"{{{base}, "transforms": [{{"name": "a", "type": "DelayLine", "args": "10 9999999"}}]}}"#
+                ),
+                "at most 60000",
+            ),
+        ];
+        for (json, why) in cases {
+            let err = PatchFile::parse(json).and_then(|f| load(&mut e, &f)).unwrap_err().to_string();
+            assert!(err.contains(why), "{json}: {err}");
+            assert_eq!(save(&e), before, "{json} changed the patch");
+        }
+        let mut deep = String::from("[]");
+        for _ in 0..20 {
+            deep = format!(r#"[{{"name": "p", "type": "Patch", "patch": {{"transforms": {deep}}}}}]"#);
+        }
+        let err =
+            PatchFile::parse(&format!(r#"{{{base}, "transforms": {deep}}}"#)).and_then(|f| load(&mut e, &f));
+        assert!(err.unwrap_err().to_string().contains("nest deeper"));
+        assert_eq!(save(&e), before);
+    }
+}

@@ -1,0 +1,284 @@
+//! The audio side: a compiled, flat DSP program and the thread-facing
+//! [`AudioSide`] that runs it one block per clock tick.
+//!
+//! The control side compiles the patch into a [`Program`] (allocating
+//! everything there) and sends it through a lock-free queue. The audio side
+//! moves the DSP nodes that survive from the old program into the new one
+//! (pointer moves, no allocation), swaps, and sends the old program back to
+//! be freed on the control side. Nothing in [`AudioSide::tick`] allocates,
+//! locks, logs or blocks; `tests/engine_realtime.rs` proves it.
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::simd;
+use super::transform::DspNode;
+
+/// Output channels of the engine (AudioOutput's left and right).
+pub const CHANNELS: usize = 2;
+
+/// One DSP node in execution order.
+pub struct Slot {
+    pub(crate) node: Option<Box<dyn DspNode>>,
+    /// Where the node's output blocks start in the arena.
+    pub(crate) out_at: usize,
+    /// Output blocks: audio outlets, then extra ones (a sink's channels).
+    pub(crate) n_out: usize,
+    /// Blocks before the extra ones.
+    pub(crate) n_audio_out: usize,
+    /// This slot's audio inlets, as a range of [`Program::inlets`].
+    pub(crate) inlets: Range<usize>,
+    /// Deleted: it plays one more block, fading out, then is skipped.
+    pub(crate) dying: bool,
+    pub(crate) sink: bool,
+}
+
+/// Where an inlet's connections are, as a range of [`Program::edges`].
+pub(crate) type InletEdges = Range<usize>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fade {
+    Steady,
+    /// A new connection: ramps up over the first block.
+    In,
+    /// A removed connection: ramps down over the first block, then is ignored.
+    Out,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Edge {
+    /// Offset of the source block in the arena.
+    pub buf: usize,
+    pub fade: Fade,
+}
+
+/// A compiled patch, ready for the audio side.
+pub struct Program {
+    pub(crate) slots: Vec<Slot>,
+    pub(crate) inlets: Vec<InletEdges>,
+    pub(crate) edges: Vec<Edge>,
+    /// `(new slot, old slot)`: nodes to take over from the program this one replaces.
+    pub(crate) adopt: Vec<(usize, usize)>,
+    outs: Vec<f32>,
+    scratch: Vec<f32>,
+    ramp: Vec<f32>,
+    /// The block the sound card gets, channel after channel.
+    mix: Vec<f32>,
+    block: usize,
+    /// True until the first block after the swap has run: fades apply then.
+    fresh: bool,
+}
+
+impl Program {
+    /// Allocates the buffers for `slots` wired by `inlets` and `edges`.
+    pub(crate) fn new(
+        block: usize,
+        slots: Vec<Slot>,
+        inlets: Vec<InletEdges>,
+        edges: Vec<Edge>,
+        adopt: Vec<(usize, usize)>,
+    ) -> Program {
+        let out_len = slots.iter().map(|s| s.out_at + s.n_out * block).max().unwrap_or(0);
+        let max_in = slots.iter().map(|s| s.inlets.len()).max().unwrap_or(0);
+        Program {
+            slots,
+            inlets,
+            edges,
+            adopt,
+            outs: vec![0.0; out_len],
+            scratch: vec![0.0; max_in * block],
+            ramp: (0..block).map(|i| (i + 1) as f32 / block as f32).collect(),
+            mix: vec![0.0; CHANNELS * block],
+            block,
+            fresh: true,
+        }
+    }
+
+    pub fn empty(block: usize) -> Program {
+        Program::new(block, vec![], vec![], vec![], vec![])
+    }
+
+    /// Runs every node once, then sums the sinks into [`Program::mix`].
+    fn process(&mut self) {
+        let b = self.block;
+        for slot in self.slots.iter_mut() {
+            if slot.dying && !self.fresh {
+                continue;
+            }
+            let Some(node) = slot.node.as_mut() else { continue };
+            let ins = &mut self.scratch[..slot.inlets.len() * b];
+            for (dst, inlet) in ins.chunks_exact_mut(b).zip(&self.inlets[slot.inlets.clone()]) {
+                dst.fill(0.0);
+                for edge in &self.edges[inlet.clone()] {
+                    let src = &self.outs[edge.buf..edge.buf + b];
+                    match (edge.fade, self.fresh) {
+                        (Fade::Steady, _) | (Fade::In, false) => simd::add(dst, src),
+                        (Fade::In, true) => {
+                            dst.iter_mut().zip(src).zip(&self.ramp).for_each(|((d, s), g)| *d += s * g)
+                        }
+                        (Fade::Out, true) => dst
+                            .iter_mut()
+                            .zip(src)
+                            .zip(&self.ramp)
+                            .for_each(|((d, s), g)| *d += s * (1.0 - g)),
+                        (Fade::Out, false) => {}
+                    }
+                }
+            }
+            node.process(ins, &mut self.outs[slot.out_at..slot.out_at + slot.n_out * b]);
+        }
+        self.mix.fill(0.0);
+        for slot in self.slots.iter().filter(|s| s.sink && (!s.dying || self.fresh)) {
+            for ch in 0..CHANNELS.min(slot.n_out - slot.n_audio_out) {
+                let at = slot.out_at + (slot.n_audio_out + ch) * b;
+                simd::add(&mut self.mix[ch * b..(ch + 1) * b], &self.outs[at..at + b]);
+            }
+        }
+        self.fresh = false;
+    }
+
+    /// The last block, channel `ch`.
+    pub fn channel(&self, ch: usize) -> &[f32] {
+        &self.mix[ch * self.block..(ch + 1) * self.block]
+    }
+}
+
+/// Messages from the control side to the audio side.
+pub enum Command {
+    Swap(Box<Program>),
+    /// A numeric value for port `port` of the node in slot `slot`.
+    Set {
+        slot: usize,
+        port: usize,
+        value: f64,
+    },
+    Data {
+        slot: usize,
+        data: Box<[f32]>,
+    },
+    /// Run this many extra blocks now (`/advance-clock`).
+    Advance(u32),
+}
+
+/// What the audio side hands back to be freed elsewhere.
+pub enum Trash {
+    Program(Box<Program>),
+    Data(Box<[f32]>),
+}
+
+/// Facts about the clock that both sides read.
+#[derive(Debug)]
+pub struct ClockState {
+    pub rate: f64,
+    pub block: usize,
+    /// Samples processed so far.
+    pub frames: AtomicU64,
+}
+
+impl ClockState {
+    pub fn seconds(&self) -> f64 {
+        self.frames.load(Ordering::Acquire) as f64 / self.rate
+    }
+}
+
+/// The half of the engine that lives on the audio thread.
+pub struct AudioSide {
+    program: Box<Program>,
+    commands: rtrb::Consumer<Command>,
+    trash: rtrb::Producer<Trash>,
+    clock: Arc<ClockState>,
+    /// Read position in the current block, for callbacks of any size.
+    pos: usize,
+}
+
+impl AudioSide {
+    pub(crate) fn new(
+        block: usize,
+        commands: rtrb::Consumer<Command>,
+        trash: rtrb::Producer<Trash>,
+        clock: Arc<ClockState>,
+    ) -> AudioSide {
+        AudioSide { program: Box::new(Program::empty(block)), commands, trash, clock, pos: block }
+    }
+
+    pub fn clock(&self) -> &Arc<ClockState> {
+        &self.clock
+    }
+
+    /// Applies queued commands, as long as there is room to hand back what they replace.
+    fn run_commands(&mut self) {
+        while self.trash.slots() > 0 {
+            let Ok(command) = self.commands.pop() else { return };
+            match command {
+                Command::Swap(mut new) => {
+                    for &(to, from) in &new.adopt {
+                        if let Some(slot) = self.program.slots.get_mut(from) {
+                            new.slots[to].node = slot.node.take();
+                        }
+                    }
+                    let old = std::mem::replace(&mut self.program, new);
+                    let _ = self.trash.push(Trash::Program(old));
+                }
+                Command::Set { slot, port, value } => {
+                    if let Some(node) = self.program.slots.get_mut(slot).and_then(|s| s.node.as_mut()) {
+                        node.set(port, value);
+                    }
+                }
+                Command::Data { slot, data } => {
+                    let old = match self.program.slots.get_mut(slot).and_then(|s| s.node.as_mut()) {
+                        Some(node) => node.set_data(data),
+                        None => Some(data),
+                    };
+                    if let Some(old) = old {
+                        let _ = self.trash.push(Trash::Data(old));
+                    }
+                }
+                Command::Advance(n) => {
+                    for _ in 0..n {
+                        self.process();
+                    }
+                }
+            }
+        }
+    }
+
+    fn process(&mut self) {
+        self.program.process();
+        self.clock.frames.fetch_add(self.program.block as u64, Ordering::AcqRel);
+    }
+
+    /// One clock tick: commands, then one block. Real-time safe.
+    pub fn tick(&mut self) {
+        self.run_commands();
+        self.process();
+        self.pos = 0;
+    }
+
+    /// The block the last tick produced, channel `ch`.
+    pub fn channel(&self, ch: usize) -> &[f32] {
+        self.program.channel(ch)
+    }
+
+    /// Fills an interleaved device buffer of `channels` channels, ticking as
+    /// blocks run out. Real-time safe.
+    pub fn fill(&mut self, out: &mut [f32], channels: usize) {
+        let block = self.program.block;
+        for frame in out.chunks_exact_mut(channels.max(1)) {
+            if self.pos >= block {
+                self.tick();
+            }
+            let (l, r) = (self.program.mix[self.pos], self.program.mix[block + self.pos]);
+            match frame {
+                [mono] => *mono = 0.5 * (l + r),
+                [left, right, rest @ ..] => {
+                    *left = l;
+                    *right = r;
+                    rest.fill(0.0);
+                }
+                [] => {}
+            }
+            self.pos += 1;
+        }
+    }
+}
