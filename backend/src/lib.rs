@@ -5,6 +5,7 @@
 //! - [`lab`]: projects of virtual PCs, ports, persistence (the model);
 //! - [`notify`]: the hub every change is announced on;
 //! - [`http`]: the GNS3 API v1, notification streams and the dashboard (a view);
+//! - [`sound`]: the engine inside the server (clock, control thread, notifications);
 //! - [`server`]: configuration and start-up of all of it;
 //! - [`logging`]: tracing set-up that also feeds `log.*` notifications.
 
@@ -14,3 +15,4 @@ pub mod lab;
 pub mod logging;
 pub mod notify;
 pub mod server;
+pub mod sound;

@@ -1,11 +1,93 @@
-//! The `patchbay` binary: parses flags, sets up logging, runs the server until Ctrl-C.
+//! The `patchbay` binary: the server (the default), or `render`, which plays
+//! a patch file offline into a WAV file.
 
-use clap::Parser;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use patchbay::engine::patch_file::PatchFile;
+use patchbay::engine::render::{render_to_wav, RenderOptions};
+use patchbay::engine::transform::Setup;
 use patchbay::server::{self, Config};
 
+#[derive(Parser)]
+#[command(name = "patchbay", version, about = "Networked lab server for sound and networks", args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    server: Config,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Renders a patch file offline to a WAV file (stereo, 32-bit float), faster than real time.
+    Render {
+        /// The patch (JSON, as saved by the server).
+        patch: PathBuf,
+        /// The WAV file to write; it appears only when complete.
+        out: PathBuf,
+        /// Length of the render.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Sample rate.
+        #[arg(long, default_value_t = 48000, value_parser = clap::value_parser!(u32).range(8000..=192000))]
+        rate: u32,
+        /// Samples per block.
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+        block: u32,
+        /// Where FilePlayer and FileRecorder may read and write [default: the patch's directory].
+        #[arg(long)]
+        files_dir: Option<PathBuf>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Render { patch, out, seconds, rate, block, files_dir }) => {
+            render(patch, out, seconds, Setup { rate: rate as f64, block: block as usize }, files_dir)
+        }
+        None => serve(cli.server),
+    }
+}
+
+fn render(patch: PathBuf, out: PathBuf, seconds: f64, setup: Setup, files_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    anyhow::ensure!(seconds.is_finite() && seconds > 0.0 && seconds <= 24.0 * 3600.0, "--seconds must be between 0 and 86400");
+    let json = std::fs::read_to_string(&patch).map_err(|e| anyhow::anyhow!("{}: {e}", patch.display()))?;
+    let file = PatchFile::parse(&json).map_err(|e| anyhow::anyhow!("{}: {e}", patch.display()))?;
+    let dir = files_dir.unwrap_or_else(|| patch.parent().map(PathBuf::from).unwrap_or_default());
+    let total = (seconds * setup.rate) as u64;
+    // A bar only for renders long enough to watch, and only on a terminal.
+    let bar = (seconds > 30.0 && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {percent:>3}% {elapsed} elapsed, {eta} left")
+                .expect("a valid template"),
+        );
+        bar
+    });
+    let report = render_to_wav(&file, &dir, RenderOptions { seconds, setup }, &out, &mut |done, _| {
+        if let Some(bar) = &bar {
+            bar.set_position(done);
+        }
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    println!(
+        "{}: {seconds} s at {} Hz in {:.3} s ({:.1}x real time; patch built in {:.1} ms)",
+        out.display(),
+        setup.rate,
+        report.render.as_secs_f64(),
+        report.realtime_factor(setup.rate),
+        report.load.as_secs_f64() * 1000.0
+    );
+    Ok(())
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let config = Config::parse();
+async fn serve(config: Config) -> anyhow::Result<()> {
     let hub = config.hub();
     patchbay::logging::init(&config.log_level, hub.clone())?;
     let running = server::start(&config, hub).await?;

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::http::{app, AppState, Shared};
 use crate::lab::{Lab, LabConfig};
 use crate::notify::Hub;
+use crate::sound::{Sound, SoundOptions};
 
 #[derive(Debug, Clone, clap::Parser)]
 #[command(name = "patchbay", version, about = "Networked lab server for sound and networks")]
@@ -44,6 +45,21 @@ pub struct Config {
     /// Seconds between pings on an idle notification stream.
     #[arg(long, default_value_t = 5.0)]
     pub ping_interval: f64,
+    /// A patch file (JSON) for the engine to load at start.
+    #[arg(long, env = "PATCHBAY_PATCH")]
+    pub patch: Option<PathBuf>,
+    /// Engine sample rate when it runs on its own clock (a sound card sets its own).
+    #[arg(long, env = "PATCHBAY_SAMPLE_RATE", default_value_t = 48000, value_parser = clap::value_parser!(u32).range(8000..=192000))]
+    pub sample_rate: u32,
+    /// Samples per engine block (per clock tick).
+    #[arg(long, env = "PATCHBAY_BLOCK", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub block: u32,
+    /// Never open the sound card: run the engine on its own clock.
+    #[arg(long, env = "PATCHBAY_NO_AUDIO")]
+    pub no_audio: bool,
+    /// Where FilePlayer and FileRecorder read and write [default: <data-dir>/sounds].
+    #[arg(long, env = "PATCHBAY_FILES_DIR")]
+    pub files_dir: Option<PathBuf>,
 }
 
 fn port_range(s: &str) -> Result<RangeInclusive<u16>, String> {
@@ -112,6 +128,14 @@ pub async fn start(config: &Config, hub: Hub) -> anyhow::Result<Running> {
         console_ports: config.console_ports.clone(),
         udp_ports: config.udp_ports.clone(),
     };
+    let sound_options = SoundOptions {
+        rate: config.sample_rate as f64,
+        block: config.block as usize,
+        use_device: !config.no_audio,
+        files_dir: config.files_dir.clone().unwrap_or_else(|| data_dir.join("sounds")),
+        patch: config.patch.clone(),
+    };
+    let sound = Sound::start(&sound_options, hub.clone()).context("starting the engine")?;
     let lab = Lab::open(lab_config, hub).await.with_context(|| format!("opening {}", data_dir.display()))?;
     let listener = tokio::net::TcpListener::bind((config.host, config.port))
         .await
@@ -119,7 +143,7 @@ pub async fn start(config: &Config, hub: Hub) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let shutdown = CancellationToken::new();
     let dashboard = config.dashboard();
-    let state = Arc::new(AppState { lab, dashboard: dashboard.clone(), shutdown: shutdown.clone() });
+    let state = Arc::new(AppState { lab, sound, dashboard: dashboard.clone(), shutdown: shutdown.clone() });
     if let Some(mut events) = state.lab.take_events() {
         let (state, stop) = (state.clone(), shutdown.clone());
         tokio::spawn(async move {

@@ -41,6 +41,10 @@ pub mod action {
     pub const PROJECT_DELETED: &str = "project.deleted";
     pub const LOG_ERROR: &str = "log.error";
     pub const LOG_WARNING: &str = "log.warning";
+    /// A transform was added, deleted, renamed, connected or a patch loaded.
+    pub const ENGINE_CHANGED: &str = "engine.changed";
+    /// A Print transform printed `{"message": ...}`.
+    pub const ENGINE_PRINT: &str = "engine.print";
 }
 
 /// The event of a `ping`: proof of life plus the host's load.

@@ -47,19 +47,18 @@ impl Drop for Clock {
 }
 
 /// Opens the default output device at its own rate, or falls back to a
-/// timer at `fallback.rate`. Returns the engine built for that rate.
-pub fn start(fallback: Setup, use_device: bool) -> (Engine, Clock) {
+/// timer at `fallback.rate` (at once when `skip` gives a reason not to try).
+/// Returns the engine built for that rate.
+pub fn start(fallback: Setup, skip: Option<String>) -> (Engine, Clock) {
     let stop = Arc::new(AtomicBool::new(false));
     let late = Arc::new(AtomicU64::new(0));
-    if use_device {
-        match open_device(fallback.block, stop.clone()) {
-            Ok((engine, source, thread)) => {
-                return (engine, Clock { source, late, stop, thread: Some(thread) })
-            }
-            Err(reason) => return timer(fallback, reason, stop, late),
-        }
+    if let Some(reason) = skip {
+        return timer(fallback, reason, stop, late);
     }
-    timer(fallback, "disabled by --no-audio".into(), stop, late)
+    match open_device(fallback.block, stop.clone()) {
+        Ok((engine, source, thread)) => (engine, Clock { source, late, stop, thread: Some(thread) }),
+        Err(reason) => timer(fallback, reason, stop, late),
+    }
 }
 
 fn timer(setup: Setup, reason: String, stop: Arc<AtomicBool>, late: Arc<AtomicU64>) -> (Engine, Clock) {

@@ -182,12 +182,22 @@ fn build(engine: &mut Engine, at: &str, body: &Body) -> Result<(), EngineError> 
         let (from, to) = (format!("{at}/{}", c.from), format!("{at}/{}", c.to));
         engine.connect(&from, &to).map_err(|e| context(&format!("{} -> {}", c.from, c.to), e))?;
     }
-    // Values last, without activating: loading must not fire bangs or counters.
+    // Values last, without activating: loading must not fire bangs or
+    // counters. Only switches marked `resume` (a running Metro) start again.
+    let mut resume = vec![];
     for t in &body.transforms {
         for (port, value) in &t.values {
             let path = format!("{at}/{}/{port}", t.name);
             engine.restore_value(&path, value.clone()).map_err(|e| context(&path, e))?;
+            if let Ok(super::graph::Target::Port(id, p)) = engine.graph.resolve(&path) {
+                if engine.graph.nodes[&id].ports[p].resume && value.is_true() {
+                    resume.push((path, value.clone()));
+                }
+            }
         }
+    }
+    for (path, value) in resume {
+        engine.set_value(&path, value).map_err(|e| context(&path, e))?;
     }
     Ok(())
 }
@@ -226,6 +236,21 @@ mod tests {
         assert_eq!(f.current_value("/patch/sin0/freq").unwrap(), Value::Float(220.0));
         assert_eq!(f.current_value("/patch/n/count").unwrap(), Value::Integer(7));
         assert!(json.contains(r#""from": "sub/out0/out""#), "{json}");
+    }
+
+    #[test]
+    fn loading_activates_nothing_but_a_running_metro_runs_again() {
+        let (mut e, _a) = Engine::new(SETUP);
+        sample(&mut e);
+        e.add_transform("/patch", "Metro", "m", "10").unwrap();
+        e.connect("/patch/m/bang", "/patch/n/bang").unwrap();
+        e.set_value("/patch/m/onoff", Value::Boolean(true)).unwrap();
+        assert_eq!(e.current_value("/patch/n/count").unwrap(), Value::Integer(8));
+        let (mut f, _b) = Engine::new(SETUP);
+        load(&mut f, &save(&e)).unwrap();
+        // The count was restored as 8, then the resumed Metro banged once at once.
+        assert_eq!(f.current_value("/patch/n/count").unwrap(), Value::Integer(9));
+        assert!(f.next_timer().is_some(), "and keeps ticking");
     }
 
     #[test]

@@ -39,11 +39,14 @@ pub struct PortSpec {
     pub group: u8,
     /// Plain states that may be set; read-only ones (meters, sample_rate) are not.
     pub writable: bool,
+    /// After a patch is loaded, a true value here is delivered again, so
+    /// that what was running (a Metro) runs again.
+    pub resume: bool,
 }
 
 impl PortSpec {
     fn new(name: &str, ty: ValueType, doc: &str, role: Role) -> PortSpec {
-        PortSpec { name: name.to_owned(), ty, doc: doc.to_owned(), role, order: 0, group: 0, writable: true }
+        PortSpec { name: name.to_owned(), ty, doc: doc.to_owned(), role, order: 0, group: 0, writable: true, resume: false }
     }
     pub fn hot(name: &str, ty: ValueType, doc: &str) -> PortSpec {
         PortSpec::new(name, ty, doc, Role::Inlet { active: true })
@@ -63,6 +66,10 @@ impl PortSpec {
     }
     pub fn order(mut self, order: i32) -> PortSpec {
         self.order = order;
+        self
+    }
+    pub fn resume(mut self) -> PortSpec {
+        self.resume = true;
         self
     }
     pub fn group(mut self, group: u8) -> PortSpec {

@@ -4,8 +4,10 @@
 //! - [`error`]: the JSON error type every route returns;
 //! - [`extract`]: body and path extractors that fail with that type;
 //! - [`projects`], [`vms`]: the lab's routes, thin calls into [`crate::lab::Lab`];
+//! - [`engine`]: the audio engine's status, transform types and patch file;
 //! - [`notifications`]: the chunked JSON stream and its WebSocket twin.
 
+pub mod engine;
 pub mod error;
 pub mod extract;
 pub mod notifications;
@@ -29,6 +31,7 @@ use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 use crate::lab::Lab;
+use crate::sound::Sound;
 
 /// Request bodies larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -38,6 +41,7 @@ pub const API_VERSION: &str = "1.3.13";
 
 pub struct AppState {
     pub lab: Lab,
+    pub sound: Sound,
     /// The built dashboard (Trunk's `dist/`), if there is one.
     pub dashboard: Option<PathBuf>,
     /// Cancelled on shutdown, so endless streams end and the server can exit.
@@ -51,6 +55,9 @@ pub fn app(state: Shared) -> Router {
     let sw = "/v1/projects/{project_id}/switches/vms/{vm_id}";
     let api = Router::new()
         .route("/v1/version", get(version))
+        .route("/v1/engine", get(engine::status))
+        .route("/v1/engine/transform-types", get(engine::types))
+        .route("/v1/engine/patch", get(engine::save).put(engine::load))
         .route("/v1/notifications", get(notifications::stream_all))
         .route("/v1/notifications/ws", get(notifications::websocket))
         .route("/v1/projects", get(projects::list).post(projects::create))

@@ -240,7 +240,7 @@ pub fn entries() -> Vec<TypeEntry> {
         }),
         TypeEntry::new("Metro", "control", "Bangs every interval milliseconds while on (argument: interval)", |args: &Args| {
             let ports = vec![
-                PortSpec::hot("onoff", T::Boolean, "Starts (with a bang at once) or stops"),
+                PortSpec::hot("onoff", T::Boolean, "Starts (with a bang at once) or stops").resume(),
                 PortSpec::cold("interval", T::Float, "Milliseconds between bangs"),
                 PortSpec::outlet("bang", T::Bang, "The ticks"),
             ];

@@ -1,0 +1,58 @@
+//! The engine over HTTP: its clock, the transform types it can build, and
+//! the whole patch as a JSON file to read or replace. (Fine-grained edits
+//! are OSC's job.)
+
+use axum::extract::State;
+use axum::Json;
+use serde::Serialize;
+
+use super::error::ApiError;
+use super::Shared;
+use crate::engine::device::ClockSource;
+use crate::engine::library;
+use crate::engine::patch_file::{self, PatchFile};
+
+#[derive(Serialize)]
+pub struct Status {
+    sample_rate: f64,
+    block_size: usize,
+    /// `device` or `timer`.
+    clock: &'static str,
+    /// The device's name, or why there is none.
+    clock_detail: String,
+    /// Engine time, seconds.
+    time: f64,
+    transforms: usize,
+}
+
+pub async fn status(State(state): State<Shared>) -> Json<Status> {
+    let sound = &state.sound;
+    let (clock, clock_detail) = match &sound.source {
+        ClockSource::Device { name, .. } => ("device", name.clone()),
+        ClockSource::Timer { reason } => ("timer", reason.clone()),
+    };
+    let (time, transforms) = sound.with(|e| (e.now(), e.graph.nodes.len() - 1));
+    Json(Status { sample_rate: sound.setup.rate, block_size: sound.setup.block, clock, clock_detail, time, transforms })
+}
+
+#[derive(Serialize)]
+pub struct TypeInfo {
+    name: &'static str,
+    category: &'static str,
+    documentation: &'static str,
+}
+
+pub async fn types() -> Json<Vec<TypeInfo>> {
+    Json(library::all().map(|t| TypeInfo { name: t.name, category: t.category, documentation: t.doc }).collect())
+}
+
+pub async fn save(State(state): State<Shared>) -> Json<PatchFile> {
+    Json(state.sound.with(|e| patch_file::save(e)))
+}
+
+/// Replaces `/patch`. A bad file is a 400 naming the problem, and the running patch is kept.
+pub async fn load(State(state): State<Shared>, body: axum::body::Bytes) -> Result<Json<PatchFile>, ApiError> {
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("Patch file is not UTF-8"))?;
+    let file = PatchFile::parse(text).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    state.sound.with(|e| patch_file::load(e, &file).map(|_| patch_file::save(e))).map(Json).map_err(|e| ApiError::bad_request(e.to_string()))
+}

@@ -1,0 +1,144 @@
+//! The engine inside the server: the clock (sound card or timer), a control
+//! thread that fires timers and sends edits to the audio side, and the
+//! notifications that announce engine changes.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use patchbay_shared::{action, Notification};
+
+use crate::engine::device::{self, Clock, ClockSource};
+use crate::engine::patch_file::{self, PatchFile};
+use crate::engine::transform::Setup;
+use crate::engine::Engine;
+use crate::notify::Hub;
+
+/// How often the control thread wakes when no timer is due sooner.
+const CONTROL_PERIOD: Duration = Duration::from_millis(5);
+
+pub struct SoundOptions {
+    /// Rate of the timer clock; a sound card imposes its own.
+    pub rate: f64,
+    pub block: usize,
+    pub use_device: bool,
+    /// Where FilePlayer and FileRecorder may read and write.
+    pub files_dir: PathBuf,
+    /// A patch to load at start.
+    pub patch: Option<PathBuf>,
+}
+
+/// The running engine. Dropping it stops the control thread and the clock.
+pub struct Sound {
+    engine: Arc<Mutex<Engine>>,
+    pub source: ClockSource,
+    pub setup: Setup,
+    hub: Hub,
+    stop: Arc<AtomicBool>,
+    control: Option<JoinHandle<()>>,
+    _clock: Clock,
+}
+
+impl Sound {
+    pub fn start(options: &SoundOptions, hub: Hub) -> anyhow::Result<Sound> {
+        let fallback = Setup { rate: options.rate, block: options.block };
+        let skip = if !options.use_device {
+            Some("disabled by --no-audio".to_owned())
+        } else if !sound_card_likely() {
+            Some("none in /proc/asound/cards and no ALSA configuration".to_owned())
+        } else {
+            None
+        };
+        let (mut engine, clock) = device::start(fallback, skip);
+        let source = clock.source.clone();
+        match &source {
+            ClockSource::Device { name, channels } => {
+                tracing::info!(device = %name, channels, rate = engine.setup().rate, "engine plays to the sound card")
+            }
+            ClockSource::Timer { reason } => tracing::warn!(
+                rate = engine.setup().rate,
+                "no sound card ({reason}): the engine runs on its own clock, nothing is heard"
+            ),
+        }
+        std::fs::create_dir_all(&options.files_dir)?;
+        engine.set_files_dir(&options.files_dir);
+        if let Some(path) = &options.patch {
+            load_file(&mut engine, path)?;
+            tracing::info!(patch = %path.display(), "patch loaded");
+        }
+        let setup = engine.setup();
+        let engine = Arc::new(Mutex::new(engine));
+        let stop = Arc::new(AtomicBool::new(false));
+        let control = {
+            let (engine, stop, hub) = (engine.clone(), stop.clone(), hub.clone());
+            std::thread::Builder::new().name("patchbay-control".into()).spawn(move || {
+                while !stop.load(Ordering::Acquire) {
+                    let sleep = {
+                        let mut e = lock(&engine);
+                        let now = e.now();
+                        e.run_timers(now);
+                        e.pump();
+                        publish(&mut e, &hub);
+                        e.next_timer().map_or(CONTROL_PERIOD, |t| Duration::from_secs_f64((t - now).clamp(0.0, 0.005)))
+                    };
+                    std::thread::sleep(sleep.max(Duration::from_micros(500)));
+                }
+            })?
+        };
+        Ok(Sound { engine, source, setup, hub, stop, control: Some(control), _clock: clock })
+    }
+
+    /// Runs `f` on the engine, then sends its edits on and announces its changes.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Engine) -> R) -> R {
+        let mut e = lock(&self.engine);
+        let r = f(&mut e);
+        e.pump();
+        publish(&mut e, &self.hub);
+        r
+    }
+}
+
+impl Drop for Sound {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(t) = self.control.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn lock(engine: &Mutex<Engine>) -> MutexGuard<'_, Engine> {
+    // A panic in a handler must not take the engine down with it.
+    engine.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn publish(engine: &mut Engine, hub: &Hub) {
+    for change in engine.take_changes() {
+        hub.publish(&Notification::new(action::ENGINE_CHANGED, change));
+    }
+    for line in engine.take_log() {
+        tracing::info!(target: "patchbay::engine", "{line}");
+        hub.publish(&Notification::new(action::ENGINE_PRINT, serde_json::json!({ "message": line })));
+    }
+}
+
+pub fn load_file(engine: &mut Engine, path: &Path) -> anyhow::Result<()> {
+    let json = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let file = PatchFile::parse(&json).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    patch_file::load(engine, &file).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// Whether cpal is worth trying. Without a card and without an ALSA
+/// configuration that could route elsewhere (a file sink, a server), alsa-lib
+/// only prints "cannot find card" lines: skip it and say so once, clearly.
+fn sound_card_likely() -> bool {
+    if !cfg!(target_os = "linux") {
+        return true;
+    }
+    let cards = std::fs::read_to_string("/proc/asound/cards").unwrap_or_default();
+    let has_card = !cards.trim().is_empty() && !cards.contains("no soundcards");
+    let home_rc = std::env::var_os("HOME").map(|h| Path::new(&h).join(".asoundrc")).is_some_and(|p| p.exists());
+    has_card || home_rc || Path::new("/etc/asound.conf").exists()
+}
