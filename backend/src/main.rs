@@ -10,7 +10,12 @@ use patchbay::engine::transform::Setup;
 use patchbay::server::{self, Config};
 
 #[derive(Parser)]
-#[command(name = "patchbay", version, about = "Networked lab server for sound and networks", args_conflicts_with_subcommands = true)]
+#[command(
+    name = "patchbay",
+    version,
+    about = "Networked lab server for sound and networks",
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -51,8 +56,17 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn render(patch: PathBuf, out: PathBuf, seconds: f64, setup: Setup, files_dir: Option<PathBuf>) -> anyhow::Result<()> {
-    anyhow::ensure!(seconds.is_finite() && seconds > 0.0 && seconds <= 24.0 * 3600.0, "--seconds must be between 0 and 86400");
+fn render(
+    patch: PathBuf,
+    out: PathBuf,
+    seconds: f64,
+    setup: Setup,
+    files_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        seconds.is_finite() && seconds > 0.0 && seconds <= 24.0 * 3600.0,
+        "--seconds must be between 0 and 86400"
+    );
     let json = std::fs::read_to_string(&patch).map_err(|e| anyhow::anyhow!("{}: {e}", patch.display()))?;
     let file = PatchFile::parse(&json).map_err(|e| anyhow::anyhow!("{}: {e}", patch.display()))?;
     let dir = files_dir.unwrap_or_else(|| patch.parent().map(PathBuf::from).unwrap_or_default());

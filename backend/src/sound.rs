@@ -81,7 +81,8 @@ impl Sound {
                         e.run_timers(now);
                         e.pump();
                         publish(&mut e, &hub);
-                        e.next_timer().map_or(CONTROL_PERIOD, |t| Duration::from_secs_f64((t - now).clamp(0.0, 0.005)))
+                        e.next_timer()
+                            .map_or(CONTROL_PERIOD, |t| Duration::from_secs_f64((t - now).clamp(0.0, 0.005)))
                     };
                     std::thread::sleep(sleep.max(Duration::from_micros(500)));
                 }
@@ -139,6 +140,7 @@ fn sound_card_likely() -> bool {
     }
     let cards = std::fs::read_to_string("/proc/asound/cards").unwrap_or_default();
     let has_card = !cards.trim().is_empty() && !cards.contains("no soundcards");
-    let home_rc = std::env::var_os("HOME").map(|h| Path::new(&h).join(".asoundrc")).is_some_and(|p| p.exists());
+    let home_rc =
+        std::env::var_os("HOME").map(|h| Path::new(&h).join(".asoundrc")).is_some_and(|p| p.exists());
     has_card || home_rc || Path::new("/etc/asound.conf").exists()
 }

@@ -662,14 +662,24 @@ mod tests {
         let (mut e, _a) = engine();
         e.add_transform("/patch", "Sinewave", "sine0", "").unwrap();
         let set = |e: &mut Engine, path: &str, v: Value| e.set_value(path, v).unwrap_err().to_string();
-        assert_eq!(set(&mut e, "/patch/sine0/freq", Value::String("440.0".into())), "Cannot set incompatible data type");
+        assert_eq!(
+            set(&mut e, "/patch/sine0/freq", Value::String("440.0".into())),
+            "Cannot set incompatible data type"
+        );
         assert_eq!(set(&mut e, "/patch", Value::Nil), "Target object is not an OSW state.");
-        assert_eq!(e.current_value("/patch").unwrap_err().to_string(), "Address does not have a readable type");
+        assert_eq!(
+            e.current_value("/patch").unwrap_err().to_string(),
+            "Address does not have a readable type"
+        );
         assert_eq!(e.current_value("/hello/foo").unwrap_err().to_string(), "Invalid address");
         assert_eq!(e.current_value("/patch/sine0/nope").unwrap_err().to_string(), "Invalid address");
         assert_eq!(e.current_value("/patch/sine0/freq").unwrap(), Value::Float(440.0));
         e.set_value("/patch/sine0/freq", Value::Integer(220)).unwrap();
-        assert_eq!(e.current_value("/patch/sine0/freq").unwrap(), Value::Float(220.0), "integers cast to float");
+        assert_eq!(
+            e.current_value("/patch/sine0/freq").unwrap(),
+            Value::Float(220.0),
+            "integers cast to float"
+        );
     }
 
     #[test]
@@ -680,22 +690,40 @@ mod tests {
         }
         e.add_transform("/patch/sub", "Sinewave", "inner", "").unwrap();
         let err = |e: &mut Engine, a: &str, b: &str| e.connect(a, b).unwrap_err().to_string();
-        assert_eq!(err(&mut e, "/patch/s/samplesOut", "/patch/add/a"), "Cannot connect a Samples outlet to a Float inlet");
+        assert_eq!(
+            err(&mut e, "/patch/s/samplesOut", "/patch/add/a"),
+            "Cannot connect a Samples outlet to a Float inlet"
+        );
         assert_eq!(err(&mut e, "/patch/s/freq", "/patch/g/samplesIn"), "/patch/s/freq is not an outlet");
         assert_eq!(err(&mut e, "/patch/s/samplesOut", "/patch/add/out"), "/patch/add/out is not an inlet");
-        assert!(err(&mut e, "/patch/sub/inner/samplesOut", "/patch/g/samplesIn").contains("different patches"));
+        assert!(
+            err(&mut e, "/patch/sub/inner/samplesOut", "/patch/g/samplesIn").contains("different patches")
+        );
         e.connect("/patch/s/samplesOut", "/patch/g/samplesIn").unwrap();
         assert_eq!(err(&mut e, "/patch/s/samplesOut", "/patch/g/samplesIn"), "Already connected");
-        assert_eq!(err(&mut e, "/patch/g/samplesOut", "/patch/g/samplesIn"), "That connection would make an audio loop");
+        assert_eq!(
+            err(&mut e, "/patch/g/samplesOut", "/patch/g/samplesIn"),
+            "That connection would make an audio loop"
+        );
         e.disconnect("/patch/s/samplesOut", "/patch/g/samplesIn").unwrap();
-        assert_eq!(e.disconnect("/patch/s/samplesOut", "/patch/g/samplesIn").unwrap_err(), EngineError::NotConnected);
+        assert_eq!(
+            e.disconnect("/patch/s/samplesOut", "/patch/g/samplesIn").unwrap_err(),
+            EngineError::NotConnected
+        );
         e.connect("/patch/add/out", "/patch/s/freq").unwrap(); // Float to Float
-        assert_eq!(e.add_transform("/patch", "Nope", "x", "").unwrap_err().to_string(), "Unknown transform type \"Nope\"");
+        assert_eq!(
+            e.add_transform("/patch", "Nope", "x", "").unwrap_err().to_string(),
+            "Unknown transform type \"Nope\""
+        );
         assert!(matches!(e.add_transform("/patch", "+", "add", ""), Err(EngineError::NameTaken(_))));
         assert!(matches!(e.add_transform("/patch", "+", "a b", ""), Err(EngineError::BadName(_))));
         assert!(matches!(e.add_transform("/patch", "+", "connect", ""), Err(EngineError::NameTaken(_))));
         assert_eq!(e.add_transform("/patch", "Inlet", "i", "").unwrap_err(), EngineError::BorderAtRoot);
-        assert_eq!(e.add_transform("/patch", "+", "", "").unwrap(), "op0", "auto names: the type's letters, else op");
+        assert_eq!(
+            e.add_transform("/patch", "+", "", "").unwrap(),
+            "op0",
+            "auto names: the type's letters, else op"
+        );
         assert_eq!(e.add_transform("/patch", "Sinewave", "", "").unwrap(), "sinewave0");
     }
 
@@ -781,7 +809,9 @@ mod tests {
         assert!(e.graph.resolve("/patch/a").is_err());
         e.set_value("/patch/first/in", Value::Integer(5)).unwrap();
         assert_eq!(e.current_value("/patch/b/value").unwrap(), Value::Integer(5));
-        assert!(e.take_changes().contains(&Change::Renamed { from: "/patch/a".into(), to: "/patch/first".into() }));
+        assert!(e
+            .take_changes()
+            .contains(&Change::Renamed { from: "/patch/a".into(), to: "/patch/first".into() }));
     }
 
     #[test]

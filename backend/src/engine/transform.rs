@@ -46,7 +46,16 @@ pub struct PortSpec {
 
 impl PortSpec {
     fn new(name: &str, ty: ValueType, doc: &str, role: Role) -> PortSpec {
-        PortSpec { name: name.to_owned(), ty, doc: doc.to_owned(), role, order: 0, group: 0, writable: true, resume: false }
+        PortSpec {
+            name: name.to_owned(),
+            ty,
+            doc: doc.to_owned(),
+            role,
+            order: 0,
+            group: 0,
+            writable: true,
+            resume: false,
+        }
     }
     pub fn hot(name: &str, ty: ValueType, doc: &str) -> PortSpec {
         PortSpec::new(name, ty, doc, Role::Inlet { active: true })

@@ -32,7 +32,14 @@ pub async fn status(State(state): State<Shared>) -> Json<Status> {
         ClockSource::Timer { reason } => ("timer", reason.clone()),
     };
     let (time, transforms) = sound.with(|e| (e.now(), e.graph.nodes.len() - 1));
-    Json(Status { sample_rate: sound.setup.rate, block_size: sound.setup.block, clock, clock_detail, time, transforms })
+    Json(Status {
+        sample_rate: sound.setup.rate,
+        block_size: sound.setup.block,
+        clock,
+        clock_detail,
+        time,
+        transforms,
+    })
 }
 
 #[derive(Serialize)]
@@ -43,7 +50,11 @@ pub struct TypeInfo {
 }
 
 pub async fn types() -> Json<Vec<TypeInfo>> {
-    Json(library::all().map(|t| TypeInfo { name: t.name, category: t.category, documentation: t.doc }).collect())
+    Json(
+        library::all()
+            .map(|t| TypeInfo { name: t.name, category: t.category, documentation: t.doc })
+            .collect(),
+    )
 }
 
 pub async fn save(State(state): State<Shared>) -> Json<PatchFile> {
@@ -54,5 +65,9 @@ pub async fn save(State(state): State<Shared>) -> Json<PatchFile> {
 pub async fn load(State(state): State<Shared>, body: axum::body::Bytes) -> Result<Json<PatchFile>, ApiError> {
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("Patch file is not UTF-8"))?;
     let file = PatchFile::parse(text).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    state.sound.with(|e| patch_file::load(e, &file).map(|_| patch_file::save(e))).map(Json).map_err(|e| ApiError::bad_request(e.to_string()))
+    state
+        .sound
+        .with(|e| patch_file::load(e, &file).map(|_| patch_file::save(e)))
+        .map(Json)
+        .map_err(|e| ApiError::bad_request(e.to_string()))
 }
