@@ -937,12 +937,28 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    /// A lab on port ranges of its own: tests run in parallel, and one that
+    /// restarts a VM needs its saved ports to be free.
     async fn lab(dir: &std::path::Path) -> Lab {
+        // Two opens of the same directory share a range, so the VM gets its old ports back.
+        static SLOTS: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+        let slot = {
+            let mut slots = SLOTS.lock().unwrap();
+            match slots.iter().position(|d| d == dir) {
+                Some(i) => i,
+                None => {
+                    slots.push(dir.to_owned());
+                    slots.len() - 1
+                }
+            }
+        } as u16;
+        assert!(slot < 40, "more lab tests than port ranges");
+        let (console, udp) = (42000 + slot * 25, 43000 + slot * 25);
         let config = LabConfig {
             host: [127, 0, 0, 1].into(),
             data_dir: dir.to_owned(),
-            console_ports: 42000..=42999,
-            udp_ports: 43000..=43999,
+            console_ports: console..=console + 24,
+            udp_ports: udp..=udp + 24,
         };
         Lab::open(config, Hub::new(64, Duration::from_secs(5))).await.unwrap()
     }
@@ -954,7 +970,7 @@ mod tests {
     #[tokio::test]
     async fn everything_comes_back_after_a_restart() {
         let dir = tempfile::tempdir().unwrap();
-        let (pid, a, b);
+        let (pid, a, b, udp);
         {
             let lab = lab(dir.path()).await;
             pid = lab
@@ -968,6 +984,16 @@ mod tests {
             let nio = Nio::udp(port, "127.0.0.1", 43999);
             lab.add_nio(pid, a.vm_id, 0, 0, nio).await.unwrap();
             lab.start_vm(pid, a.vm_id).await.unwrap();
+            udp = port;
+        }
+        // The dropped lab's VM task lets go of its sockets asynchronously (a
+        // restarted server is a new process, where this never arises).
+        for _ in 0..200 {
+            let console_free = std::net::TcpListener::bind(("127.0.0.1", a.console)).is_ok();
+            if console_free && std::net::UdpSocket::bind(("127.0.0.1", udp)).is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let lab = lab(dir.path()).await;
         let vms = lab.list_vms(pid).unwrap();
