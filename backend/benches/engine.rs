@@ -45,8 +45,12 @@ fn main() {
     println!("|---|---|---|---|---|---|---|");
     for &n in &ns {
         let ours = patchbay(n, seconds);
-        let pd = peer(&tmp.path().join(format!("p{n}")), n, seconds, &kit, pd_render);
-        let sc = peer(&tmp.path().join(format!("s{n}")), n, seconds, &kit, sc_render);
+        // BENCH_PEERS=0 measures Patchbay alone (for profiling).
+        let peers = std::env::var("BENCH_PEERS").map_or(true, |v| v != "0");
+        let pd =
+            peers.then(|| peer(&tmp.path().join(format!("p{n}")), n, seconds, &kit, pd_render)).flatten();
+        let sc =
+            peers.then(|| peer(&tmp.path().join(format!("s{n}")), n, seconds, &kit, sc_render)).flatten();
         let per = |d: Duration| d.as_secs_f64() * 1e9 / (n as f64 * RATE * seconds);
         let rtf = |d: Duration| seconds / d.as_secs_f64();
         let cell = |d: Option<(Duration, Duration)>, i: usize| match d {
@@ -71,9 +75,29 @@ fn main() {
             cell(sc, 1)
         );
     }
+    println!("\nCeiling: the bare kernel (64-sample sine block, then summed into a mix), no engine: {:.3} ns per oscillator-sample", bare_kernel());
     if std::is_x86_feature_detected!("avx2") {
         println!("\n(kernels: AVX2+FMA, chosen at run time; the binary is built for baseline x86-64)");
     }
+}
+
+/// ns per sample of `simd::sine` plus `simd::add` alone, 1000 phases, 64-sample blocks.
+fn bare_kernel() -> f64 {
+    use patchbay::engine::simd;
+    let mut oscs: Vec<simd::Sine> =
+        (0..1000).map(|i| simd::Sine::new(i as f64 / 1000.0, freq(i) / RATE)).collect();
+    let (mut block, mut mix) = ([0.0f32; 64], [0.0f32; 64]);
+    let rounds = 3000;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        for osc in oscs.iter_mut() {
+            osc.fill(&mut block);
+            simd::add(&mut mix, &block);
+        }
+    }
+    let t = started.elapsed().as_secs_f64();
+    assert!(std::hint::black_box(mix[3]).is_finite());
+    t * 1e9 / (rounds as f64 * 1000.0 * 64.0)
 }
 
 /// (render time, build time): the median of three renders.

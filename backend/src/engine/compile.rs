@@ -67,6 +67,7 @@ pub fn compile(graph: &mut Graph, last: &Layout, dying: Vec<Dying>, block: usize
         topological(&shapes, current.iter()).expect("the graph's audio connections are acyclic")
     });
 
+    let fused = fuse(&shapes, &current, &fading, last, &dying_ids);
     let mut slots = Vec::with_capacity(order.len());
     let mut out_at = 0;
     let mut slot_of = HashMap::new();
@@ -74,6 +75,7 @@ pub fn compile(graph: &mut Graph, last: &Layout, dying: Vec<Dying>, block: usize
         let shape = &shapes[&id];
         let n_out = shape.audio_out.len() + shape.extra;
         slot_of.insert(id, i);
+        let push = fused.sources.get(&id).copied();
         slots.push(Slot {
             node: None,
             out_at,
@@ -82,18 +84,35 @@ pub fn compile(graph: &mut Graph, last: &Layout, dying: Vec<Dying>, block: usize
             inlets: 0..0,
             dying: dying_ids.contains(&id),
             sink: shape.sink,
+            push: push.map(|k| k * block),
         });
-        out_at += n_out * block;
+        if push.is_none() {
+            out_at += n_out * block;
+        }
+    }
+    // Fused sources all write the same block, summed away at once.
+    for slot in slots.iter_mut().filter(|s| s.push.is_some()) {
+        slot.out_at = out_at;
     }
 
     // Each inlet's connections, in a fixed order.
     let mut incoming: HashMap<(NodeId, usize), Vec<Edge>> = HashMap::new();
     let fades = current.iter().map(|e| (e, if last.edges.contains(e) { Fade::Steady } else { Fade::In }));
+    for (&(to, tport), &k) in &fused.inlets {
+        incoming.entry((to, tport)).or_default().push(Edge { buf: k * block, fade: Fade::Steady, acc: true });
+    }
     for (&(from, fport, to, tport), fade) in fades.chain(fading.iter().map(|e| (e, Fade::Out))) {
+        if fused.sources.contains_key(&from) {
+            continue;
+        }
         let (from_shape, from_slot) = (&shapes[&from], &slots[slot_of[&from]]);
         let k = from_shape.audio_out.iter().position(|&p| p == fport).expect("audio outlet");
         let fade = if dying_ids.contains(&from) || dying_ids.contains(&to) { Fade::Out } else { fade };
-        incoming.entry((to, tport)).or_default().push(Edge { buf: from_slot.out_at + k * block, fade });
+        incoming.entry((to, tport)).or_default().push(Edge {
+            buf: from_slot.out_at + k * block,
+            fade,
+            acc: false,
+        });
     }
     let (mut inlets, mut edges) = (vec![], vec![]);
     for (i, &id) in order.iter().enumerate() {
@@ -118,9 +137,51 @@ pub fn compile(graph: &mut Graph, last: &Layout, dying: Vec<Dying>, block: usize
             }
         }
     }
-    let needs_cleanup = !dying_ids.is_empty() || !fading.is_empty();
+    // Once fades are done, compile again: to drop what died, and to fuse
+    // fan-ins whose connections have become steady.
+    let fresh = current.iter().any(|e| !last.edges.contains(e));
+    let needs_cleanup = !dying_ids.is_empty() || !fading.is_empty() || fresh;
     let layout = Layout { slots: order, slot_of, edges: current_set, needs_cleanup };
-    (Program::new(block, slots, inlets, edges, adopt), layout)
+    (Program::new(block, slots, inlets, edges, adopt, fused.inlets.len()), layout)
+}
+
+/// Fan-ins worth fusing: sources and their accumulator, inlets and theirs.
+struct Fused {
+    sources: HashMap<NodeId, usize>,
+    inlets: HashMap<(NodeId, usize), usize>,
+}
+
+/// Finds inlets fed by two or more steady connections from nodes whose only
+/// output is that one connection: those nodes add into an accumulator as
+/// they run, instead of each keeping a block for the inlet to gather later.
+fn fuse(
+    shapes: &HashMap<NodeId, Shape>,
+    current: &[AudioEdge],
+    fading: &[AudioEdge],
+    last: &Layout,
+    dying: &HashSet<NodeId>,
+) -> Fused {
+    let mut out_edges: HashMap<NodeId, usize> = HashMap::new();
+    for e in current.iter().chain(fading) {
+        *out_edges.entry(e.0).or_default() += 1;
+    }
+    let mut groups: HashMap<(NodeId, usize), Vec<NodeId>> = HashMap::new();
+    for e in current {
+        let shape = &shapes[&e.0];
+        let simple = shape.audio_out.len() == 1 && shape.extra == 0 && out_edges[&e.0] == 1;
+        let steady = last.edges.contains(e) && !dying.contains(&e.0) && !dying.contains(&e.2);
+        if simple && steady {
+            groups.entry((e.2, e.3)).or_default().push(e.0);
+        }
+    }
+    let mut fused = Fused { sources: HashMap::new(), inlets: HashMap::new() };
+    let mut keys: Vec<_> = groups.into_iter().filter(|(_, g)| g.len() >= 2).collect();
+    keys.sort();
+    for (k, (inlet, sources)) in keys.into_iter().enumerate() {
+        fused.inlets.insert(inlet, k);
+        fused.sources.extend(sources.into_iter().map(|s| (s, k)));
+    }
+    fused
 }
 
 /// Kahn's algorithm over `nodes`; `None` if the edges loop.

@@ -755,6 +755,15 @@ mod tests {
         }
         tick(&mut e, &mut a);
         assert!(tick(&mut e, &mut a).iter().all(|x| *x == 0.875));
+        // Once steady, the fan-in is fused into an accumulator: same sum.
+        for _ in 0..4 {
+            tick(&mut e, &mut a);
+        }
+        assert!(e.layout.slots.len() == 4 && !e.layout.needs_cleanup);
+        assert!(tick(&mut e, &mut a).iter().all(|x| *x == 0.875));
+        e.set_value("/patch/s1/value", Value::Float(0.0)).unwrap();
+        tick(&mut e, &mut a);
+        assert!(tick(&mut e, &mut a).iter().all(|x| *x == 0.625), "a fused source still takes parameters");
         // One outlet, two inlets: `b` (order 0) before `a` (order 1), as in Pd's right-to-left.
         e.add_transform("/patch", "Value", "v", "").unwrap();
         e.add_transform("/patch", "+", "add", "").unwrap();

@@ -32,6 +32,10 @@ pub struct Slot {
     /// Deleted: it plays one more block, fading out, then is skipped.
     pub(crate) dying: bool,
     pub(crate) sink: bool,
+    /// Fused fan-in: right after running, add the output into this
+    /// accumulator (see [`Edge::acc`]). Such nodes share one output block,
+    /// so a thousand oscillators summed into one inlet stay in L1 cache.
+    pub(crate) push: Option<usize>,
 }
 
 /// Where an inlet's connections are, as a range of [`Program::edges`].
@@ -48,9 +52,11 @@ pub enum Fade {
 
 #[derive(Debug, Clone, Copy)]
 pub struct Edge {
-    /// Offset of the source block in the arena.
+    /// Offset of the source block in the arena (or in the accumulators).
     pub buf: usize,
     pub fade: Fade,
+    /// Reads (and clears) a fused fan-in accumulator instead of an output.
+    pub acc: bool,
 }
 
 /// A compiled patch, ready for the audio side.
@@ -61,6 +67,7 @@ pub struct Program {
     /// `(new slot, old slot)`: nodes to take over from the program this one replaces.
     pub(crate) adopt: Vec<(usize, usize)>,
     outs: Vec<f32>,
+    acc: Vec<f32>,
     scratch: Vec<f32>,
     ramp: Vec<f32>,
     /// The block the sound card gets, channel after channel.
@@ -78,6 +85,7 @@ impl Program {
         inlets: Vec<InletEdges>,
         edges: Vec<Edge>,
         adopt: Vec<(usize, usize)>,
+        accumulators: usize,
     ) -> Program {
         let out_len = slots.iter().map(|s| s.out_at + s.n_out * block).max().unwrap_or(0);
         let max_in = slots.iter().map(|s| s.inlets.len()).max().unwrap_or(0);
@@ -87,6 +95,7 @@ impl Program {
             edges,
             adopt,
             outs: vec![0.0; out_len],
+            acc: vec![0.0; accumulators * block],
             scratch: vec![0.0; max_in * block],
             ramp: (0..block).map(|i| (i + 1) as f32 / block as f32).collect(),
             mix: vec![0.0; CHANNELS * block],
@@ -96,7 +105,7 @@ impl Program {
     }
 
     pub fn empty(block: usize) -> Program {
-        Program::new(block, vec![], vec![], vec![], vec![])
+        Program::new(block, vec![], vec![], vec![], vec![], 0)
     }
 
     /// Runs every node once, then sums the sinks into [`Program::mix`].
@@ -111,6 +120,12 @@ impl Program {
             for (dst, inlet) in ins.chunks_exact_mut(b).zip(&self.inlets[slot.inlets.clone()]) {
                 dst.fill(0.0);
                 for edge in &self.edges[inlet.clone()] {
+                    if edge.acc {
+                        let acc = &mut self.acc[edge.buf..edge.buf + b];
+                        simd::add(dst, acc);
+                        acc.fill(0.0);
+                        continue;
+                    }
                     let src = &self.outs[edge.buf..edge.buf + b];
                     match (edge.fade, self.fresh) {
                         (Fade::Steady, _) | (Fade::In, false) => simd::add(dst, src),
@@ -126,7 +141,17 @@ impl Program {
                     }
                 }
             }
-            node.process(ins, &mut self.outs[slot.out_at..slot.out_at + slot.n_out * b]);
+            let out = &mut self.outs[slot.out_at..slot.out_at + slot.n_out * b];
+            match slot.push {
+                Some(at) => {
+                    let acc = &mut self.acc[at..at + b];
+                    if !node.accumulate(ins, acc) {
+                        node.process(ins, out);
+                        simd::add(acc, out);
+                    }
+                }
+                None => node.process(ins, out),
+            }
         }
         self.mix.fill(0.0);
         for slot in self.slots.iter().filter(|s| s.sink && (!s.dying || self.fresh)) {

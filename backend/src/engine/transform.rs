@@ -134,6 +134,12 @@ pub trait DspNode: Send {
     /// connections, zeros when unconnected); `outputs` one block per audio
     /// outlet followed by [`DspNode::extra_outputs`] blocks.
     fn process(&mut self, inputs: &[f32], outputs: &mut [f32]);
+    /// Adds this block's output into `acc` instead of writing an output
+    /// block, when the node can (a fused fan-in, see `program::Slot::push`).
+    /// Returns false when it cannot; then `process` runs and its block is added.
+    fn accumulate(&mut self, _inputs: &[f32], _acc: &mut [f32]) -> bool {
+        false
+    }
     /// A numeric value arrived at port `port` (index into the transform's ports).
     fn set(&mut self, _port: usize, _value: f64) {}
     /// New sample data (a loaded file, a wavetable). Returns the data it

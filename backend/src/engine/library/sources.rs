@@ -24,6 +24,8 @@ struct Oscillator {
     phase: f64,
     inc: f64,
     width: f64,
+    /// Sine and Cosine (a sine a quarter turn ahead) run on the SIMD kernel.
+    sine: simd::Sine,
 }
 
 /// PolyBLEP: the residual that removes most aliasing from a step at phase 0.
@@ -43,8 +45,7 @@ impl DspNode for Oscillator {
     fn process(&mut self, _inputs: &[f32], out: &mut [f32]) {
         let (inc, mut p) = (self.inc, self.phase);
         match self.wave {
-            Wave::Sine => self.phase = simd::sine(out, p, inc),
-            Wave::Cosine => self.phase = (simd::sine(out, p + 0.25, inc) - 0.25).rem_euclid(1.0),
+            Wave::Sine | Wave::Cosine => self.sine.fill(out),
             _ => {
                 let dt = inc.abs().min(0.5);
                 for o in out.iter_mut() {
@@ -64,10 +65,24 @@ impl DspNode for Oscillator {
             }
         }
     }
+    fn accumulate(&mut self, _inputs: &[f32], acc: &mut [f32]) -> bool {
+        if matches!(self.wave, Wave::Sine | Wave::Cosine) {
+            self.sine.add_to(acc);
+            return true;
+        }
+        false
+    }
     fn set(&mut self, port: usize, value: f64) {
         match port {
-            0 => self.inc = value / self.rate,
-            1 => self.phase = value.rem_euclid(1.0),
+            0 => {
+                self.inc = value / self.rate;
+                self.sine.set_inc(self.inc);
+            }
+            1 => {
+                self.phase = value.rem_euclid(1.0);
+                let quarter = if self.wave == Wave::Cosine { 0.25 } else { 0.0 };
+                self.sine.set_phase(self.phase + quarter);
+            }
             2 => self.width = value.clamp(0.0, 1.0),
             _ => {}
         }
@@ -86,7 +101,9 @@ fn oscillator(name: &'static str, doc: &'static str, wave: Wave) -> TypeEntry {
         }
         ports.push(PortSpec::outlet("samplesOut", T::Samples, "The waveform"));
         let Setup { rate, .. } = args.setup;
-        let osc = Oscillator { wave, rate, phase: 0.0, inc: freq / rate, width: 0.5 };
+        let quarter = if wave == Wave::Cosine { 0.25 } else { 0.0 };
+        let sine = simd::Sine::new(quarter, freq / rate);
+        let osc = Oscillator { wave, rate, phase: 0.0, inc: freq / rate, width: 0.5, sine };
         let mut built = Built::new(ports).init("freq", Value::Float(freq)).dsp(osc);
         if wave == Wave::Square {
             built = built.init("width", Value::Float(0.5));
