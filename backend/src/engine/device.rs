@@ -110,7 +110,12 @@ fn open_device(block: usize, stop: Arc<AtomicBool>) -> Result<Opened, String> {
             let channels = config.channels();
             let name = device.to_string();
             let _ = info_tx.send(Ok((config.sample_rate(), channels, name)));
-            let Ok(audio) = audio_rx.recv() else { return };
+            let Ok(mut audio) = audio_rx.recv() else { return };
+            // Capture is optional: without an input device AudioInput is silent.
+            let capture = open_capture(config.sample_rate()).map(|(stream, ring)| {
+                audio.set_capture(ring);
+                stream
+            });
             let stream = build_stream(&device, config, audio);
             let stream = match stream.and_then(|s| s.play().map(|_| s).map_err(|e| e.to_string())) {
                 Ok(s) => s,
@@ -121,6 +126,7 @@ fn open_device(block: usize, stop: Arc<AtomicBool>) -> Result<Opened, String> {
                 std::thread::park_timeout(Duration::from_millis(200));
             }
             drop(stream);
+            drop(capture);
         })
         .map_err(|e| e.to_string())?;
     let (rate, channels, name) = info_rx.recv().map_err(|_| "the audio thread ended".to_string())??;
@@ -128,6 +134,39 @@ fn open_device(block: usize, stop: Arc<AtomicBool>) -> Result<Opened, String> {
     audio_tx.send(audio).map_err(|_| "the audio thread ended".to_string())?;
     started_rx.recv().map_err(|_| "the audio thread ended".to_string())??;
     Ok((engine, ClockSource::Device { name, channels }, thread))
+}
+
+/// The default input device at `rate`, its first channel pushed into a ring
+/// the audio side reads (half a second of room).
+fn open_capture(rate: u32) -> Option<(cpal::Stream, rtrb::Consumer<f32>)> {
+    let device = cpal::default_host().default_input_device()?;
+    let config = device.default_input_config().ok()?;
+    if config.sample_rate() != rate || config.sample_format() != cpal::SampleFormat::F32 {
+        // Keep it simple: F32 at the output's rate (ALSA's plug and most servers give that).
+        let wanted = device.supported_input_configs().ok()?.find_map(|c| {
+            (c.sample_format() == cpal::SampleFormat::F32).then(|| c.try_with_sample_rate(rate)).flatten()
+        })?;
+        return capture_stream(&device, wanted.into(), rate);
+    }
+    capture_stream(&device, config.into(), rate)
+}
+
+fn capture_stream(
+    device: &cpal::Device,
+    config: cpal::StreamConfig,
+    rate: u32,
+) -> Option<(cpal::Stream, rtrb::Consumer<f32>)> {
+    let (mut tx, rx) = rtrb::RingBuffer::new(rate as usize / 2);
+    let channels = config.channels.max(1) as usize;
+    let callback = move |data: &[f32], _: &cpal::InputCallbackInfo| {
+        for frame in data.chunks_exact(channels) {
+            let _ = tx.push(frame[0]); // full: the audio side is behind; drop
+        }
+    };
+    let on_error = |e: cpal::Error| tracing::warn!("audio input: {e}");
+    let stream = device.build_input_stream(config, callback, on_error, None).ok()?;
+    stream.play().ok()?;
+    Some((stream, rx))
 }
 
 fn build_stream(

@@ -124,6 +124,8 @@ pub struct Engine {
     activations: Arc<AtomicU64>,
     /// Where FilePlayer and FileRecorder read and write, and nowhere else.
     files: std::path::PathBuf,
+    /// What AudioInput transforms read.
+    input: Arc<program::InputBus>,
 }
 
 /// An `f64` time that sorts (timers never hold NaN).
@@ -147,7 +149,8 @@ impl Engine {
         let (commands, command_rx) = rtrb::RingBuffer::new(QUEUE);
         let (trash_tx, trash) = rtrb::RingBuffer::new(QUEUE);
         let clock = Arc::new(ClockState { rate: setup.rate, block: setup.block, frames: AtomicU64::new(0) });
-        let audio = AudioSide::new(setup.block, command_rx, trash_tx, clock.clone());
+        let input = program::InputBus::new(setup.block);
+        let audio = AudioSide::new(setup.block, command_rx, trash_tx, clock.clone(), input.clone());
         let engine = Engine {
             graph: Graph::new(),
             setup,
@@ -164,6 +167,7 @@ impl Engine {
             changes: vec![],
             activations: Arc::new(AtomicU64::new(0)),
             files: std::path::PathBuf::from("."),
+            input,
         };
         (engine, audio)
     }
@@ -235,8 +239,10 @@ impl Engine {
         if matches!(kind, Kind::Inlet | Kind::Outlet) && pid == ROOT {
             return Err(EngineError::BorderAtRoot);
         }
-        let built = (entry.build)(&library::Args::parse(args, self.setup).in_dir(&self.files))
-            .map_err(|e| EngineError::BadArguments(type_name.to_owned(), e))?;
+        let mut lib_args = library::Args::parse(args, self.setup).in_dir(&self.files);
+        lib_args.input = self.input.clone();
+        let built =
+            (entry.build)(&lib_args).map_err(|e| EngineError::BadArguments(type_name.to_owned(), e))?;
         let id = self.graph.alloc_id();
         let shape = Shape {
             audio_in: (0..built.ports.len())

@@ -138,6 +138,7 @@ pub fn load(engine: &mut Engine, file: &PatchFile) -> Result<(), EngineError> {
     check(&body, 0, &mut count)?;
     let (mut scratch, _audio) = Engine::new(engine.setup());
     scratch.files = engine.files.clone();
+    scratch.input = engine.input.clone();
     scratch.graph.continue_ids_after(&engine.graph);
     build(&mut scratch, "/patch", &body)?;
     engine.replace_graph(scratch);

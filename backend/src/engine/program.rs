@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::simd;
-use super::transform::DspNode;
+use super::transform::{DspNode, Meter};
 
 /// Output channels of the engine (AudioOutput's left and right).
 pub const CHANNELS: usize = 2;
@@ -207,6 +207,19 @@ impl ClockState {
     }
 }
 
+/// The sound card's input, one block at a time: the audio side copies each
+/// block in from the capture ring, and every AudioInput reads it, lock-free.
+#[derive(Debug)]
+pub struct InputBus {
+    pub block: Box<[Meter]>,
+}
+
+impl InputBus {
+    pub fn new(block: usize) -> Arc<InputBus> {
+        Arc::new(InputBus { block: (0..block).map(|_| Meter::default()).collect() })
+    }
+}
+
 /// The half of the engine that lives on the audio thread.
 pub struct AudioSide {
     program: Box<Program>,
@@ -215,6 +228,9 @@ pub struct AudioSide {
     clock: Arc<ClockState>,
     /// Read position in the current block, for callbacks of any size.
     pos: usize,
+    input: Arc<InputBus>,
+    /// Captured samples (first channel), when an input device is open.
+    capture: Option<rtrb::Consumer<f32>>,
 }
 
 impl AudioSide {
@@ -223,8 +239,22 @@ impl AudioSide {
         commands: rtrb::Consumer<Command>,
         trash: rtrb::Producer<Trash>,
         clock: Arc<ClockState>,
+        input: Arc<InputBus>,
     ) -> AudioSide {
-        AudioSide { program: Box::new(Program::empty(block)), commands, trash, clock, pos: block }
+        AudioSide {
+            program: Box::new(Program::empty(block)),
+            commands,
+            trash,
+            clock,
+            pos: block,
+            input,
+            capture: None,
+        }
+    }
+
+    /// Feeds AudioInput from a capture stream's ring.
+    pub fn set_capture(&mut self, ring: rtrb::Consumer<f32>) {
+        self.capture = Some(ring);
     }
 
     pub fn clock(&self) -> &Arc<ClockState> {
@@ -269,6 +299,17 @@ impl AudioSide {
     }
 
     fn process(&mut self) {
+        if let Some(ring) = &mut self.capture {
+            // Too much backlog means added latency: skip ahead to the newest samples.
+            let backlog = ring.slots();
+            let excess = backlog.saturating_sub(4 * self.input.block.len());
+            if let Ok(chunk) = ring.read_chunk(excess) {
+                chunk.commit_all();
+            }
+            for cell in self.input.block.iter() {
+                cell.set(ring.pop().unwrap_or(0.0));
+            }
+        }
         self.program.process();
         self.clock.frames.fetch_add(self.program.block as u64, Ordering::AcqRel);
     }

@@ -9,7 +9,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use super::{Args, TypeEntry};
-use crate::engine::program::CHANNELS;
+use crate::engine::program::{InputBus, CHANNELS};
 use crate::engine::transform::{Built, Control, Ctx, DspNode, Meter, PortSpec};
 use crate::engine::value::{Value, ValueType as T};
 
@@ -53,12 +53,14 @@ impl DspNode for Output {
     }
 }
 
-/// Silence: the capture side of a sound card is not opened yet.
-struct Input;
+/// The block the audio side copied in from the capture device.
+struct Input(Arc<InputBus>);
 
 impl DspNode for Input {
     fn process(&mut self, _inputs: &[f32], out: &mut [f32]) {
-        out.fill(0.0);
+        for (o, cell) in out.iter_mut().zip(self.0.block.iter()) {
+            *o = cell.get();
+        }
     }
 }
 
@@ -296,10 +298,15 @@ pub fn entries() -> Vec<TypeEntry> {
                     .dsp(Output { on: false, gain: 0.0, levels }))
             },
         ),
-        TypeEntry::new("AudioInput", "io", "The sound card's input; silence while no capture device is open", |_: &Args| {
-            let ports = vec![PortSpec::outlet("samplesOut", T::Samples, "The captured signal (first channel)")];
-            Ok(Built::new(ports).dsp(Input))
-        }),
+        TypeEntry::new(
+            "AudioInput",
+            "io",
+            "The sound card's input (first channel); silence when the server has no capture device",
+            |args: &Args| {
+                let ports = vec![PortSpec::outlet("samplesOut", T::Samples, "The captured signal")];
+                Ok(Built::new(ports).dsp(Input(args.input.clone())))
+            },
+        ),
         TypeEntry::new(
             "FilePlayer",
             "io",
@@ -369,6 +376,25 @@ mod tests {
         );
         assert_eq!(f(&e, "level_left"), 1.0);
         assert_eq!(a.channel(1)[10], first[10], "mix reaches both channels");
+    }
+
+    #[test]
+    fn audio_input_plays_what_the_capture_ring_holds() {
+        let (mut e, mut a) = one("AudioInput", "");
+        let (mut tx, rx) = rtrb::RingBuffer::new(48000);
+        a.set_capture(rx);
+        for i in 0..24000 {
+            tx.push((std::f64::consts::TAU * 300.0 * i as f64 / 48000.0).sin() as f32 * 0.5).unwrap();
+        }
+        // Three blocks stay queued: the input skips to the newest four blocks, then plays.
+        let x = render(&mut e, &mut a, "samplesOut", 0.05);
+        let heard: Vec<f32> = x.into_iter().skip(128).take(256 - 128).collect();
+        assert!((peak(&heard) - 0.5).abs() < 0.01);
+        let want = |i: usize| (std::f64::consts::TAU * 300.0 * i as f64 / 48000.0).sin() as f32 * 0.5;
+        let offset = (0..24000)
+            .find(|&o| (0..8).all(|k| (want(o + k) - heard[k]).abs() < 1e-6))
+            .expect("the captured samples, in order");
+        assert!(heard.iter().enumerate().all(|(k, x)| (want(offset + k) - x).abs() < 1e-6));
     }
 
     #[test]

@@ -19,7 +19,9 @@ pub mod sources;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+
+use super::program::InputBus;
 
 use super::transform::{Built, Setup};
 use super::value::Value;
@@ -68,6 +70,8 @@ pub struct Args {
     pub setup: Setup,
     /// The only directory FilePlayer and FileRecorder may touch.
     pub files: PathBuf,
+    /// The sound card's input, for AudioInput.
+    pub input: Arc<InputBus>,
 }
 
 impl Args {
@@ -76,6 +80,7 @@ impl Args {
             words: text.split_whitespace().map(Value::parse_word).collect(),
             setup,
             files: PathBuf::from("."),
+            input: InputBus::new(setup.block),
         }
     }
 
