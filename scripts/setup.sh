@@ -16,8 +16,9 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 # Debian packages: ALSA headers (cpal), Chromium and its driver (dashboard
 # tests), curl and telnet (the seed session), real vpcs (the interoperability
-# peer), tshark (reads our captures), wrk (benchmarks).
-PACKAGES=(pkg-config libasound2-dev chromium chromium-driver curl telnet vpcs tshark wrk)
+# peer), tshark (reads our captures), wrk (benchmarks), liblo-tools (oscsend and
+# oscdump, OSC peers), python3-venv (for python-osc).
+PACKAGES=(pkg-config libasound2-dev chromium chromium-driver curl telnet vpcs tshark wrk liblo-tools python3-venv)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -53,6 +54,14 @@ if ! wasm-opt --version 2>/dev/null | grep -q 'version 132'; then
   say "installing binaryen 132 (wasm-opt) from npm"
   npm install --prefix "$TOOLS/npm" --no-audit --no-fund binaryen@132
 fi
+
+# python-osc (PyPI), a peer for the OSC tests, in a venv of its own.
+if ! "$TOOLS/venv/bin/python" -c 'import pythonosc' 2>/dev/null; then
+  say "installing python-osc"
+  python3 -m venv "$TOOLS/venv"
+  "$TOOLS/venv/bin/pip" install -q python-osc
+fi
+export PATCHBAY_PYTHON="$TOOLS/venv/bin/python"
 
 # Trunk builds offline, so every crate must be fetched beforehand.
 cargo fetch --locked -q

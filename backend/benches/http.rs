@@ -24,7 +24,7 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let patchbay = Server::start(
         Command::new(env!("CARGO_BIN_EXE_patchbay"))
-            .args(["--port=0", "--log-level=warn"])
+            .args(["--port=0", "--osc-port=0", "--log-level=warn"])
             .arg(format!("--data-dir={}", dir.path().display())),
         "Patchbay listening on http://",
     );

@@ -203,7 +203,13 @@ struct Server {
 impl Server {
     fn start(dir: &std::path::Path) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_patchbay"))
-            .args(["--port=0", "--log-level=warn", "--console-ports=20000-21999", "--udp-ports=40000-42999"])
+            .args([
+                "--port=0",
+                "--osc-port=0",
+                "--log-level=warn",
+                "--console-ports=20000-21999",
+                "--udp-ports=40000-42999",
+            ])
             .arg(format!("--data-dir={}", dir.display()))
             .stdout(Stdio::piped())
             .spawn()

@@ -112,6 +112,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Some(dir) => println!("  dashboard: {url}/  (from {})", dir.display()),
         None => println!("  dashboard: not built (run scripts/run.sh)"),
     }
+    println!("  OSC:       udp and tcp port {}", running.osc_port);
     println!("  data:      {}", running.data_dir.display());
     tracing::info!(addr = %running.addr, "listening");
 

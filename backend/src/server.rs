@@ -12,7 +12,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::http::{app, AppState, Shared};
 use crate::lab::{Lab, LabConfig};
+use crate::namespace::Powers;
 use crate::notify::Hub;
+use crate::osc::server::OscConfig;
 use crate::sound::{Sound, SoundOptions};
 
 #[derive(Debug, Clone, clap::Parser)]
@@ -60,6 +62,22 @@ pub struct Config {
     /// Where FilePlayer and FileRecorder read and write [default: <data-dir>/sounds].
     #[arg(long, env = "PATCHBAY_FILES_DIR")]
     pub files_dir: Option<PathBuf>,
+    /// OSC port, UDP and TCP (0 picks a free one).
+    #[arg(long, env = "PATCHBAY_OSC_PORT", default_value_t = 7707)]
+    pub osc_port: u16,
+    /// Send OSC replies to this port of the sender's host instead of the sender's port (OSW used 7708).
+    #[arg(long, env = "PATCHBAY_OSC_REPLY_PORT")]
+    pub osc_reply_port: Option<u16>,
+    /// Refuse /osw-quit and /osw-restart.
+    #[arg(long, env = "PATCHBAY_OSC_NO_QUIT")]
+    pub osc_no_quit: bool,
+    /// Port the discovery announcement goes to, every 3 s (0: none). On a loopback
+    /// host it goes to 127.0.0.1, otherwise to the broadcast address.
+    #[arg(long, env = "PATCHBAY_DISCOVERY_PORT", default_value_t = 7706)]
+    pub discovery_port: u16,
+    /// Where /load-osx and /save-patch read and write patch files [default: <data-dir>/patches].
+    #[arg(long, env = "PATCHBAY_PATCHES_DIR")]
+    pub patches_dir: Option<PathBuf>,
 }
 
 fn port_range(s: &str) -> Result<RangeInclusive<u16>, String> {
@@ -93,6 +111,8 @@ impl Config {
 /// A started server.
 pub struct Running {
     pub addr: SocketAddr,
+    /// The OSC port (UDP and TCP).
+    pub osc_port: u16,
     /// The model and settings the routes act on.
     pub state: Shared,
     pub data_dir: PathBuf,
@@ -143,7 +163,37 @@ pub async fn start(config: &Config, hub: Hub) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let shutdown = CancellationToken::new();
     let dashboard = config.dashboard();
-    let state = Arc::new(AppState { lab, sound, dashboard: dashboard.clone(), shutdown: shutdown.clone() });
+    let state = Arc::new(AppState {
+        lab,
+        sound,
+        osc: Default::default(),
+        dashboard: dashboard.clone(),
+        shutdown: shutdown.clone(),
+    });
+    let patches_dir = config.patches_dir.clone().unwrap_or_else(|| data_dir.join("patches"));
+    std::fs::create_dir_all(&patches_dir).with_context(|| format!("creating {}", patches_dir.display()))?;
+    let discovery = (config.discovery_port != 0).then(|| {
+        let ip: IpAddr =
+            if config.host.is_loopback() { config.host } else { std::net::Ipv4Addr::BROADCAST.into() };
+        SocketAddr::new(ip, config.discovery_port)
+    });
+    let osc_config = OscConfig {
+        host: config.host,
+        port: config.osc_port,
+        reply_port: config.osc_reply_port,
+        discovery,
+        powers: Powers {
+            quit: !config.osc_no_quit,
+            patches_dir,
+            start_patch: config.patch.clone(),
+            osc_port: 0,
+        },
+    };
+    let osc = crate::osc::server::start(state.clone(), osc_config, shutdown.clone())
+        .await
+        .with_context(|| format!("cannot listen for OSC on {}:{}", config.host, config.osc_port))?;
+    let osc_port = osc.port;
+    let _ = state.osc.set(osc);
     if let Some(mut events) = state.lab.take_events() {
         let (state, stop) = (state.clone(), shutdown.clone());
         tokio::spawn(async move {
@@ -160,7 +210,7 @@ pub async fn start(config: &Config, hub: Hub) -> anyhow::Result<Running> {
     let task = tokio::spawn(async move {
         axum::serve(listener, router).with_graceful_shutdown(stop.cancelled_owned()).await
     });
-    Ok(Running { addr, state, data_dir, dashboard, shutdown, task })
+    Ok(Running { addr, osc_port, state, data_dir, dashboard, shutdown, task })
 }
 
 #[cfg(test)]

@@ -91,6 +91,14 @@ impl Sound {
         Ok(Sound { engine, source, setup, hub, stop, control: Some(control), _clock: clock })
     }
 
+    /// What drives the clock: the device's name, or why it is a timer.
+    pub fn clock_description(&self) -> String {
+        match &self.source {
+            ClockSource::Device { name, .. } => format!("device: {name}"),
+            ClockSource::Timer { reason } => format!("timer: {reason}"),
+        }
+    }
+
     /// Runs `f` on the engine, then sends its edits on and announces its changes.
     pub fn with<R>(&self, f: impl FnOnce(&mut Engine) -> R) -> R {
         let mut e = lock(&self.engine);

@@ -40,7 +40,7 @@ fn the_sound_card_plays_what_the_patch_makes() {
     let data = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_patchbay"));
     cmd.env("HOME", home.path())
-        .arg("--port=0")
+        .args(["--port=0", "--osc-port=0", "--discovery-port=0"])
         .arg(format!("--data-dir={}", data.path().display()))
         .arg(format!("--patch={}", patch.display()));
     let server = Binary::spawn(cmd, data.path());
@@ -74,7 +74,9 @@ fn without_a_sound_card_the_engine_runs_on_its_own_clock() {
     let home = tempfile::tempdir().unwrap(); // no .asoundrc
     let data = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_patchbay"));
-    cmd.env("HOME", home.path()).arg("--port=0").arg(format!("--data-dir={}", data.path().display()));
+    cmd.env("HOME", home.path())
+        .args(["--port=0", "--osc-port=0", "--discovery-port=0"])
+        .arg(format!("--data-dir={}", data.path().display()));
     let server = Binary::spawn(cmd, data.path());
     let first = engine_status(&server);
     assert_eq!(first["clock"], "timer", "{first}");
@@ -119,7 +121,7 @@ fn audio_input_hears_the_capture_device() {
     let data = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_patchbay"));
     cmd.env("HOME", home.path())
-        .arg("--port=0")
+        .args(["--port=0", "--osc-port=0", "--discovery-port=0"])
         .arg(format!("--data-dir={}", data.path().display()))
         .arg(format!("--patch={}", patch.display()));
     let server = Binary::spawn(cmd, data.path());

@@ -26,8 +26,14 @@ fn the_seed_curl_session_runs_as_written() {
     let dir = tempfile::tempdir().unwrap();
     // The seed's own port ranges: consoles from 2000, tunnels from 10000.
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_patchbay"));
-    cmd.args(["--port=0", "--console-ports=2000-2999", "--udp-ports=10000-19999"])
-        .arg(format!("--data-dir={}", dir.path().display()));
+    cmd.args([
+        "--port=0",
+        "--osc-port=0",
+        "--discovery-port=0",
+        "--console-ports=2000-2999",
+        "--udp-ports=10000-19999",
+    ])
+    .arg(format!("--data-dir={}", dir.path().display()));
     let server = common::Binary::spawn(cmd, dir.path());
     let host = format!("localhost:{}", server.addr.port());
 

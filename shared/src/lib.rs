@@ -5,12 +5,15 @@
 //!
 //! Layout:
 //! - [`api`]: the objects of `/v1/...` (projects, VMs, NIOs, errors) and their request bodies;
-//! - [`notify`]: the notification stream's `{"action", "event"}` lines and action names.
+//! - [`notify`]: the notification stream's `{"action", "event"}` lines and action names;
+//! - [`osc`]: OSC messages as JSON, for the WebSocket bridge.
 //!
 //! No tokio, no leptos: this crate builds for wasm32 as well as for the host.
 
 pub mod api;
 pub mod notify;
+pub mod osc;
 
 pub use api::*;
 pub use notify::*;
+pub use osc::*;

@@ -5,8 +5,10 @@
 //! - [`extract`]: body and path extractors that fail with that type;
 //! - [`projects`], [`vms`]: the lab's routes, thin calls into [`crate::lab::Lab`];
 //! - [`engine`]: the audio engine's status, transform types and patch file;
-//! - [`notifications`]: the chunked JSON stream and its WebSocket twin.
+//! - [`notifications`]: the chunked JSON stream and its WebSocket twin;
+//! - [`bridge`]: OSC over a WebSocket, as JSON.
 
+pub mod bridge;
 pub mod engine;
 pub mod error;
 pub mod extract;
@@ -42,6 +44,8 @@ pub const API_VERSION: &str = "1.3.13";
 pub struct AppState {
     pub lab: Lab,
     pub sound: Sound,
+    /// The OSC service, once it runs (the bridge talks to it).
+    pub osc: std::sync::OnceLock<Arc<crate::osc::server::Osc>>,
     /// The built dashboard (Trunk's `dist/`), if there is one.
     pub dashboard: Option<PathBuf>,
     /// Cancelled on shutdown, so endless streams end and the server can exit.
@@ -60,6 +64,7 @@ pub fn app(state: Shared) -> Router {
         .route("/v1/engine/patch", get(engine::save).put(engine::load))
         .route("/v1/notifications", get(notifications::stream_all))
         .route("/v1/notifications/ws", get(notifications::websocket))
+        .route("/v1/osc/ws", get(bridge::websocket))
         .route("/v1/projects", get(projects::list).post(projects::create))
         .route(
             "/v1/projects/{project_id}",

@@ -144,15 +144,25 @@ fn rosc_reads(tags: &str) -> bool {
     tags.chars().all(|c| "ifsbhtdcrmTFNI[]".contains(c))
 }
 
+/// Decodes a datagram (at most [`MAX_PACKET`] bytes).
 pub fn decode(bytes: &[u8]) -> Result<Packet, DecodeError> {
+    decode_with_limit(bytes, MAX_PACKET)
+}
+
+/// Decodes a packet that did not come in one datagram (`#split`, TCP): up to 16 MiB.
+pub fn decode_unbounded(bytes: &[u8]) -> Result<Packet, DecodeError> {
+    decode_with_limit(bytes, 16 * 1024 * 1024)
+}
+
+fn decode_with_limit(bytes: &[u8], limit: usize) -> Result<Packet, DecodeError> {
+    if bytes.len() > limit {
+        return fail(None, format!("packet of {} bytes is larger than {limit}", bytes.len()));
+    }
     decode_nested(bytes, 0)
 }
 
 fn decode_nested(bytes: &[u8], depth: usize) -> Result<Packet, DecodeError> {
-    if bytes.len() > MAX_PACKET {
-        return fail(None, format!("packet of {} bytes is larger than {MAX_PACKET}", bytes.len()));
-    }
-    if bytes.is_empty() || bytes.len() % 4 != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(4) {
         return fail(None, "packet size is not a multiple of 4");
     }
     if bytes.starts_with(b"#bundle\0") {
@@ -176,9 +186,10 @@ fn decode_nested(bytes: &[u8], depth: usize) -> Result<Packet, DecodeError> {
     }
     if addr.starts_with('/') && rosc_reads(tags) {
         return match rosc::decoder::decode_udp(bytes) {
-            Ok((rest, OscPacket::Message(m))) if rest.is_empty() => {
-                Ok(Packet::Message(Message { addr: m.addr, args: m.args.into_iter().map(from_rosc).collect() }))
-            }
+            Ok((&[], OscPacket::Message(m))) => Ok(Packet::Message(Message {
+                addr: m.addr,
+                args: m.args.into_iter().map(from_rosc).collect(),
+            })),
             Ok((rest, _)) if !rest.is_empty() => fail(a, "bytes left over after the arguments"),
             Ok(_) => fail(a, "not a message"),
             Err(e) => fail(a, e.to_string()),
@@ -333,7 +344,9 @@ fn to_rosc(a: &Arg) -> Option<OscType> {
         Arg::False => OscType::Bool(false),
         Arg::Nil => OscType::Nil,
         Arg::Impulse => OscType::Inf,
-        Arg::Array(a) => OscType::Array(rosc::OscArray { content: a.iter().map(to_rosc).collect::<Option<_>>()? }),
+        Arg::Array(a) => {
+            OscType::Array(rosc::OscArray { content: a.iter().map(to_rosc).collect::<Option<_>>()? })
+        }
         Arg::Symbol(_) | Arg::Complex(..) | Arg::Samples(_) => return None,
     })
 }
@@ -341,7 +354,7 @@ fn to_rosc(a: &Arg) -> Option<OscType> {
 fn push_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
     out.push(0);
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push(0);
     }
 }
@@ -368,7 +381,7 @@ fn push_data(out: &mut Vec<u8>, args: &[Arg]) {
             Arg::Blob(b) => {
                 out.extend_from_slice(&(b.len() as i32).to_be_bytes());
                 out.extend_from_slice(b);
-                while out.len() % 4 != 0 {
+                while !out.len().is_multiple_of(4) {
                     out.push(0);
                 }
             }
@@ -437,21 +450,23 @@ mod tests {
     #[test]
     fn the_osc_1_0_spec_examples_decode_and_encode_byte_for_byte() {
         // "/oscillator/4/frequency" ,f 440.0
-        let a = hex(
-            "2f 6f 73 63 69 6c 6c 61 74 6f 72 2f 34 2f 66 72 65 71 75 65 6e 63 79 00 \
-             2c 66 00 00 43 dc 00 00",
-        );
+        let a = hex("2f 6f 73 63 69 6c 6c 61 74 6f 72 2f 34 2f 66 72 65 71 75 65 6e 63 79 00 \
+             2c 66 00 00 43 dc 00 00");
         let m = Message::new("/oscillator/4/frequency", vec![Arg::Float(440.0)]);
         assert_eq!(decode(&a).unwrap(), Packet::Message(m.clone()));
         assert_eq!(encode_message(&m), a);
         // "/foo" ,iisff 1000 -1 "hello" 1.234 5.678
-        let b = hex(
-            "2f 66 6f 6f 00 00 00 00 2c 69 69 73 66 66 00 00 00 00 03 e8 ff ff ff ff \
-             68 65 6c 6c 6f 00 00 00 3f 9d f3 b6 40 b5 b2 2d",
-        );
+        let b = hex("2f 66 6f 6f 00 00 00 00 2c 69 69 73 66 66 00 00 00 00 03 e8 ff ff ff ff \
+             68 65 6c 6c 6f 00 00 00 3f 9d f3 b6 40 b5 b2 2d");
         let m = Message::new(
             "/foo",
-            vec![Arg::Int(1000), Arg::Int(-1), Arg::Str("hello".into()), Arg::Float(1.234), Arg::Float(5.678)],
+            vec![
+                Arg::Int(1000),
+                Arg::Int(-1),
+                Arg::Str("hello".into()),
+                Arg::Float(1.234),
+                Arg::Float(5.678),
+            ],
         );
         assert_eq!(decode(&b).unwrap(), Packet::Message(m.clone()));
         assert_eq!(encode_message(&m), b);
@@ -464,8 +479,26 @@ mod tests {
             Message::new("*/documentation", vec![]),
             Message::new("/c", vec![Arg::Complex(1.5, -2.0), Arg::Samples(vec![0.5, -0.25, 1.0])]),
             Message::new("/s", vec![Arg::Symbol("sym".into()), Arg::Str("str".into())]),
-            Message::new("/all", vec![Arg::Long(-5), Arg::Double(0.1), Arg::Time(1), Arg::True, Arg::False, Arg::Nil, Arg::Impulse]),
-            Message::new("/arr", vec![Arg::Array(vec![Arg::Int(1), Arg::Array(vec![])]), Arg::Char('x'), Arg::Midi([1, 2, 3, 4])]),
+            Message::new(
+                "/all",
+                vec![
+                    Arg::Long(-5),
+                    Arg::Double(0.1),
+                    Arg::Time(1),
+                    Arg::True,
+                    Arg::False,
+                    Arg::Nil,
+                    Arg::Impulse,
+                ],
+            ),
+            Message::new(
+                "/arr",
+                vec![
+                    Arg::Array(vec![Arg::Int(1), Arg::Array(vec![])]),
+                    Arg::Char('x'),
+                    Arg::Midi([1, 2, 3, 4]),
+                ],
+            ),
         ] {
             let bytes = encode_message(&m);
             assert_eq!(bytes.len() % 4, 0);
@@ -480,8 +513,12 @@ mod tests {
 
     #[test]
     fn nested_bundles_round_trip() {
-        let inner = Packet::Bundle { time: 1, content: vec![Packet::Message(Message::new("/a", vec![Arg::Int(1)]))] };
-        let outer = Packet::Bundle { time: 7 << 32, content: vec![inner, Packet::Message(Message::new("#split", vec![]))] };
+        let inner =
+            Packet::Bundle { time: 1, content: vec![Packet::Message(Message::new("/a", vec![Arg::Int(1)]))] };
+        let outer = Packet::Bundle {
+            time: 7 << 32,
+            content: vec![inner, Packet::Message(Message::new("#split", vec![]))],
+        };
         assert_eq!(decode(&encode(&outer)).unwrap(), outer);
     }
 

@@ -13,7 +13,8 @@ pub fn matches(pattern: &str, address: &str) -> bool {
         // match at any later segment boundary.
         let tail = format!("/{tail}");
         return address.match_indices('/').map(|(i, _)| i).chain([address.len()]).any(|i| {
-            matches(head, &address[..i]) && address[i..].match_indices('/').any(|(j, _)| matches(&tail, &address[i + j..]))
+            matches(head, &address[..i])
+                && address[i..].match_indices('/').any(|(j, _)| matches(&tail, &address[i + j..]))
         });
     }
     let (p, a): (Vec<&str>, Vec<&str>) = (pattern.split('/').collect(), address.split('/').collect());

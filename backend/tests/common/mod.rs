@@ -20,7 +20,12 @@ fn port_args() -> Vec<String> {
     let slot = (std::process::id() as u16 % 40) * 8 + n % 8;
     let console = 20000 + slot * 50;
     let udp = 40000 + slot * 50;
-    vec![format!("--console-ports={}-{}", console, console + 49), format!("--udp-ports={}-{}", udp, udp + 49)]
+    vec![
+        format!("--console-ports={}-{}", console, console + 49),
+        format!("--udp-ports={}-{}", udp, udp + 49),
+        "--osc-port=0".into(),
+        "--discovery-port=0".into(),
+    ]
 }
 
 /// The server in this process, on a free port.

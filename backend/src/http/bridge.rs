@@ -1,0 +1,135 @@
+//! The OSC bridge: OSC over a WebSocket as JSON text frames. A client sends
+//! [`OscJson`] messages and gets the same replies a UDP client would, as
+//! `reply` frames; it also sees every OSC message the server receives and
+//! sends (`in` and `out` frames).
+
+use std::net::SocketAddr;
+
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use patchbay_shared::{OscArg, OscJson, OscTraffic};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::Shared;
+use crate::namespace::After;
+use crate::osc::codec::{Arg, Message};
+
+pub async fn websocket(State(s): State<Shared>, ws: WebSocketUpgrade) -> Response {
+    ws.on_upgrade(move |socket: WebSocket| serve(socket, s))
+}
+
+/// Stands for the WebSocket client in traffic frames (it has no UDP address).
+const PEER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
+
+/// Generic over the socket so tests can drive it with channels.
+pub async fn serve<S, E>(mut socket: S, state: Shared)
+where
+    S: Sink<WsMessage> + Stream<Item = Result<WsMessage, E>> + Unpin,
+{
+    let Some(osc) = state.osc.get().cloned() else {
+        let _ = socket.send(WsMessage::Close(None)).await;
+        return;
+    };
+    let mut traffic = osc.traffic.subscribe();
+    let shutdown = state.shutdown.clone();
+    loop {
+        tokio::select! {
+            t = traffic.recv() => match t {
+                Ok(t) => {
+                    let peer = if t.peer == PEER { "websocket".to_owned() } else { format!("udp:{}", t.peer) };
+                    let frame = OscTraffic { direction: if t.incoming { "in" } else { "out" }.into(), peer, message: to_json(&t.message) };
+                    if send(&mut socket, &frame).await.is_err() {
+                        break;
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {} // a slow viewer misses traffic, never slows it
+                Err(RecvError::Closed) => break,
+            },
+            incoming = socket.next() => match incoming {
+                Some(Ok(WsMessage::Text(text))) => {
+                    let replies = match serde_json::from_str::<OscJson>(&text) {
+                        Ok(m) => {
+                            let (replies, after) = osc.dispatch(&state, PEER, from_json(m)).await;
+                            if after == After::Quit {
+                                state.shutdown.cancel();
+                            }
+                            replies
+                        }
+                        Err(e) => vec![crate::namespace::error("/bridge", format!("not an OSC message in JSON: {e}"))],
+                    };
+                    for r in replies {
+                        let frame = OscTraffic { direction: "reply".into(), peer: "websocket".into(), message: to_json(&r) };
+                        if send(&mut socket, &frame).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            },
+            _ = shutdown.cancelled() => {
+                let _ = socket.send(WsMessage::Close(None)).await;
+                break;
+            }
+        }
+    }
+}
+
+async fn send<S: Sink<WsMessage> + Unpin>(socket: &mut S, frame: &OscTraffic) -> Result<(), S::Error> {
+    let text = serde_json::to_string(frame).expect("frames serialize");
+    socket.send(WsMessage::Text(text.into())).await
+}
+
+pub fn to_json(m: &Message) -> OscJson {
+    fn arg(a: &Arg) -> OscArg {
+        match a {
+            Arg::Int(i) => OscArg::Int(*i),
+            Arg::Float(f) => OscArg::Float(*f),
+            Arg::Str(s) => OscArg::String(s.clone()),
+            Arg::Symbol(s) => OscArg::Symbol(s.clone()),
+            Arg::Blob(b) => OscArg::Blob(b.clone()),
+            Arg::Time(t) => OscArg::Time(*t),
+            Arg::Long(l) => OscArg::Long(*l),
+            Arg::Double(d) => OscArg::Double(*d),
+            Arg::Char(c) => OscArg::Char(*c),
+            Arg::Color(c) => OscArg::Color(*c),
+            Arg::Midi(m) => OscArg::Midi(*m),
+            Arg::True => OscArg::True,
+            Arg::False => OscArg::False,
+            Arg::Nil => OscArg::Nil,
+            Arg::Impulse => OscArg::Impulse,
+            Arg::Array(a) => OscArg::Array(a.iter().map(arg).collect()),
+            Arg::Complex(re, im) => OscArg::Complex([*re, *im]),
+            Arg::Samples(s) => OscArg::Samples(s.clone()),
+        }
+    }
+    OscJson { address: m.addr.clone(), args: m.args.iter().map(arg).collect() }
+}
+
+pub fn from_json(m: OscJson) -> Message {
+    fn arg(a: OscArg) -> Arg {
+        match a {
+            OscArg::Int(i) => Arg::Int(i),
+            OscArg::Float(f) => Arg::Float(f),
+            OscArg::String(s) => Arg::Str(s),
+            OscArg::Symbol(s) => Arg::Symbol(s),
+            OscArg::Blob(b) => Arg::Blob(b),
+            OscArg::Long(l) => Arg::Long(l),
+            OscArg::Double(d) => Arg::Double(d),
+            OscArg::Time(t) => Arg::Time(t),
+            OscArg::Char(c) => Arg::Char(c),
+            OscArg::Color(c) => Arg::Color(c),
+            OscArg::Midi(m) => Arg::Midi(m),
+            OscArg::True => Arg::True,
+            OscArg::False => Arg::False,
+            OscArg::Nil => Arg::Nil,
+            OscArg::Impulse => Arg::Impulse,
+            OscArg::Array(a) => Arg::Array(a.into_iter().map(arg).collect()),
+            OscArg::Complex([re, im]) => Arg::Complex(re, im),
+            OscArg::Samples(s) => Arg::Samples(s),
+        }
+    }
+    Message { addr: m.address, args: m.args.into_iter().map(arg).collect() }
+}

@@ -1,0 +1,468 @@
+//! OSC against the real server: every exchange of seed 001, globs, `#split`,
+//! scheduled bundles, TCP with SLIP, the lab over OSC, malformed input, and
+//! real peers (liblo's `oscsend`/`oscdump`, python-osc).
+
+mod common;
+
+use std::net::UdpSocket;
+use std::time::{Duration, Instant};
+
+use patchbay::osc::codec::{self, Arg, Message, Packet};
+use patchbay::osc::slip;
+
+struct Client {
+    socket: UdpSocket,
+    server: std::net::SocketAddr,
+}
+
+impl Client {
+    fn new(port: u16) -> Client {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        Client { socket, server: ([127, 0, 0, 1], port).into() }
+    }
+
+    fn send(&self, addr: &str, args: Vec<Arg>) {
+        self.send_bytes(&codec::encode_message(&Message::new(addr, args)));
+    }
+
+    fn send_bytes(&self, bytes: &[u8]) {
+        self.socket.send_to(bytes, self.server).unwrap();
+    }
+
+    fn recv(&self) -> Message {
+        let mut buf = vec![0u8; 65536];
+        let (n, _) = self.socket.recv_from(&mut buf).expect("a reply");
+        match codec::decode(&buf[..n]).unwrap() {
+            Packet::Message(m) => m,
+            p => panic!("not a message: {p:?}"),
+        }
+    }
+
+    /// Sends and returns the one reply.
+    fn ask(&self, addr: &str, args: Vec<Arg>) -> Vec<Arg> {
+        self.send(addr, args);
+        let r = self.recv();
+        assert_eq!(r.addr, addr, "the reply address equals the input address");
+        r.args
+    }
+}
+
+fn s(x: &str) -> Arg {
+    Arg::Str(x.into())
+}
+
+async fn server() -> (tempfile::TempDir, patchbay::server::Running, u16) {
+    let dir = tempfile::tempdir().unwrap();
+    let running = common::start_in_process(dir.path(), &["--no-audio"]).await;
+    let port = running.osc_port;
+    (dir, running, port)
+}
+
+/// Runs blocking client code off the runtime the server lives on.
+async fn client<T: Send + 'static>(port: u16, f: impl FnOnce(Client) -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(move || f(Client::new(port))).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_exchanges_run_as_written() {
+    let (_dir, _server, port) = server().await;
+    client(port, |c| {
+        // Documentation of the root gives the program name and version.
+        assert_eq!(
+            c.ask("/documentation", vec![]),
+            vec![Arg::Int(0), s(&format!("Patchbay {}", env!("CARGO_PKG_VERSION")))]
+        );
+        assert_eq!(c.ask("/hello/foo/documentation", vec![]), vec![Arg::Int(-1), s("Invalid address")]);
+        // A glob: the count under the input address, then one reply per match.
+        c.send("*/documentation", vec![]);
+        let head = c.recv();
+        assert_eq!(head.addr, "*/documentation");
+        let Arg::Int(n) = head.args[0] else { panic!("a count") };
+        assert_eq!(n, 12, "the root's entries");
+        let replies: Vec<Message> = (0..n).map(|_| c.recv()).collect();
+        assert!(replies.contains(&Message::new(
+            "/main_clock/documentation",
+            vec![Arg::Int(0), s("The Main Clock: engine time in seconds")]
+        )));
+        assert!(replies.contains(&Message::new(
+            "/osw-quit/documentation",
+            vec![Arg::Int(0), s("Force this server to exit")]
+        )));
+        // Listing: the count is the return code.
+        let root = c.ask("/", vec![]);
+        assert_eq!(root[0], Arg::Int(12));
+        assert!(
+            root.contains(&s("advance-clock"))
+                && root.contains(&s("transform-types"))
+                && root.contains(&s("thread"))
+        );
+        assert_eq!(c.ask("/thread/", vec![]), vec![Arg::Int(3), s("audio"), s("control"), s("osc")]);
+        // Type signatures, extended.
+        assert_eq!(
+            c.ask("/main_clock/type-signature", vec![]),
+            vec![Arg::Int(0), s("t"), s("State"), s("Time"), s("Activator")]
+        );
+        assert_eq!(
+            c.ask("/osc_server/dispatcher/type-signature", vec![]),
+            vec![Arg::Int(0), s("N"), s("Transform"), s("OSCDispatch")]
+        );
+        // Building: add-transform, then the seed's AudioOutput queries.
+        assert_eq!(
+            c.ask("/patch/add-transform", vec![s("AudioOutput"), s("output0"), s("1 2 3 4")]),
+            vec![Arg::Int(0)]
+        );
+        assert_eq!(
+            c.ask("/patch/output0/mix/type-signature", vec![]),
+            vec![Arg::Int(0), s("v"), s("State"), s("Samples")]
+        );
+        assert_eq!(
+            c.ask("/patch/output0/sample_rate/current-value", vec![]),
+            vec![Arg::Int(0), Arg::Float(48000.0)]
+        );
+        assert_eq!(
+            c.ask("/patch/output0/mix/current-value", vec![]),
+            vec![Arg::Int(0), Arg::Nil],
+            "no value before audio is on"
+        );
+        assert_eq!(
+            c.ask("/current-value", vec![]),
+            vec![Arg::Int(-1), s("Address does not have a readable type")]
+        );
+        assert_eq!(
+            c.ask("/patch/output0/onoff/type-signature", vec![]),
+            vec![Arg::Int(0), s("F"), s("State"), s("Boolean"), s("Activator")]
+        );
+        assert_eq!(c.ask("/patch/output0/onoff", vec![Arg::True]), vec![Arg::Int(0)], "Booleans take T");
+        assert_eq!(
+            c.ask("/patch/output0/onoff/type-signature", vec![]),
+            vec![Arg::Int(0), s("T"), s("State"), s("Boolean"), s("Activator")]
+        );
+        let inlets = c.ask("/patch/output0/get-inlets", vec![]);
+        assert_eq!(
+            &inlets[..5],
+            &[Arg::Int(8), Arg::Int(0), s("/patch/output0/onoff"), Arg::Int(1000), s("/patch/output0/mix")]
+        );
+        // Set-value: typed, with the seed's errors.
+        assert_eq!(c.ask("/patch/add-transform", vec![s("Sinewave"), s("sine0")]), vec![Arg::Int(0)]);
+        assert_eq!(c.ask("/patch/sine0/freq", vec![Arg::Float(440.0)]), vec![Arg::Int(0)]);
+        assert_eq!(
+            c.ask("/patch/sine0/freq", vec![s("440.0")]),
+            vec![Arg::Int(-1), s("Cannot set incompatible data type")]
+        );
+        assert_eq!(c.ask("/patch", vec![]), vec![Arg::Int(-1), s("Target object is not an OSW state.")]);
+        assert_eq!(c.ask("/advance-clock", vec![]), vec![Arg::Int(0)]);
+        // Connect an outlet, as in DESIGN.md.
+        assert_eq!(
+            c.ask("/patch/sine0/samplesOut/connect", vec![s("/patch/output0/mix")]),
+            vec![Arg::Int(0)]
+        );
+        let listing = c.ask("/patch/", vec![]);
+        assert_eq!(
+            listing,
+            vec![Arg::Int(4), s("add-transform"), s("delete-transform"), s("output0"), s("sine0")]
+        );
+        assert_eq!(c.ask("/patch/delete-transform", vec![s("output0")]), vec![Arg::Int(0)]);
+        assert_eq!(c.ask("/patch/", vec![])[0], Arg::Int(3));
+        let types = c.ask("/transform-types", vec![]);
+        assert!(
+            matches!(types[0], Arg::Int(n) if n >= 120)
+                && types.contains(&s("Gate"))
+                && types.contains(&s("FanOut"))
+        );
+        assert_eq!(
+            c.ask("/osc_server/communicator/persistent-states", vec![]),
+            vec![Arg::Int(0), s("basePort")]
+        );
+        assert_eq!(c.ask("/patch/sine0/persistent-states", vec![]), vec![Arg::Int(0), s("")]);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn globs_expand_for_set_values_and_queries() {
+    let (_dir, running, port) = server().await;
+    running.state.sound.with(|e| {
+        for i in 0..3 {
+            e.add_transform("/patch", "Sinewave", &format!("sine{i}"), "").unwrap();
+        }
+        e.add_transform("/patch", "Saw", "saw", "").unwrap();
+    });
+    client(port, |c| {
+        c.send("/patch/sine[0-1]/freq", vec![Arg::Float(300.0)]);
+        assert_eq!(c.recv().args, vec![Arg::Int(2)]);
+        let mut got: Vec<String> = (0..2).map(|_| c.recv().addr).collect();
+        got.sort();
+        assert_eq!(got, ["/patch/sine0/freq", "/patch/sine1/freq"]);
+        assert_eq!(c.ask("/patch/sine1/freq/current-value", vec![]), vec![Arg::Int(0), Arg::Float(300.0)]);
+        assert_eq!(c.ask("/patch/sine2/freq/current-value", vec![]), vec![Arg::Int(0), Arg::Float(440.0)]);
+        c.send("//freq/current-value", vec![]);
+        assert_eq!(c.recv().args, vec![Arg::Int(4)], "OSC 1.1's // reaches every freq");
+        for _ in 0..4 {
+            c.recv();
+        }
+        c.send("/nothing*", vec![]);
+        assert_eq!(c.recv().args, vec![Arg::Int(0)], "no match is a count of 0");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_messages_are_reassembled_and_big_replies_split() {
+    let (_dir, running, port) = server().await;
+    running.state.sound.with(|e| {
+        for i in 0..2500 {
+            e.add_transform("/patch", "Value", &format!("a_rather_long_transform_name_{i:05}"), "").unwrap();
+        }
+    });
+    client(port, |c| {
+        // In: a message in three fragments.
+        let whole = codec::encode_message(&Message::new(
+            "/patch/a_rather_long_transform_name_00007/in",
+            vec![Arg::Int(5)],
+        ));
+        let thirds: Vec<&[u8]> = whole.chunks(whole.len().div_ceil(3)).collect();
+        for (i, part) in thirds.iter().enumerate() {
+            c.send("#split", vec![Arg::Int(i as i32), Arg::Int(3), Arg::Blob(part.to_vec())]);
+        }
+        assert_eq!(c.recv(), Message::new("/patch/a_rather_long_transform_name_00007/in", vec![Arg::Int(0)]));
+        // Out: a listing of 2502 names (~100 KB) comes back in fragments, not truncated.
+        c.send("/patch/", vec![]);
+        let mut parts = vec![];
+        loop {
+            let m = c.recv();
+            assert_eq!(m.addr, "#split");
+            let (Arg::Int(i), Arg::Int(n), Arg::Blob(b)) = (&m.args[0], &m.args[1], &m.args[2]) else {
+                panic!()
+            };
+            assert_eq!(*i as usize, parts.len());
+            parts.push(b.clone());
+            if parts.len() == *n as usize {
+                break;
+            }
+        }
+        assert!(parts.len() >= 2);
+        let Packet::Message(listing) = codec::decode_unbounded(&parts.concat()).unwrap() else { panic!() };
+        assert_eq!(listing.addr, "/patch/");
+        assert_eq!(listing.args[0], Arg::Int(2502));
+        assert_eq!(listing.args.len(), 2503);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn future_bundles_wait_for_their_time_and_run_in_order() {
+    let (_dir, running, port) = server().await;
+    running.state.sound.with(|e| e.add_transform("/patch", "Value", "v", "").unwrap());
+    client(port, |c| {
+        let at = patchbay::osc::server::ntp_now() + (1u64 << 32) / 4; // a quarter second ahead
+        let bundle = Packet::Bundle {
+            time: at,
+            content: vec![
+                Packet::Message(Message::new("/patch/v/in", vec![Arg::Int(1)])),
+                Packet::Message(Message::new("/patch/v/in", vec![Arg::Int(2)])),
+            ],
+        };
+        let sent = Instant::now();
+        c.send_bytes(&codec::encode(&bundle));
+        // Meanwhile an immediate message is answered at once.
+        assert_eq!(c.ask("/patch/v/value/current-value", vec![]), vec![Arg::Int(0), Arg::Float(0.0)]);
+        assert_eq!(c.recv().args, vec![Arg::Int(0)]);
+        let waited = sent.elapsed();
+        assert_eq!(c.recv().args, vec![Arg::Int(0)]);
+        assert!(waited >= Duration::from_millis(245) && waited < Duration::from_millis(400), "{waited:?}");
+        assert_eq!(c.ask("/patch/v/value/current-value", vec![]), vec![Arg::Int(0), Arg::Int(2)], "in order");
+        // Immediately (time tag 1) runs at once.
+        let now = Packet::Bundle {
+            time: 1,
+            content: vec![Packet::Message(Message::new("/patch/v/in", vec![Arg::Int(3)]))],
+        };
+        c.send_bytes(&codec::encode(&now));
+        assert_eq!(c.recv().args, vec![Arg::Int(0)]);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_packets_get_errors_and_hurt_nobody() {
+    let (_dir, _server, port) = server().await;
+    client(port, |c| {
+        for garbage in [
+            &b"\xff\xfe\x00"[..],
+            b"",
+            b"hello world!",
+            &[0u8; 4096],
+            b"#bundle\0\0\0\0\0\0\0\0\x01\x7f\xff\xff\xff",
+        ] {
+            c.send_bytes(garbage);
+        }
+        // Readable address, bad arguments: an error reply to that address.
+        let mut truncated = codec::encode_message(&Message::new("/patch/x", vec![Arg::Int(1)]));
+        truncated.truncate(truncated.len() - 4);
+        c.send_bytes(&truncated);
+        let r = c.recv();
+        assert_eq!((r.addr.as_str(), &r.args[0]), ("/patch/x", &Arg::Int(-1)));
+        c.send_bytes(b"/x\0\0,Q\0\0");
+        assert_eq!(c.recv().args, vec![Arg::Int(-1), s("unknown type tag 'Q'")]);
+        // Still serving.
+        assert_eq!(c.ask("/advance-clock", vec![]), vec![Arg::Int(0)]);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_with_slip_framing() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (_dir, _server, port) = server().await;
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let mut out = slip::encode(&codec::encode_message(&Message::new("/documentation", vec![])));
+    out.extend(slip::encode(&codec::encode_message(&Message::new(
+        "/patch/add-transform",
+        vec![s("Sinewave"), s("s")],
+    ))));
+    tcp.write_all(&out).await.unwrap();
+    let mut decoder = slip::Decoder::default();
+    let mut got = vec![];
+    let mut buf = [0u8; 4096];
+    while got.len() < 2 {
+        let n = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf)).await.unwrap().unwrap();
+        got.extend(decoder.feed(&buf[..n], 1 << 20).0);
+    }
+    let replies: Vec<Packet> = got.iter().map(|b| codec::decode(b).unwrap()).collect();
+    assert_eq!(replies[1], Packet::Message(Message::new("/patch/add-transform", vec![Arg::Int(0)])));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lab_over_osc() {
+    let (_dir, running, port) = server().await;
+    let mut feed = running.state.lab.hub().subscribe(None);
+    let (pid, vid) = client(port, |c| {
+        let r = c.ask("/lab/create-project", vec![s("osc lab")]);
+        let Arg::Str(pid) = &r[1] else { panic!("{r:?}") };
+        let r = c.ask(&format!("/lab/projects/{pid}/create-vm"), vec![s("PC1")]);
+        let Arg::Str(vid) = &r[1] else { panic!("{r:?}") };
+        let vm = format!("/lab/projects/{pid}/vms/{vid}");
+        assert_eq!(c.ask(&format!("{vm}/name/current-value"), vec![]), vec![Arg::Int(0), s("PC1")]);
+        assert_eq!(c.ask(&format!("{vm}/start"), vec![]), vec![Arg::Int(0)]);
+        assert_eq!(c.ask(&format!("{vm}/status/current-value"), vec![]), vec![Arg::Int(0), s("started")]);
+        assert_eq!(c.ask(&format!("{vm}/stop"), vec![]), vec![Arg::Int(0)]);
+        let listing = c.ask(&format!("{vm}/"), vec![]);
+        assert!(listing.contains(&s("add-nio")) && listing.contains(&s("console")));
+        assert_eq!(c.ask(&format!("{vm}/documentation"), vec![]), vec![Arg::Int(0), s("VPCS VM \"PC1\"")]);
+        (pid.clone(), vid.clone())
+    })
+    .await;
+    // Every change made over OSC is on the notification stream.
+    let mut actions = vec![];
+    while let Ok(Some(line)) = tokio::time::timeout(Duration::from_millis(300), feed.next()).await {
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        actions.push(v["action"].as_str().unwrap().to_owned());
+    }
+    for a in ["project.created", "vm.created", "vm.started", "vm.stopped"] {
+        assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
+    }
+    let vms = running.state.lab.list_vms(pid.parse().unwrap()).unwrap();
+    assert_eq!(vms[0].vm_id.to_string(), vid);
+}
+
+/// liblo's command-line tools: oscsend asks, oscdump hears the reply on the
+/// reply port (OSW's 7708 convention, here on a free port).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liblo_oscsend_and_oscdump_talk_to_it() {
+    let listen = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let reply_port = listen.local_addr().unwrap().port();
+    drop(listen);
+    let dir = tempfile::tempdir().unwrap();
+    let running =
+        common::start_in_process(dir.path(), &["--no-audio", &format!("--osc-reply-port={reply_port}")])
+            .await;
+    let port = running.osc_port;
+    let out = tokio::task::spawn_blocking(move || {
+        let mut dump = std::process::Command::new("oscdump")
+            .args(["-L", &reply_port.to_string()])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("oscdump (Debian liblo-tools) is installed");
+        std::thread::sleep(Duration::from_millis(300));
+        let send = |args: &[&str]| {
+            let ok = std::process::Command::new("oscsend")
+                .args(["localhost", &port.to_string()])
+                .args(args)
+                .status()
+                .unwrap();
+            assert!(ok.success());
+        };
+        send(&["/documentation"]);
+        send(&["/patch/add-transform", "ss", "Sinewave", "sine0"]);
+        send(&["/patch/sine0/freq", "f", "220"]);
+        send(&["/patch/sine0/freq/current-value"]);
+        send(&["/patch/sine0/freq", "s", "oops"]);
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = dump.kill();
+        let out = dump.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    })
+    .await
+    .unwrap();
+    for line in [
+        format!("/documentation is 0 \"Patchbay {}\"", env!("CARGO_PKG_VERSION")),
+        "/patch/add-transform i 0".into(),
+        "/patch/sine0/freq i 0".into(),
+        "/patch/sine0/freq/current-value if 0 220.000000".into(),
+        "/patch/sine0/freq is -1 \"Cannot set incompatible data type\"".into(),
+    ] {
+        // oscdump prints: TIMETAG ADDRESS TYPES ARGS
+        assert!(out.lines().any(|l| l.split_once(' ').map(|x| x.1) == Some(&line)), "{line:?} in:\n{out}");
+    }
+}
+
+/// python-osc builds the requests and parses the replies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_osc_talks_to_it() {
+    let (_dir, _server, port) = server().await;
+    let script = format!(
+        r#"
+import socket
+from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.osc_message import OscMessage
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+def ask(addr, *args):
+    b = OscMessageBuilder(address=addr)
+    for a in args:
+        b.add_arg(a)
+    s.sendto(b.build().dgram, ("127.0.0.1", {port}))
+    m = OscMessage(s.recv(65536))
+    print(m.address, m.params)
+ask("/patch/add-transform", "Counter", "n")
+ask("/patch/n/bang")
+ask("/patch/n/bang")
+ask("/patch/n/count/current-value")
+ask("/patch/n/count/type-signature")
+ask("/nope")
+"#
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python()).args(["-c", &script]).output().expect("python3 runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "/patch/add-transform [0]",
+            "/patch/n/bang [0]",
+            "/patch/n/bang [0]",
+            "/patch/n/count/current-value [0, 2]",
+            "/patch/n/count/type-signature [0, 'i', 'State', 'Integer']",
+            "/nope [-1, 'Invalid address']",
+        ]
+    );
+}
+
+/// The Python with python-osc that scripts/setup.sh installs.
+fn python() -> String {
+    std::env::var("PATCHBAY_PYTHON").unwrap_or_else(|_| "python3".into())
+}
