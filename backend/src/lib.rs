@@ -1,6 +1,7 @@
 //! Patchbay: a networked lab server for sound and networks.
 //!
 //! Layout:
+//! - [`cli`]: `patchbay osc`, a shell that drives any server over OSC;
 //! - [`engine`]: the OSW-style audio engine (graph, transforms, clocks);
 //! - [`lab`]: projects of virtual PCs, ports, persistence (the model);
 //! - [`notify`]: the hub every change is announced on;
@@ -11,6 +12,7 @@
 //! - [`server`]: configuration and start-up of all of it;
 //! - [`logging`]: tracing set-up that also feeds `log.*` notifications.
 
+pub mod cli;
 pub mod engine;
 pub mod http;
 pub mod lab;

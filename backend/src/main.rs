@@ -44,6 +44,15 @@ enum Command {
         #[arg(long)]
         files_dir: Option<PathBuf>,
     },
+    /// An interactive shell that drives a server over OSC (ls, cd, doc, get, set, add, connect ...).
+    Osc {
+        /// The server's OSC address.
+        #[arg(default_value = "127.0.0.1:7707")]
+        server: String,
+        /// Where `discover` listens for announcements.
+        #[arg(long, default_value_t = 7706)]
+        discovery_port: u16,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -52,6 +61,7 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Render { patch, out, seconds, rate, block, files_dir }) => {
             render(patch, out, seconds, Setup { rate: rate as f64, block: block as usize }, files_dir)
         }
+        Some(Command::Osc { server, discovery_port }) => patchbay::cli::run(&server, discovery_port),
         None => serve(cli.server),
     }
 }

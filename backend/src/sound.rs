@@ -81,6 +81,9 @@ impl Sound {
                         e.run_timers(now);
                         e.pump();
                         publish(&mut e, &hub);
+                        for change in e.take_value_changes() {
+                            hub.publish(&Notification::new(action::ENGINE_CHANGED, change));
+                        }
                         e.next_timer()
                             .map_or(CONTROL_PERIOD, |t| Duration::from_secs_f64((t - now).clamp(0.0, 0.005)))
                     };

@@ -466,3 +466,106 @@ ask("/nope")
 fn python() -> String {
     std::env::var("PATCHBAY_PYTHON").unwrap_or_else(|_| "python3".into())
 }
+
+/// The `patchbay osc` shell, fed commands on stdin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shell_builds_and_queries_a_patch() {
+    let (_dir, running, port) = server().await;
+    let out = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut shell = std::process::Command::new(env!("CARGO_BIN_EXE_patchbay"))
+            .args(["osc", &format!("127.0.0.1:{port}")])
+            .env("HOME", std::env::temp_dir())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let commands = "add Sinewave sine0 220\nadd AudioOutput out\nconnect sine0/samplesOut out/mix\nset sine0/freq 330\n\
+                        get sine0/freq\ncd sine0\nls\ntype freq\nbogus\nquit\n";
+        shell.stdin.take().unwrap().write_all(commands.as_bytes()).unwrap();
+        String::from_utf8(shell.wait_with_output().unwrap().stdout).unwrap()
+    })
+    .await
+    .unwrap();
+    for line in [
+        "/patch/add-transform 0",
+        "/patch/sine0/samplesOut/connect 0",
+        "/patch/sine0/freq/current-value 0 330",
+        "/patch/sine0/ 7 \"freq\" \"get-inlets\" \"get-outlets\" \"persistent-states\" \"phase\" \"samplesOut\" \"set-name\"",
+        "/patch/sine0/freq/type-signature 0 \"f\" \"State\" \"Float\" \"Activator\"",
+        "unknown command \"bogus\"; try help",
+    ] {
+        assert!(out.contains(line), "{line:?} in:\n{out}");
+    }
+    let connected = running.state.sound.with(|e| e.graph.connections().count());
+    assert_eq!(connected, 1);
+}
+
+/// Set-values over OSC reach the notification stream (coalesced per address).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_over_osc_are_announced() {
+    let (_dir, running, port) = server().await;
+    let mut feed = running.state.lab.hub().subscribe(None);
+    client(port, |c| {
+        assert_eq!(c.ask("/patch/add-transform", vec![s("Value"), s("v")]), vec![Arg::Int(0)]);
+        for i in 0..100 {
+            c.ask("/patch/v/in", vec![Arg::Int(i)]);
+        }
+    })
+    .await;
+    let mut events = vec![];
+    while let Ok(Some(line)) = tokio::time::timeout(Duration::from_millis(300), feed.next()).await {
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if v["action"] == "engine.changed" {
+            events.push(v["event"].clone());
+        }
+    }
+    assert!(events.iter().any(|e| e["change"] == "added" && e["path"] == "/patch/v"), "{events:?}");
+    let values: Vec<&serde_json::Value> = events.iter().filter(|e| e["change"] == "value").collect();
+    assert!(!values.is_empty() && values.len() < 100, "coalesced: {} notifications", values.len());
+    assert_eq!(values.last().unwrap()["value"], serde_json::json!({"type": "Integer", "value": 99}));
+}
+
+/// The WebSocket bridge: OSC as JSON both ways, and everyone's traffic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_websocket_bridge_carries_osc_both_ways() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as Ws;
+    let (_dir, running, port) = server().await;
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/v1/osc/ws", running.addr)).await.unwrap();
+    ws.send(Ws::Text(r#"{"address": "/patch/add-transform", "args": [{"type": "s", "value": "Sinewave"}, {"type": "s", "value": "s1"}]}"#.into()))
+        .await
+        .unwrap();
+    let frame = |t: Option<Result<Ws, _>>| -> serde_json::Value {
+        serde_json::from_str(t.unwrap().unwrap().to_text().unwrap()).unwrap()
+    };
+    // Our own request shows as traffic in, then the reply.
+    let mut seen = vec![];
+    while seen.len() < 3 {
+        let f = frame(tokio::time::timeout(Duration::from_secs(5), ws.next()).await.unwrap());
+        seen.push(f);
+    }
+    let reply = seen.iter().find(|f| f["direction"] == "reply").expect("a reply frame");
+    assert_eq!(
+        reply["message"],
+        serde_json::json!({"address": "/patch/add-transform", "args": [{"type": "i", "value": 0}]})
+    );
+    // A UDP client's traffic shows up on the bridge too.
+    client(port, |c| assert_eq!(c.ask("/patch/s1/freq", vec![Arg::Float(100.0)]), vec![Arg::Int(0)])).await;
+    let mut udp_in = false;
+    while !udp_in {
+        let f = frame(tokio::time::timeout(Duration::from_secs(5), ws.next()).await.unwrap());
+        udp_in = f["direction"] == "in"
+            && f["message"]["address"] == "/patch/s1/freq"
+            && f["peer"].as_str().unwrap().starts_with("udp:");
+    }
+    ws.send(Ws::Text("not json".into())).await.unwrap();
+    loop {
+        let f = frame(tokio::time::timeout(Duration::from_secs(5), ws.next()).await.unwrap());
+        if f["direction"] == "reply" {
+            assert_eq!(f["message"]["args"][0], serde_json::json!({"type": "i", "value": -1}));
+            break;
+        }
+    }
+}

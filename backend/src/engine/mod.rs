@@ -96,12 +96,31 @@ pub enum EngineError {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum Change {
-    Added { path: String, type_name: String },
-    Deleted { path: String },
-    Renamed { from: String, to: String },
-    Connected { from: String, to: String },
-    Disconnected { from: String, to: String },
+    Added {
+        path: String,
+        type_name: String,
+    },
+    Deleted {
+        path: String,
+    },
+    Renamed {
+        from: String,
+        to: String,
+    },
+    Connected {
+        from: String,
+        to: String,
+    },
+    Disconnected {
+        from: String,
+        to: String,
+    },
     Loaded,
+    /// A value set from outside (OSC, HTTP); the latest per address, every few ms.
+    Value {
+        path: String,
+        value: Value,
+    },
 }
 
 /// The control side of the engine.
@@ -121,6 +140,8 @@ pub struct Engine {
     timers: BinaryHeap<Reverse<(TimeKey, NodeId)>>,
     log: Vec<String>,
     changes: Vec<Change>,
+    /// Values set from outside since the last [`Engine::take_value_changes`]: only the latest per address.
+    set_values: std::collections::HashMap<String, Value>,
     activations: Arc<AtomicU64>,
     /// Where FilePlayer and FileRecorder read and write, and nowhere else.
     files: std::path::PathBuf,
@@ -165,6 +186,7 @@ impl Engine {
             timers: BinaryHeap::new(),
             log: vec![],
             changes: vec![],
+            set_values: Default::default(),
             activations: Arc::new(AtomicU64::new(0)),
             files: std::path::PathBuf::from("."),
             input,
@@ -202,6 +224,14 @@ impl Engine {
 
     pub fn take_changes(&mut self) -> Vec<Change> {
         std::mem::take(&mut self.changes)
+    }
+
+    /// Values set from outside since the last call, latest per address (a
+    /// flood of set-values becomes one notification per address per call).
+    pub fn take_value_changes(&mut self) -> Vec<Change> {
+        let mut v: Vec<(String, Value)> = self.set_values.drain().collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v.into_iter().map(|(path, value)| Change::Value { path, value }).collect()
     }
 
     fn patch_node(&self, path: &str) -> Result<NodeId, EngineError> {
@@ -407,6 +437,9 @@ impl Engine {
         let spec = &self.graph.nodes[&id].ports[port];
         if value != Value::Nil && !value.value_type().connects_to(spec.ty) {
             return Err(EngineError::Incompatible);
+        }
+        if !matches!(value, Value::Samples(_)) {
+            self.set_values.insert(path.to_owned(), value.clone());
         }
         if spec.is_inlet() {
             self.deliver((id, port), value, 0)
