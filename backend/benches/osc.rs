@@ -74,7 +74,7 @@ fn main() {
         let lo = loecho.as_ref()?;
         let port = free_port();
         let script = format!(
-            "ip link set lo up; {lo} {port} 600 & sleep 0.3; {c} -p {port} -m status -r /status -w {w} -d {d}; kill %1",
+            "ip link set lo up; {lo} {port} 600 >/dev/null 2>&1 & LO=$!; sleep 0.3; {c} -p {port} -m status -r /status -w {w} -d {d}; kill $LO",
             lo = lo.display(),
             c = client.display()
         );

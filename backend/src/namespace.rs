@@ -199,6 +199,9 @@ impl Namespace<'_> {
             return (vec![self.listing(addr)], After::Nothing);
         }
         let (target, query) = split_query(addr);
+        if let Some(reply) = self.fast_path(addr, target, query, &msg.args) {
+            return (vec![reply], After::Nothing);
+        }
         let normalized = if target.starts_with('/') { target.to_owned() } else { format!("/{target}") };
         if pattern::is_pattern(&normalized) {
             let matches: Vec<String> =
@@ -221,6 +224,36 @@ impl Namespace<'_> {
             None => return self.set_or_call(addr, &msg.args).await,
         };
         (vec![reply], After::Nothing)
+    }
+
+    /// The two commonest requests on an engine address, answered with one
+    /// lock and no detours: `current-value` and a set-value. `None`: take the
+    /// general path (patterns, other queries, methods, errors).
+    fn fast_path(&self, addr: &str, target: &str, query: Option<&str>, args: &[Arg]) -> Option<Message> {
+        if !target.starts_with("/patch/") || pattern::is_pattern(target) {
+            return None;
+        }
+        match query {
+            Some("current-value") => match self.state.sound.quick(|e| e.current_value(target)) {
+                Ok(v) => Some(ok(addr, value_args(&v))),
+                Err(_) => None,
+            },
+            None => {
+                let last = addr.rsplit('/').next().unwrap_or_default();
+                let is_method =
+                    [PATCH_METHODS.as_slice(), &TRANSFORM_METHODS, &STATE_METHODS, &OUTLET_METHODS]
+                        .iter()
+                        .any(|m| m.iter().any(|(n, _, _)| *n == last));
+                if is_method {
+                    return None;
+                }
+                match self.state.sound.quick(|e| e.set_value(addr, args_value(args))) {
+                    Ok(()) => Some(ok(addr, vec![])),
+                    Err(_) => None, // the general path words the error
+                }
+            }
+            Some(_) => None,
+        }
     }
 
     fn node(&self, path: &str) -> Option<Node> {

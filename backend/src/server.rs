@@ -18,7 +18,12 @@ use crate::osc::server::OscConfig;
 use crate::sound::{Sound, SoundOptions};
 
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "patchbay", version, about = "Networked lab server for sound and networks")]
+#[command(
+    name = "patchbay",
+    version,
+    about = "Networked lab server for sound and networks",
+    args_override_self = true
+)]
 pub struct Config {
     /// Address to listen on. Anything but loopback exposes an unauthenticated API.
     #[arg(long, env = "PATCHBAY_HOST", default_value = "127.0.0.1")]

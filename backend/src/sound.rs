@@ -102,6 +102,13 @@ impl Sound {
         }
     }
 
+    /// Runs `f` on the engine without pumping or publishing: for queries and
+    /// set-values (whose parameter commands go out at once, and whose
+    /// notifications the control thread sends, coalesced). The OSC fast path.
+    pub fn quick<R>(&self, f: impl FnOnce(&mut Engine) -> R) -> R {
+        f(&mut lock(&self.engine))
+    }
+
     /// Runs `f` on the engine, then sends its edits on and announces its changes.
     pub fn with<R>(&self, f: impl FnOnce(&mut Engine) -> R) -> R {
         let mut e = lock(&self.engine);

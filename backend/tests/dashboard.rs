@@ -144,3 +144,72 @@ async fn create_a_project_and_drive_a_vm_from_the_browser() {
     assert_eq!(projects, serde_json::json!([]));
     browser.close().await.unwrap();
 }
+
+/// The engine panel: build a patch through the OSC bridge, hear it on the meters, see the traffic.
+#[tokio::test]
+async fn build_a_patch_in_the_browser_and_watch_its_meter() {
+    let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist");
+    let dir = tempfile::tempdir().unwrap();
+    let server =
+        common::Binary::start(dir.path(), &[&format!("--dashboard={}", dist.display()), "--no-audio"]);
+    let driver = ChromeDriver::start().await;
+    let browser = driver.browser().await;
+    browser.goto(&server.url("/")).await.unwrap();
+    wait_for_text(&browser, ".status", |t| t == "live").await;
+    wait_for_text(&browser, "#add-transform select", |t| t.contains("Sinewave") && t.contains("AudioOutput"))
+        .await;
+
+    let add = |ty: &'static str, name: &'static str| {
+        let browser = browser.clone();
+        async move {
+            let select = browser.find(Locator::Css("#add-transform select")).await.unwrap();
+            select.select_by_value(ty).await.unwrap();
+            let input = browser.find(Locator::Css("#add-transform input")).await.unwrap();
+            input.send_keys(name).await.unwrap();
+            click(&browser, "#add-transform button").await;
+            wait_for_text(&browser, "#transforms", |t| t.contains(&format!("/patch/{name}"))).await;
+        }
+    };
+    add("Sinewave", "sine0").await;
+    add("AudioOutput", "out").await;
+    let fill = |form: &'static str, a: &'static str, b: &'static str| {
+        let browser = browser.clone();
+        async move {
+            let inputs = browser.find_all(Locator::Css(&format!("{form} input"))).await.unwrap();
+            inputs[0].send_keys(a).await.unwrap();
+            inputs[1].send_keys(b).await.unwrap();
+            click(&browser, &format!("{form} button")).await;
+        }
+    };
+    fill("#connect", "sine0/samplesOut", "out/mix").await;
+    fill("#set-value", "out/onoff", "T").await;
+
+    // The meter follows the output's level (a full-scale sine).
+    wait_for_text(&browser, "#meters .meter .label", |t| t.contains("out/level_left")).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let bar = browser.find(Locator::Css("#meters .meter .bar")).await.unwrap();
+        let style = bar.attr("style").await.unwrap().unwrap_or_default();
+        if style.contains("100%") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the meter never rose: {style}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_for_text(&browser, "#osc-traffic", |t| {
+        t.contains("/patch/add-transform") && t.contains("/patch/sine0/samplesOut/connect")
+    })
+    .await;
+    wait_for_text(&browser, "#events .event", |t| t.contains("engine.changed")).await;
+    let shot = browser.screenshot().await.unwrap();
+    std::fs::write(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard-engine.png"), shot).unwrap();
+
+    // The server agrees.
+    let patch: serde_json::Value =
+        reqwest::get(server.url("/v1/engine/patch")).await.unwrap().json().await.unwrap();
+    assert_eq!(patch["connections"], serde_json::json!([{"from": "sine0/samplesOut", "to": "out/mix"}]));
+    // A mistake shows the server's message.
+    fill("#set-value", "sine0/freq", "loud").await;
+    wait_for_text(&browser, "#engine-error", |t| t.contains("Cannot set incompatible data type")).await;
+    browser.close().await.unwrap();
+}

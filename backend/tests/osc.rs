@@ -569,3 +569,58 @@ async fn the_websocket_bridge_carries_osc_both_ways() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_announces_uptime_and_activity() {
+    let listen = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let disc = listen.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let running =
+        common::start_in_process(dir.path(), &["--no-audio", &format!("--discovery-port={disc}")]).await;
+    let mut buf = vec![0u8; 2048];
+    let (n, _) =
+        tokio::time::timeout(Duration::from_secs(5), listen.recv_from(&mut buf)).await.unwrap().unwrap();
+    let Packet::Message(m) = codec::decode(&buf[..n]).unwrap() else { panic!() };
+    assert_eq!(m.addr, "/patchbay/announce");
+    assert_eq!(m.args[0], s(&format!("Patchbay {}", env!("CARGO_PKG_VERSION"))));
+    assert_eq!(m.args[1], Arg::Int(running.osc_port as i32));
+    assert!(matches!(m.args[2], Arg::Float(up) if up >= 0.0) && matches!(m.args[3], Arg::Float(_)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patches_save_and_load_only_inside_the_patches_directory() {
+    let (dir, _server, port) = server().await;
+    client(port, |c| {
+        assert_eq!(c.ask("/patch/add-transform", vec![s("Sinewave"), s("keep")]), vec![Arg::Int(0)]);
+        assert_eq!(c.ask("/save-patch", vec![s("one.json")]), vec![Arg::Int(0)]);
+        assert_eq!(c.ask("/patch/delete-transform", vec![s("keep")]), vec![Arg::Int(0)]);
+        assert_eq!(c.ask("/load-osx", vec![s("one.json")]), vec![Arg::Int(0)]);
+        assert_eq!(c.ask("/patch/keep/freq/current-value", vec![]), vec![Arg::Int(0), Arg::Float(440.0)]);
+        for bad in ["/etc/passwd", "../one.json"] {
+            let r = c.ask("/load-osx", vec![s(bad)]);
+            assert_eq!(r[0], Arg::Int(-1), "{bad}");
+        }
+    })
+    .await;
+    assert!(dir.path().join("patches/one.json").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn osw_quit_stops_the_server_unless_disabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let locked = common::start_in_process(dir.path(), &["--no-audio", "--osc-no-quit"]).await;
+    let port = locked.osc_port;
+    client(port, |c| {
+        assert_eq!(
+            c.ask("/osw-quit", vec![]),
+            vec![Arg::Int(-1), s("Disabled by configuration (--osc-no-quit)")]
+        );
+    })
+    .await;
+    locked.stop().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let open = common::start_in_process(dir.path(), &["--no-audio"]).await;
+    let port = open.osc_port;
+    client(port, |c| assert_eq!(c.ask("/osw-quit", vec![]), vec![Arg::Int(0)])).await;
+    tokio::time::timeout(Duration::from_secs(5), open.wait()).await.expect("the server stopped").unwrap();
+}

@@ -4,7 +4,8 @@
 //! Layout:
 //! - [`api`]: typed calls to `/v1/...`;
 //! - [`state`]: the live notification socket, shared through context;
-//! - [`components`]: the project list, a project's VMs and topology, the event log.
+//! - [`components`]: the project list, a project's VMs and topology, the engine
+//!   (over the OSC bridge, with meters and OSC traffic), the event log.
 
 mod api;
 mod components;
@@ -36,6 +37,7 @@ fn App() -> impl IntoView {
         <main>
             <components::projects::Projects selected />
             <components::vms::ProjectView selected />
+            <components::engine::Engine />
             <components::events::Events />
         </main>
     }

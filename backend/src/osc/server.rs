@@ -255,17 +255,19 @@ impl UdpLoop {
         let runtime = self.runtime.clone();
         let _context = runtime.enter();
         let mut buf = vec![0u8; 65536];
+        let mut timeout = Duration::ZERO;
         while !self.stop.is_cancelled() {
             let wait = self.queue.peek().map_or(Duration::from_millis(100), |d| {
                 d.at.saturating_duration_since(Instant::now())
                     .clamp(Duration::from_micros(50), Duration::from_millis(100))
             });
-            let _ = self.socket.set_read_timeout(Some(wait));
+            // A system call: only when the timeout changes (not once per packet).
+            if wait != timeout {
+                let _ = self.socket.set_read_timeout(Some(wait));
+                timeout = wait;
+            }
             match self.socket.recv_from(&mut buf) {
-                Ok((n, peer)) => {
-                    let bytes = buf[..n].to_vec();
-                    self.packet(&bytes, peer);
-                }
+                Ok((n, peer)) => self.packet(&buf[..n], peer),
                 Err(e)
                     if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
                 Err(e) => tracing::debug!("OSC receive: {e}"),

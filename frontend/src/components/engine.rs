@@ -1,0 +1,282 @@
+//! The engine, driven through the OSC bridge (`/v1/osc/ws`) with the same
+//! messages any OSC tool sends: the transforms of `/patch`, adding and
+//! deleting them, connecting, setting values, live output meters, and the
+//! OSC traffic the server sees.
+
+use std::collections::BTreeMap;
+
+use futures::channel::mpsc;
+use futures::{SinkExt, StreamExt};
+use gloo_net::websocket::{futures::WebSocket, Message};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use patchbay_shared::{OscArg, OscJson, OscTraffic};
+
+use crate::state::Live;
+
+/// How many traffic lines the log keeps.
+const TRAFFIC: usize = 60;
+/// Meter polls: every AudioOutput's levels, 10 times a second.
+const METERS: [&str; 2] = ["//level_left/current-value", "//level_right/current-value"];
+
+#[derive(Clone, Copy)]
+struct Bridge {
+    out: StoredValue<mpsc::UnboundedSender<String>>,
+    transforms: RwSignal<Vec<String>>,
+    types: RwSignal<Vec<String>>,
+    /// Output address to peak level.
+    levels: RwSignal<BTreeMap<String, f32>>,
+    traffic: RwSignal<Vec<(u64, OscTraffic)>>,
+    last_error: RwSignal<Option<String>>,
+}
+
+impl Bridge {
+    fn send(&self, address: &str, args: Vec<OscArg>) {
+        let json = serde_json::to_string(&OscJson { address: address.into(), args }).expect("serializes");
+        let _ = self.out.with_value(|tx| tx.unbounded_send(json));
+    }
+
+    fn refresh(&self) {
+        self.send("/patch/", vec![]);
+    }
+}
+
+fn text(args: &[OscArg]) -> String {
+    args.iter()
+        .map(|a| match a {
+            OscArg::Int(i) => i.to_string(),
+            OscArg::Float(f) => format!("{f}"),
+            OscArg::Double(f) => format!("{f}"),
+            OscArg::String(s) | OscArg::Symbol(s) => format!("{s:?}"),
+            OscArg::True => "T".into(),
+            OscArg::False => "F".into(),
+            OscArg::Nil => "Nil".into(),
+            other => format!("{other:?}"),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A typed value from a text field: numbers, T/F, else a string.
+fn parse_value(s: &str) -> Vec<OscArg> {
+    s.split_whitespace()
+        .map(|w| {
+            if let Ok(i) = w.parse::<i32>() {
+                OscArg::Int(i)
+            } else if let Ok(f) = w.parse::<f32>() {
+                OscArg::Float(f)
+            } else if w == "T" {
+                OscArg::True
+            } else if w == "F" {
+                OscArg::False
+            } else {
+                OscArg::String(w.into())
+            }
+        })
+        .collect()
+}
+
+fn is_meter_poll(address: &str) -> bool {
+    address.ends_with("/level_left/current-value") || address.ends_with("/level_right/current-value")
+}
+
+fn connect() -> Bridge {
+    let (tx, mut rx) = mpsc::unbounded::<String>();
+    let bridge = Bridge {
+        out: StoredValue::new(tx),
+        transforms: RwSignal::new(vec![]),
+        types: RwSignal::new(vec![]),
+        levels: RwSignal::new(BTreeMap::new()),
+        traffic: RwSignal::new(vec![]),
+        last_error: RwSignal::new(None),
+    };
+    spawn_local(async move {
+        let Ok(socket) = WebSocket::open(&ws_url()) else { return };
+        let (mut sink, mut stream) = socket.split();
+        spawn_local(async move {
+            while let Some(json) = rx.next().await {
+                if sink.send(Message::Text(json)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let mut seq = 0u64;
+        while let Some(Ok(Message::Text(text))) = stream.next().await {
+            let Ok(frame) = serde_json::from_str::<OscTraffic>(&text) else { continue };
+            let m = &frame.message;
+            if frame.direction == "reply" {
+                match (m.address.as_str(), m.args.first()) {
+                    ("/patch/", Some(OscArg::Int(n))) if *n >= 0 => bridge.transforms.set(
+                        m.args[1..]
+                            .iter()
+                            .filter_map(|a| if let OscArg::String(s) = a { Some(s.clone()) } else { None })
+                            .filter(|s| s != "add-transform" && s != "delete-transform")
+                            .collect(),
+                    ),
+                    ("/transform-types", Some(OscArg::Int(_))) => bridge.types.set(
+                        m.args[1..]
+                            .iter()
+                            .filter_map(|a| if let OscArg::String(s) = a { Some(s.clone()) } else { None })
+                            .collect(),
+                    ),
+                    (a, Some(OscArg::Int(0))) if is_meter_poll(a) => {
+                        if let Some(OscArg::Float(x)) = m.args.get(1) {
+                            let key = a.trim_end_matches("/current-value").to_owned();
+                            bridge.levels.update(|l| {
+                                l.insert(key, *x);
+                            });
+                        }
+                    }
+                    (a, Some(OscArg::Int(code))) if *code < 0 => {
+                        bridge.last_error.set(Some(format!("{a}: {}", text_of_error(&m.args))))
+                    }
+                    _ => {}
+                }
+            }
+            // The log shows what people do, not the meters' polling.
+            if is_meter_poll(&m.address) || METERS.contains(&m.address.as_str()) {
+                continue;
+            }
+            seq += 1;
+            bridge.traffic.update(|t| {
+                t.insert(0, (seq, frame));
+                t.truncate(TRAFFIC);
+            });
+        }
+    });
+    bridge
+}
+
+fn text_of_error(args: &[OscArg]) -> String {
+    match args.get(1) {
+        Some(OscArg::String(s)) => s.clone(),
+        _ => "error".into(),
+    }
+}
+
+fn ws_url() -> String {
+    let location = web_sys::window().expect("a browser window").location();
+    let scheme = if location.protocol().as_deref() == Ok("https:") { "wss" } else { "ws" };
+    format!("{scheme}://{}/v1/osc/ws", location.host().unwrap_or_default())
+}
+
+#[component]
+pub fn Engine() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let bridge = connect();
+    // First listing and types once the socket is up; then on every change anyone makes.
+    Effect::new(move |_| {
+        live.version.get();
+        bridge.refresh();
+        if bridge.types.with_untracked(Vec::is_empty) {
+            bridge.send("/transform-types", vec![]);
+        }
+    });
+    let poll = set_interval_with_handle(
+        move || {
+            for m in METERS {
+                bridge.send(m, vec![]);
+            }
+        },
+        std::time::Duration::from_millis(100),
+    )
+    .ok();
+    on_cleanup(move || {
+        if let Some(p) = poll {
+            p.clear();
+        }
+    });
+
+    let (ty, name, args) =
+        (RwSignal::new("Sinewave".to_owned()), RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let add = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let mut a = vec![OscArg::String(ty.get()), OscArg::String(name.get())];
+        if !args.get().trim().is_empty() {
+            a.push(OscArg::String(args.get()));
+        }
+        bridge.send("/patch/add-transform", a);
+        name.set(String::new());
+        bridge.refresh();
+    };
+    let (from, to) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let wire = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        bridge.send(
+            &format!("/patch/{}/connect", from.get()),
+            vec![OscArg::String(format!("/patch/{}", to.get()))],
+        );
+    };
+    let (target, value) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let set = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        bridge.send(&format!("/patch/{}", target.get()), parse_value(&value.get()));
+    };
+
+    view! {
+        <section class="panel engine">
+            <h2>"Engine"</h2>
+            {move || bridge.last_error.get().map(|e| view! {
+                <div class="error" id="engine-error" on:click=move |_| bridge.last_error.set(None)>{e}</div>
+            })}
+            <form id="add-transform" on:submit=add>
+                <select prop:value=move || ty.get() on:change=move |ev| ty.set(event_target_value(&ev))>
+                    <For each=move || bridge.types.get() key=|t| t.clone() let:t>
+                        <option value=t.clone() selected=t == "Sinewave">{t.clone()}</option>
+                    </For>
+                </select>
+                <input placeholder="name" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
+                <input placeholder="arguments" prop:value=move || args.get() on:input=move |ev| args.set(event_target_value(&ev)) />
+                <button type="submit">"Add"</button>
+            </form>
+            <ul id="transforms">
+                <For each=move || bridge.transforms.get() key=|n| n.clone() let:n>
+                    <li class="transform">
+                        <code>{format!("/patch/{n}")}</code>
+                        <button class="danger" on:click={
+                            let n = n.clone();
+                            move |_| {
+                                bridge.send("/patch/delete-transform", vec![OscArg::String(n.clone())]);
+                                bridge.refresh();
+                            }
+                        }>"Delete"</button>
+                    </li>
+                </For>
+            </ul>
+            <form id="connect" on:submit=wire>
+                <input placeholder="sine0/samplesOut" prop:value=move || from.get() on:input=move |ev| from.set(event_target_value(&ev)) />
+                " → "
+                <input placeholder="out/mix" prop:value=move || to.get() on:input=move |ev| to.set(event_target_value(&ev)) />
+                <button type="submit">"Connect"</button>
+            </form>
+            <form id="set-value" on:submit=set>
+                <input placeholder="sine0/freq" prop:value=move || target.get() on:input=move |ev| target.set(event_target_value(&ev)) />
+                <input placeholder="440" prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev)) />
+                <button type="submit">"Set"</button>
+            </form>
+            <div id="meters">
+                <For each=move || bridge.levels.get().into_iter().collect::<Vec<_>>() key=|(k, _)| k.clone() let:entry>
+                    <div class="meter">
+                        <span class="label">{entry.0.trim_start_matches("/patch/").to_owned()}</span>
+                        <span class="bar" style:width=move || {
+                            let level = bridge.levels.with(|l| l.get(&entry.0).copied().unwrap_or(0.0));
+                            format!("{:.0}%", (level.min(1.0) * 100.0).max(0.0))
+                        }></span>
+                    </div>
+                </For>
+            </div>
+            <h3>"OSC traffic"</h3>
+            <ol id="osc-traffic">
+                <For each=move || bridge.traffic.get() key=|(seq, _)| *seq let:entry>
+                    <li class="osc" data-direction=entry.1.direction.clone()>
+                        <span class="direction">{entry.1.direction.clone()}</span>
+                        " "
+                        <code>{entry.1.message.address.clone()}</code>
+                        " "
+                        <span>{text(&entry.1.message.args)}</span>
+                    </li>
+                </For>
+            </ol>
+        </section>
+    }
+}
