@@ -176,8 +176,10 @@ async fn build_a_patch_in_the_browser_and_watch_its_meter() {
         let browser = browser.clone();
         async move {
             let inputs = browser.find_all(Locator::Css(&format!("{form} input"))).await.unwrap();
-            inputs[0].send_keys(a).await.unwrap();
-            inputs[1].send_keys(b).await.unwrap();
+            for (input, text) in inputs.iter().zip([a, b]) {
+                input.clear().await.unwrap();
+                input.send_keys(text).await.unwrap();
+            }
             click(&browser, &format!("{form} button")).await;
         }
     };

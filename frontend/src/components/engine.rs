@@ -213,6 +213,8 @@ pub fn Engine() -> impl IntoView {
         bridge.send(&format!("/patch/{}", target.get()), parse_value(&value.get()));
     };
 
+    let meters = move || -> Vec<(String, f32)> { bridge.levels.get().into_iter().collect() };
+
     view! {
         <section class="panel engine">
             <h2>"Engine"</h2>
@@ -255,7 +257,7 @@ pub fn Engine() -> impl IntoView {
                 <button type="submit">"Set"</button>
             </form>
             <div id="meters">
-                <For each=move || bridge.levels.get().into_iter().collect::<Vec<_>>() key=|(k, _)| k.clone() let:entry>
+                <For each=meters key=|(k, _)| k.clone() let:entry>
                     <div class="meter">
                         <span class="label">{entry.0.trim_start_matches("/patch/").to_owned()}</span>
                         <span class="bar" style:width=move || {
