@@ -8,6 +8,7 @@
 //!   discovery and the traffic feed. What messages mean is
 //!   [`crate::namespace`]'s business.
 
+pub mod batch;
 pub mod codec;
 pub mod pattern;
 pub mod server;

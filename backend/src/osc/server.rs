@@ -226,6 +226,8 @@ struct UdpLoop {
     partials: HashMap<SocketAddr, Partial>,
     queue: BinaryHeap<Due>,
     seq: u64,
+    /// Replies to send at the end of this batch.
+    out: Vec<(Vec<u8>, SocketAddr)>,
 }
 
 impl UdpLoop {
@@ -247,6 +249,7 @@ impl UdpLoop {
             partials: HashMap::new(),
             queue: BinaryHeap::new(),
             seq: 0,
+            out: vec![],
         }
     }
 
@@ -254,7 +257,7 @@ impl UdpLoop {
         // The lab's futures spawn tokio tasks: they need the runtime's context.
         let runtime = self.runtime.clone();
         let _context = runtime.enter();
-        let mut buf = vec![0u8; 65536];
+        let mut batch = super::batch::Batch::default();
         let mut timeout = Duration::ZERO;
         while !self.stop.is_cancelled() {
             let wait = self.queue.peek().map_or(Duration::from_millis(100), |d| {
@@ -266,8 +269,13 @@ impl UdpLoop {
                 let _ = self.socket.set_read_timeout(Some(wait));
                 timeout = wait;
             }
-            match self.socket.recv_from(&mut buf) {
-                Ok((n, peer)) => self.packet(&buf[..n], peer),
+            match batch.receive(&self.socket) {
+                Ok(n) => {
+                    for i in 0..n {
+                        let (bytes, peer) = batch.datagram(i);
+                        self.packet(bytes, peer);
+                    }
+                }
                 Err(e)
                     if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
                 Err(e) => tracing::debug!("OSC receive: {e}"),
@@ -278,6 +286,11 @@ impl UdpLoop {
                     self.run_packet(p, due.peer);
                 }
             }
+            // All the replies to this batch in one system call.
+            for (bytes, to) in self.out.drain(..) {
+                batch.queue(bytes, to);
+            }
+            batch.flush(&self.socket);
         }
     }
 
@@ -323,11 +336,13 @@ impl UdpLoop {
     }
 
     fn message(&mut self, m: Message, peer: SocketAddr) {
-        let mut dispatch = Box::pin(self.osc.dispatch(&self.state, peer, m));
-        // Engine and builtin addresses never wait: poll once. The lab's may: block on them.
-        let (replies, after) = match (&mut dispatch).now_or_never() {
-            Some(r) => r,
-            None => self.runtime.block_on(dispatch),
+        let (replies, after) = {
+            let mut dispatch = Box::pin(self.osc.dispatch(&self.state, peer, m));
+            // Engine and builtin addresses never wait: poll once. The lab's may: block on them.
+            match (&mut dispatch).now_or_never() {
+                Some(r) => r,
+                None => self.runtime.block_on(dispatch),
+            }
         };
         for r in &replies {
             self.send(r, peer);
@@ -337,15 +352,14 @@ impl UdpLoop {
         }
     }
 
-    fn send(&self, m: &Message, peer: SocketAddr) {
+    /// Queues a reply; the loop sends each batch's replies together.
+    fn send(&mut self, m: &Message, peer: SocketAddr) {
         let to = match self.reply_port {
             Some(port) => SocketAddr::new(peer.ip(), port),
             None => peer,
         };
         for datagram in split(&codec::encode_message(m)) {
-            if let Err(e) = self.socket.send_to(&datagram, to) {
-                tracing::debug!(%to, "OSC reply: {e}");
-            }
+            self.out.push((datagram, to));
         }
     }
 }
