@@ -18,6 +18,16 @@ const PATCH: &str = r#"{"format": "patchbay-patch", "version": 1,
   ],
   "connections": [{"from": "sine0/samplesOut", "to": "half/samplesIn"}, {"from": "half/samplesOut", "to": "output0/mix"}]}"#;
 
+/// The real binary with `HOME` (and so ALSA's configuration) at `home`, loading `patch`.
+fn with_home(home: &std::path::Path, data: &std::path::Path, patch: &std::path::Path) -> Binary {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_patchbay"));
+    cmd.env("HOME", home)
+        .args(["--port=0", "--osc-port=0", "--discovery-port=0"])
+        .arg(format!("--data-dir={}", data.display()))
+        .arg(format!("--patch={}", patch.display()));
+    Binary::spawn(cmd, data)
+}
+
 fn engine_status(server: &Binary) -> serde_json::Value {
     let body = Command::new("curl").args(["-s", &server.url("/v1/engine")]).output().unwrap().stdout;
     serde_json::from_slice(&body).unwrap()
@@ -38,12 +48,7 @@ fn the_sound_card_plays_what_the_patch_makes() {
     let patch = home.path().join("sine.json");
     std::fs::write(&patch, PATCH).unwrap();
     let data = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_patchbay"));
-    cmd.env("HOME", home.path())
-        .args(["--port=0", "--osc-port=0", "--discovery-port=0"])
-        .arg(format!("--data-dir={}", data.path().display()))
-        .arg(format!("--patch={}", patch.display()));
-    let server = Binary::spawn(cmd, data.path());
+    let server = with_home(home.path(), data.path(), &patch);
     let status = engine_status(&server);
     assert_eq!(status["clock"], "device", "{status}");
     assert_eq!(status["transforms"], 3);
@@ -119,12 +124,7 @@ fn audio_input_hears_the_capture_device() {
     )
     .unwrap();
     let data = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_patchbay"));
-    cmd.env("HOME", home.path())
-        .args(["--port=0", "--osc-port=0", "--discovery-port=0"])
-        .arg(format!("--data-dir={}", data.path().display()))
-        .arg(format!("--patch={}", patch.display()));
-    let server = Binary::spawn(cmd, data.path());
+    let server = with_home(home.path(), data.path(), &patch);
     assert_eq!(engine_status(&server)["clock"], "device");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let heard = loop {
