@@ -116,6 +116,12 @@ impl Program {
                 continue;
             }
             let Some(node) = slot.node.as_mut() else { continue };
+            // The common case of a big patch: a source adding into a fused fan-in.
+            if let (Some(at), true) = (slot.push, slot.inlets.is_empty()) {
+                if node.accumulate(&[], &mut self.acc[at..at + b]) {
+                    continue;
+                }
+            }
             let ins = &mut self.scratch[..slot.inlets.len() * b];
             for (dst, inlet) in ins.chunks_exact_mut(b).zip(&self.inlets[slot.inlets.clone()]) {
                 dst.fill(0.0);
