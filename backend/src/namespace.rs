@@ -264,7 +264,7 @@ impl Namespace<'_> {
                 children: BUILTINS.iter().map(|(n, _)| n.to_string()).collect(),
                 signature: vec!["N".into()],
             }),
-            ["patch", ..] => self.state.sound.with(|e| engine_node(e, path)),
+            ["patch", ..] => self.state.sound.quick(|e| engine_node(e, path)),
             ["lab", rest @ ..] => self.lab_node(rest),
             [name] => {
                 let (_, doc) = BUILTINS.iter().find(|(n, _)| n == name)?;
@@ -272,7 +272,7 @@ impl Namespace<'_> {
                 Some(match *name {
                     "main_clock" => Node::State {
                         doc,
-                        value: Value::Time(self.state.sound.with(|e| e.now())),
+                        value: Value::Time(self.state.sound.quick(|e| e.now())),
                         ty: ValueType::Time,
                         active: true,
                     },
@@ -371,7 +371,7 @@ impl Namespace<'_> {
         if !path.starts_with("/patch") {
             return vec![];
         }
-        self.state.sound.with(|e| match e.graph.resolve(path) {
+        self.state.sound.quick(|e| match e.graph.resolve(path) {
             Ok(EngineTarget::Node(id)) if e.graph.nodes[&id].is_container() => PATCH_METHODS.to_vec(),
             Ok(EngineTarget::Node(_)) => TRANSFORM_METHODS.to_vec(),
             Ok(EngineTarget::Port(id, p)) => {
@@ -499,7 +499,7 @@ impl Namespace<'_> {
 
     fn save_patch(&self, addr: &str, args: &[Arg]) -> Message {
         let result = self.file_arg(args).and_then(|path| {
-            let json = self.state.sound.with(|e| patch_file::save(e)).to_json();
+            let json = self.state.sound.quick(|e| patch_file::save(e)).to_json();
             crate::lab::store::write_atomically(&path, json.as_bytes())
                 .map_err(|e| format!("{}: {e}", path.display()))
         });
@@ -622,7 +622,7 @@ impl Namespace<'_> {
         for a in ["sample_rate", "block_size", "clock"] {
             out.push(format!("/audio/{a}"));
         }
-        self.state.sound.with(|e| {
+        self.state.sound.quick(|e| {
             let mut stack = vec![(crate::engine::graph::ROOT, "/patch".to_owned())];
             while let Some((id, path)) = stack.pop() {
                 let node = &e.graph.nodes[&id];

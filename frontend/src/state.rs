@@ -56,7 +56,7 @@ impl Live {
     async fn run(self) {
         let mut seq = 0u64;
         loop {
-            if let Ok(socket) = WebSocket::open(&ws_url()) {
+            if let Ok(socket) = WebSocket::open(&ws_url("/v1/notifications/ws")) {
                 let (_sink, mut stream) = socket.split();
                 while let Some(Ok(Message::Text(text))) = stream.next().await {
                     self.connected.set(true);
@@ -79,9 +79,10 @@ impl Live {
     }
 }
 
-fn ws_url() -> String {
+/// The WebSocket URL of `path` on the server that served the page.
+pub fn ws_url(path: &str) -> String {
     let location = web_sys::window().expect("a browser window").location();
     let scheme = if location.protocol().as_deref() == Ok("https:") { "wss" } else { "ws" };
     let host = location.host().unwrap_or_default();
-    format!("{scheme}://{host}/v1/notifications/ws")
+    format!("{scheme}://{host}{path}")
 }

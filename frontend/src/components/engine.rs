@@ -91,7 +91,7 @@ fn connect() -> Bridge {
         last_error: RwSignal::new(None),
     };
     spawn_local(async move {
-        let Ok(socket) = WebSocket::open(&ws_url()) else { return };
+        let Ok(socket) = WebSocket::open(&crate::state::ws_url("/v1/osc/ws")) else { return };
         let (mut sink, mut stream) = socket.split();
         spawn_local(async move {
             while let Some(json) = rx.next().await {
@@ -152,12 +152,6 @@ fn text_of_error(args: &[OscArg]) -> String {
         Some(OscArg::String(s)) => s.clone(),
         _ => "error".into(),
     }
-}
-
-fn ws_url() -> String {
-    let location = web_sys::window().expect("a browser window").location();
-    let scheme = if location.protocol().as_deref() == Ok("https:") { "wss" } else { "ws" };
-    format!("{scheme}://{}/v1/osc/ws", location.host().unwrap_or_default())
 }
 
 #[component]
