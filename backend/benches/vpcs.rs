@@ -4,6 +4,7 @@
 //!
 //! 1. Ping RTT between two PCs over loopback tunnels: two Patchbay PCs, then
 //!    two real `vpcs` processes, each pinging 200 times; the RTTs each prints.
+//!    Beside them, the floor: the same round trip by bare system calls.
 //! 2. Flood: `ping -i 0` (next request as soon as the reply is in), frames/s
 //!    and p99 RTT, both sides.
 //! 3. Memory and idle CPU of 1,000 started idle PCs in one server, against
@@ -15,6 +16,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const PINGS: u32 = 200;
+/// The spacing of the measured pings (`ping -i`).
+const PING_GAP_MS: u64 = 10;
 const FLOOD: u32 = 2000;
 const VPCS_FLOOD: u32 = 500;
 const IDLE_VMS: usize = 1000;
@@ -63,17 +66,28 @@ fn main() {
 
     let mut ours = vec![];
     let mut theirs = vec![];
-    // Alternate in rounds so both see the same machine noise.
+    let mut floor = vec![];
+    // Alternate in rounds so all three see the same machine noise.
     for _ in 0..4 {
-        ours.extend(rtts(&b.run(&format!("ping 10.0.0.1 -c {} -i 10", PINGS / 4), "VPCS> ")));
-        theirs.extend(rtts(&vb.run(&format!("ping 10.0.0.1 -c {} -i 10", PINGS / 4), "VPCS> ")));
+        ours.extend(rtts(&b.run(&format!("ping 10.0.0.1 -c {} -i {PING_GAP_MS}", PINGS / 4), "VPCS> ")));
+        theirs.extend(rtts(&vb.run(&format!("ping 10.0.0.1 -c {} -i {PING_GAP_MS}", PINGS / 4), "VPCS> ")));
+        floor.extend(bare_round_trips(PINGS / 4));
     }
     let (m_ours, m_theirs) = (percentile(&mut ours, 0.5), percentile(&mut theirs, 0.5));
-    println!("\n## Ping RTT over loopback tunnels ({} pings each)\n", PINGS);
+    let m_floor = percentile(&mut floor, 0.5);
+    println!("\n## Ping RTT over loopback tunnels ({} pings each, {PING_GAP_MS} ms apart)\n", PINGS);
     println!("| pair | median | p99 |\n|---|---|---|");
     println!("| two Patchbay PCs | {m_ours:.3} ms | {:.3} ms |", percentile(&mut ours, 0.99));
     println!("| two real vpcs 0.5b2 | {m_theirs:.3} ms | {:.3} ms |", percentile(&mut theirs, 0.99));
-    println!("\nPatchbay / vpcs median: {:.2} (target <= 0.33)", m_ours / m_theirs);
+    println!(
+        "| floor: bare send/recv/send/recv, one thread | {m_floor:.3} ms | {:.3} ms |",
+        percentile(&mut floor, 0.99)
+    );
+    println!(
+        "\nPatchbay / vpcs median: {:.2} (target <= 0.33); floor / vpcs: {:.2}",
+        m_ours / m_theirs,
+        m_floor / m_theirs
+    );
 
     let started = Instant::now();
     let mut flood = rtts(&b.run(&format!("ping 10.0.0.1 -c {FLOOD} -i 0"), "VPCS> "));
@@ -139,6 +153,27 @@ fn main() {
     }
     kill_vpcs(v1);
     kill_vpcs(v2);
+}
+
+/// The least any tunnel can cost: one thread passes a ping-sized datagram
+/// over loopback from socket a to b and back, with the pings' spacing, and
+/// nothing else (two sends, two blocking receives). Milliseconds.
+fn bare_round_trips(n: u32) -> Vec<f64> {
+    let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (to_a, to_b) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+    let mut buf = [0u8; 2048];
+    (0..n)
+        .map(|_| {
+            std::thread::sleep(Duration::from_millis(PING_GAP_MS));
+            let started = Instant::now();
+            a.send_to(&[0u8; 98], to_b).unwrap();
+            let (len, _) = b.recv_from(&mut buf).unwrap();
+            b.send_to(&buf[..len], to_a).unwrap();
+            a.recv_from(&mut buf).unwrap();
+            started.elapsed().as_secs_f64() * 1e3
+        })
+        .collect()
 }
 
 /// vpcs with `-p` forks a daemon that outlives its parent: kill the children first.

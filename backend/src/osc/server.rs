@@ -75,15 +75,29 @@ fn publish(traffic: &broadcast::Sender<Traffic>, incoming: bool, peer: SocketAdd
     }
 }
 
+/// UDP and TCP on one port number. With port 0 the system picks the UDP
+/// port, whose TCP twin may be taken: then another pick is tried.
+async fn bind_pair(host: IpAddr, port: u16) -> std::io::Result<(UdpSocket, tokio::net::TcpListener)> {
+    let mut tries = if port == 0 { 20 } else { 1 };
+    loop {
+        let udp = UdpSocket::bind((host, port))?;
+        let picked = udp.local_addr()?.port();
+        match tokio::net::TcpListener::bind((host, picked)).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) if tries <= 1 => return Err(e),
+            Err(_) => tries -= 1,
+        }
+    }
+}
+
 /// Binds UDP and TCP on the same port and starts serving.
 pub async fn start(
     state: Shared,
     config: OscConfig,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Arc<Osc>> {
-    let udp = UdpSocket::bind((config.host, config.port))?;
+    let (udp, tcp) = bind_pair(config.host, config.port).await?;
     let port = udp.local_addr()?.port();
-    let tcp = tokio::net::TcpListener::bind((config.host, port)).await?;
     let (traffic, _) = broadcast::channel(4096);
     let mut powers = config.powers.clone();
     powers.osc_port = port;

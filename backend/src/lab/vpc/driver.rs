@@ -125,6 +125,8 @@ struct Tunnel {
 }
 
 const CONSOLE_BACKLOG: usize = 256;
+/// Datagrams taken per wake-up, so a flood cannot starve the PC's console.
+const BATCH: usize = 64;
 /// Keystroke events a client may have queued before it is made to wait.
 const INPUT_QUEUE: usize = 64;
 
@@ -135,13 +137,14 @@ async fn run(
     ip_tx: watch::Sender<Option<IpConfig>>,
 ) {
     let mut pc = Pc::new(spec.mac, spec.script.clone());
-    let (to_console, _) = broadcast::channel::<ToConsole>(CONSOLE_BACKLOG);
+    // Made when the first client attaches and dropped with the last one: its
+    // backlog is most of an idle PC's memory, and most consoles are never open.
+    let mut to_console: Option<broadcast::Sender<ToConsole>> = None;
     let (input_tx, mut input_rx) = mpsc::channel::<FromConsole>(INPUT_QUEUE);
     let mut clients = JoinSet::new();
     let mut next_client: ClientId = 1;
     let mut tunnel = None;
     set_nio(&mut tunnel, &mut pc, spec.host, spec.nio.clone()).await;
-    let mut buffer = vec![0u8; 65536];
     pc.boot(Instant::now());
     let mut shown_ip = None;
     let mut capture: Option<Capture> = None;
@@ -153,17 +156,17 @@ async fn run(
                 if let Ok((stream, _)) = accepted {
                     let id = next_client;
                     next_client += 1;
-                    clients.spawn(serve_client(id, stream, pc.prompt(), to_console.subscribe(), input_tx.clone()));
+                    let output = to_console.get_or_insert_with(|| broadcast::channel(CONSOLE_BACKLOG).0).subscribe();
+                    clients.spawn(serve_client(id, stream, pc.prompt(), output, input_tx.clone()));
                 }
             }
             Some(FromConsole::Input(client, input)) = input_rx.recv() => match input {
                 Input::Line(line) => pc.on_line(Instant::now(), client, &line),
                 Input::Interrupt => pc.interrupt(Instant::now()),
             },
-            received = recv(&tunnel, &mut buffer) => {
-                if let Some(len) = received {
-                    record(&mut capture, &buffer[..len]);
-                    pc.on_frame(Instant::now(), &buffer[..len]);
+            () = readable(&tunnel) => {
+                if let Some(Tunnel { socket, .. }) = &tunnel {
+                    receive_waiting(socket, &mut pc, &mut capture);
                 }
             }
             Some(command) = commands.recv() => match command {
@@ -177,7 +180,11 @@ async fn run(
                 Command::StopCapture => capture = None,
             },
             _ = sleep_until(deadline) => pc.on_timer(Instant::now()),
-            Some(_) = clients.join_next() => {}
+            Some(_) = clients.join_next() => {
+                if clients.is_empty() {
+                    to_console = None;
+                }
+            }
         }
         for output in pc.take_output() {
             match output {
@@ -188,10 +195,14 @@ async fn run(
                     }
                 }
                 Output::Text(text) => {
-                    let _ = to_console.send(ToConsole::Text(Bytes::from(telnet::encode(&text))));
+                    if let Some(to_console) = &to_console {
+                        let _ = to_console.send(ToConsole::Text(Bytes::from(telnet::encode(&text))));
+                    }
                 }
                 Output::Disconnect(client) => {
-                    let _ = to_console.send(ToConsole::Close(client));
+                    if let Some(to_console) = &to_console {
+                        let _ = to_console.send(ToConsole::Close(client));
+                    }
                 }
                 Output::SaveScript(script) => {
                     let _ = spec.events.send(Event::ScriptSaved(spec.vm_id, script));
@@ -206,12 +217,31 @@ async fn run(
     }
 }
 
-/// The next datagram, or never when there is no tunnel.
-async fn recv(tunnel: &Option<Tunnel>, buffer: &mut [u8]) -> Option<usize> {
+/// Returns when a datagram may be waiting; never when there is no tunnel.
+async fn readable(tunnel: &Option<Tunnel>) {
     match tunnel {
-        Some(t) => t.socket.recv_from(buffer).await.ok().map(|(len, _)| len),
+        Some(t) => {
+            let _ = t.socket.readable().await;
+        }
         None => std::future::pending().await,
     }
+}
+
+thread_local! {
+    /// One receive buffer per runtime thread rather than 64 KB per idle PC:
+    /// frames are handled synchronously, so nothing holds it across an await.
+    static FRAME: std::cell::RefCell<Box<[u8]>> = std::cell::RefCell::new(vec![0; 65536].into_boxed_slice());
+}
+
+/// Feeds the PC every datagram already waiting on the tunnel.
+fn receive_waiting(socket: &UdpSocket, pc: &mut Pc, capture: &mut Option<Capture>) {
+    FRAME.with_borrow_mut(|buffer| {
+        for _ in 0..BATCH {
+            let Ok((len, _)) = socket.try_recv_from(buffer) else { return };
+            record(capture, &buffer[..len]);
+            pc.on_frame(Instant::now(), &buffer[..len]);
+        }
+    });
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
