@@ -3,11 +3,13 @@
 //!
 //! `cargo bench -p patchbay --bench osc` (needs gcc; liblo-dev for the liblo
 //! peer, which runs with its client inside `unshare -n` because liblo binds
-//! every interface). `BENCH_SECONDS` (default 5) and `BENCH_ROUNDS` (3).
+//! every interface). `BENCH_SECONDS` (default 5) and `BENCH_ROUNDS` (5).
 //!
 //! Patchbay is asked `current-value` of a Value's state and a set-value (a
 //! bang into a Bang transform), each with 1 and with 64 requests in flight.
 //! The client is `../shared/bench/oscbench.c`; medians of the rounds.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -15,7 +17,7 @@ use std::time::Duration;
 
 fn main() {
     let seconds: f64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5.0);
-    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
     let kit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench");
     let tmp = tempfile::tempdir().unwrap();
     let build = |name: &str, extra: &[&str]| -> Option<PathBuf> {
@@ -158,31 +160,16 @@ impl Drop for Guard {
     }
 }
 
-struct Patchbay {
-    _child: Guard,
-    base: String,
-}
+struct Patchbay(common::Server);
 
 impl Patchbay {
     fn start(dir: &Path, osc_port: u16) -> Patchbay {
-        use std::io::BufRead;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_patchbay"))
-            .args(["--port=0", "--no-audio", "--discovery-port=0", "--log-level=warn"])
-            .arg(format!("--osc-port={osc_port}"))
-            .arg(format!("--data-dir={}", dir.display()))
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().unwrap().unwrap();
-        let base = first.strip_prefix("Patchbay listening on ").unwrap().to_owned();
-        std::thread::spawn(move || lines.for_each(drop));
-        Patchbay { _child: Guard(child), base }
+        Patchbay(common::Server::start(dir, &["--no-audio".into(), format!("--osc-port={osc_port}")]))
     }
 
     fn put_patch(&self, json: &str) {
         let res = reqwest::blocking::Client::new()
-            .put(format!("{}/v1/engine/patch", self.base))
+            .put(format!("{}/v1/engine/patch", self.0.base))
             .body(json.to_owned())
             .send()
             .unwrap();

@@ -10,7 +10,9 @@
 //! 3. Memory and idle CPU of 1,000 started idle PCs in one server, against
 //!    20 real `vpcs` processes (one PC each, as GNS3 runs them).
 
-use std::io::{BufRead, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -230,47 +232,26 @@ fn usage(pid: u32) -> Usage {
 }
 
 struct Server {
-    child: Child,
-    base: String,
+    server: common::Server,
     client: reqwest::blocking::Client,
 }
 
 impl Server {
     fn start(dir: &std::path::Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_patchbay"))
-            .args([
-                "--port=0",
-                "--osc-port=0",
-                "--log-level=warn",
-                "--console-ports=20000-21999",
-                "--udp-ports=40000-42999",
-            ])
-            .arg(format!("--data-dir={}", dir.display()))
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().unwrap().unwrap();
-        let base = first.strip_prefix("Patchbay listening on ").unwrap().to_owned();
-        std::thread::spawn(move || lines.for_each(drop));
-        Server { child, base, client: reqwest::blocking::Client::new() }
+        let flags = ["--osc-port=0", "--console-ports=20000-21999", "--udp-ports=40000-42999"];
+        let server = common::Server::start(dir, &flags.map(String::from));
+        Server { server, client: reqwest::blocking::Client::new() }
     }
 
     fn post(&self, path: &str, body: &str) -> serde_json::Value {
-        let res = self.client.post(format!("{}{path}", self.base)).body(body.to_owned()).send().unwrap();
+        let res =
+            self.client.post(format!("{}{path}", self.server.base)).body(body.to_owned()).send().unwrap();
         assert!(res.status().is_success(), "{path}: {}", res.status());
         res.json().unwrap_or(serde_json::Value::Null)
     }
 
     fn usage(&self) -> Usage {
-        usage(self.child.id())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        usage(self.server.child.id())
     }
 }
 

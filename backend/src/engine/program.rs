@@ -78,6 +78,9 @@ pub struct Program {
     ramp: Vec<f32>,
     /// The block the sound card gets, channel after channel.
     mix: Vec<f32>,
+    /// The slots that are sinks (AudioOutput): few, so not found by a
+    /// second pass over every slot each block.
+    sinks: Vec<usize>,
     block: usize,
     /// True until the first block after the swap has run: fades apply then.
     fresh: bool,
@@ -95,6 +98,7 @@ impl Program {
     ) -> Program {
         let out_len = slots.iter().map(|s| s.out_at + s.n_out * block).max().unwrap_or(0);
         let max_in = slots.iter().map(|s| s.inlets.len()).max().unwrap_or(0);
+        let sinks = slots.iter().enumerate().filter(|(_, s)| s.sink).map(|(i, _)| i).collect();
         Program {
             slots,
             inlets,
@@ -105,6 +109,7 @@ impl Program {
             scratch: vec![0.0; max_in * block],
             ramp: (0..block).map(|i| (i + 1) as f32 / block as f32).collect(),
             mix: vec![0.0; CHANNELS * block],
+            sinks,
             block,
             fresh: true,
         }
@@ -170,7 +175,7 @@ impl Program {
             }
         }
         self.mix.fill(0.0);
-        for slot in self.slots.iter().filter(|s| s.sink && (!s.dying || self.fresh)) {
+        for slot in self.sinks.iter().map(|&i| &self.slots[i]).filter(|s| !s.dying || self.fresh) {
             for ch in 0..CHANNELS.min(slot.n_out - slot.n_audio_out) {
                 let at = slot.out_at + (slot.n_audio_out + ch) * b;
                 simd::add(&mut self.mix[ch * b..(ch + 1) * b], &self.outs[at..at + b]);

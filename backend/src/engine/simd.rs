@@ -39,6 +39,20 @@ pub fn prefetch<T: ?Sized>(at: *const T) {
     }
 }
 
+/// The largest magnitude in `x`. In eight lanes, so that it vectorizes (a
+/// plain running `max` is a chain the compiler may not reorder).
+pub fn peak(x: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let chunks = x.chunks_exact(8);
+    let tail = chunks.remainder().iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    for chunk in chunks {
+        for (l, v) in lanes.iter_mut().zip(chunk) {
+            *l = l.max(v.abs());
+        }
+    }
+    lanes.iter().fold(tail, |m, l| m.max(*l))
+}
+
 /// A sine oscillator's state: phase and increment in turns (0..1), and
 /// eight lanes of sine and cosine carried from block to block.
 ///
@@ -103,7 +117,7 @@ impl Sine {
             // SAFETY: the CPU has AVX2 and FMA (checked just above).
             return unsafe { sine_avx2::<false>(self, out) };
         }
-        sine_generic::<false, false>(self, out)
+        sine_baseline::<false>(self, out)
     }
 
     /// Like [`Sine::fill`], but adds into `out` (a fused fan-in's accumulator).
@@ -114,7 +128,7 @@ impl Sine {
             // SAFETY: the CPU has AVX2 and FMA (checked just above).
             return unsafe { sine_avx2::<true>(self, out) };
         }
-        sine_generic::<false, true>(self, out)
+        sine_baseline::<true>(self, out)
     }
 }
 
@@ -131,12 +145,15 @@ fn avx2() -> bool {
     use std::sync::atomic::{AtomicU8, Ordering};
     // 0: not asked yet, 1: no, 2: yes. One relaxed load per call after the first.
     static HAS: AtomicU8 = AtomicU8::new(0);
+    #[cold]
+    #[inline(never)]
+    fn detect() -> bool {
+        let yes = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+        HAS.store(1 + yes as u8, Ordering::Relaxed);
+        yes
+    }
     match HAS.load(Ordering::Relaxed) {
-        0 => {
-            let yes = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
-            HAS.store(1 + yes as u8, Ordering::Relaxed);
-            yes
-        }
+        0 => detect(),
         v => v == 2,
     }
 }
@@ -151,6 +168,13 @@ fn add_avx2(dst: &mut [f32], src: &[f32]) {
 #[target_feature(enable = "avx2,fma")]
 fn sine_avx2<const ADD: bool>(osc: &mut Sine, out: &mut [f32]) {
     sine_generic::<true, ADD>(osc, out)
+}
+
+/// The fallback without AVX2, kept out of line: inlined, its stack frame
+/// made every caller's prologue heavier on the fast path too (perf).
+#[inline(never)]
+fn sine_baseline<const ADD: bool>(osc: &mut Sine, out: &mut [f32]) {
+    sine_generic::<false, ADD>(osc, out)
 }
 
 #[inline(always)]
@@ -299,6 +323,18 @@ mod tests {
         for (x, y) in sum.iter().zip(&want) {
             assert!((x - y).abs() < 1e-4);
         }
+    }
+
+    #[test]
+    fn peak_is_the_largest_magnitude_wherever_it_is() {
+        for len in [0, 5, 64, 67] {
+            for at in 0..len {
+                let mut x: Vec<f32> = (0..len).map(|i| (i as f32 * 0.37).sin() * 0.5).collect();
+                x[at] = -0.9;
+                assert_eq!(peak(&x), 0.9, "len {len}, at {at}");
+            }
+        }
+        assert_eq!(peak(&[]), 0.0);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use super::{Args, TypeEntry};
 use crate::engine::program::{InputBus, CHANNELS};
+use crate::engine::simd;
 use crate::engine::transform::{Built, Control, Ctx, DspNode, Meter, PortSpec};
 use crate::engine::value::{Value, ValueType as T};
 
@@ -30,13 +31,14 @@ impl DspNode for Output {
         for ch in 0..CHANNELS {
             let own = &rest[ch * b..(ch + 1) * b];
             let dst = &mut out[ch * b..(ch + 1) * b];
-            let mut peak = 0.0f32;
-            for i in 0..b {
-                let g = if step == 0.0 { self.gain } else { self.gain + step * (i + 1) as f32 };
-                dst[i] = (mix[i] + own[i]) * g;
-                peak = peak.max(dst[i].abs());
+            let sum = dst.iter_mut().zip(mix).zip(own);
+            if step == 0.0 {
+                sum.for_each(|((d, m), o)| *d = (m + o) * self.gain);
+            } else {
+                let ramp = (1..).map(|i| self.gain + step * i as f32);
+                sum.zip(ramp).for_each(|(((d, m), o), g)| *d = (m + o) * g);
             }
-            self.levels[ch].set(peak);
+            self.levels[ch].set(simd::peak(dst));
         }
         self.gain = target;
     }
