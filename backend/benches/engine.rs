@@ -13,6 +13,8 @@
 //! - scsynth: `scsynth -N` on `gen_scsynth.py`'s score, one synth holding all
 //!   N SinOsc (its fastest form).
 //!
+//! Each N runs in rounds, each round all three once; the table gives
+//! medians, and the medians of each round's ratios.
 //! Peers are timed as whole processes; a 0-second render of the same patch
 //! is subtracted to remove start-up and load, as the bench kit's README says.
 //! Oscillator i has frequency 100 + (7.31·i mod 5000) Hz everywhere.
@@ -31,6 +33,13 @@ fn freq(i: usize) -> f64 {
     100.0 + (i as f64 * 7.31) % 5000.0
 }
 
+/// Rounds per N; each round runs all three once, so a slow spell of this
+/// shared machine hits all three alike and cancels out of the ratios.
+const ROUNDS: usize = 3;
+
+/// (render, load) of one run.
+type Run = (Duration, Duration);
+
 fn main() {
     let seconds: f64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(60.0);
     let ns: Vec<usize> = std::env::var("BENCH_N")
@@ -38,47 +47,64 @@ fn main() {
         .split(',')
         .map(|n| n.trim().parse().expect("BENCH_N: numbers"))
         .collect();
+    // BENCH_PEERS=0 measures Patchbay alone (for profiling).
+    let peers = std::env::var("BENCH_PEERS").map_or(true, |v| v != "0");
     let kit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench");
     let tmp = tempfile::tempdir().unwrap();
-    println!("Offline render, {seconds} s at 48 kHz, 64-sample blocks; ns per oscillator-sample (real-time factor)\n");
-    println!("| N | Patchbay | Pd | scsynth (one synth) | Patchbay load | Pd load | scsynth load |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("Offline render, {seconds} s at 48 kHz, 64-sample blocks, {ROUNDS} interleaved rounds: medians of ns per oscillator-sample (real-time factor), and of each round's ratio\n");
+    println!("| N | Patchbay | Pd | scsynth (one synth) | Pd / Patchbay | scsynth / Patchbay | Patchbay load | Pd load | scsynth load |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for &n in &ns {
-        let ours = patchbay(n, seconds);
-        // BENCH_PEERS=0 measures Patchbay alone (for profiling).
-        let peers = std::env::var("BENCH_PEERS").map_or(true, |v| v != "0");
-        let pd =
-            peers.then(|| peer(&tmp.path().join(format!("p{n}")), n, seconds, &kit, pd_render)).flatten();
-        let sc =
-            peers.then(|| peer(&tmp.path().join(format!("s{n}")), n, seconds, &kit, sc_render)).flatten();
-        let per = |d: Duration| d.as_secs_f64() * 1e9 / (n as f64 * RATE * seconds);
-        let rtf = |d: Duration| seconds / d.as_secs_f64();
-        let cell = |d: Option<(Duration, Duration)>, i: usize| match d {
-            Some(x) => {
-                let d = if i == 0 { x.0 } else { x.1 };
-                if i == 0 {
-                    format!("{:.3} ({:.0}x)", per(d), rtf(d))
-                } else {
-                    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
-                }
+        let (mut ours, mut pd, mut sc) = (vec![], vec![], vec![]);
+        for _ in 0..ROUNDS {
+            ours.push(patchbay(n, seconds));
+            if peers {
+                pd.extend(peer(&tmp.path().join(format!("p{n}")), n, seconds, &kit, pd_render));
+                sc.extend(peer(&tmp.path().join(format!("s{n}")), n, seconds, &kit, sc_render));
             }
-            None => "n/a".into(),
+        }
+        let per = |d: Duration| d.as_secs_f64() * 1e9 / (n as f64 * RATE * seconds);
+        let render = |runs: &[Run]| -> String {
+            if runs.is_empty() {
+                return "n/a".into();
+            }
+            let d = median(runs.iter().map(|r| r.0.as_secs_f64()).collect());
+            format!("{:.3} ({:.0}x)", d * 1e9 / (n as f64 * RATE * seconds), seconds / d)
+        };
+        let load = |runs: &[Run]| -> String {
+            if runs.is_empty() {
+                return "n/a".into();
+            }
+            format!("{:.0} ms", 1000.0 * median(runs.iter().map(|r| r.1.as_secs_f64()).collect()))
+        };
+        // Each round's peer time over ours in the same round.
+        let ratio = |runs: &[Run]| -> String {
+            if runs.len() != ours.len() {
+                return "n/a".into();
+            }
+            format!("{:.2}x", median(runs.iter().zip(&ours).map(|(p, o)| per(p.0) / per(o.0)).collect()))
         };
         println!(
-            "| {n} | {:.3} ({:.0}x) | {} | {} | {:.0} ms | {} | {} |",
-            per(ours.0),
-            rtf(ours.0),
-            cell(pd, 0),
-            cell(sc, 0),
-            ours.1.as_secs_f64() * 1000.0,
-            cell(pd, 1),
-            cell(sc, 1)
+            "| {n} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            render(&ours),
+            render(&pd),
+            render(&sc),
+            ratio(&pd),
+            ratio(&sc),
+            load(&ours),
+            load(&pd),
+            load(&sc)
         );
     }
     println!("\nCeiling: the bare kernel (64-sample sine block, then summed into a mix), no engine: {:.3} ns per oscillator-sample", bare_kernel());
     if std::is_x86_feature_detected!("avx2") {
         println!("\n(kernels: AVX2+FMA, chosen at run time; the binary is built for baseline x86-64)");
     }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 /// ns per sample of `simd::sine` plus `simd::add` alone, 1000 phases, 64-sample blocks.
@@ -100,52 +126,41 @@ fn bare_kernel() -> f64 {
     t * 1e9 / (rounds as f64 * 1000.0 * 64.0)
 }
 
-/// (render time, build time): the median of three renders.
-fn patchbay(n: usize, seconds: f64) -> (Duration, Duration) {
-    let mut runs = vec![];
-    for _ in 0..3 {
-        let built = Instant::now();
-        let (mut e, mut audio) = Engine::new(Setup { rate: RATE, block: 64 });
-        e.add_transform("/patch", "Gain~", "mix", &(1.0 / n as f64).to_string()).unwrap();
-        e.add_transform("/patch", "AudioOutput", "out", "").unwrap();
-        e.connect("/patch/mix/samplesOut", "/patch/out/mix").unwrap();
-        for i in 0..n {
-            let name = format!("osc{i}");
-            e.add_transform("/patch", "Sinewave", &name, &format!("{:.3}", freq(i))).unwrap();
-            e.connect(&format!("/patch/{name}/samplesOut"), "/patch/mix/samplesIn").unwrap();
-        }
-        e.set_value("/patch/out/onoff", Value::Boolean(true)).unwrap();
-        e.pump();
-        let load = built.elapsed();
-        let blocks = (seconds * RATE / 64.0) as usize;
-        let started = Instant::now();
-        let mut check = 0.0f32;
-        for _ in 0..blocks {
-            step(&mut e, &mut audio);
-            check += audio.channel(0)[7];
-        }
-        let render = started.elapsed();
-        assert!(check.is_finite() && check != 0.0, "it made sound");
-        runs.push((render, load));
+/// One render: (render time, build time).
+fn patchbay(n: usize, seconds: f64) -> Run {
+    let built = Instant::now();
+    let (mut e, mut audio) = Engine::new(Setup { rate: RATE, block: 64 });
+    e.add_transform("/patch", "Gain~", "mix", &(1.0 / n as f64).to_string()).unwrap();
+    e.add_transform("/patch", "AudioOutput", "out", "").unwrap();
+    e.connect("/patch/mix/samplesOut", "/patch/out/mix").unwrap();
+    for i in 0..n {
+        let name = format!("osc{i}");
+        e.add_transform("/patch", "Sinewave", &name, &format!("{:.3}", freq(i))).unwrap();
+        e.connect(&format!("/patch/{name}/samplesOut"), "/patch/mix/samplesIn").unwrap();
     }
-    runs.sort();
-    runs[1]
+    e.set_value("/patch/out/onoff", Value::Boolean(true)).unwrap();
+    e.pump();
+    let load = built.elapsed();
+    let blocks = (seconds * RATE / 64.0) as usize;
+    let started = Instant::now();
+    let mut check = 0.0f32;
+    for _ in 0..blocks {
+        step(&mut e, &mut audio);
+        check += audio.channel(0)[7];
+    }
+    let render = started.elapsed();
+    assert!(check.is_finite() && check != 0.0, "it made sound");
+    (render, load)
 }
 
 type Render = fn(&Path, usize, f64, &Path) -> Option<Duration>;
 
-/// A peer's (render, load) times: full run minus a 0-second run, medians of three.
-fn peer(dir: &Path, n: usize, seconds: f64, kit: &Path, render: Render) -> Option<(Duration, Duration)> {
+/// A peer's (render, load) times: a full run minus a 0-second run.
+fn peer(dir: &Path, n: usize, seconds: f64, kit: &Path, render: Render) -> Option<Run> {
     std::fs::create_dir_all(dir).unwrap();
-    let mut full = vec![];
-    let mut empty = vec![];
-    for _ in 0..3 {
-        full.push(render(dir, n, seconds, kit)?);
-        empty.push(render(dir, n, 0.0, kit)?);
-    }
-    full.sort();
-    empty.sort();
-    Some((full[1].saturating_sub(empty[1]), empty[1]))
+    let full = render(dir, n, seconds, kit)?;
+    let empty = render(dir, n, 0.0, kit)?;
+    Some((full.saturating_sub(empty), empty))
 }
 
 fn timed(cmd: &mut Command) -> Option<Duration> {
