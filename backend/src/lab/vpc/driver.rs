@@ -164,11 +164,7 @@ async fn run(
                 Input::Line(line) => pc.on_line(Instant::now(), client, &line),
                 Input::Interrupt => pc.interrupt(Instant::now()),
             },
-            () = readable(&tunnel) => {
-                if let Some(Tunnel { socket, .. }) = &tunnel {
-                    receive_waiting(socket, &mut pc, &mut capture);
-                }
-            }
+            () = readable(&tunnel) => receive_waiting(&tunnel, &mut pc, &mut capture),
             Some(command) = commands.recv() => match command {
                 Command::SetNio(nio) => set_nio(&mut tunnel, &mut pc, spec.host, nio).await,
                 Command::SetScript(script) => pc.set_script(script),
@@ -186,14 +182,10 @@ async fn run(
                 }
             }
         }
+        send_frames(&mut pc, &tunnel, &mut capture);
         for output in pc.take_output() {
             match output {
-                Output::Frame(frame) => {
-                    record(&mut capture, &frame);
-                    if let Some(Tunnel { socket, peer: Some(peer) }) = &tunnel {
-                        let _ = socket.send_to(&frame, peer).await;
-                    }
-                }
+                Output::Frame(_) => unreachable!("sent just above"),
                 Output::Text(text) => {
                     if let Some(to_console) = &to_console {
                         let _ = to_console.send(ToConsole::Text(Bytes::from(telnet::encode(&text))));
@@ -233,15 +225,30 @@ thread_local! {
     static FRAME: std::cell::RefCell<Box<[u8]>> = std::cell::RefCell::new(vec![0; 65536].into_boxed_slice());
 }
 
-/// Feeds the PC every datagram already waiting on the tunnel.
-fn receive_waiting(socket: &UdpSocket, pc: &mut Pc, capture: &mut Option<Capture>) {
+/// Feeds the PC the datagrams waiting on the tunnel. The frames each one
+/// provokes (an echo reply) leave before the next receive is tried: the
+/// last, empty receive is a system call a ping's round trip need not wait for.
+fn receive_waiting(tunnel: &Option<Tunnel>, pc: &mut Pc, capture: &mut Option<Capture>) {
+    let Some(Tunnel { socket, .. }) = tunnel else { return };
     FRAME.with_borrow_mut(|buffer| {
         for _ in 0..BATCH {
             let Ok((len, _)) = socket.try_recv_from(buffer) else { return };
             record(capture, &buffer[..len]);
             pc.on_frame(Instant::now(), &buffer[..len]);
+            send_frames(pc, tunnel, capture);
         }
     });
+}
+
+/// Sends the frames the PC has emitted. A UDP send does not wait: when the
+/// socket's buffer is full the frame is dropped, as a busy link would.
+fn send_frames(pc: &mut Pc, tunnel: &Option<Tunnel>, capture: &mut Option<Capture>) {
+    for frame in pc.take_frames() {
+        record(capture, &frame);
+        if let Some(Tunnel { socket, peer: Some(peer) }) = tunnel {
+            let _ = socket.try_send_to(&frame, *peer);
+        }
+    }
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

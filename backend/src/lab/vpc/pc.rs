@@ -189,6 +189,20 @@ impl Pc {
         std::mem::take(&mut self.out)
     }
 
+    /// Only the frames of the output, so that they can leave before the
+    /// driver looks at anything else.
+    pub fn take_frames(&mut self) -> Vec<Vec<u8>> {
+        let mut frames = vec![];
+        self.out.retain_mut(|o| match o {
+            Output::Frame(f) => {
+                frames.push(std::mem::take(f));
+                false
+            }
+            _ => true,
+        });
+        frames
+    }
+
     /// When the PC next needs [`Pc::on_timer`]; `None` when idle, so an idle PC costs nothing.
     pub fn deadline(&self) -> Option<Instant> {
         match self.job.as_ref()? {
