@@ -97,6 +97,10 @@ fn main() {
         );
     }
     println!("\nCeiling: the bare kernel (64-sample sine block, then summed into a mix), no engine: {:.3} ns per oscillator-sample", bare_kernel());
+    println!(
+        "The same with fundsp 0.23's `sine_hz` instead of our kernel: {:.3} ns per oscillator-sample",
+        fundsp_sine()
+    );
     if std::is_x86_feature_detected!("avx2") {
         println!("\n(kernels: AVX2+FMA, chosen at run time; the binary is built for baseline x86-64)");
     }
@@ -119,6 +123,34 @@ fn bare_kernel() -> f64 {
         for osc in oscs.iter_mut() {
             osc.fill(&mut block);
             simd::add(&mut mix, &block);
+        }
+    }
+    let t = started.elapsed().as_secs_f64();
+    assert!(std::hint::black_box(mix[3]).is_finite());
+    t * 1e9 / (rounds as f64 * 1000.0 * 64.0)
+}
+
+/// Like [`bare_kernel`], with fundsp's sine oscillator (the DSP library the
+/// engine issue suggested) run the way fundsp runs blocks: `process` on 64
+/// samples through `dyn AudioUnit`.
+fn fundsp_sine() -> f64 {
+    use fundsp::prelude32::*;
+    let mut oscs: Vec<Box<dyn AudioUnit>> = (0..1000)
+        .map(|i| {
+            let mut unit: Box<dyn AudioUnit> = Box::new(sine_hz(freq(i) as f32));
+            unit.set_sample_rate(RATE);
+            unit
+        })
+        .collect();
+    let input = BufferVec::new(0);
+    let mut block = BufferVec::new(1);
+    let mut mix = [0.0f32; 64];
+    let rounds = 300;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        for osc in oscs.iter_mut() {
+            osc.process(64, &input.buffer_ref(), &mut block.buffer_mut());
+            patchbay::engine::simd::add(&mut mix, block.channel_f32(0));
         }
     }
     let t = started.elapsed().as_secs_f64();
