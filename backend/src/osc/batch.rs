@@ -3,6 +3,11 @@
 //! requests in flight this halves the system calls per request, which is
 //! where an OSC server's time goes (measured: BENCHMARKS.md, OSC section).
 //! nix wraps both calls safely.
+//!
+//! Waiting, though, is for one datagram with a plain receive: `recvmmsg`
+//! costs more per call (perf: its message-header copies and second pass),
+//! which a lone request in flight pays in full. The caller waits for one,
+//! then takes what else is waiting without waiting.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::net::{SocketAddr, UdpSocket};
@@ -44,14 +49,24 @@ fn to_std(a: &SockaddrStorage) -> Option<SocketAddr> {
 }
 
 impl Batch {
-    /// Waits (up to the socket's read timeout) for at least one datagram and
-    /// takes whatever else is already there.
-    pub fn receive(&mut self, socket: &UdpSocket) -> std::io::Result<usize> {
+    /// Waits (up to the socket's read timeout) for one datagram.
+    pub fn wait_for_one(&mut self, socket: &UdpSocket) -> std::io::Result<usize> {
+        self.got.clear();
+        let (n, addr) = socket.recv_from(&mut self.bufs[0])?;
+        self.got.push((n, addr));
+        Ok(1)
+    }
+
+    /// Takes the datagrams already waiting, without waiting: 0 when none.
+    pub fn take_waiting(&mut self, socket: &UdpSocket) -> std::io::Result<usize> {
         self.got.clear();
         let mut slices: Vec<[IoSliceMut; 1]> = self.bufs.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
         let results =
-            recvmmsg(socket.as_raw_fd(), &mut self.rx, slices.iter_mut(), MsgFlags::MSG_WAITFORONE, None)
-                .map_err(std::io::Error::from)?;
+            match recvmmsg(socket.as_raw_fd(), &mut self.rx, slices.iter_mut(), MsgFlags::MSG_DONTWAIT, None)
+            {
+                Err(nix::errno::Errno::EAGAIN) => return Ok(0),
+                r => r.map_err(std::io::Error::from)?,
+            };
         for r in results {
             if let Some(addr) = r.address.as_ref().and_then(to_std) {
                 self.got.push((r.bytes, addr));
@@ -104,7 +119,7 @@ mod tests {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
         let mut batch = Batch::default();
-        let n = batch.receive(&server).unwrap();
+        let n = batch.take_waiting(&server).unwrap();
         assert_eq!(n, 5, "all five in one call");
         for i in 0..n {
             let (data, from) = batch.datagram(i);

@@ -273,6 +273,8 @@ impl UdpLoop {
         let _context = runtime.enter();
         let mut batch = super::batch::Batch::default();
         let mut timeout = Duration::ZERO;
+        // Wait for one datagram; after any, drain without waiting until none is left.
+        let mut wait_for_one = true;
         while !self.stop.is_cancelled() {
             let wait = self.queue.peek().map_or(Duration::from_millis(100), |d| {
                 d.at.saturating_duration_since(Instant::now())
@@ -283,16 +285,28 @@ impl UdpLoop {
                 let _ = self.socket.set_read_timeout(Some(wait));
                 timeout = wait;
             }
-            match batch.receive(&self.socket) {
+            let received = if wait_for_one {
+                batch.wait_for_one(&self.socket)
+            } else {
+                batch.take_waiting(&self.socket)
+            };
+            match received {
                 Ok(n) => {
                     for i in 0..n {
                         let (bytes, peer) = batch.datagram(i);
                         self.packet(bytes, peer);
                     }
+                    wait_for_one = n == 0;
                 }
                 Err(e)
-                    if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
-                Err(e) => tracing::debug!("OSC receive: {e}"),
+                    if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+                {
+                    wait_for_one = true
+                }
+                Err(e) => {
+                    tracing::debug!("OSC receive: {e}");
+                    wait_for_one = true;
+                }
             }
             while self.queue.peek().is_some_and(|d| d.at <= Instant::now()) {
                 let due = self.queue.pop().expect("peeked");
