@@ -293,6 +293,8 @@ async fn malformed_packets_get_errors_and_hurt_nobody() {
             b"hello world!",
             &[0u8; 4096],
             b"#bundle\0\0\0\0\0\0\0\0\x01\x7f\xff\xff\xff",
+            // liblo's crash packet (src/testlo.c, test_validation), as it sends it.
+            b"/\0\0\0,bs\0,\x00\x0F\x42\x3F\0",
         ] {
             c.send_bytes(garbage);
         }

@@ -555,4 +555,77 @@ mod tests {
         huge.extend_from_slice(&[0x7f, 0xff, 0xff, 0xff]);
         assert!(decode(&huge).is_err());
     }
+
+    /// liblo's own vectors (src/testlo.c, `test_deserialise`): its 15-type
+    /// message is 92 bytes and round-trips; each of its malformed messages
+    /// is refused.
+    #[test]
+    fn liblos_deserialise_vectors() {
+        let all = Message::new(
+            "/foo",
+            vec![
+                Arg::Float(0.123_456_78),
+                Arg::Int(123),
+                Arg::Str("123".into()),
+                Arg::Blob(b"ABCDE".to_vec()),
+                Arg::Midi([0xff, 0xf7, 0xaa, 0x00]),
+                Arg::Long(0x0123_4567_89ab_cdef),
+                Arg::Time((1 << 32) | 0x8000_0000),
+                Arg::Double(0.9999),
+                Arg::Symbol("sym".into()),
+                Arg::Char('X'),
+                Arg::Char('Y'),
+                Arg::True,
+                Arg::False,
+                Arg::Nil,
+                Arg::Impulse,
+            ],
+        );
+        let bytes = encode_message(&all);
+        assert_eq!(bytes.len(), 92, "liblo serialises this message to 92 bytes");
+        assert_eq!(decode(&bytes).unwrap(), Packet::Message(all));
+
+        // Each case as liblo builds it in a zeroed buffer of this length.
+        let case = |head: &[u8], len: usize| {
+            let mut b = vec![0u8; len.max(head.len())];
+            b[..head.len()].copy_from_slice(head);
+            b.truncate(len);
+            b
+        };
+        let mut long_blob = case(b"/t\0\0,bs\0", 256);
+        long_blob[8..12].copy_from_slice(&99999u32.to_be_bytes());
+        for (bytes, what) in [
+            (case(b"", 0), "zero size"),
+            (case(b"/foo", 4), "unterminated path"),
+            (case(b"/f_o", 4), "non-zero in the padding"),
+            (case(b"/t\0\0", 4), "types missing"),
+            (case(b"/t\0\0", 8), "types empty"),
+            (case(b"/t\0\0,f\0", 7), "short message"),
+            (case(b"/t\0\0ifi\0", 8), "types missing the comma"),
+            (case(b"/t\0\0,ifi", 8), "types unterminated"),
+            (case(b"/t\0\0,ii\0", 12), "not enough argument data"),
+            (case(b"/t\0\0,ii\0", 15), "not enough argument data again"),
+            (case(b"/t\0\0,f\0\0", 16), "too much argument data"),
+            (long_blob, "blob longer than the message"),
+        ] {
+            assert!(decode(&bytes).is_err(), "{what} must be refused");
+        }
+    }
+
+    /// liblo's `test_validation`: the packet crafted to crash a server that
+    /// does not validate its input (a blob size far past the end).
+    #[test]
+    fn liblos_crash_packet_is_refused() {
+        let e = decode(LIBLO_CRASH_PACKET).unwrap_err();
+        assert!(e.reason.contains("multiple of 4"), "{}", e.reason);
+        // Padded to a whole packet, the oversized blob itself is what is refused.
+        let mut padded = LIBLO_CRASH_PACKET.to_vec();
+        padded.resize(16, 0);
+        assert_eq!(decode(&padded).unwrap_err().addr.as_deref(), Some("/"));
+    }
 }
+
+/// From liblo's src/testlo.c: `"/\0\0\0,bs\0,\x00\x0F\x42\x3F"` as sent, with
+/// the C string's final NUL (14 bytes).
+#[cfg(test)]
+pub(crate) const LIBLO_CRASH_PACKET: &[u8] = b"/\0\0\0,bs\0,\x00\x0F\x42\x3F\0";

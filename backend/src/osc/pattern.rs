@@ -74,6 +74,21 @@ fn class(set: &[u8], c: u8) -> bool {
 mod tests {
     use super::*;
 
+    /// liblo's own dispatch vectors (src/testlo.c): methods /pattern/foo,
+    /// /pattern/bar and /pattern/baz, and two patterned sends that must
+    /// reach five handlers between them.
+    #[test]
+    fn liblos_pattern_vectors() {
+        let methods = ["/pattern/foo", "/pattern/bar", "/pattern/baz"];
+        let hits = |p: &str| methods.iter().filter(|m| matches(p, m)).count();
+        assert_eq!(hits("/pattern/*"), 3);
+        assert_eq!(hits("/pattern/ba[rz]"), 2);
+        assert!(!matches("/pattern/ba[rz]", "/pattern/foo"));
+        // The non-pattern sends of the same test reach none of them.
+        assert_eq!(hits("/"), 0);
+        assert_eq!(hits("/pattern/"), 0);
+    }
+
     #[test]
     fn the_cases_rosc_gets_wrong() {
         assert!(matches("/[a-c]", "/b"));
