@@ -612,6 +612,10 @@ mod tests {
         }
     }
 
+    /// From liblo's src/testlo.c: `"/\0\0\0,bs\0,\x00\x0F\x42\x3F"` as sent,
+    /// with the C string's final NUL (14 bytes).
+    const LIBLO_CRASH_PACKET: &[u8] = b"/\0\0\0,bs\0,\x00\x0F\x42\x3F\0";
+
     /// liblo's `test_validation`: the packet crafted to crash a server that
     /// does not validate its input (a blob size far past the end).
     #[test]
@@ -624,8 +628,3 @@ mod tests {
         assert_eq!(decode(&padded).unwrap_err().addr.as_deref(), Some("/"));
     }
 }
-
-/// From liblo's src/testlo.c: `"/\0\0\0,bs\0,\x00\x0F\x42\x3F"` as sent, with
-/// the C string's final NUL (14 bytes).
-#[cfg(test)]
-pub(crate) const LIBLO_CRASH_PACKET: &[u8] = b"/\0\0\0,bs\0,\x00\x0F\x42\x3F\0";
