@@ -55,11 +55,11 @@ if ! wasm-opt --version 2>/dev/null | grep -q 'version 132'; then
   npm install --prefix "$TOOLS/npm" --no-audit --no-fund binaryen@132
 fi
 
-# python-osc (PyPI), a peer for the OSC tests, in a venv of its own.
-if ! "$TOOLS/venv/bin/python" -c 'import pythonosc' 2>/dev/null; then
-  say "installing python-osc"
-  python3 -m venv "$TOOLS/venv"
-  "$TOOLS/venv/bin/pip" install -q python-osc
+# python-osc and zeroconf (PyPI), peers for the OSC and DNS-SD tests, in a venv of their own.
+if ! "$TOOLS/venv/bin/python" -c 'import pythonosc, zeroconf' 2>/dev/null; then
+  say "installing python-osc and zeroconf"
+  [ -x "$TOOLS/venv/bin/pip" ] || python3 -m venv "$TOOLS/venv"
+  "$TOOLS/venv/bin/pip" install -q python-osc zeroconf
 fi
 export PATCHBAY_PYTHON="$TOOLS/venv/bin/python"
 

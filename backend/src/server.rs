@@ -80,6 +80,11 @@ pub struct Config {
     /// host it goes to 127.0.0.1, otherwise to the broadcast address.
     #[arg(long, env = "PATCHBAY_DISCOVERY_PORT", default_value_t = 7706)]
     pub discovery_port: u16,
+    /// Also announce OSC by DNS-SD as `_osc._udp` (multicast DNS). Off unless
+    /// asked, so that a default start sends nothing beyond this machine; on a
+    /// loopback host it stays on the loopback interface.
+    #[arg(long, env = "PATCHBAY_DNS_SD")]
+    pub dns_sd: bool,
     /// Where /load-osx and /save-patch read and write patch files [default: <data-dir>/patches].
     #[arg(long, env = "PATCHBAY_PATCHES_DIR")]
     pub patches_dir: Option<PathBuf>,
@@ -187,6 +192,7 @@ pub async fn start(config: &Config, hub: Hub) -> anyhow::Result<Running> {
         port: config.osc_port,
         reply_port: config.osc_reply_port,
         discovery,
+        dns_sd: config.dns_sd,
         powers: Powers {
             quit: !config.osc_no_quit,
             patches_dir,

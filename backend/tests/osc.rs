@@ -572,6 +572,32 @@ async fn the_websocket_bridge_carries_osc_both_ways() {
     }
 }
 
+/// DNS-SD as a real peer sees it: python-zeroconf browses for `_osc._udp`.
+/// Both run in a network namespace of this test's own, whose loopback gets
+/// multicast, so no packet leaves it.
+#[test]
+fn dns_sd_announces_osc_to_python_zeroconf() {
+    let dir = tempfile::tempdir().unwrap();
+    let browse = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/dns_sd_browse.py");
+    let script = format!(
+        "ip link set lo up && ip link set lo multicast on && \
+         {bin} --port=0 --osc-port=7707 --discovery-port=0 --no-audio --dns-sd --data-dir={data} \
+           >/dev/null 2>&1 & P=$!; sleep 0.5; {py} {browse}; kill $P",
+        bin = env!("CARGO_BIN_EXE_patchbay"),
+        data = dir.path().display(),
+        py = python(),
+    );
+    let out = std::process::Command::new("unshare").args(["-n", "sh", "-c", &script]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let found =
+        text.lines().find(|l| l.contains("._osc._udp.local.")).unwrap_or_else(|| panic!("not found: {text}"));
+    assert!(found.starts_with("Patchbay on "), "{found}");
+    assert!(found.contains(" 7707 ['127.0.0.1'] "), "{found}");
+    let version = format!("'version': '{}'", env!("CARGO_PKG_VERSION"));
+    assert!(found.contains(&version) && found.contains("'tcp': 'slip'"), "{found}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_announces_uptime_and_activity() {
     let listen = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();

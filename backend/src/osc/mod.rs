@@ -5,11 +5,13 @@
 //! - [`pattern`]: address pattern matching;
 //! - [`slip`]: TCP framing;
 //! - [`server`]: the UDP and TCP transports, scheduled bundles, `#split`,
-//!   discovery and the traffic feed. What messages mean is
+//!   discovery and the traffic feed ([`dns_sd`]: the DNS-SD announcement).
+//!   What messages mean is
 //!   [`crate::namespace`]'s business.
 
 pub mod batch;
 pub mod codec;
+pub mod dns_sd;
 pub mod pattern;
 pub mod server;
 pub mod slip;

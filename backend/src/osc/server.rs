@@ -33,6 +33,8 @@ pub struct OscConfig {
     pub reply_port: Option<u16>,
     /// Where announcements go (port 7706); `None` turns them off.
     pub discovery: Option<SocketAddr>,
+    /// Also announce the service by DNS-SD (`_osc._udp`).
+    pub dns_sd: bool,
     pub powers: Powers,
 }
 
@@ -49,6 +51,8 @@ pub struct Osc {
     pub port: u16,
     pub traffic: broadcast::Sender<Traffic>,
     pub powers: Powers,
+    /// Withdrawn when the server (and so this) goes.
+    _dns_sd: Option<super::dns_sd::Announcement>,
 }
 
 impl Osc {
@@ -101,7 +105,12 @@ pub async fn start(
     let (traffic, _) = broadcast::channel(4096);
     let mut powers = config.powers.clone();
     powers.osc_port = port;
-    let osc = Arc::new(Osc { port, traffic, powers });
+    // Discovery is a convenience: failing to announce leaves OSC serving.
+    let dns_sd = config
+        .dns_sd
+        .then(|| super::dns_sd::announce(config.host, port))
+        .and_then(|r| r.map_err(|e| tracing::warn!("cannot announce OSC by DNS-SD: {e}")).ok());
+    let osc = Arc::new(Osc { port, traffic, powers, _dns_sd: dns_sd });
 
     let runtime = tokio::runtime::Handle::current();
     {
