@@ -149,8 +149,17 @@ async fn run(
     let mut shown_ip = None;
     let mut capture: Option<Capture> = None;
 
+    // One timer for the PC's life, moved only when its deadline moves: a new
+    // timer per wake-up costs a registration, and often a driver wake-up.
+    let timer = tokio::time::sleep_until(tokio::time::Instant::now());
+    tokio::pin!(timer);
+    let mut armed: Option<tokio::time::Instant> = None;
     loop {
         let deadline = pc.deadline().map(tokio::time::Instant::from_std);
+        if let Some(at) = deadline.filter(|at| armed != Some(*at)) {
+            timer.as_mut().reset(at);
+        }
+        armed = deadline;
         tokio::select! {
             accepted = listener.accept() => {
                 if let Ok((stream, _)) = accepted {
@@ -175,7 +184,10 @@ async fn run(
                 }
                 Command::StopCapture => capture = None,
             },
-            _ = sleep_until(deadline) => pc.on_timer(Instant::now()),
+            () = &mut timer, if deadline.is_some() => {
+                armed = None;
+                pc.on_timer(Instant::now());
+            }
             Some(_) = clients.join_next() => {
                 if clients.is_empty() {
                     to_console = None;
@@ -248,13 +260,6 @@ fn send_frames(pc: &mut Pc, tunnel: &Option<Tunnel>, capture: &mut Option<Captur
         if let Some(Tunnel { socket, peer: Some(peer) }) = tunnel {
             let _ = socket.try_send_to(&frame, *peer);
         }
-    }
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }
 
