@@ -63,7 +63,6 @@ fn main() {
                 sc.extend(peer(&tmp.path().join(format!("s{n}")), n, seconds, &kit, sc_render));
             }
         }
-        let per = |d: Duration| d.as_secs_f64() * 1e9 / (n as f64 * RATE * seconds);
         let render = |runs: &[Run]| -> String {
             if runs.is_empty() {
                 return "n/a".into();
@@ -82,7 +81,10 @@ fn main() {
             if runs.len() != ours.len() {
                 return "n/a".into();
             }
-            format!("{:.2}x", median(runs.iter().zip(&ours).map(|(p, o)| per(p.0) / per(o.0)).collect()))
+            format!(
+                "{:.2}x",
+                median(runs.iter().zip(&ours).map(|(p, o)| p.0.as_secs_f64() / o.0.as_secs_f64()).collect())
+            )
         };
         println!(
             "| {n} | {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -116,18 +118,11 @@ fn bare_kernel() -> f64 {
     use patchbay::engine::simd;
     let mut oscs: Vec<simd::Sine> =
         (0..1000).map(|i| simd::Sine::new(i as f64 / 1000.0, freq(i) / RATE)).collect();
-    let (mut block, mut mix) = ([0.0f32; 64], [0.0f32; 64]);
-    let rounds = 3000;
-    let started = Instant::now();
-    for _ in 0..rounds {
-        for osc in oscs.iter_mut() {
-            osc.fill(&mut block);
-            simd::add(&mut mix, &block);
-        }
-    }
-    let t = started.elapsed().as_secs_f64();
-    assert!(std::hint::black_box(mix[3]).is_finite());
-    t * 1e9 / (rounds as f64 * 1000.0 * 64.0)
+    let mut block = [0.0f32; 64];
+    ns_per_sample(&mut oscs, 3000, |osc, mix| {
+        osc.fill(&mut block);
+        simd::add(mix, &block);
+    })
 }
 
 /// Like [`bare_kernel`], with fundsp's sine oscillator (the DSP library the
@@ -144,18 +139,25 @@ fn fundsp_sine() -> f64 {
         .collect();
     let input = BufferVec::new(0);
     let mut block = BufferVec::new(1);
+    ns_per_sample(&mut oscs, 300, |osc, mix| {
+        osc.process(64, &input.buffer_ref(), &mut block.buffer_mut());
+        patchbay::engine::simd::add(mix, block.channel_f32(0));
+    })
+}
+
+/// Runs `block` on every oscillator `rounds` times, each adding one 64-sample
+/// block into a mix; ns per oscillator-sample.
+fn ns_per_sample<T>(oscs: &mut [T], rounds: usize, mut block: impl FnMut(&mut T, &mut [f32])) -> f64 {
     let mut mix = [0.0f32; 64];
-    let rounds = 300;
     let started = Instant::now();
     for _ in 0..rounds {
         for osc in oscs.iter_mut() {
-            osc.process(64, &input.buffer_ref(), &mut block.buffer_mut());
-            patchbay::engine::simd::add(&mut mix, block.channel_f32(0));
+            block(osc, &mut mix);
         }
     }
     let t = started.elapsed().as_secs_f64();
     assert!(std::hint::black_box(mix[3]).is_finite());
-    t * 1e9 / (rounds as f64 * 1000.0 * 64.0)
+    t * 1e9 / (rounds as f64 * oscs.len() as f64 * 64.0)
 }
 
 /// One render: (render time, build time).

@@ -10,7 +10,9 @@
 //! Rounds alternate between the two servers and the medians are reported,
 //! because this machine is noisy.
 
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const ROUNDS: usize = 3;
@@ -22,25 +24,20 @@ fn main() {
         return serve_hello();
     }
     let dir = tempfile::tempdir().unwrap();
-    let patchbay = Server::start(
-        Command::new(env!("CARGO_BIN_EXE_patchbay"))
-            .args(["--port=0", "--osc-port=0", "--log-level=warn"])
-            .arg(format!("--data-dir={}", dir.path().display())),
-        "Patchbay listening on http://",
-    );
-    let hello = Server::start(
+    let patchbay = common::Server::start(dir.path(), &["--osc-port=0".into()]);
+    let hello = common::Server::spawn(
         Command::new(std::env::current_exe().unwrap()).arg("--serve-hello"),
-        "hello on http://",
+        "hello on ",
     );
 
     let mut ours = vec![];
     let mut bare = vec![];
     for round in 0..ROUNDS {
         eprintln!("round {}/{ROUNDS}", round + 1);
-        ours.push(wrk(&format!("http://{}/v1/version", patchbay.addr)));
-        bare.push(wrk(&format!("http://{}/", hello.addr)));
+        ours.push(wrk(&format!("{}/v1/version", patchbay.base)));
+        bare.push(wrk(&format!("{}/", hello.base)));
     }
-    let pairs = create_delete_pairs(&patchbay.addr);
+    let pairs = create_delete_pairs(&patchbay.base);
 
     let (o, b) = (median(&ours), median(&bare));
     println!();
@@ -107,14 +104,13 @@ fn millis(s: &str) -> f64 {
 }
 
 /// Pairs per second, and the median time of one pair.
-fn create_delete_pairs(addr: &str) -> (f64, f64) {
+fn create_delete_pairs(base: &str) -> (f64, f64) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let c = reqwest::Client::new();
-        let res =
-            c.post(format!("http://{addr}/v1/projects")).body(r#"{"name": "bench"}"#).send().await.unwrap();
+        let res = c.post(format!("{base}/v1/projects")).body(r#"{"name": "bench"}"#).send().await.unwrap();
         let project: serde_json::Value = res.json().await.unwrap();
-        let vms = format!("http://{addr}/v1/projects/{}/vpcs/vms", project["project_id"].as_str().unwrap());
+        let vms = format!("{base}/v1/projects/{}/vpcs/vms", project["project_id"].as_str().unwrap());
         let deadline = Instant::now() + Duration::from_secs(SECONDS as u64);
         let workers: Vec<_> = (0..8)
             .map(|w| {
@@ -147,30 +143,6 @@ fn create_delete_pairs(addr: &str) -> (f64, f64) {
         all.sort_by(f64::total_cmp);
         (rate, all[all.len() / 2])
     })
-}
-
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(cmd: &mut Command, banner: &str) -> Server {
-        use std::io::BufRead;
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
-        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().unwrap().unwrap();
-        let addr = first.strip_prefix(banner).unwrap_or_else(|| panic!("{first}")).to_owned();
-        std::thread::spawn(move || lines.for_each(drop));
-        Server { child, addr }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// The reference: axum's hello-world, on the same tokio runtime settings as Patchbay.

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 /// The real server, killed when dropped.
 pub struct Server {
     pub child: Child,
-    /// `http://127.0.0.1:PORT`, from the banner.
+    /// What follows the banner: `http://127.0.0.1:PORT` for Patchbay.
     pub base: String,
 }
 
@@ -16,16 +16,20 @@ impl Server {
     /// Starts the binary with its data in `dir`, a free HTTP port and these
     /// flags, and waits for the banner.
     pub fn start(dir: &Path, flags: &[String]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_patchbay"))
-            .args(["--port=0", "--discovery-port=0", "--log-level=warn"])
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_patchbay"));
+        cmd.args(["--port=0", "--discovery-port=0", "--log-level=warn"])
             .args(flags)
-            .arg(format!("--data-dir={}", dir.display()))
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .arg(format!("--data-dir={}", dir.display()));
+        Server::spawn(&mut cmd, "Patchbay listening on ")
+    }
+
+    /// Starts any server that prints `banner` and then its address on its
+    /// first line; `base` is what follows the banner.
+    pub fn spawn(cmd: &mut Command, banner: &str) -> Server {
+        let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
         let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
         let first = lines.next().unwrap().unwrap();
-        let base = first.strip_prefix("Patchbay listening on ").unwrap().to_owned();
+        let base = first.strip_prefix(banner).unwrap_or_else(|| panic!("{first}")).to_owned();
         std::thread::spawn(move || lines.for_each(drop));
         Server { child, base }
     }

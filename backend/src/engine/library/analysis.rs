@@ -8,6 +8,7 @@ use rustfft::num_complex::Complex32;
 use rustfft::FftPlanner;
 
 use super::{Args, TypeEntry};
+use crate::engine::simd;
 use crate::engine::transform::{control_fn, Built, DspNode, Meter, PortSpec};
 use crate::engine::value::{Value, ValueType as T};
 
@@ -38,7 +39,7 @@ impl DspNode for Measure {
     fn process(&mut self, inputs: &[f32], _out: &mut [f32]) {
         let k = smoothing(inputs.len(), self.rate);
         let value = match self.kind {
-            Measured::Peak => inputs.iter().fold(0.0f32, |m, x| m.max(x.abs())) as f64,
+            Measured::Peak => simd::peak(inputs) as f64,
             Measured::Rms => {
                 let ms = inputs.iter().map(|x| (*x as f64) * (*x as f64)).sum::<f64>() / inputs.len() as f64;
                 self.state += k * (ms - self.state);
