@@ -13,11 +13,13 @@
 //! ([`Lab::lock_vm`]); different VMs proceed concurrently. Saves of one
 //! project are serialized by its own lock and always write the latest state.
 
+pub mod network_thread;
 pub mod ports;
 pub mod runtime;
 pub mod store;
 pub mod switch;
 pub mod switches;
+pub mod tunnel;
 pub mod vpc;
 
 use std::collections::{BTreeSet, HashMap};

@@ -1,20 +1,25 @@
 //! The built-in Ethernet switch: a learning bridge between UDP tunnels.
 //!
 //! [`Bridge`] is the I/O-free core (learn, forward, flood); [`Handle`] runs
-//! one receive task per connected port on the tokio runtime.
+//! one receive task per connected port on the lab's thread, where the PCs
+//! are, so frames through a switch are handed over as between two PCs.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use patchbay_shared::Nio;
-use tokio::net::UdpSocket;
 use tokio::task::JoinSet;
+
+use super::network_thread;
+use super::tunnel::{self, Endpoint};
 
 const AGING: Duration = Duration::from_secs(300);
 /// A flood of random source MACs must not grow memory without bound.
 const MAX_ENTRIES: usize = 8192;
+/// Datagrams a port takes per wake-up, so a flood on one port cannot starve the others.
+const BATCH: usize = 64;
 
 /// Where a frame goes.
 #[derive(Debug, PartialEq, Eq)]
@@ -59,11 +64,6 @@ impl Bridge {
     }
 }
 
-struct Port {
-    socket: UdpSocket,
-    peer: SocketAddr,
-}
-
 /// A running switch. Dropping it stops every port.
 pub struct Handle {
     tasks: JoinSet<()>,
@@ -72,26 +72,14 @@ pub struct Handle {
 impl Handle {
     /// Binds every connected port and starts forwarding.
     pub async fn start(host: IpAddr, nios: &[Option<Nio>]) -> std::io::Result<Handle> {
-        let mut ports = Vec::with_capacity(nios.len());
-        for nio in nios {
-            ports.push(match nio {
-                None => None,
-                Some(nio) => {
-                    let socket = UdpSocket::bind((host, nio.lport)).await?;
-                    let peer = tokio::net::lookup_host((nio.rhost.as_str(), nio.rport))
-                        .await?
-                        .find(SocketAddr::is_ipv4)
-                        .ok_or_else(|| std::io::Error::other(format!("{} has no IPv4 address", nio.rhost)))?;
-                    Some(Port { socket, peer })
-                }
-            });
-        }
-        let ports: Arc<[Option<Port>]> = ports.into();
+        let lab = network_thread::handle();
+        let nios = nios.to_vec();
+        let ports = lab.spawn(bind_ports(host, nios)).await.map_err(std::io::Error::other)??;
         let bridge = Arc::new(Mutex::new(Bridge::default()));
         let mut tasks = JoinSet::new();
         for (i, port) in ports.iter().enumerate() {
             if port.is_some() {
-                tasks.spawn(receive(i, ports.clone(), bridge.clone()));
+                tasks.spawn_on(receive(i, ports.clone(), bridge.clone()), lab);
             }
         }
         Ok(Handle { tasks })
@@ -104,27 +92,45 @@ impl Handle {
     }
 }
 
-async fn receive(me: usize, ports: Arc<[Option<Port>]>, bridge: Arc<Mutex<Bridge>>) {
+/// Runs on the lab's thread, whose reactor the sockets must belong to.
+async fn bind_ports(host: IpAddr, nios: Vec<Option<Nio>>) -> std::io::Result<Arc<[Option<Endpoint>]>> {
+    let mut ports = Vec::with_capacity(nios.len());
+    for nio in nios {
+        ports.push(match nio {
+            None => None,
+            Some(nio) => {
+                let peer = tunnel::resolve(&nio.rhost, nio.rport).await?;
+                Some(Endpoint::bind(host, nio.lport, Some(peer)).await?)
+            }
+        });
+    }
+    Ok(ports.into())
+}
+
+async fn receive(me: usize, ports: Arc<[Option<Endpoint>]>, bridge: Arc<Mutex<Bridge>>) {
     let Some(port) = &ports[me] else { return };
     let mut buffer = vec![0u8; 65536];
     loop {
-        let Ok((len, _)) = port.socket.recv_from(&mut buffer).await else { continue };
-        let frame = &buffer[..len];
-        let decision = bridge.lock().unwrap_or_else(|e| e.into_inner()).forward(Instant::now(), me, frame);
-        match decision {
-            Forward::Port(out) => {
-                if let Some(p) = &ports[out] {
-                    let _ = p.socket.send_to(frame, p.peer).await;
-                }
-            }
-            Forward::Flood => {
-                for (i, p) in ports.iter().enumerate() {
-                    if let (Some(p), true) = (p, i != me) {
-                        let _ = p.socket.send_to(frame, p.peer).await;
+        let wake = port.wake().await;
+        for _ in 0..BATCH {
+            let Ok((len, arrived)) = port.receive(&mut buffer, wake) else { break };
+            let frame = &buffer[..len];
+            let decision = bridge.lock().unwrap_or_else(|e| e.into_inner()).forward(arrived, me, frame);
+            match decision {
+                Forward::Port(out) => {
+                    if let Some(p) = &ports[out] {
+                        p.send(frame);
                     }
                 }
+                Forward::Flood => {
+                    for (i, p) in ports.iter().enumerate() {
+                        if let (Some(p), true) = (p, i != me) {
+                            p.send(frame);
+                        }
+                    }
+                }
+                Forward::Drop => {}
             }
-            Forward::Drop => {}
         }
     }
 }

@@ -1,21 +1,24 @@
-//! The tokio task behind a started virtual PC: it owns the tunnel's UDP
-//! socket and the console's TCP listener, feeds the [`Pc`] and carries out
+//! The tokio task behind a started virtual PC: it owns the tunnel's
+//! endpoint and the console's TCP listener, feeds the [`Pc`] and carries out
 //! what it emits. It sleeps until a datagram, a keystroke, a command or the
-//! PC's own deadline arrives, so an idle PC costs no CPU.
+//! PC's own deadline arrives, so an idle PC costs no CPU. It runs on the
+//! lab's thread, with every other PC and switch.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
 use patchbay_shared::Nio;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use super::pc::{ClientId, IpConfig, Output, Pc, TunnelInfo, BANNER};
 use super::telnet::{self, Input, LineEditor};
+use crate::lab::network_thread;
+use crate::lab::tunnel::{self, Endpoint, Wake};
 
 /// What the lab tells a running PC.
 #[derive(Debug)]
@@ -74,10 +77,9 @@ impl Handle {
     pub fn start(spec: Spec) -> std::io::Result<Handle> {
         let listener = std::net::TcpListener::bind((spec.host, spec.console))?;
         listener.set_nonblocking(true)?;
-        let listener = TcpListener::from_std(listener)?;
         let (commands, rx) = mpsc::unbounded_channel();
         let (ip_tx, ip) = watch::channel(None);
-        let task = tokio::spawn(run(spec, listener, rx, ip_tx));
+        let task = network_thread::handle().spawn(run(spec, listener, rx, ip_tx));
         Ok(Handle { commands, ip, task: Some(task) })
     }
 
@@ -118,12 +120,6 @@ enum FromConsole {
     Input(ClientId, Input),
 }
 
-/// The tunnel: our socket and where frames go.
-struct Tunnel {
-    socket: UdpSocket,
-    peer: Option<SocketAddr>,
-}
-
 const CONSOLE_BACKLOG: usize = 256;
 /// Datagrams taken per wake-up, so a flood cannot starve the PC's console.
 const BATCH: usize = 64;
@@ -132,10 +128,14 @@ const INPUT_QUEUE: usize = 64;
 
 async fn run(
     spec: Spec,
-    listener: TcpListener,
+    listener: std::net::TcpListener,
     mut commands: mpsc::UnboundedReceiver<Command>,
     ip_tx: watch::Sender<Option<IpConfig>>,
 ) {
+    // Registered here, with the reactor of the lab's thread.
+    let Ok(listener) = TcpListener::from_std(listener) else {
+        return tracing::error!(port = spec.console, "cannot listen on the console port");
+    };
     let mut pc = Pc::new(spec.mac, spec.script.clone());
     // Made when the first client attaches and dropped with the last one: its
     // backlog is most of an idle PC's memory, and most consoles are never open.
@@ -173,7 +173,7 @@ async fn run(
                 Input::Line(line) => pc.on_line(Instant::now(), client, &line),
                 Input::Interrupt => pc.interrupt(Instant::now()),
             },
-            () = readable(&tunnel) => receive_waiting(&tunnel, &mut pc, &mut capture),
+            wake = arrival(&tunnel) => receive_waiting(&tunnel, wake, &mut pc, &mut capture),
             Some(command) = commands.recv() => match command {
                 Command::SetNio(nio) => set_nio(&mut tunnel, &mut pc, spec.host, nio).await,
                 Command::SetScript(script) => pc.set_script(script),
@@ -222,11 +222,9 @@ async fn run(
 }
 
 /// Returns when a datagram may be waiting; never when there is no tunnel.
-async fn readable(tunnel: &Option<Tunnel>) {
+async fn arrival(tunnel: &Option<Endpoint>) -> Wake {
     match tunnel {
-        Some(t) => {
-            let _ = t.socket.readable().await;
-        }
+        Some(t) => t.wake().await,
         None => std::future::pending().await,
     }
 }
@@ -240,50 +238,51 @@ thread_local! {
 /// Feeds the PC the datagrams waiting on the tunnel. The frames each one
 /// provokes (an echo reply) leave before the next receive is tried: the
 /// last, empty receive is a system call a ping's round trip need not wait for.
-fn receive_waiting(tunnel: &Option<Tunnel>, pc: &mut Pc, capture: &mut Option<Capture>) {
-    let Some(Tunnel { socket, .. }) = tunnel else { return };
+fn receive_waiting(tunnel: &Option<Endpoint>, wake: Wake, pc: &mut Pc, capture: &mut Option<Capture>) {
+    let Some(endpoint) = tunnel else { return };
     FRAME.with_borrow_mut(|buffer| {
         for _ in 0..BATCH {
-            let Ok((len, _)) = socket.try_recv_from(buffer) else { return };
+            let Ok((len, arrived)) = endpoint.receive(buffer, wake) else { return };
             record(capture, &buffer[..len]);
-            pc.on_frame(Instant::now(), &buffer[..len]);
+            pc.on_frame(arrived, &buffer[..len]);
             send_frames(pc, tunnel, capture);
         }
     });
 }
 
-/// Sends the frames the PC has emitted. A UDP send does not wait: when the
-/// socket's buffer is full the frame is dropped, as a busy link would.
-fn send_frames(pc: &mut Pc, tunnel: &Option<Tunnel>, capture: &mut Option<Capture>) {
-    for frame in pc.take_frames() {
-        record(capture, &frame);
-        if let Some(Tunnel { socket, peer: Some(peer) }) = tunnel {
-            let _ = socket.try_send_to(&frame, *peer);
-        }
+/// Sends the frames the PC has emitted, and tells it when they left.
+fn send_frames(pc: &mut Pc, tunnel: &Option<Endpoint>, capture: &mut Option<Capture>) {
+    let frames = pc.take_frames();
+    if frames.is_empty() {
+        return;
     }
+    let left = Instant::now();
+    for frame in frames {
+        if let Some(endpoint) = tunnel {
+            endpoint.send(&frame);
+        }
+        record(capture, &frame);
+    }
+    pc.frames_left(left);
 }
 
 /// Takes effect at once: the old socket closes, the new one binds.
-async fn set_nio(tunnel: &mut Option<Tunnel>, pc: &mut Pc, host: IpAddr, nio: Option<Nio>) {
+async fn set_nio(tunnel: &mut Option<Endpoint>, pc: &mut Pc, host: IpAddr, nio: Option<Nio>) {
     *tunnel = None;
     pc.tunnel = None;
     let Some(nio) = nio else { return };
-    let socket = match UdpSocket::bind((host, nio.lport)).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!("cannot bind tunnel port {}: {e}", nio.lport);
-            return;
-        }
-    };
-    let peer = match tokio::net::lookup_host((nio.rhost.as_str(), nio.rport)).await {
-        Ok(mut addrs) => addrs.find(SocketAddr::is_ipv4),
+    let peer = match tunnel::resolve(&nio.rhost, nio.rport).await {
+        Ok(peer) => Some(peer),
         Err(e) => {
             tracing::warn!("cannot resolve tunnel peer {}: {e}", nio.rhost);
             None
         }
     };
+    match Endpoint::bind(host, nio.lport, peer).await {
+        Ok(endpoint) => *tunnel = Some(endpoint),
+        Err(e) => return tracing::error!("cannot bind tunnel port {}: {e}", nio.lport),
+    }
     pc.tunnel = Some(TunnelInfo { lport: nio.lport, rhost: nio.rhost.clone(), rport: nio.rport });
-    *tunnel = Some(Tunnel { socket, peer });
 }
 
 /// One telnet client: negotiation, banner, then keystrokes in and shared output out.

@@ -92,6 +92,8 @@ pub struct Pc {
     script: Option<String>,
     pub tunnel: Option<TunnelInfo>,
     ident: u16,
+    /// A ping or trace probe was emitted and has not been reported as gone.
+    probe_unsent: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,6 +157,7 @@ impl Pc {
             script,
             tunnel: None,
             ident: u16::from_be_bytes([mac[4], mac[5]]),
+            probe_unsent: false,
         }
     }
 
@@ -201,6 +204,23 @@ impl Pc {
             _ => true,
         });
         frames
+    }
+
+    /// The frames taken last left at `at`. A probe's round trip starts
+    /// there rather than when it was made, as iputils' ping stamps a request
+    /// just before `sendmsg`.
+    pub fn frames_left(&mut self, at: Instant) {
+        if !std::mem::take(&mut self.probe_unsent) {
+            return;
+        }
+        let phase = match &mut self.job {
+            Some(Job::Ping(ping)) => &mut ping.phase,
+            Some(Job::Trace(trace)) => &mut trace.phase,
+            _ => return,
+        };
+        if let Phase::Awaiting { sent, .. } = phase {
+            *sent = at;
+        }
     }
 
     /// When the PC next needs [`Pc::on_timer`]; `None` when idle, so an idle PC costs nothing.
@@ -597,6 +617,7 @@ impl Pc {
                     return true;
                 };
                 self.send_probe(mac, ping);
+                self.probe_unsent = true;
                 ping.phase = Phase::Awaiting { sent: now, deadline: now + ping.wait };
                 true
             }
@@ -663,6 +684,7 @@ impl Pc {
                 let port = TRACE_PORT + u16::from(trace.ttl) * 3 + u16::from(trace.probe);
                 let frame = wire::udp(self.mac, mac, src, trace.dst, trace.ttl, 40000, port, &[0; 32]);
                 self.send(frame);
+                self.probe_unsent = true;
                 trace.phase = Phase::Awaiting { sent: now, deadline: now + trace.wait };
                 true
             }
@@ -1236,6 +1258,32 @@ mod tests {
         booted.on_timer(now + Duration::from_secs(1));
         assert_eq!(booted.ip().map(|c| (c.addr, c.prefix)), Some((Ipv4Addr::new(10, 0, 0, 5), 16)));
         assert_eq!(booted.prompt(), "Alice> ");
+    }
+
+    #[test]
+    fn a_ping_is_timed_from_when_its_request_left() {
+        let mut w = Wire::new();
+        w.type_b("ip 192.168.1.1");
+        w.type_a("ip 192.168.1.2");
+        w.run_for(Duration::from_secs(1));
+        w.type_a("ping 192.168.1.1 -c 1"); // learns B's MAC
+        w.run_for(Duration::from_secs(2));
+        text(&mut w.a);
+
+        w.type_a("ping 192.168.1.1 -c 1");
+        let made = w.now;
+        let request = loop {
+            w.a.on_timer(made);
+            if let Some(frame) = w.a.take_frames().pop() {
+                break frame;
+            }
+        };
+        // The driver got round to sending it 3 ms after it was made.
+        w.a.frames_left(made + Duration::from_millis(3));
+        w.b.on_frame(made + Duration::from_millis(4), &request);
+        let reply = w.b.take_frames().pop().expect("an echo reply");
+        w.a.on_frame(made + Duration::from_millis(5), &reply);
+        assert!(text(&mut w.a).contains("icmp_seq=1 ttl=64 time=2.000 ms"));
     }
 
     #[test]
