@@ -154,12 +154,8 @@ async fn run(
     let timer = tokio::time::sleep_until(tokio::time::Instant::now());
     tokio::pin!(timer);
     let mut armed: Option<tokio::time::Instant> = None;
+    let mut deadline = None;
     loop {
-        let deadline = pc.deadline().map(tokio::time::Instant::from_std);
-        if let Some(at) = deadline.filter(|at| armed != Some(*at)) {
-            timer.as_mut().reset(at);
-        }
-        armed = deadline;
         tokio::select! {
             accepted = listener.accept() => {
                 if let Ok((stream, _)) = accepted {
@@ -194,10 +190,12 @@ async fn run(
                 }
             }
         }
-        send_frames(&mut pc, &tunnel, &mut capture);
+        // Frames leave last: a PC of ours receiving one runs as soon as this
+        // task yields, with the bookkeeping already done.
+        let frames = pc.take_frames();
         for output in pc.take_output() {
             match output {
-                Output::Frame(_) => unreachable!("sent just above"),
+                Output::Frame(_) => unreachable!("taken just above"),
                 Output::Text(text) => {
                     if let Some(to_console) = &to_console {
                         let _ = to_console.send(ToConsole::Text(Bytes::from(telnet::encode(&text))));
@@ -218,6 +216,12 @@ async fn run(
             ip_tx.send_replace(shown_ip);
             let _ = spec.events.send(Event::IpChanged(spec.vm_id));
         }
+        deadline = pc.deadline().map(tokio::time::Instant::from_std);
+        if let Some(at) = deadline.filter(|at| armed != Some(*at)) {
+            timer.as_mut().reset(at);
+        }
+        armed = deadline;
+        send_frames(frames, &mut pc, &tunnel, &mut capture);
     }
 }
 
@@ -245,14 +249,13 @@ fn receive_waiting(tunnel: &Option<Endpoint>, wake: Wake, pc: &mut Pc, capture: 
             let Ok((len, arrived)) = endpoint.receive(buffer, wake) else { return };
             record(capture, &buffer[..len]);
             pc.on_frame(arrived, &buffer[..len]);
-            send_frames(pc, tunnel, capture);
+            send_frames(pc.take_frames(), pc, tunnel, capture);
         }
     });
 }
 
 /// Sends the frames the PC has emitted, and tells it when they left.
-fn send_frames(pc: &mut Pc, tunnel: &Option<Endpoint>, capture: &mut Option<Capture>) {
-    let frames = pc.take_frames();
+fn send_frames(frames: Vec<Vec<u8>>, pc: &mut Pc, tunnel: &Option<Endpoint>, capture: &mut Option<Capture>) {
     if frames.is_empty() {
         return;
     }

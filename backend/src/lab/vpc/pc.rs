@@ -192,8 +192,7 @@ impl Pc {
         std::mem::take(&mut self.out)
     }
 
-    /// Only the frames of the output, so that they can leave before the
-    /// driver looks at anything else.
+    /// Only the frames of the output, which the driver sends apart from the rest.
     pub fn take_frames(&mut self) -> Vec<Vec<u8>> {
         let mut frames = vec![];
         self.out.retain_mut(|o| match o {
