@@ -116,14 +116,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     patchbay::logging::init(&config.log_level, hub.clone())?;
     let running = server::start(&config, hub).await?;
     let url = format!("http://{}", running.addr);
-    println!("Patchbay listening on {url}");
-    println!("  API:       {url}/v1/version");
+    say(format_args!("Patchbay listening on {url}"));
+    say(format_args!("  API:       {url}/v1/version"));
     match &running.dashboard {
-        Some(dir) => println!("  dashboard: {url}/  (from {})", dir.display()),
-        None => println!("  dashboard: not built (run scripts/run.sh)"),
+        Some(dir) => say(format_args!("  dashboard: {url}/  (from {})", dir.display())),
+        None => say(format_args!("  dashboard: not built (run scripts/run.sh)")),
     }
-    println!("  OSC:       udp and tcp port {}", running.osc_port);
-    println!("  data:      {}", running.data_dir.display());
+    say(format_args!("  OSC:       udp and tcp port {}", running.osc_port));
+    say(format_args!("  data:      {}", running.data_dir.display()));
     tracing::info!(addr = %running.addr, "listening");
 
     let stop = running.stopper();
@@ -133,8 +133,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         stop.cancel();
     });
     running.wait().await?;
-    println!("Patchbay stopped");
+    say(format_args!("Patchbay stopped"));
     Ok(())
+}
+
+/// A line for whoever started the server. Their end of stdout may be gone
+/// (`patchbay | head -1`, a closed terminal): that must not stop the server,
+/// which `println!` would, by panicking.
+fn say(line: std::fmt::Arguments) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
 }
 
 async fn wait_for_signal() {

@@ -6,7 +6,9 @@
 //! Layout:
 //! - [`ports`]: console and tunnel port books;
 //! - [`store`]: atomic project files in the data directory;
-//! - [`runtime`]: what exists while a VM runs.
+//! - [`runtime`]: what exists while a VM runs;
+//! - [`network_thread`]: the one thread every started PC and switch runs on;
+//! - [`tunnel`]: the UDP endpoints of NIOs, handing frames over between PCs.
 //!
 //! Locking: one short std mutex guards the in-memory state and is never held
 //! across an await. Requests on one VM are serialized by that VM's async lock

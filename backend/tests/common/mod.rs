@@ -13,7 +13,7 @@ use clap::Parser;
 use patchbay::server::{self, Config, Running};
 
 /// Each server in a test binary gets port ranges no other one uses.
-fn port_args() -> Vec<String> {
+pub fn port_args() -> Vec<String> {
     static NEXT: AtomicU16 = AtomicU16::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     // Spread test binaries apart too, by process id.

@@ -4,7 +4,7 @@
 //! - [`wire`]: the frames it sends and reads (smoltcp's wire types);
 //! - [`pc`]: its network stack and its shell, I/O-free;
 //! - [`telnet`]: console option negotiation and line editing, I/O-free;
-//! - [`driver`]: the tokio task that owns the tunnel socket and the console.
+//! - [`driver`]: the task, on the lab's thread, that owns the tunnel endpoint and the console.
 
 pub mod driver;
 pub mod pc;
