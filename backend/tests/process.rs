@@ -23,16 +23,7 @@ async fn ctrl_c_stops_the_server_cleanly_even_with_streams_open() {
 #[tokio::test]
 async fn a_closed_stdout_does_not_stop_the_server() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_patchbay"));
-    cmd.arg("--port=0").arg(format!("--data-dir={}", dir.path().display())).args(common::port_args());
-    cmd.stdout(std::process::Stdio::piped()).env("PATCHBAY_LOG", "warn");
-    let mut child = cmd.spawn().unwrap();
-    // Read the first line, then hang up, as `patchbay | head -1` does.
-    let mut first = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut first)
-        .unwrap();
-    let addr = first.trim().strip_prefix("Patchbay listening on http://").unwrap().parse().unwrap();
-    let server = Binary { child, addr, data_dir: dir.path().to_owned() };
+    let server = Binary::start_then_hang_up(dir.path());
     let version = Client::new().get(server.url("/v1/version")).send().await.unwrap();
     assert_eq!(version.status(), 200, "still serving");
     // Its last words ("Patchbay stopped") go nowhere, and it still exits cleanly.

@@ -18,7 +18,7 @@ pub fn handle() -> &'static Handle {
     HANDLE.get_or_init(|| {
         let runtime = Builder::new_current_thread()
             .enable_all()
-            .thread_name("patchbay-lab")
+            .thread_name("patchbay-lab-blocking")
             .build()
             .expect("the lab's runtime starts");
         let handle = runtime.handle().clone();

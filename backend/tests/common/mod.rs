@@ -13,7 +13,7 @@ use clap::Parser;
 use patchbay::server::{self, Config, Running};
 
 /// Each server in a test binary gets port ranges no other one uses.
-pub fn port_args() -> Vec<String> {
+fn port_args() -> Vec<String> {
     static NEXT: AtomicU16 = AtomicU16::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     // Spread test binaries apart too, by process id.
@@ -47,12 +47,26 @@ pub struct Binary {
 
 impl Binary {
     pub fn start(data_dir: &Path, extra: &[&str]) -> Binary {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_patchbay"));
-        cmd.arg("--port=0").arg(format!("--data-dir={}", data_dir.display())).args(port_args()).args(extra);
-        Self::spawn(cmd, data_dir)
+        Self::spawn(Self::command(data_dir, extra), data_dir)
     }
 
-    pub fn spawn(mut cmd: Command, data_dir: &Path) -> Binary {
+    pub fn spawn(cmd: Command, data_dir: &Path) -> Binary {
+        Self::launch(cmd, data_dir, true)
+    }
+
+    /// Starts the server, reads where it listens, then closes its stdout,
+    /// as `patchbay | head -1` does.
+    pub fn start_then_hang_up(data_dir: &Path) -> Binary {
+        Self::launch(Self::command(data_dir, &[]), data_dir, false)
+    }
+
+    fn command(data_dir: &Path, extra: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_patchbay"));
+        cmd.arg("--port=0").arg(format!("--data-dir={}", data_dir.display())).args(port_args()).args(extra);
+        cmd
+    }
+
+    fn launch(mut cmd: Command, data_dir: &Path, keep_reading: bool) -> Binary {
         cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).env("PATCHBAY_LOG", "warn");
         let mut child = cmd.spawn().expect("the patchbay binary starts");
         let stdout = child.stdout.take().unwrap();
@@ -60,8 +74,10 @@ impl Binary {
         let first = lines.next().expect("the server prints where it listens").unwrap();
         let url = first.strip_prefix("Patchbay listening on http://").unwrap_or_else(|| panic!("{first}"));
         let addr = url.parse().unwrap();
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
+        if keep_reading {
+            // Keep draining stdout so the server never blocks on a full pipe.
+            std::thread::spawn(move || lines.for_each(drop));
+        }
         Binary { child, addr, data_dir: data_dir.to_owned() }
     }
 
