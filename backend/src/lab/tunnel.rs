@@ -1,20 +1,23 @@
 //! One end of a UDP tunnel, as PCs and switch ports hold them: a socket on
 //! the lab's thread (see [`super::network_thread`]) with two additions.
 //!
-//! - Hand-over. A datagram sent over loopback is already in the receiving
-//!   socket when `sendto` returns. When that socket is another endpoint of
-//!   this server, the sender wakes its task at once, rather than leaving it
-//!   to the reactor's next turn (one more `epoll_wait` and a lap of the
-//!   scheduler per hop). The frame still travels through the kernel.
+//! - Delivery by the sender. A datagram sent over loopback is already in the
+//!   receiving socket when `sendto` returns. When that socket is another
+//!   endpoint of this server, the sender runs the receiver's handler at once,
+//!   on its own stack ([`Endpoint::deliver_with`]): no scheduler lap and no
+//!   `epoll_wait` per hop. A receiver that is busy (it is the one sending,
+//!   say, or has no handler) has its task woken instead. Either way the
+//!   frame travels through the kernel, where a capture on `lo` sees it.
 //! - Arrival times. The kernel stamps each datagram as it takes it in
 //!   (`SO_TIMESTAMPNS`), so a ping's round trip ends when the reply arrived,
 //!   as iputils' ping measures it, not when this thread got round to it.
 
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::sys::socket::{
@@ -25,12 +28,39 @@ use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::Notify;
 
-/// Every endpoint of this server by its bound address, so that a sender can
-/// find the task to wake. Weak: an endpoint's entry dies with it.
-static ENDPOINTS: Mutex<Option<HashMap<SocketAddr, Weak<Notify>>>> = Mutex::new(None);
+/// Takes the datagram just sent to an endpoint, on the sender's stack.
+/// False when it cannot now (its owner is busy): the owner's task is woken.
+pub type Deliver = Box<dyn Fn() -> bool + Send + Sync>;
 
-fn endpoints<R>(f: impl FnOnce(&mut HashMap<SocketAddr, Weak<Notify>>) -> R) -> R {
-    f(ENDPOINTS.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(HashMap::new))
+/// How deep deliveries may nest (a PC's reply to a PC behind a switch is
+/// three); deeper, the receiver's task is woken instead.
+const MAX_DEPTH: u32 = 8;
+
+/// The receiving side of an endpoint, as senders find it.
+#[derive(Default)]
+struct Inbox {
+    handed: Notify,
+    deliver: OnceLock<Deliver>,
+}
+
+thread_local! {
+    /// This thread's endpoints by their bound address, so that a sender can
+    /// find the receiver. Weak: an endpoint's entry dies with it. Per thread,
+    /// because a handler runs on the sender's thread and every endpoint
+    /// lives on the lab's.
+    static ENDPOINTS: RefCell<HashMap<SocketAddr, Weak<Inbox>>> = RefCell::new(HashMap::new());
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+    /// Receive buffers, one per nesting level in use, rather than 64 KB per
+    /// idle PC or port.
+    static BUFFERS: RefCell<Vec<Box<[u8]>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with a 64 KB receive buffer of this thread's.
+pub fn with_buffer<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+    let mut buffer = BUFFERS.with_borrow_mut(Vec::pop).unwrap_or_else(|| vec![0; 65536].into_boxed_slice());
+    let result = f(&mut buffer);
+    BUFFERS.with_borrow_mut(|all| all.push(buffer));
+    result
 }
 
 /// Why a task woke for its endpoint, which decides how to read it.
@@ -47,26 +77,34 @@ pub struct Endpoint {
     addr: SocketAddr,
     /// Where frames go: `rhost:rport`, or nowhere when it does not resolve.
     peer: Option<SocketAddr>,
-    handed: Arc<Notify>,
+    inbox: Arc<Inbox>,
 }
 
 impl Endpoint {
     /// Binds `host:lport`. Call it on the lab's thread: the socket belongs
-    /// to the reactor of the runtime it is made on.
+    /// to the reactor of the runtime it is made on, and senders find it in
+    /// the thread's registry.
     pub async fn bind(host: IpAddr, lport: u16, peer: Option<SocketAddr>) -> io::Result<Endpoint> {
         let socket = UdpSocket::bind((host, lport)).await?;
         setsockopt(&socket, sockopt::ReceiveTimestampns, &true)?;
         let addr = socket.local_addr()?;
-        let handed = Arc::new(Notify::new());
-        endpoints(|all| all.insert(addr, Arc::downgrade(&handed)));
-        Ok(Endpoint { socket, addr, peer, handed })
+        let inbox = Arc::new(Inbox::default());
+        let _ = ENDPOINTS.try_with(|all| all.borrow_mut().insert(addr, Arc::downgrade(&inbox)));
+        Ok(Endpoint { socket, addr, peer, inbox })
+    }
+
+    /// Lets senders of this thread deliver to this endpoint themselves; the
+    /// first handler set stays. `deliver` must not block: it runs inside
+    /// someone else's send.
+    pub fn deliver_with(&self, deliver: Deliver) {
+        let _ = self.inbox.deliver.set(deliver);
     }
 
     /// Waits until a datagram may be waiting.
     pub async fn wake(&self) -> Wake {
         tokio::select! {
             biased;
-            () = self.handed.notified() => Wake::HandOver,
+            () = self.inbox.handed.notified() => Wake::HandOver,
             _ = self.socket.readable() => Wake::Reactor,
         }
     }
@@ -83,7 +121,7 @@ impl Endpoint {
         }
     }
 
-    /// Sends a frame to the peer, and hands it over when the peer is ours.
+    /// Sends a frame to the peer, and delivers it when the peer is ours.
     /// A UDP send does not wait: when the socket's buffer is full the frame
     /// is dropped, as a busy link would. Straight to the socket, as nothing
     /// ever waits for it to be writable (tokio's `try_send_to` refuses until
@@ -91,19 +129,36 @@ impl Endpoint {
     pub fn send(&self, frame: &[u8]) {
         let Some(peer) = self.peer else { return };
         let to = SockaddrStorage::from(peer);
-        if sendto(self.socket.as_raw_fd(), frame, &to, MsgFlags::MSG_DONTWAIT).is_ok() {
-            if let Some(receiver) = endpoints(|all| all.get(&peer).and_then(Weak::upgrade)) {
-                receiver.notify_one();
-            }
+        if sendto(self.socket.as_raw_fd(), frame, &to, MsgFlags::MSG_DONTWAIT).is_err() {
+            return;
+        }
+        let Some(receiver) = ENDPOINTS.with_borrow(|all| all.get(&peer).and_then(Weak::upgrade)) else {
+            return;
+        };
+        if !nested(|| receiver.deliver.get().is_some_and(|deliver| deliver())) {
+            receiver.handed.notify_one();
         }
     }
 }
 
+/// Runs a delivery one level deeper, or returns false when too deep.
+fn nested(deliver: impl FnOnce() -> bool) -> bool {
+    let depth = DEPTH.get();
+    if depth >= MAX_DEPTH {
+        return false;
+    }
+    DEPTH.set(depth + 1);
+    let delivered = deliver();
+    DEPTH.set(depth);
+    delivered
+}
+
 impl Drop for Endpoint {
     fn drop(&mut self) {
-        endpoints(|all| {
+        let _ = ENDPOINTS.try_with(|all| {
+            let mut all = all.borrow_mut();
             // A newer endpoint may hold the address by now.
-            if all.get(&self.addr).is_some_and(|w| w.ptr_eq(&Arc::downgrade(&self.handed))) {
+            if all.get(&self.addr).is_some_and(|w| w.ptr_eq(&Arc::downgrade(&self.inbox))) {
                 all.remove(&self.addr);
             }
         });
@@ -181,11 +236,69 @@ mod tests {
         let (a, b) = pair().await;
         let addr = b.addr;
         drop(b);
-        assert!(endpoints(|all| !all.contains_key(&addr)));
+        assert!(!registered(addr));
         a.send(b"to nobody"); // neither fails nor wakes anyone
                               // A new endpoint on the same port is not unregistered by the old one's drop.
         let (c, d) = (Endpoint::bind(LOOPBACK, addr.port(), None).await.unwrap(), a);
         drop(d);
-        assert!(endpoints(|all| all.contains_key(&c.addr)));
+        assert!(registered(c.addr));
+    }
+
+    fn registered(addr: SocketAddr) -> bool {
+        ENDPOINTS.with_borrow(|all| all.get(&addr).is_some_and(|w| w.upgrade().is_some()))
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_receiver_with_a_handler_takes_the_frame_inside_the_send() {
+        let (a, b) = pair().await;
+        let b = Arc::new(b);
+        let taken = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (receiver, log) = (Arc::downgrade(&b), taken.clone());
+        b.deliver_with(Box::new(move || {
+            let Some(b) = receiver.upgrade() else { return false };
+            with_buffer(|buffer| {
+                let (len, _) = b.receive(buffer, Wake::HandOver).unwrap();
+                log.lock().unwrap().push(buffer[..len].to_vec());
+            });
+            true
+        }));
+        a.send(b"frame");
+        assert_eq!(*taken.lock().unwrap(), [b"frame".to_vec()], "taken before send returned");
+        assert!(b.wake().now_or_never().is_none(), "its task is not woken for it");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_busy_receiver_has_its_task_woken_instead() {
+        let (a, b) = pair().await;
+        b.deliver_with(Box::new(|| false));
+        a.send(b"frame");
+        assert_eq!(b.wake().now_or_never(), Some(Wake::HandOver));
+        let mut buffer = [0u8; 64];
+        assert_eq!(b.receive(&mut buffer, Wake::HandOver).unwrap().0, 5, "the frame still waits");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn deliveries_that_send_on_stop_nesting_at_the_depth_limit() {
+        // Two endpoints that answer every frame: each delivery sends again,
+        // so without a limit this would recurse until the stack overflowed.
+        let (a, mut b) = pair().await;
+        b.peer = Some(a.addr);
+        let (a, b) = (Arc::new(a), Arc::new(b));
+        let depths = Arc::new(std::sync::Mutex::new(Vec::new()));
+        for (me, other) in [(&a, &b), (&b, &a)] {
+            let (me_weak, other, depths) = (Arc::downgrade(me), Arc::downgrade(other), depths.clone());
+            me.deliver_with(Box::new(move || {
+                let (Some(me), Some(other)) = (me_weak.upgrade(), other.upgrade()) else { return false };
+                with_buffer(|buffer| me.receive(buffer, Wake::HandOver).unwrap());
+                depths.lock().unwrap().push(DEPTH.get());
+                other.send(b"again");
+                true
+            }));
+        }
+        a.send(b"start");
+        assert_eq!(*depths.lock().unwrap(), (1..=MAX_DEPTH).collect::<Vec<_>>());
+        assert_eq!(DEPTH.get(), 0);
+        let woken: Vec<_> = [&a, &b].iter().filter_map(|e| e.wake().now_or_never()).collect();
+        assert_eq!(woken, [Wake::HandOver], "the last frame waits for its task");
     }
 }

@@ -5,13 +5,14 @@
 //! lab's thread, with every other PC and switch.
 
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use bytes::Bytes;
 use patchbay_shared::Nio;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch, Notify};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
@@ -126,6 +127,33 @@ const BATCH: usize = 64;
 /// Keystroke events a client may have queued before it is made to wait.
 const INPUT_QUEUE: usize = 64;
 
+/// A started PC's state, shared by its task and by senders on the lab's
+/// thread, which deliver frames to it themselves (see [`tunnel`]). Only the
+/// lab's thread touches it, never across an await, so its lock is never
+/// contended: a sender that finds it held is inside this PC's own send.
+struct Station {
+    pc: Pc,
+    tunnel: Option<Arc<Endpoint>>,
+    capture: Option<Capture>,
+    /// Made when the first client attaches and dropped with the last one: its
+    /// backlog is most of an idle PC's memory, and most consoles are never open.
+    to_console: Option<broadcast::Sender<ToConsole>>,
+    shown_ip: Option<IpConfig>,
+    /// The deadline the task's timer is set for.
+    armed: Option<Instant>,
+    vm_id: Uuid,
+    events: mpsc::UnboundedSender<Event>,
+    ip_tx: watch::Sender<Option<IpConfig>>,
+    /// Wakes the task when a delivery moved the PC's deadline.
+    rearm: Arc<Notify>,
+}
+
+type Shared = Arc<Mutex<Station>>;
+
+fn lock(station: &Shared) -> MutexGuard<'_, Station> {
+    station.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 async fn run(
     spec: Spec,
     listener: std::net::TcpListener,
@@ -136,143 +164,182 @@ async fn run(
     let Ok(listener) = TcpListener::from_std(listener) else {
         return tracing::error!(port = spec.console, "cannot listen on the console port");
     };
-    let mut pc = Pc::new(spec.mac, spec.script.clone());
-    // Made when the first client attaches and dropped with the last one: its
-    // backlog is most of an idle PC's memory, and most consoles are never open.
-    let mut to_console: Option<broadcast::Sender<ToConsole>> = None;
+    let rearm = Arc::new(Notify::new());
+    let station: Shared = Arc::new(Mutex::new(Station {
+        pc: Pc::new(spec.mac, spec.script.clone()),
+        tunnel: None,
+        capture: None,
+        to_console: None,
+        shown_ip: None,
+        armed: None,
+        vm_id: spec.vm_id,
+        events: spec.events.clone(),
+        ip_tx,
+        rearm: rearm.clone(),
+    }));
     let (input_tx, mut input_rx) = mpsc::channel::<FromConsole>(INPUT_QUEUE);
     let mut clients = JoinSet::new();
     let mut next_client: ClientId = 1;
-    let mut tunnel = None;
-    set_nio(&mut tunnel, &mut pc, spec.host, spec.nio.clone()).await;
-    pc.boot(Instant::now());
-    let mut shown_ip = None;
-    let mut capture: Option<Capture> = None;
+    set_nio(&station, spec.host, spec.nio.clone()).await;
+    lock(&station).pc.boot(Instant::now());
 
     // One timer for the PC's life, moved only when its deadline moves: a new
     // timer per wake-up costs a registration, and often a driver wake-up.
     let timer = tokio::time::sleep_until(tokio::time::Instant::now());
     tokio::pin!(timer);
-    let mut armed: Option<tokio::time::Instant> = None;
-    let mut deadline = None;
     loop {
+        let (tunnel, armed) = {
+            let mut station = lock(&station);
+            // Frames leave last: a PC of ours receiving one runs inside the
+            // send, with this one's bookkeeping already done.
+            let frames = station.pc.take_frames();
+            station.settle();
+            let deadline = station.pc.deadline();
+            if deadline != station.armed {
+                if let Some(at) = deadline {
+                    timer.as_mut().reset(at.into());
+                }
+                station.armed = deadline;
+            }
+            station.send(frames);
+            (station.tunnel.clone(), station.armed)
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 if let Ok((stream, _)) = accepted {
                     let id = next_client;
                     next_client += 1;
-                    let output = to_console.get_or_insert_with(|| broadcast::channel(CONSOLE_BACKLOG).0).subscribe();
-                    clients.spawn(serve_client(id, stream, pc.prompt(), output, input_tx.clone()));
+                    let mut station = lock(&station);
+                    let prompt = station.pc.prompt();
+                    let output = station.to_console.get_or_insert_with(|| broadcast::channel(CONSOLE_BACKLOG).0).subscribe();
+                    clients.spawn(serve_client(id, stream, prompt, output, input_tx.clone()));
                 }
             }
             Some(FromConsole::Input(client, input)) = input_rx.recv() => match input {
-                Input::Line(line) => pc.on_line(Instant::now(), client, &line),
-                Input::Interrupt => pc.interrupt(Instant::now()),
+                Input::Line(line) => lock(&station).pc.on_line(Instant::now(), client, &line),
+                Input::Interrupt => lock(&station).pc.interrupt(Instant::now()),
             },
-            wake = arrival(&tunnel) => receive_waiting(&tunnel, wake, &mut pc, &mut capture),
+            wake = arrival(tunnel.as_deref()) => lock(&station).receive_waiting(wake),
+            () = rearm.notified() => {}
             Some(command) = commands.recv() => match command {
-                Command::SetNio(nio) => set_nio(&mut tunnel, &mut pc, spec.host, nio).await,
-                Command::SetScript(script) => pc.set_script(script),
+                Command::SetNio(nio) => set_nio(&station, spec.host, nio).await,
+                Command::SetScript(script) => lock(&station).pc.set_script(script),
                 Command::StartCapture(file) => {
-                    capture = pcap_file::pcap::PcapWriter::new(file)
+                    lock(&station).capture = pcap_file::pcap::PcapWriter::new(file)
                         .map_err(|e| tracing::error!("cannot start packet capture: {e}"))
                         .ok();
                 }
-                Command::StopCapture => capture = None,
+                Command::StopCapture => lock(&station).capture = None,
             },
-            () = &mut timer, if deadline.is_some() => {
-                armed = None;
-                pc.on_timer(Instant::now());
+            () = &mut timer, if armed.is_some() => {
+                let mut station = lock(&station);
+                station.armed = None; // fired: set it again even for the same instant
+                station.pc.on_timer(Instant::now());
             }
             Some(_) = clients.join_next() => {
                 if clients.is_empty() {
-                    to_console = None;
+                    lock(&station).to_console = None;
                 }
             }
         }
-        // Frames leave last: a PC of ours receiving one runs as soon as this
-        // task yields, with the bookkeeping already done.
-        let frames = pc.take_frames();
-        for output in pc.take_output() {
+    }
+}
+
+impl Station {
+    /// Feeds the PC the datagrams waiting on the tunnel. The frames each one
+    /// provokes (an echo reply) leave before the next receive is tried: the
+    /// last, empty receive is a system call a ping's round trip need not
+    /// wait for.
+    fn receive_waiting(&mut self, wake: Wake) {
+        for _ in 0..BATCH {
+            if !self.receive_one(wake) {
+                return;
+            }
+        }
+    }
+
+    /// Takes one datagram; false when none was waiting.
+    fn receive_one(&mut self, wake: Wake) -> bool {
+        let Some(endpoint) = self.tunnel.clone() else { return false };
+        let received = tunnel::with_buffer(|buffer| {
+            let (len, arrived) = endpoint.receive(buffer, wake).ok()?;
+            record(&mut self.capture, &buffer[..len]);
+            self.pc.on_frame(arrived, &buffer[..len]);
+            Some(())
+        });
+        let frames = self.pc.take_frames();
+        self.send(frames);
+        received.is_some()
+    }
+
+    /// A sender's delivery of one datagram. The task is woken only when the
+    /// PC's deadline moved, as its timer is the one thing done there.
+    fn deliver(&mut self) {
+        self.receive_one(Wake::HandOver);
+        self.settle();
+        if self.pc.deadline() != self.armed {
+            self.rearm.notify_one();
+        }
+    }
+
+    /// Carries out what the PC asked for, except its frames and its timer.
+    fn settle(&mut self) {
+        for output in self.pc.take_output() {
             match output {
-                Output::Frame(_) => unreachable!("taken just above"),
+                Output::Frame(frame) => self.send(vec![frame]),
                 Output::Text(text) => {
-                    if let Some(to_console) = &to_console {
+                    if let Some(to_console) = &self.to_console {
                         let _ = to_console.send(ToConsole::Text(Bytes::from(telnet::encode(&text))));
                     }
                 }
                 Output::Disconnect(client) => {
-                    if let Some(to_console) = &to_console {
+                    if let Some(to_console) = &self.to_console {
                         let _ = to_console.send(ToConsole::Close(client));
                     }
                 }
                 Output::SaveScript(script) => {
-                    let _ = spec.events.send(Event::ScriptSaved(spec.vm_id, script));
+                    let _ = self.events.send(Event::ScriptSaved(self.vm_id, script));
                 }
             }
         }
-        if pc.ip() != shown_ip {
-            shown_ip = pc.ip();
-            ip_tx.send_replace(shown_ip);
-            let _ = spec.events.send(Event::IpChanged(spec.vm_id));
+        if self.pc.ip() != self.shown_ip {
+            self.shown_ip = self.pc.ip();
+            self.ip_tx.send_replace(self.shown_ip);
+            let _ = self.events.send(Event::IpChanged(self.vm_id));
         }
-        deadline = pc.deadline().map(tokio::time::Instant::from_std);
-        if let Some(at) = deadline.filter(|at| armed != Some(*at)) {
-            timer.as_mut().reset(at);
+    }
+
+    /// Sends the frames the PC has emitted, and tells it when they left.
+    fn send(&mut self, frames: Vec<Vec<u8>>) {
+        if frames.is_empty() {
+            return;
         }
-        armed = deadline;
-        send_frames(frames, &mut pc, &tunnel, &mut capture);
+        let left = Instant::now();
+        for frame in frames {
+            if let Some(endpoint) = &self.tunnel {
+                endpoint.send(&frame);
+            }
+            record(&mut self.capture, &frame);
+        }
+        self.pc.frames_left(left);
     }
 }
 
 /// Returns when a datagram may be waiting; never when there is no tunnel.
-async fn arrival(tunnel: &Option<Endpoint>) -> Wake {
+async fn arrival(tunnel: Option<&Endpoint>) -> Wake {
     match tunnel {
         Some(t) => t.wake().await,
         None => std::future::pending().await,
     }
 }
 
-thread_local! {
-    /// One receive buffer per runtime thread rather than 64 KB per idle PC:
-    /// frames are handled synchronously, so nothing holds it across an await.
-    static FRAME: std::cell::RefCell<Box<[u8]>> = std::cell::RefCell::new(vec![0; 65536].into_boxed_slice());
-}
-
-/// Feeds the PC the datagrams waiting on the tunnel. The frames each one
-/// provokes (an echo reply) leave before the next receive is tried: the
-/// last, empty receive is a system call a ping's round trip need not wait for.
-fn receive_waiting(tunnel: &Option<Endpoint>, wake: Wake, pc: &mut Pc, capture: &mut Option<Capture>) {
-    let Some(endpoint) = tunnel else { return };
-    FRAME.with_borrow_mut(|buffer| {
-        for _ in 0..BATCH {
-            let Ok((len, arrived)) = endpoint.receive(buffer, wake) else { return };
-            record(capture, &buffer[..len]);
-            pc.on_frame(arrived, &buffer[..len]);
-            send_frames(pc.take_frames(), pc, tunnel, capture);
-        }
-    });
-}
-
-/// Sends the frames the PC has emitted, and tells it when they left.
-fn send_frames(frames: Vec<Vec<u8>>, pc: &mut Pc, tunnel: &Option<Endpoint>, capture: &mut Option<Capture>) {
-    if frames.is_empty() {
-        return;
-    }
-    let left = Instant::now();
-    for frame in frames {
-        if let Some(endpoint) = tunnel {
-            endpoint.send(&frame);
-        }
-        record(capture, &frame);
-    }
-    pc.frames_left(left);
-}
-
 /// Takes effect at once: the old socket closes, the new one binds.
-async fn set_nio(tunnel: &mut Option<Endpoint>, pc: &mut Pc, host: IpAddr, nio: Option<Nio>) {
-    *tunnel = None;
-    pc.tunnel = None;
+async fn set_nio(station: &Shared, host: IpAddr, nio: Option<Nio>) {
+    {
+        let mut station = lock(station);
+        station.tunnel = None;
+        station.pc.tunnel = None;
+    }
     let Some(nio) = nio else { return };
     let peer = match tunnel::resolve(&nio.rhost, nio.rport).await {
         Ok(peer) => Some(peer),
@@ -281,11 +348,21 @@ async fn set_nio(tunnel: &mut Option<Endpoint>, pc: &mut Pc, host: IpAddr, nio: 
             None
         }
     };
-    match Endpoint::bind(host, nio.lport, peer).await {
-        Ok(endpoint) => *tunnel = Some(endpoint),
+    let endpoint = match Endpoint::bind(host, nio.lport, peer).await {
+        Ok(endpoint) => Arc::new(endpoint),
         Err(e) => return tracing::error!("cannot bind tunnel port {}: {e}", nio.lport),
-    }
-    pc.tunnel = Some(TunnelInfo { lport: nio.lport, rhost: nio.rhost.clone(), rport: nio.rport });
+    };
+    let receiver = Arc::downgrade(station);
+    endpoint.deliver_with(Box::new(move || {
+        let Some(station) = receiver.upgrade() else { return false };
+        // Held only by this PC's own send: its task takes the frame next.
+        let Ok(mut station) = station.try_lock() else { return false };
+        station.deliver();
+        true
+    }));
+    let mut station = lock(station);
+    station.tunnel = Some(endpoint);
+    station.pc.tunnel = Some(TunnelInfo { lport: nio.lport, rhost: nio.rhost.clone(), rport: nio.rport });
 }
 
 /// One telnet client: negotiation, banner, then keystrokes in and shared output out.
