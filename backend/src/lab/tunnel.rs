@@ -20,8 +20,9 @@ use std::os::fd::AsRawFd;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use nix::errno::Errno;
 use nix::sys::socket::{
-    recvmsg, sendto, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrStorage,
+    recvmsg, send, sendto, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrStorage,
 };
 use nix::sys::time::TimeSpec;
 use tokio::io::Interest;
@@ -77,20 +78,32 @@ pub struct Endpoint {
     addr: SocketAddr,
     /// Where frames go: `rhost:rport`, or nowhere when it does not resolve.
     peer: Option<SocketAddr>,
+    /// Connected to the peer, as GNS3's ubridge and dynamips connect theirs.
+    connected: bool,
     inbox: Arc<Inbox>,
 }
 
 impl Endpoint {
-    /// Binds `host:lport`. Call it on the lab's thread: the socket belongs
-    /// to the reactor of the runtime it is made on, and senders find it in
-    /// the thread's registry.
+    /// Binds `host:lport` and connects it to the peer: the kernel then
+    /// drops datagrams from anyone else, and each send skips the route
+    /// lookup. Call it on the lab's thread: the socket belongs to the
+    /// reactor of the runtime it is made on, and senders find it in the
+    /// thread's registry.
     pub async fn bind(host: IpAddr, lport: u16, peer: Option<SocketAddr>) -> io::Result<Endpoint> {
         let socket = UdpSocket::bind((host, lport)).await?;
         setsockopt(&socket, sockopt::ReceiveTimestampns, &true)?;
         let addr = socket.local_addr()?;
+        let connected = match peer {
+            Some(peer) => socket
+                .connect(peer)
+                .await
+                .map_err(|e| tracing::warn!("tunnel {addr} sends to {peer} unconnected: {e}"))
+                .is_ok(),
+            None => false,
+        };
         let inbox = Arc::new(Inbox::default());
         let _ = ENDPOINTS.try_with(|all| all.borrow_mut().insert(addr, Arc::downgrade(&inbox)));
-        Ok(Endpoint { socket, addr, peer, inbox })
+        Ok(Endpoint { socket, addr, peer, connected, inbox })
     }
 
     /// Lets senders of this thread deliver to this endpoint themselves; the
@@ -128,8 +141,14 @@ impl Endpoint {
     /// the reactor has seen the socket once).
     pub fn send(&self, frame: &[u8]) {
         let Some(peer) = self.peer else { return };
-        let to = SockaddrStorage::from(peer);
-        if sendto(self.socket.as_raw_fd(), frame, &to, MsgFlags::MSG_DONTWAIT).is_err() {
+        let fd = self.socket.as_raw_fd();
+        let send = || match self.connected {
+            true => send(fd, frame, MsgFlags::MSG_DONTWAIT),
+            false => sendto(fd, frame, &SockaddrStorage::from(peer), MsgFlags::MSG_DONTWAIT),
+        };
+        // A connected socket reports a peer that was not listening (an ICMP
+        // error) on its next call, once: that is no reason to lose this frame.
+        if send().or_else(|e| if e == Errno::ECONNREFUSED { send() } else { Err(e) }).is_err() {
             return;
         }
         let Some(receiver) = ENDPOINTS.with_borrow(|all| all.get(&peer).and_then(Weak::upgrade)) else {
@@ -167,16 +186,25 @@ impl Drop for Endpoint {
 
 /// `recvmsg` with the kernel's arrival stamp, turned into an `Instant`.
 fn receive_stamped(fd: i32, buffer: &mut [u8]) -> io::Result<(usize, Instant)> {
+    // As for sends: a refused earlier send is reported once, and hides nothing.
+    let (len, stamp) = match receive_once(fd, buffer) {
+        Err(Errno::ECONNREFUSED) => receive_once(fd, buffer),
+        received => received,
+    }?;
+    let (now, wall) = (Instant::now(), SystemTime::now());
+    let age = stamp.and_then(|s| wall.duration_since(s).ok()).unwrap_or_default();
+    Ok((len, now.checked_sub(age).unwrap_or(now)))
+}
+
+fn receive_once(fd: i32, buffer: &mut [u8]) -> nix::Result<(usize, Option<SystemTime>)> {
     let mut control = nix::cmsg_space!(TimeSpec);
     let mut iov = [io::IoSliceMut::new(buffer)];
     let msg = recvmsg::<SockaddrStorage>(fd, &mut iov, Some(&mut control), MsgFlags::MSG_DONTWAIT)?;
-    let (now, wall) = (Instant::now(), SystemTime::now());
     let stamp = msg.cmsgs().into_iter().flatten().find_map(|c| match c {
         ControlMessageOwned::ScmTimestampns(ts) => Some(UNIX_EPOCH + Duration::from(ts)),
         _ => None,
     });
-    let age = stamp.and_then(|s| wall.duration_since(s).ok()).unwrap_or_default();
-    Ok((msg.bytes, now.checked_sub(age).unwrap_or(now)))
+    Ok((msg.bytes, stamp))
 }
 
 /// Where a NIO's frames go: `rhost:rport`, its first IPv4 address.
@@ -197,8 +225,10 @@ mod tests {
 
     /// Two endpoints tunnelled to each other on free ports.
     async fn pair() -> (Endpoint, Endpoint) {
-        let b = Endpoint::bind(LOOPBACK, 0, None).await.unwrap();
-        let a = Endpoint::bind(LOOPBACK, 0, Some(b.addr)).await.unwrap();
+        let port = Endpoint::bind(LOOPBACK, 0, None).await.unwrap().addr.port();
+        let b_addr = SocketAddr::new(LOOPBACK, port);
+        let a = Endpoint::bind(LOOPBACK, 0, Some(b_addr)).await.unwrap();
+        let b = Endpoint::bind(LOOPBACK, port, Some(a.addr)).await.unwrap();
         (a, b)
     }
 
@@ -244,6 +274,40 @@ mod tests {
         assert!(registered(c.addr));
     }
 
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_tunnel_hears_only_its_peer() {
+        let (a, b) = pair().await;
+        let stranger = std::net::UdpSocket::bind((LOOPBACK, 0)).unwrap();
+        stranger.send_to(b"not for you", b.addr).unwrap();
+        a.send(b"frame");
+        let mut buffer = [0u8; 64];
+        let (len, _) = b.receive(&mut buffer, Wake::HandOver).unwrap();
+        assert_eq!(&buffer[..len], b"frame", "the stranger's datagram was dropped");
+        assert_eq!(b.receive(&mut buffer, Wake::HandOver).unwrap_err().kind(), io::ErrorKind::WouldBlock);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_peer_that_was_not_listening_yet_loses_no_later_frame() {
+        let (a, b) = pair().await;
+        let port = b.addr.port();
+        drop(b);
+        a.send(b"lost"); // refused: the kernel keeps the error for a's next call
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let b = Endpoint::bind(LOOPBACK, port, Some(a.addr)).await.unwrap();
+        a.send(b"frame");
+        let mut buffer = [0u8; 64];
+        let (len, _) = b.receive(&mut buffer, Wake::HandOver).unwrap();
+        assert_eq!(&buffer[..len], b"frame");
+        // And the same on receiving: b's refused send must not hide a's frame.
+        drop(a);
+        b.send(b"lost");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let a = std::net::UdpSocket::bind(b.peer.unwrap()).unwrap();
+        a.send_to(b"frame", b.addr).unwrap();
+        let (len, _) = b.receive(&mut buffer, Wake::HandOver).unwrap();
+        assert_eq!(&buffer[..len], b"frame");
+    }
+
     fn registered(addr: SocketAddr) -> bool {
         ENDPOINTS.with_borrow(|all| all.get(&addr).is_some_and(|w| w.upgrade().is_some()))
     }
@@ -281,8 +345,7 @@ mod tests {
     async fn deliveries_that_send_on_stop_nesting_at_the_depth_limit() {
         // Two endpoints that answer every frame: each delivery sends again,
         // so without a limit this would recurse until the stack overflowed.
-        let (a, mut b) = pair().await;
-        b.peer = Some(a.addr);
+        let (a, b) = pair().await;
         let (a, b) = (Arc::new(a), Arc::new(b));
         let depths = Arc::new(std::sync::Mutex::new(Vec::new()));
         for (me, other) in [(&a, &b), (&b, &a)] {
