@@ -1,8 +1,10 @@
 //! The built-in Ethernet switch: a learning bridge between UDP tunnels.
 //!
 //! [`Bridge`] is the I/O-free core (learn, forward, flood); [`Handle`] runs
-//! one receive task per connected port on the lab's thread, where the PCs
-//! are, so frames through a switch are handed over as between two PCs.
+//! its ports on the lab's thread, where the PCs are, so a frame through a
+//! switch is delivered by its sender as between two PCs: the switch
+//! forwards it inside the sender's send, and the PC behind it answers
+//! inside the switch's.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -13,7 +15,7 @@ use patchbay_shared::Nio;
 use tokio::task::JoinSet;
 
 use super::network_thread;
-use super::tunnel::{self, Endpoint};
+use super::tunnel::{self, Endpoint, Wake};
 
 const AGING: Duration = Duration::from_secs(300);
 /// A flood of random source MACs must not grow memory without bound.
@@ -77,10 +79,19 @@ impl Handle {
         let ports = lab.spawn(bind_ports(host, nios)).await.map_err(std::io::Error::other)??;
         let bridge = Arc::new(Mutex::new(Bridge::default()));
         let mut tasks = JoinSet::new();
-        for (i, port) in ports.iter().enumerate() {
-            if port.is_some() {
-                tasks.spawn_on(receive(i, ports.clone(), bridge.clone()), lab);
-            }
+        for (me, port) in ports.iter().enumerate() {
+            let Some(port) = port else { continue };
+            let (to_ports, to_bridge) = (Arc::downgrade(&ports), Arc::downgrade(&bridge));
+            port.deliver_with(Box::new(move || {
+                let (Some(ports), Some(bridge)) = (to_ports.upgrade(), to_bridge.upgrade()) else {
+                    return false;
+                };
+                // Held only while this switch forwards: its task takes the frame next.
+                let Ok(mut bridge) = bridge.try_lock() else { return false };
+                forward_waiting(me, &ports, &mut bridge, Wake::HandOver, 1);
+                true
+            }));
+            tasks.spawn_on(receive(me, ports.clone(), bridge.clone()), lab);
         }
         Ok(Handle { tasks })
     }
@@ -107,16 +118,26 @@ async fn bind_ports(host: IpAddr, nios: Vec<Option<Nio>>) -> std::io::Result<Arc
     Ok(ports.into())
 }
 
+/// A port's task: it forwards what its handler could not take at once.
+/// The bridge's lock is only ever held on the lab's thread, never across an
+/// await, so it is never contended.
 async fn receive(me: usize, ports: Arc<[Option<Endpoint>]>, bridge: Arc<Mutex<Bridge>>) {
     let Some(port) = &ports[me] else { return };
-    let mut buffer = vec![0u8; 65536];
     loop {
         let wake = port.wake().await;
-        for _ in 0..BATCH {
-            let Ok((len, arrived)) = port.receive(&mut buffer, wake) else { break };
+        let mut bridge = bridge.lock().unwrap_or_else(|e| e.into_inner());
+        forward_waiting(me, &ports, &mut bridge, wake, BATCH);
+    }
+}
+
+/// Takes up to `most` datagrams waiting on port `me` and forwards each.
+fn forward_waiting(me: usize, ports: &[Option<Endpoint>], bridge: &mut Bridge, wake: Wake, most: usize) {
+    let Some(port) = &ports[me] else { return };
+    tunnel::with_buffer(|buffer| {
+        for _ in 0..most {
+            let Ok((len, arrived)) = port.receive(buffer, wake) else { return };
             let frame = &buffer[..len];
-            let decision = bridge.lock().unwrap_or_else(|e| e.into_inner()).forward(arrived, me, frame);
-            match decision {
+            match bridge.forward(arrived, me, frame) {
                 Forward::Port(out) => {
                     if let Some(p) = &ports[out] {
                         p.send(frame);
@@ -132,7 +153,7 @@ async fn receive(me: usize, ports: Arc<[Option<Endpoint>]>, bridge: Arc<Mutex<Br
                 Forward::Drop => {}
             }
         }
-    }
+    });
 }
 
 #[cfg(test)]
@@ -171,5 +192,30 @@ mod tests {
             b.forward(now, 0, &f);
         }
         assert!(b.table.len() <= MAX_ENTRIES);
+    }
+
+    #[tokio::test]
+    async fn a_frame_is_forwarded_inside_its_senders_send() {
+        use std::net::{Ipv4Addr, SocketAddr};
+        const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let free = || std::net::UdpSocket::bind((LOOPBACK, 0)).unwrap().local_addr().unwrap().port();
+        let (pc_a, pc_b, port_a, port_b) = (free(), free(), free(), free());
+        let nio = |lport, rport| Some(Nio::udp(lport, "127.0.0.1", rport));
+        let switch = Handle::start(LOOPBACK, &[nio(port_a, pc_a), nio(port_b, pc_b)]).await.unwrap();
+        // The PCs' ends, on the lab's thread as a PC's would be.
+        let forwarded = network_thread::handle()
+            .spawn(async move {
+                let at = |port| Some(SocketAddr::new(LOOPBACK, port));
+                let a = Endpoint::bind(LOOPBACK, pc_a, at(port_a)).await.unwrap();
+                let b = Endpoint::bind(LOOPBACK, pc_b, at(port_b)).await.unwrap();
+                a.send(&frame(2, 1));
+                // No await in between: the switch has already flooded it to b.
+                let mut buffer = [0u8; 64];
+                b.receive(&mut buffer, Wake::HandOver).map(|(len, _)| buffer[..len].to_vec())
+            })
+            .await
+            .unwrap();
+        assert_eq!(forwarded.unwrap(), frame(2, 1));
+        switch.stop().await;
     }
 }
