@@ -115,6 +115,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let hub = config.hub();
     patchbay::logging::init(&config.log_level, hub.clone())?;
     let running = server::start(&config, hub).await?;
+    // Before the first line: whoever reads it may signal at once.
+    let signals = Signals::install()?;
     let url = format!("http://{}", running.addr);
     say(format_args!("Patchbay listening on {url}"));
     say(format_args!("  API:       {url}/v1/version"));
@@ -128,7 +130,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
     let stop = running.stopper();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        signals.wait().await;
         tracing::info!("shutting down");
         stop.cancel();
     });
@@ -145,11 +147,26 @@ fn say(line: std::fmt::Arguments) {
     let _ = writeln!(std::io::stdout(), "{line}");
 }
 
-async fn wait_for_signal() {
-    let mut term =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+/// Ctrl-C and SIGTERM, both of which stop the server cleanly.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Takes the signals over from their default action (ending the process) at once.
+    fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
     }
 }

@@ -21,6 +21,15 @@ async fn ctrl_c_stops_the_server_cleanly_even_with_streams_open() {
 }
 
 #[tokio::test]
+async fn ctrl_c_as_soon_as_it_says_where_it_listens_stops_it_cleanly() {
+    // Signals are taken over before that first line, so none can kill it.
+    let dir = tempfile::tempdir().unwrap();
+    let server = Binary::start(dir.path(), &[]);
+    let status = tokio::task::spawn_blocking(move || server.interrupt(Duration::from_secs(5))).await.unwrap();
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
 async fn a_closed_stdout_does_not_stop_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let server = Binary::start_then_hang_up(dir.path());
