@@ -322,6 +322,28 @@ async fn garbage_floods_and_ctrl_c_are_handled() {
 }
 
 #[tokio::test]
+async fn a_flood_ping_loses_no_line_on_the_console() {
+    // The two PCs answer each other inside their own sends, far faster than
+    // a console reads: the ping must wait for the console, not drop lines.
+    let lab = Lab::linked_pair().await;
+    let mut one = Console::connect(lab.console(0)).await;
+    let mut two = Console::connect(lab.console(1)).await;
+    one.expect("VPCS> ").await;
+    two.expect("VPCS> ").await;
+    one.run("ip 192.168.1.1", "VPCS> ").await;
+    two.run("ip 192.168.1.2", "VPCS> ").await;
+    const PINGS: usize = 3000;
+    let out = two.run(&format!("ping 192.168.1.1 -c {PINGS} -i 0"), "VPCS> ").await;
+    let seqs: Vec<usize> = out
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("84 bytes from 192.168.1.1 icmp_seq=")?.split(' ').next()?.parse().ok()
+        })
+        .collect();
+    assert_eq!(seqs, (1..=PINGS).collect::<Vec<_>>(), "every reply, in order");
+}
+
+#[tokio::test]
 async fn tunnels_change_while_running_and_scripts_persist() {
     let lab = Lab::linked_pair().await;
     let c = Client::new();

@@ -8,7 +8,8 @@
 //! - [`store`]: atomic project files in the data directory;
 //! - [`runtime`]: what exists while a VM runs;
 //! - [`network_thread`]: the one thread every started PC and switch runs on;
-//! - [`tunnel`]: the UDP endpoints of NIOs, handing frames over between PCs.
+//! - [`tunnel`]: the UDP endpoints of NIOs; a frame to a PC or switch of this
+//!   server is delivered inside its sender's send.
 //!
 //! Locking: one short std mutex guards the in-memory state and is never held
 //! across an await. Requests on one VM are serialized by that VM's async lock

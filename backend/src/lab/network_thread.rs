@@ -5,8 +5,8 @@
 //! second thread. On the multi-thread runtime another worker sleeps in the
 //! reactor while a PC runs, so each send woke it, and a ping's round trip
 //! paid for two thread wake-ups (measured: the request's `sendto` alone took
-//! 60-100 µs). Here the thread that sends is the one that next polls the
-//! reactor, and finds the peer's datagram already waiting.
+//! 60-100 µs). Here the thread that sends is the one that receives: it runs
+//! the receiver's handler inside the send (see [`super::tunnel`]).
 
 use std::sync::OnceLock;
 

@@ -122,6 +122,10 @@ enum FromConsole {
 }
 
 const CONSOLE_BACKLOG: usize = 256;
+/// Console messages the slowest client may have unread before a running
+/// ping or trace waits for it, so that no line is lost (a terminal's output
+/// holds a VPCS process up the same way).
+const CONSOLE_SLACK: usize = CONSOLE_BACKLOG / 2;
 /// Datagrams taken per wake-up, so a flood cannot starve the PC's console.
 const BATCH: usize = 64;
 /// Keystroke events a client may have queued before it is made to wait.
@@ -144,8 +148,9 @@ struct Station {
     vm_id: Uuid,
     events: mpsc::UnboundedSender<Event>,
     ip_tx: watch::Sender<Option<IpConfig>>,
-    /// Wakes the task when a delivery moved the PC's deadline.
-    rearm: Arc<Notify>,
+    /// Wakes the task to look again: a delivery moved the PC's deadline, or
+    /// a console client caught up.
+    nudge: Arc<Notify>,
 }
 
 type Shared = Arc<Mutex<Station>>;
@@ -164,7 +169,7 @@ async fn run(
     let Ok(listener) = TcpListener::from_std(listener) else {
         return tracing::error!(port = spec.console, "cannot listen on the console port");
     };
-    let rearm = Arc::new(Notify::new());
+    let nudge = Arc::new(Notify::new());
     let station: Shared = Arc::new(Mutex::new(Station {
         pc: Pc::new(spec.mac, spec.script.clone()),
         tunnel: None,
@@ -175,7 +180,7 @@ async fn run(
         vm_id: spec.vm_id,
         events: spec.events.clone(),
         ip_tx,
-        rearm: rearm.clone(),
+        nudge: nudge.clone(),
     }));
     let (input_tx, mut input_rx) = mpsc::channel::<FromConsole>(INPUT_QUEUE);
     let mut clients = JoinSet::new();
@@ -188,6 +193,9 @@ async fn run(
     let timer = tokio::time::sleep_until(tokio::time::Instant::now());
     tokio::pin!(timer);
     loop {
+        // A PC that always has work (a flood, answered inside its own sends)
+        // would never wait, and so never let the lab's other tasks run.
+        tokio::task::coop::consume_budget().await;
         let (tunnel, armed) = {
             let mut station = lock(&station);
             // Frames leave last: a PC of ours receiving one runs inside the
@@ -212,7 +220,7 @@ async fn run(
                     let mut station = lock(&station);
                     let prompt = station.pc.prompt();
                     let output = station.to_console.get_or_insert_with(|| broadcast::channel(CONSOLE_BACKLOG).0).subscribe();
-                    clients.spawn(serve_client(id, stream, prompt, output, input_tx.clone()));
+                    clients.spawn(serve_client(id, stream, prompt, output, input_tx.clone(), nudge.clone()));
                 }
             }
             Some(FromConsole::Input(client, input)) = input_rx.recv() => match input {
@@ -220,7 +228,7 @@ async fn run(
                 Input::Interrupt => lock(&station).pc.interrupt(Instant::now()),
             },
             wake = arrival(tunnel.as_deref()) => lock(&station).receive_waiting(wake),
-            () = rearm.notified() => {}
+            () = nudge.notified() => {}
             Some(command) = commands.recv() => match command {
                 Command::SetNio(nio) => set_nio(&station, spec.host, nio).await,
                 Command::SetScript(script) => lock(&station).pc.set_script(script),
@@ -278,11 +286,12 @@ impl Station {
         self.receive_one(Wake::HandOver);
         self.settle();
         if self.pc.deadline() != self.armed {
-            self.rearm.notify_one();
+            self.nudge.notify_one();
         }
     }
 
-    /// Carries out what the PC asked for, except its frames and its timer.
+    /// Carries out what the PC asked for, except its frames and its timer,
+    /// and holds its job while a console lags.
     fn settle(&mut self) {
         for output in self.pc.take_output() {
             match output {
@@ -307,6 +316,8 @@ impl Station {
             self.ip_tx.send_replace(self.shown_ip);
             let _ = self.events.send(Event::IpChanged(self.vm_id));
         }
+        let lagging = self.to_console.as_ref().is_some_and(|c| c.len() >= CONSOLE_SLACK);
+        self.pc.hold(lagging);
     }
 
     /// Sends the frames the PC has emitted, and tells it when they left.
@@ -372,6 +383,7 @@ async fn serve_client(
     prompt: String,
     mut output: broadcast::Receiver<ToConsole>,
     input: mpsc::Sender<FromConsole>,
+    caught_up: Arc<Notify>,
 ) {
     let _ = stream.set_nodelay(true);
     let (mut reader, mut writer) = stream.into_split();
@@ -401,6 +413,9 @@ async fn serve_client(
                 Ok(ToConsole::Text(text)) => {
                     if writer.write_all(&text).await.is_err() {
                         return;
+                    }
+                    if output.is_empty() {
+                        caught_up.notify_one(); // a ping may be waiting for this client
                     }
                 }
                 Ok(ToConsole::Close(client)) if client == id => {

@@ -94,6 +94,8 @@ pub struct Pc {
     ident: u16,
     /// A ping or trace probe was emitted and has not been reported as gone.
     probe_unsent: bool,
+    /// The job waits: see [`Pc::hold`].
+    held: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,6 +160,7 @@ impl Pc {
             tunnel: None,
             ident: u16::from_be_bytes([mac[4], mac[5]]),
             probe_unsent: false,
+            held: false,
         }
     }
 
@@ -222,8 +225,20 @@ impl Pc {
         }
     }
 
-    /// When the PC next needs [`Pc::on_timer`]; `None` when idle, so an idle PC costs nothing.
+    /// Holds the running job where it is, or lets it go on. The driver holds
+    /// it while a console has fallen behind, so that a flood ping loses no
+    /// line: what arrives is still answered and reported, but no new probe
+    /// leaves and no timeout fires until then.
+    pub fn hold(&mut self, held: bool) {
+        self.held = held;
+    }
+
+    /// When the PC next needs [`Pc::on_timer`]; `None` when idle or held,
+    /// so an idle PC costs nothing.
     pub fn deadline(&self) -> Option<Instant> {
+        if self.held {
+            return None;
+        }
         match self.job.as_ref()? {
             Job::DuplicateCheck { until, .. } => Some(*until),
             Job::Ping(Ping { phase, .. }) | Job::Trace(Trace { phase, .. }) => Some(match *phase {
@@ -565,6 +580,7 @@ impl Pc {
 
     /// Moves the job along as far as `now` allows.
     fn advance(&mut self, now: Instant) {
+        // `deadline` is `None` while held.
         while let Some(deadline) = self.deadline() {
             if deadline > now {
                 break;
@@ -1283,6 +1299,29 @@ mod tests {
         let reply = w.b.take_frames().pop().expect("an echo reply");
         w.a.on_frame(made + Duration::from_millis(5), &reply);
         assert!(text(&mut w.a).contains("icmp_seq=1 ttl=64 time=2.000 ms"));
+    }
+
+    #[test]
+    fn a_held_ping_waits_while_the_pc_still_answers() {
+        let mut w = Wire::new();
+        w.type_b("ip 10.0.0.1");
+        w.type_a("ip 10.0.0.2");
+        w.run_for(Duration::from_secs(1));
+        w.a_text.clear();
+        w.a.hold(true);
+        w.type_a("ping 10.0.0.1 -c 3 -i 0");
+        assert_eq!(w.a.deadline(), None, "no timer while held");
+        w.run_for(Duration::from_secs(10));
+        assert_eq!(w.a_text, "", "no probe, no timeout");
+        assert!(w.a.busy());
+        // Held, A still answers: B's ping ends well before its 1 s timeout.
+        w.type_b("ping 10.0.0.2 -c 1");
+        w.run_for(Duration::from_millis(500));
+        assert!(!w.b.busy(), "B's ping was answered");
+        w.a.hold(false);
+        w.run_for(Duration::from_secs(1));
+        assert_eq!(w.a_text.matches("time=").count(), 3, "{}", w.a_text);
+        assert!(!w.a.busy());
     }
 
     #[test]
