@@ -51,6 +51,17 @@ impl Lab {
         Lab { server, project, vms }
     }
 
+    /// A console on each PC, each PC given its address.
+    async fn addressed_consoles(&self, one_ip: &str, two_ip: &str) -> (Console, Console) {
+        let mut one = Console::connect(self.console(0)).await;
+        let mut two = Console::connect(self.console(1)).await;
+        one.expect("VPCS> ").await;
+        two.expect("VPCS> ").await;
+        one.run(&format!("ip {one_ip}"), "VPCS> ").await;
+        two.run(&format!("ip {two_ip}"), "VPCS> ").await;
+        (one, two)
+    }
+
     fn console(&self, i: usize) -> u16 {
         self.vms[i]["console"].as_u64().unwrap() as u16
     }
@@ -326,12 +337,7 @@ async fn a_flood_ping_loses_no_line_on_the_console() {
     // The two PCs answer each other inside their own sends, far faster than
     // a console reads: the ping must wait for the console, not drop lines.
     let lab = Lab::linked_pair().await;
-    let mut one = Console::connect(lab.console(0)).await;
-    let mut two = Console::connect(lab.console(1)).await;
-    one.expect("VPCS> ").await;
-    two.expect("VPCS> ").await;
-    one.run("ip 192.168.1.1", "VPCS> ").await;
-    two.run("ip 192.168.1.2", "VPCS> ").await;
+    let (_one, mut two) = lab.addressed_consoles("192.168.1.1", "192.168.1.2").await;
     const PINGS: usize = 3000;
     let out = two.run(&format!("ping 192.168.1.1 -c {PINGS} -i 0"), "VPCS> ").await;
     let seqs: Vec<usize> = out
@@ -347,12 +353,7 @@ async fn a_flood_ping_loses_no_line_on_the_console() {
 async fn tunnels_change_while_running_and_scripts_persist() {
     let lab = Lab::linked_pair().await;
     let c = Client::new();
-    let mut one = Console::connect(lab.console(0)).await;
-    let mut two = Console::connect(lab.console(1)).await;
-    one.expect("VPCS> ").await;
-    two.expect("VPCS> ").await;
-    one.run("ip 10.0.0.1", "VPCS> ").await;
-    two.run("ip 10.0.0.2", "VPCS> ").await;
+    let (mut one, mut two) = lab.addressed_consoles("10.0.0.1", "10.0.0.2").await;
     assert_eq!(two.run("ping 10.0.0.1 -c 1", "VPCS> ").await.matches("84 bytes").count(), 1);
 
     // Unplugged: pings time out at once.
@@ -468,12 +469,7 @@ async fn three_pcs_ping_each_other_through_a_switch() {
 async fn captures_are_pcap_files_that_tshark_reads() {
     let lab = Lab::linked_pair().await;
     let c = Client::new();
-    let mut one = Console::connect(lab.console(0)).await;
-    let mut two = Console::connect(lab.console(1)).await;
-    one.expect("VPCS> ").await;
-    two.expect("VPCS> ").await;
-    one.run("ip 10.0.0.1", "VPCS> ").await;
-    two.run("ip 10.0.0.2", "VPCS> ").await;
+    let (one, mut two) = lab.addressed_consoles("10.0.0.1", "10.0.0.2").await;
 
     let port = format!("{}/adapters/0/ports/0", lab.vm_url(0));
     for bad in [r#"{"capture_file_name": "../escape.pcap"}"#, r#"{"capture_file_name": "/etc/x.pcap"}"#] {

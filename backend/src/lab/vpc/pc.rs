@@ -1078,6 +1078,16 @@ mod tests {
             }
         }
 
+        /// Two PCs with addresses, past their duplicate checks, A's text cleared.
+        fn addressed(b_ip: &str, a_ip: &str) -> Wire {
+            let mut w = Wire::new();
+            w.type_b(&format!("ip {b_ip}"));
+            w.type_a(&format!("ip {a_ip}"));
+            w.run_for(Duration::from_secs(1));
+            w.a_text.clear();
+            w
+        }
+
         /// Delivers frames until both sides are quiet, then runs timers up to `until`.
         fn run_for(&mut self, span: Duration) {
             let end = self.now + span;
@@ -1191,11 +1201,7 @@ mod tests {
 
     #[test]
     fn udp_ping_and_trace_to_a_neighbour() {
-        let mut w = Wire::new();
-        w.type_b("ip 10.1.1.1");
-        w.type_a("ip 10.1.1.2");
-        w.run_for(Duration::from_secs(1));
-        w.a_text.clear();
+        let mut w = Wire::addressed("10.1.1.1", "10.1.1.2");
         w.type_a("ping 10.1.1.1 -2 -c 2 -i 10");
         w.run_for(Duration::from_secs(1));
         let lines: Vec<&str> = w.a_text.lines().collect();
@@ -1277,10 +1283,7 @@ mod tests {
 
     #[test]
     fn a_ping_is_timed_from_when_its_request_left() {
-        let mut w = Wire::new();
-        w.type_b("ip 192.168.1.1");
-        w.type_a("ip 192.168.1.2");
-        w.run_for(Duration::from_secs(1));
+        let mut w = Wire::addressed("192.168.1.1", "192.168.1.2");
         w.type_a("ping 192.168.1.1 -c 1"); // learns B's MAC
         w.run_for(Duration::from_secs(2));
         text(&mut w.a);
@@ -1303,11 +1306,7 @@ mod tests {
 
     #[test]
     fn a_held_ping_waits_while_the_pc_still_answers() {
-        let mut w = Wire::new();
-        w.type_b("ip 10.0.0.1");
-        w.type_a("ip 10.0.0.2");
-        w.run_for(Duration::from_secs(1));
-        w.a_text.clear();
+        let mut w = Wire::addressed("10.0.0.1", "10.0.0.2");
         w.a.hold(true);
         w.type_a("ping 10.0.0.1 -c 3 -i 0");
         assert_eq!(w.a.deadline(), None, "no timer while held");
@@ -1326,11 +1325,7 @@ mod tests {
 
     #[test]
     fn ctrl_c_stops_a_ping_and_lines_wait_for_a_running_job() {
-        let mut w = Wire::new();
-        w.type_b("ip 10.0.0.1");
-        w.type_a("ip 10.0.0.2");
-        w.run_for(Duration::from_secs(1));
-        w.a_text.clear();
+        let mut w = Wire::addressed("10.0.0.1", "10.0.0.2");
         w.type_a("ping 10.0.0.1 -c 100");
         w.type_a("echo after");
         w.run_for(Duration::from_millis(1500));
