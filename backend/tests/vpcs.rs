@@ -469,7 +469,7 @@ async fn three_pcs_ping_each_other_through_a_switch() {
 async fn captures_are_pcap_files_that_tshark_reads() {
     let lab = Lab::linked_pair().await;
     let c = Client::new();
-    let (one, mut two) = lab.addressed_consoles("10.0.0.1", "10.0.0.2").await;
+    let (_one, mut two) = lab.addressed_consoles("10.0.0.1", "10.0.0.2").await;
 
     let port = format!("{}/adapters/0/ports/0", lab.vm_url(0));
     for bad in [r#"{"capture_file_name": "../escape.pcap"}"#, r#"{"capture_file_name": "/etc/x.pcap"}"#] {
