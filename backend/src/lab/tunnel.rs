@@ -22,7 +22,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::errno::Errno;
 use nix::sys::socket::{
-    recvmsg, send, sendto, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrStorage,
+    recv, recvmsg, send, sendto, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrStorage,
 };
 use nix::sys::time::TimeSpec;
 use tokio::io::Interest;
@@ -123,9 +123,27 @@ impl Endpoint {
     }
 
     /// Takes one waiting datagram into `buffer`: its length and when it
-    /// arrived. `WouldBlock` when none is waiting.
+    /// was taken. `WouldBlock` when none is waiting.
     pub fn receive(&self, buffer: &mut [u8], wake: Wake) -> io::Result<(usize, Instant)> {
-        let mut receive = || receive_stamped(self.socket.as_raw_fd(), buffer);
+        self.take(buffer, wake, false)
+    }
+
+    /// As [`Endpoint::receive`], but with the kernel's arrival time, for a
+    /// PC timing its probes. The stamp is dearer to read (measured: 6.8
+    /// against 4.5 µs for the first receive after 10 ms idle), so a PC
+    /// that only answers does without.
+    pub fn receive_stamped(&self, buffer: &mut [u8], wake: Wake) -> io::Result<(usize, Instant)> {
+        self.take(buffer, wake, true)
+    }
+
+    fn take(&self, buffer: &mut [u8], wake: Wake, stamped: bool) -> io::Result<(usize, Instant)> {
+        let fd = self.socket.as_raw_fd();
+        let mut receive = || match stamped {
+            true => receive_stamped(fd, buffer),
+            false => refused_once(|| recv(fd, buffer, MsgFlags::MSG_DONTWAIT))
+                .map(|len| (len, Instant::now()))
+                .map_err(io::Error::from),
+        };
         match wake {
             // The reactor may not know yet: ask the socket itself.
             Wake::HandOver => receive(),
@@ -146,9 +164,7 @@ impl Endpoint {
             true => send(fd, frame, MsgFlags::MSG_DONTWAIT),
             false => sendto(fd, frame, &SockaddrStorage::from(peer), MsgFlags::MSG_DONTWAIT),
         };
-        // A connected socket reports a peer that was not listening (an ICMP
-        // error) on its next call, once: that is no reason to lose this frame.
-        if send().or_else(|e| if e == Errno::ECONNREFUSED { send() } else { Err(e) }).is_err() {
+        if refused_once(send).is_err() {
             return;
         }
         let Some(receiver) = ENDPOINTS.with_borrow(|all| all.get(&peer).and_then(Weak::upgrade)) else {
@@ -184,13 +200,19 @@ impl Drop for Endpoint {
     }
 }
 
+/// Runs a socket call again if it failed only to report an earlier send's
+/// refusal: a connected socket reports a peer that was not listening (an
+/// ICMP error) once, on its next call, and that is no reason to lose this one.
+fn refused_once<T>(mut call: impl FnMut() -> nix::Result<T>) -> nix::Result<T> {
+    match call() {
+        Err(Errno::ECONNREFUSED) => call(),
+        done => done,
+    }
+}
+
 /// `recvmsg` with the kernel's arrival stamp, turned into an `Instant`.
 fn receive_stamped(fd: i32, buffer: &mut [u8]) -> io::Result<(usize, Instant)> {
-    // As for sends: a refused earlier send is reported once, and hides nothing.
-    let (len, stamp) = match receive_once(fd, buffer) {
-        Err(Errno::ECONNREFUSED) => receive_once(fd, buffer),
-        received => received,
-    }?;
+    let (len, stamp) = refused_once(|| receive_once(fd, buffer))?;
     let (now, wall) = (Instant::now(), SystemTime::now());
     let age = stamp.and_then(|s| wall.duration_since(s).ok()).unwrap_or_default();
     Ok((len, now.checked_sub(age).unwrap_or(now)))
@@ -242,7 +264,7 @@ mod tests {
         // and the datagram is already in its socket.
         assert_eq!(b.wake().now_or_never(), Some(Wake::HandOver));
         let mut buffer = [0u8; 64];
-        let (len, arrived) = b.receive(&mut buffer, Wake::HandOver).unwrap();
+        let (len, arrived) = b.receive_stamped(&mut buffer, Wake::HandOver).unwrap();
         assert_eq!(&buffer[..len], b"frame");
         assert!(before <= arrived && arrived <= Instant::now(), "stamped when the kernel took it in");
         let empty = b.receive(&mut buffer, Wake::HandOver).unwrap_err();
@@ -298,14 +320,22 @@ mod tests {
         let mut buffer = [0u8; 64];
         let (len, _) = b.receive(&mut buffer, Wake::HandOver).unwrap();
         assert_eq!(&buffer[..len], b"frame");
-        // And the same on receiving: b's refused send must not hide a's frame.
+        // And the same on receiving, stamped or not: b's refused send must
+        // not hide a's frame.
+        let a_addr = a.addr;
         drop(a);
-        b.send(b"lost");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let a = std::net::UdpSocket::bind(b.peer.unwrap()).unwrap();
-        a.send_to(b"frame", b.addr).unwrap();
-        let (len, _) = b.receive(&mut buffer, Wake::HandOver).unwrap();
-        assert_eq!(&buffer[..len], b"frame");
+        for stamped in [true, false] {
+            b.send(b"lost");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let a = std::net::UdpSocket::bind(a_addr).unwrap();
+            a.send_to(b"frame", b.addr).unwrap();
+            drop(a);
+            let received = match stamped {
+                true => b.receive_stamped(&mut buffer, Wake::HandOver),
+                false => b.receive(&mut buffer, Wake::HandOver),
+            };
+            assert_eq!(&buffer[..received.unwrap().0], b"frame", "stamped: {stamped}");
+        }
     }
 
     fn registered(addr: SocketAddr) -> bool {

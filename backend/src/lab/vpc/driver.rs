@@ -270,7 +270,12 @@ impl Station {
     fn receive_one(&mut self, wake: Wake) -> bool {
         let Some(endpoint) = self.tunnel.clone() else { return false };
         let received = tunnel::with_buffer(|buffer| {
-            let (len, arrived) = endpoint.receive(buffer, wake).ok()?;
+            // Only a PC timing its own probes needs the kernel's stamp.
+            let received = match self.pc.busy() {
+                true => endpoint.receive_stamped(buffer, wake),
+                false => endpoint.receive(buffer, wake),
+            };
+            let (len, arrived) = received.ok()?;
             record(&mut self.capture, &buffer[..len]);
             self.pc.on_frame(arrived, &buffer[..len]);
             Some(())
