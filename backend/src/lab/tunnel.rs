@@ -1,8 +1,10 @@
 //! One end of a UDP tunnel, as PCs and switch ports hold them: a socket on
-//! the lab's thread (see [`super::network_thread`]) with two additions.
+//! the lab's thread (see [`super::network_thread`]), bound to `lport` and
+//! connected to `rhost:rport` as GNS3's ubridge connects its own, with two
+//! additions.
 //!
 //! - Delivery by the sender. A datagram sent over loopback is already in the
-//!   receiving socket when `sendto` returns. When that socket is another
+//!   receiving socket when `send` returns. When that socket is another
 //!   endpoint of this server, the sender runs the receiver's handler at once,
 //!   on its own stack ([`Endpoint::deliver_with`]): no scheduler lap and no
 //!   `epoll_wait` per hop. A receiver that is busy (it is the one sending,
@@ -11,6 +13,7 @@
 //! - Arrival times. The kernel stamps each datagram as it takes it in
 //!   (`SO_TIMESTAMPNS`), so a ping's round trip ends when the reply arrived,
 //!   as iputils' ping measures it, not when this thread got round to it.
+//!   Only a PC timing its probes reads the stamp, which costs a little.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
