@@ -142,7 +142,7 @@ impl Endpoint {
     fn take(&self, buffer: &mut [u8], wake: Wake, stamped: bool) -> io::Result<(usize, Instant)> {
         let fd = self.socket.as_raw_fd();
         let mut receive = || match stamped {
-            true => receive_stamped(fd, buffer),
+            true => recv_stamped(fd, buffer),
             false => refused_once(|| recv(fd, buffer, MsgFlags::MSG_DONTWAIT))
                 .map(|len| (len, Instant::now()))
                 .map_err(io::Error::from),
@@ -214,14 +214,14 @@ fn refused_once<T>(mut call: impl FnMut() -> nix::Result<T>) -> nix::Result<T> {
 }
 
 /// `recvmsg` with the kernel's arrival stamp, turned into an `Instant`.
-fn receive_stamped(fd: i32, buffer: &mut [u8]) -> io::Result<(usize, Instant)> {
-    let (len, stamp) = refused_once(|| receive_once(fd, buffer))?;
+fn recv_stamped(fd: i32, buffer: &mut [u8]) -> io::Result<(usize, Instant)> {
+    let (len, stamp) = refused_once(|| recvmsg_once(fd, buffer))?;
     let (now, wall) = (Instant::now(), SystemTime::now());
     let age = stamp.and_then(|s| wall.duration_since(s).ok()).unwrap_or_default();
     Ok((len, now.checked_sub(age).unwrap_or(now)))
 }
 
-fn receive_once(fd: i32, buffer: &mut [u8]) -> nix::Result<(usize, Option<SystemTime>)> {
+fn recvmsg_once(fd: i32, buffer: &mut [u8]) -> nix::Result<(usize, Option<SystemTime>)> {
     let mut control = nix::cmsg_space!(TimeSpec);
     let mut iov = [io::IoSliceMut::new(buffer)];
     let msg = recvmsg::<SockaddrStorage>(fd, &mut iov, Some(&mut control), MsgFlags::MSG_DONTWAIT)?;

@@ -268,16 +268,16 @@ impl Station {
 
     /// Takes one datagram; false when none was waiting.
     fn receive_one(&mut self, wake: Wake) -> bool {
-        let Some(endpoint) = self.tunnel.clone() else { return false };
+        let Station { tunnel: Some(endpoint), pc, capture, .. } = self else { return false };
         let received = tunnel::with_buffer(|buffer| {
             // Only a PC timing its own probes needs the kernel's stamp.
-            let received = match self.pc.busy() {
+            let received = match pc.busy() {
                 true => endpoint.receive_stamped(buffer, wake),
                 false => endpoint.receive(buffer, wake),
             };
             let (len, arrived) = received.ok()?;
-            record(&mut self.capture, &buffer[..len]);
-            self.pc.on_frame(arrived, &buffer[..len]);
+            record(capture, &buffer[..len]);
+            pc.on_frame(arrived, &buffer[..len]);
             Some(())
         });
         let frames = self.pc.take_frames();
