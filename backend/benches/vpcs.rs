@@ -78,7 +78,9 @@ fn main() {
         let mut t = rtts(&vb.run(&format!("ping 10.0.0.1 -c {per_round} -i {PING_GAP_MS}"), "VPCS> "));
         let f = bare_round_trips(per_round);
         ratios.push(percentile(&mut o, 0.5) / percentile(&mut t, 0.5));
-        (ours.extend(o), theirs.extend(t), floor.extend(f));
+        ours.extend(o);
+        theirs.extend(t);
+        floor.extend(f);
     }
     let (m_ours, m_theirs) = (percentile(&mut ours, 0.5), percentile(&mut theirs, 0.5));
     let m_floor = percentile(&mut floor, 0.5);
