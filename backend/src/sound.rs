@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, Thread};
 use std::time::Duration;
 
 use patchbay_shared::{action, Notification};
@@ -18,6 +18,9 @@ use crate::notify::Hub;
 
 /// How often the control thread wakes when no timer is due sooner.
 const CONTROL_PERIOD: Duration = Duration::from_millis(5);
+/// Longest sleep of a settled control thread between looks at its stop flag;
+/// calls that leave it work wake it sooner.
+const CONTROL_IDLE: Duration = Duration::from_secs(1);
 
 pub struct SoundOptions {
     /// Rate of the timer clock; a sound card imposes its own.
@@ -38,6 +41,8 @@ pub struct Sound {
     hub: Hub,
     stop: Arc<AtomicBool>,
     control: Option<JoinHandle<()>>,
+    /// The control thread, woken when a call leaves it work.
+    control_thread: Thread,
     _clock: Clock,
 }
 
@@ -84,14 +89,22 @@ impl Sound {
                         for change in e.take_value_changes() {
                             hub.publish(&Notification::new(action::ENGINE_CHANGED, change));
                         }
-                        e.next_timer()
-                            .map_or(CONTROL_PERIOD, |t| Duration::from_secs_f64((t - now).clamp(0.0, 0.005)))
+                        (!e.settled()).then(|| {
+                            e.next_timer().map_or(CONTROL_PERIOD, |t| {
+                                Duration::from_secs_f64((t - now).clamp(0.0, 0.005))
+                            })
+                        })
                     };
-                    std::thread::sleep(sleep.max(Duration::from_micros(500)));
+                    match sleep {
+                        Some(sleep) => std::thread::sleep(sleep.max(Duration::from_micros(500))),
+                        // Nothing to do: an idle server should cost nothing.
+                        None => std::thread::park_timeout(CONTROL_IDLE),
+                    }
                 }
             })?
         };
-        Ok(Sound { engine, source, setup, hub, stop, control: Some(control), _clock: clock })
+        let control_thread = control.thread().clone();
+        Ok(Sound { engine, source, setup, hub, stop, control: Some(control), control_thread, _clock: clock })
     }
 
     /// What drives the clock: the device's name, or why it is a timer.
@@ -106,7 +119,10 @@ impl Sound {
     /// set-values (whose parameter commands go out at once, and whose
     /// notifications the control thread sends, coalesced). The OSC fast path.
     pub fn quick<R>(&self, f: impl FnOnce(&mut Engine) -> R) -> R {
-        f(&mut lock(&self.engine))
+        let mut e = lock(&self.engine);
+        let r = f(&mut e);
+        self.wake_control(&e);
+        r
     }
 
     /// Runs `f` on the engine, then sends its edits on and announces its changes.
@@ -115,7 +131,16 @@ impl Sound {
         let r = f(&mut e);
         e.pump();
         publish(&mut e, &self.hub);
+        self.wake_control(&e);
         r
+    }
+
+    /// Wakes the control thread if `e` has left it work (a query leaves
+    /// none, so the OSC fast path pays nothing for this).
+    fn wake_control(&self, e: &Engine) {
+        if !e.settled() {
+            self.control_thread.unpark();
+        }
     }
 }
 
@@ -123,6 +148,7 @@ impl Drop for Sound {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
         if let Some(t) = self.control.take() {
+            t.thread().unpark();
             let _ = t.join();
         }
     }

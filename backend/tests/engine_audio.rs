@@ -74,15 +74,20 @@ fn the_sound_card_plays_what_the_patch_makes() {
     assert!((peak - 0.5).abs() < 0.01, "peak {peak}");
 }
 
-#[test]
-fn without_a_sound_card_the_engine_runs_on_its_own_clock() {
-    let home = tempfile::tempdir().unwrap(); // no .asoundrc
-    let data = tempfile::tempdir().unwrap();
+/// The real binary where ALSA finds no card (`HOME` without an `.asoundrc`);
+/// the directories live as long as the second half.
+fn without_a_card() -> (Binary, [tempfile::TempDir; 2]) {
+    let (home, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_patchbay"));
     cmd.env("HOME", home.path())
         .args(["--port=0", "--osc-port=0", "--discovery-port=0"])
         .arg(format!("--data-dir={}", data.path().display()));
-    let server = Binary::spawn(cmd, data.path());
+    (Binary::spawn(cmd, data.path()), [home, data])
+}
+
+#[test]
+fn without_a_sound_card_the_engine_runs_on_its_own_clock() {
+    let (server, _dirs) = without_a_card();
     let first = engine_status(&server);
     assert_eq!(first["clock"], "timer", "{first}");
     std::thread::sleep(Duration::from_millis(500));
@@ -90,6 +95,74 @@ fn without_a_sound_card_the_engine_runs_on_its_own_clock() {
     assert!((0.3..1.5).contains(&later), "engine time advances at about real time: {later} s in 0.5 s");
     server.kill9();
 }
+
+/// Wake-ups of the server's timer clock thread so far.
+fn clock_wakeups(server: &Binary) -> u64 {
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", server.child.id())).unwrap();
+    let clock = tasks
+        .flatten()
+        .find(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == "patchbay-clock"))
+        .expect("a clock thread");
+    let status = std::fs::read_to_string(clock.path().join("status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap()
+}
+
+fn put_patch(server: &Binary, patch: &str) {
+    let out = Command::new("curl")
+        .args(["-s", "-f", "-X", "PUT", &server.url("/v1/engine/patch"), "--data-binary", patch])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn with_nothing_to_play_the_timer_clock_rests_and_time_goes_on() {
+    let (server, _dirs) = without_a_card();
+    let elapsed_over = |span: Duration| {
+        let (before, time) = (clock_wakeups(&server), engine_status(&server)["time"].as_f64().unwrap());
+        std::thread::sleep(span);
+        let after = engine_status(&server)["time"].as_f64().unwrap();
+        (clock_wakeups(&server) - before, after - time)
+    };
+    // An empty patch: 64-frame blocks at 48 kHz would be 750 ticks a second.
+    let (wakeups, time) = elapsed_over(Duration::from_secs(1));
+    assert!(wakeups < 20, "the clock rests: {wakeups} wake-ups in a second");
+    assert!((0.9..1.6).contains(&time), "engine time still follows real time: {time} s in 1 s");
+    // Something to play: it ticks again.
+    put_patch(&server, PATCH);
+    let (wakeups, time) = elapsed_over(Duration::from_secs(1));
+    assert!(wakeups > 300, "the clock ticks: {wakeups} wake-ups in a second");
+    assert!((0.9..1.6).contains(&time), "{time} s in 1 s");
+    // Empty again (the deleted transforms fade out first): it rests again.
+    put_patch(&server, r#"{"format": "patchbay-patch", "version": 1, "transforms": [], "connections": []}"#);
+    std::thread::sleep(Duration::from_millis(100));
+    let (wakeups, time) = elapsed_over(Duration::from_secs(1));
+    assert!(wakeups < 20, "{wakeups} wake-ups in a second");
+    assert!((0.9..1.6).contains(&time), "{time} s in 1 s");
+    // Timers need no ticking: a Metro keeps its pace while the clock rests.
+    put_patch(&server, METRO);
+    let before = clock_wakeups(&server);
+    let out = Command::new("curl")
+        .args(["-s", "-N", "--max-time", "2", &server.url("/v1/notifications")])
+        .output()
+        .unwrap();
+    let wakeups = clock_wakeups(&server) - before;
+    let ticks = String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.contains("tick: bang")).count();
+    assert!((14..=26).contains(&ticks), "{ticks} ticks of a 100 ms Metro in 2 s");
+    assert!(wakeups < 40, "the clock rests meanwhile: {wakeups} wake-ups");
+    server.kill9();
+}
+
+const METRO: &str = r#"{"format": "patchbay-patch", "version": 1,
+  "transforms": [
+    {"name": "metro0", "type": "Metro", "args": "100", "values": {"onoff": {"type": "Boolean", "value": true}}},
+    {"name": "print0", "type": "Print", "args": "tick"}
+  ],
+  "connections": [{"from": "metro0/bang", "to": "print0/in"}]}"#;
 
 #[test]
 fn audio_input_hears_the_capture_device() {

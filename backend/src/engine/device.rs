@@ -14,6 +14,9 @@ use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use super::transform::Setup;
 use super::{AudioSide, Engine};
 
+/// Longest rest of an idle timer clock between looks at its stop flag.
+const REST_LIMIT: Duration = Duration::from_secs(1);
+
 /// What drives the clock.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClockSource {
@@ -64,14 +67,24 @@ pub fn start(fallback: Setup, skip: Option<String>) -> (Engine, Clock) {
 fn timer(setup: Setup, reason: String, stop: Arc<AtomicBool>, late: Arc<AtomicU64>) -> (Engine, Clock) {
     let (engine, mut audio) = Engine::new(setup);
     let (flag, count) = (stop.clone(), late.clone());
-    let period = Duration::from_secs_f64(setup.block as f64 / setup.rate);
+    let clock = audio.clock().clone();
+    let period = clock.period();
     let thread = std::thread::Builder::new()
         .name("patchbay-clock".into())
         .spawn(move || {
+            clock.set_sleeper();
             let mut next = Instant::now();
             while !flag.load(Ordering::Acquire) {
                 audio.tick();
                 next += period;
+                if audio.is_idle() {
+                    // Nothing to play: rest until a command comes (engine time
+                    // goes on meanwhile, see ClockState). The timeout is a
+                    // safety net only.
+                    clock.begin_rest(next);
+                    std::thread::park_timeout(REST_LIMIT);
+                    next += period * clock.end_rest();
+                }
                 let now = Instant::now();
                 if now > next + period {
                     // Fell behind (a stalled machine): resume from now rather than racing.

@@ -16,10 +16,12 @@
 //! - [`simd`]: block kernels with run-time CPU dispatch;
 //! - [`library`]: the transform types;
 //! - [`patch_file`]: saving and loading patches as JSON;
-//! - [`render`] and [`device`]: the clocks (offline renderer, sound card, timer).
+//! - [`render`] and [`device`]: the clocks (offline renderer, sound card, timer);
+//! - [`clock`]: engine time, which both halves read.
 //!
 //! No tokio and no sockets here: the OSC and HTTP layers drive this.
 
+pub mod clock;
 pub mod compile;
 pub mod device;
 pub mod graph;
@@ -36,10 +38,11 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use clock::ClockState;
 use compile::{Dying, Layout};
 use graph::{check_name, Dsp, End, Graph, Kind, Node, NodeId, Shape, Target, ROOT};
 pub use program::AudioSide;
-use program::{ClockState, Command, Trash};
+use program::{Command, Trash};
 use transform::{Ctx, Setup};
 pub use value::{Value, ValueType};
 
@@ -169,7 +172,7 @@ impl Engine {
     pub fn new(setup: Setup) -> (Engine, AudioSide) {
         let (commands, command_rx) = rtrb::RingBuffer::new(QUEUE);
         let (trash_tx, trash) = rtrb::RingBuffer::new(QUEUE);
-        let clock = Arc::new(ClockState { rate: setup.rate, block: setup.block, frames: AtomicU64::new(0) });
+        let clock = Arc::new(ClockState::new(setup.rate, setup.block));
         let input = program::InputBus::new(setup.block);
         let audio = AudioSide::new(setup.block, command_rx, trash_tx, clock.clone(), input.clone());
         let engine = Engine {
@@ -586,6 +589,21 @@ impl Engine {
         }
     }
 
+    /// Nothing for the control thread to do until someone calls in: no
+    /// timer, no command queued, no program to send, clean up or get back,
+    /// nothing to announce. It then sleeps until woken (see `sound.rs`).
+    pub fn settled(&self) -> bool {
+        self.timers.is_empty()
+            && self.backlog.is_empty()
+            && !self.dirty
+            && !self.layout.needs_cleanup
+            && self.set_values.is_empty()
+            && self.changes.is_empty()
+            && self.log.is_empty()
+            && self.trash.is_empty()
+            && self.clock.frames() >= self.sent_at + 2 * self.setup.block as u64
+    }
+
     /// When the next timer is due, if any.
     pub fn next_timer(&self) -> Option<f64> {
         self.timers.peek().map(|Reverse((t, _))| t.0)
@@ -622,6 +640,7 @@ impl Engine {
             if let Err(rtrb::PushError::Full(command)) = self.commands.push(command) {
                 self.backlog.push_back(command);
             }
+            self.clock.wake();
         } else {
             self.backlog.push_back(command);
         }
@@ -639,7 +658,7 @@ impl Engine {
         while let Ok(trash) = self.trash.pop() {
             drop(trash);
         }
-        let frames = self.clock.frames.load(Ordering::Acquire);
+        let frames = self.clock.frames();
         if self.layout.needs_cleanup && frames >= self.sent_at + 2 * self.setup.block as u64 {
             self.dirty = true;
         }
@@ -656,6 +675,7 @@ impl Engine {
                 self.backlog.push_front(command);
                 break;
             }
+            self.clock.wake();
         }
     }
 
@@ -892,6 +912,6 @@ mod tests {
         let (mut e, mut a) = engine();
         e.advance_clock(3);
         a.tick();
-        assert_eq!(e.clock().frames.load(Ordering::Acquire), 4 * 64);
+        assert_eq!(e.clock().frames(), 4 * 64);
     }
 }

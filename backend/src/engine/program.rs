@@ -9,9 +9,9 @@
 //! locks, logs or blocks; `tests/engine_realtime.rs` proves it.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use super::clock::ClockState;
 use super::simd;
 use super::transform::{DspNode, Meter};
 
@@ -213,21 +213,6 @@ pub enum Trash {
     Data(Box<[f32]>),
 }
 
-/// Facts about the clock that both sides read.
-#[derive(Debug)]
-pub struct ClockState {
-    pub rate: f64,
-    pub block: usize,
-    /// Samples processed so far.
-    pub frames: AtomicU64,
-}
-
-impl ClockState {
-    pub fn seconds(&self) -> f64 {
-        self.frames.load(Ordering::Acquire) as f64 / self.rate
-    }
-}
-
 /// The sound card's input, one block at a time: the audio side copies each
 /// block in from the capture ring, and every AudioInput reads it, lock-free.
 #[derive(Debug)]
@@ -282,6 +267,11 @@ impl AudioSide {
         &self.clock
     }
 
+    /// Nothing to play and nothing queued: a timer clock may rest (see [`ClockState`]).
+    pub fn is_idle(&self) -> bool {
+        self.program.slots.is_empty() && self.commands.is_empty() && self.capture.is_none()
+    }
+
     /// Applies queued commands, as long as there is room to hand back what they replace.
     fn run_commands(&mut self) {
         while self.trash.slots() > 0 {
@@ -332,7 +322,7 @@ impl AudioSide {
             }
         }
         self.program.process();
-        self.clock.frames.fetch_add(self.program.block as u64, Ordering::AcqRel);
+        self.clock.advance();
     }
 
     /// One clock tick: commands, then one block. Real-time safe.
