@@ -97,8 +97,13 @@ impl Sound {
                     };
                     match sleep {
                         Some(sleep) => std::thread::sleep(sleep.max(Duration::from_micros(500))),
-                        // Nothing to do: an idle server should cost nothing.
-                        None => std::thread::park_timeout(CONTROL_IDLE),
+                        // Nothing to do: an idle server should cost nothing. Once
+                        // woken, wait a period as before, so that a flood of
+                        // set-values is still announced once per period.
+                        None => {
+                            std::thread::park_timeout(CONTROL_IDLE);
+                            std::thread::sleep(CONTROL_PERIOD);
+                        }
                     }
                 }
             })?
