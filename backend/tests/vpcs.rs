@@ -279,6 +279,18 @@ async fn a_patchbay_pc_and_real_vpcs_ping_each_other() {
     for seq in 1..=5 {
         assert!(out.contains(&format!("10.9.0.1 icmp_seq={seq} ttl=64 time=")), "{out}");
     }
+    // TCP pings both ways: connect, send data, close, a line each. (Real
+    // VPCS's TCP checksums are wrong; we read its segments all the same.)
+    let tcp_lines = |out: &str, host: &str| {
+        for seq in 1..=2 {
+            for step in ["Connect  ", "SendData ", "Close    "] {
+                let line = format!("{step} 7@{host} seq={seq} ttl=64 time=");
+                assert!(out.contains(&line), "{line:?} missing in:\n{out}");
+            }
+        }
+    };
+    tcp_lines(&ours.run("ping 10.9.0.2 -3 -c 2 -i 100", "VPCS> ").await, "10.9.0.2");
+    tcp_lines(&theirs.run("ping 10.9.0.1 -3 -c 2", "VPCS> ").await, "10.9.0.1");
     // A duplicate address is detected against the real VPCS too.
     let dup = ours.run("ip 10.9.0.2", "VPCS> ").await;
     assert!(dup.contains("10.9.0.2 is being used by MAC 00:50:79:66:68:c8\nAddress not changed"), "{dup}");

@@ -3,10 +3,12 @@
 //! Layout:
 //! - [`wire`]: the frames it sends and reads (smoltcp's wire types);
 //! - [`pc`]: its network stack and its shell, I/O-free;
+//! - [`tcp`]: `ping -3` and the answers to it, I/O-free;
 //! - [`telnet`]: console option negotiation and line editing, I/O-free;
 //! - [`driver`]: the task, on the lab's thread, that owns the tunnel endpoint and the console.
 
 pub mod driver;
 pub mod pc;
+pub mod tcp;
 pub mod telnet;
 pub mod wire;

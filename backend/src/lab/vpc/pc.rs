@@ -15,7 +15,8 @@ use smoltcp::wire::{
     ArpOperation, ArpRepr, EthernetAddress, Icmpv4DstUnreachable, Icmpv4Repr, Icmpv4TimeExceeded,
 };
 
-use super::wire::{self, Received};
+use super::tcp::{self, Probe, Progress};
+use super::wire::{self, Received, Segment};
 
 pub const BANNER: &str = "\nWelcome to Virtual PC Simulator, version 0.6\n\
 Dedicated to Daling.\n\
@@ -96,12 +97,28 @@ pub struct Pc {
     probe_unsent: bool,
     /// The job waits: see [`Pc::hold`].
     held: bool,
+    /// Where TCP sequence numbers and ports come from (xorshift; VPCS uses rand()).
+    random: u32,
+    /// Answers TCP segments, as VPCS does for any port.
+    answerer: tcp::Answerer,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Proto {
     Icmp,
     Udp,
+    Tcp,
+}
+
+impl Proto {
+    /// How its lines name the sequence number.
+    fn seq_name(self) -> &'static str {
+        match self {
+            Proto::Icmp => "icmp_seq",
+            Proto::Udp => "udp_seq",
+            Proto::Tcp => "tcp_seq",
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -122,6 +139,13 @@ struct Ping {
     size: usize,
     ttl: u8,
     seq: u16,
+    /// `-p`: the port a TCP ping connects to.
+    port: u16,
+    /// The port a TCP ping connects from, the same for each of its
+    /// connections, as VPCS does (its answerer keeps a session per port pair).
+    src_port: u16,
+    /// The connection of the TCP ping under way.
+    tcp: Option<Probe>,
     phase: Phase,
 }
 
@@ -161,6 +185,8 @@ impl Pc {
             ident: u16::from_be_bytes([mac[4], mac[5]]),
             probe_unsent: false,
             held: false,
+            random: u32::from_be_bytes([mac[2], mac[3], mac[4], mac[5]]) | 1,
+            answerer: tcp::Answerer::default(),
         }
     }
 
@@ -490,20 +516,34 @@ impl Pc {
         let Some(next_hop) = self.next_hop(ping.0) else {
             return self.print("No gateway found\n");
         };
-        let (dst, proto, count, interval, wait, size, ttl) = ping;
+        let (dst, proto, count, interval, wait, size, ttl, port) = ping;
         let phase = self.start_resolving(now, next_hop);
-        self.job =
-            Some(Job::Ping(Ping { dst, next_hop, proto, count, interval, wait, size, ttl, seq: 1, phase }));
+        let (tcp, src_port) = (None, 1024 + (self.next_random() % 64000) as u16);
+        self.job = Some(Job::Ping(Ping {
+            dst,
+            next_hop,
+            proto,
+            count,
+            interval,
+            wait,
+            size,
+            ttl,
+            seq: 1,
+            port,
+            src_port,
+            tcp,
+            phase,
+        }));
     }
 
     #[allow(clippy::type_complexity)]
     fn parse_ping(
         &self,
         args: &[&str],
-    ) -> Result<(Ipv4Addr, Proto, u32, Duration, Duration, usize, u8), String> {
+    ) -> Result<(Ipv4Addr, Proto, u32, Duration, Duration, usize, u8, u16), String> {
         let mut host = None;
-        let (mut proto, mut count, mut interval, mut wait, mut size, mut ttl) =
-            (Proto::Icmp, 5u32, 1000u64, 1000u64, 56usize, 64u8);
+        let (mut proto, mut count, mut interval, mut wait, mut size, mut ttl, mut port) =
+            (Proto::Icmp, 5u32, 1000u64, 1000u64, 56usize, 64u8, ECHO_PORT);
         let mut it = args.iter();
         while let Some(arg) = it.next() {
             let mut value = |name: &str| -> Result<u64, String> {
@@ -512,7 +552,8 @@ impl Pc {
             match *arg {
                 "-1" => proto = Proto::Icmp,
                 "-2" => proto = Proto::Udp,
-                "-3" => return Err("TCP ping is not supported here; use -1 (ICMP) or -2 (UDP)".into()),
+                "-3" => proto = Proto::Tcp,
+                "-p" => port = value("-p")?.clamp(1, 65535) as u16,
                 "-c" => count = value("-c")?.clamp(1, 1_000_000) as u32,
                 "-i" => interval = value("-i")?.min(60_000),
                 "-w" => wait = value("-w")?.clamp(1, 60_000),
@@ -522,10 +563,11 @@ impl Pc {
                 a => host = Some(a),
             }
         }
-        let host = host.ok_or("Usage: ping HOST [-c count] [-i ms] [-w ms] [-l size] [-T ttl] [-1|-2]")?;
+        let host = host
+            .ok_or("Usage: ping HOST [-c count] [-i ms] [-w ms] [-l size] [-T ttl] [-p port] [-1|-2|-3]")?;
         let dst: Ipv4Addr = host.parse().map_err(|_| "Invalid address".to_owned())?;
         let interval = Duration::from_millis(interval);
-        Ok((dst, proto, count, interval, Duration::from_millis(wait), size, ttl))
+        Ok((dst, proto, count, interval, Duration::from_millis(wait), size, ttl, port))
     }
 
     fn trace_command(&mut self, now: Instant, args: &[&str]) {
@@ -637,7 +679,14 @@ impl Pc {
                 true
             }
             Phase::Awaiting { .. } => {
-                self.print(format!("{} icmp_seq={} timeout\n", ping.dst, ping.seq));
+                match ping.tcp.take() {
+                    Some(probe) => {
+                        self.print(format!("{} {}@{} timeout\n", probe.step.label(), ping.port, ping.dst))
+                    }
+                    None => {
+                        self.print(format!("{} {}={} timeout\n", ping.dst, ping.proto.seq_name(), ping.seq))
+                    }
+                }
                 self.next_ping(now, ping)
             }
         }
@@ -652,7 +701,7 @@ impl Pc {
         true
     }
 
-    fn send_probe(&mut self, mac: EthernetAddress, ping: &Ping) {
+    fn send_probe(&mut self, mac: EthernetAddress, ping: &mut Ping) {
         let src = self.ip.expect("pings need an address").addr;
         let data: Vec<u8> = (0..ping.size).map(|i| i as u8).collect();
         let frame = match ping.proto {
@@ -665,8 +714,28 @@ impl Pc {
                 let data = &data[..ping.size.saturating_sub(0)];
                 wire::udp(self.mac, mac, src, ping.dst, ping.ttl, 10000 + ping.seq, ECHO_PORT, data)
             }
+            Proto::Tcp => {
+                let (probe, syn) = Probe::connect(ping.src_port, ping.port, self.next_random(), ping.size);
+                ping.tcp = Some(probe);
+                return self.send_segment(mac, ping.dst, ping.ttl, syn, &[]);
+            }
         };
         self.send(frame);
+    }
+
+    fn send_segment(&mut self, mac: EthernetAddress, dst: Ipv4Addr, ttl: u8, segment: Segment, data: &[u8]) {
+        let src = self.ip.expect("TCP needs an address").addr;
+        let frame = wire::tcp(self.mac, mac, src, dst, ttl, segment, data);
+        self.send(frame);
+    }
+
+    fn next_random(&mut self) -> u32 {
+        let mut x = self.random;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.random = x;
+        x
     }
 
     fn send_arp_request(&mut self, target: Ipv4Addr) {
@@ -752,6 +821,9 @@ impl Pc {
             Received::Icmp { ip, src_mac, icmp } => self.on_icmp(now, ip, src_mac, icmp),
             Received::Udp { ip, src_mac, src_port, dst_port, payload } => {
                 self.on_udp(now, ip, src_mac, src_port, dst_port, payload, frame)
+            }
+            Received::Tcp { ip, src_mac, segment, payload } => {
+                self.on_tcp(now, ip, src_mac, segment, payload.len())
             }
             Received::Ignored => {}
         }
@@ -863,6 +935,79 @@ impl Pc {
         self.job = more.then_some(Job::Trace(trace));
     }
 
+    /// A TCP segment: the next step of our TCP ping, or one to answer.
+    fn on_tcp(
+        &mut self,
+        now: Instant,
+        ip: smoltcp::wire::Ipv4Repr,
+        src_mac: EthernetAddress,
+        segment: Segment,
+        payload_len: usize,
+    ) {
+        let Some(config) = self.ip else { return };
+        if ip.dst_addr != config.addr {
+            return;
+        }
+        if let Some(Job::Ping(ping)) = &mut self.job {
+            if let (Phase::Awaiting { sent, .. }, Some(probe)) = (ping.phase, &mut ping.tcp) {
+                if ip.src_addr == ping.dst && probe.owns(&segment) {
+                    let step = probe.step;
+                    let progress = probe.on_segment(&segment, payload_len);
+                    let mut ping = std::mem::replace(ping, placeholder_ping());
+                    let more = self.tcp_progress(now, &mut ping, step, progress, ip.hop_limit, src_mac, sent);
+                    self.job = more.then_some(Job::Ping(ping));
+                    return;
+                }
+            }
+        }
+        let isn = self.next_random();
+        if let Some(reply) = self.answerer.answer(ip.src_addr, &segment, payload_len, isn) {
+            self.send_segment(src_mac, ip.src_addr, 64, reply, &[]);
+        }
+    }
+
+    /// Carries out what a segment meant to our TCP ping; false when the ping is over.
+    #[allow(clippy::too_many_arguments)]
+    fn tcp_progress(
+        &mut self,
+        now: Instant,
+        ping: &mut Ping,
+        step: tcp::Step,
+        progress: Progress,
+        ttl: u8,
+        mac: EthernetAddress,
+        sent: Instant,
+    ) -> bool {
+        let at = format!("{} {}@{}", step.label(), ping.port, ping.dst);
+        match progress {
+            Progress::Ignored => true,
+            Progress::Refused => {
+                self.print(format!("{at} RST returned\n"));
+                ping.tcp = None;
+                self.next_ping(now, ping)
+            }
+            Progress::Done { ack, next } => {
+                let rtt = (now - sent).as_secs_f64() * 1000.0;
+                self.print(format!("{at} seq={} ttl={ttl} time={rtt:.3} ms\n", ping.seq));
+                if let Some(ack) = ack {
+                    self.send_segment(mac, ping.dst, ping.ttl, ack, &[]);
+                }
+                let Some(next) = next else {
+                    ping.tcp = None;
+                    return self.next_ping(now, ping);
+                };
+                let data: Vec<u8> = match next.flags & wire::flags::PSH {
+                    0 => vec![],
+                    _ => (0..ping.size).map(|i| i as u8).collect(),
+                };
+                self.send_segment(mac, ping.dst, ping.ttl, next, &data);
+                self.probe_unsent = true;
+                ping.phase = Phase::Awaiting { sent: now, deadline: now + ping.wait };
+                true
+            }
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn on_udp(
         &mut self,
@@ -934,6 +1079,9 @@ fn placeholder_ping() -> Ping {
         size: 0,
         ttl: 0,
         seq: 0,
+        port: 0,
+        src_port: 0,
+        tcp: None,
         phase: Phase::Pausing { until: Instant::now() },
     }
 }
@@ -1025,7 +1173,8 @@ ip ARG ... [OPTION]      Configure the current VPC's IP settings
                            ADDR[/LEN] [GATEWAY], ADDR MASK [GATEWAY]
 load                     Load the configuration file startup.vpc
 ping HOST [OPTION ...]   Ping the network HOST
-                           -c count  -i ms  -w ms  -l size  -T ttl  -1 ICMP (default)  -2 UDP
+                           -c count  -i ms  -w ms  -l size  -T ttl  -p port
+                           -1 ICMP (default)  -2 UDP  -3 TCP (connect, send, close)
 save                     Save the configuration to startup.vpc
 set ARG ...              Set VPC name: set pcname NAME
 show [ARG ...]           Print the information of VPCs: show ip, show arp
@@ -1214,6 +1363,33 @@ mod tests {
         assert_eq!(lines[0], "trace to 10.1.1.1, 8 hops max, press Ctrl+C to stop");
         assert!(lines[1].starts_with(" 1   *10.1.1.1   "), "{}", w.a_text);
         assert!(lines[1].ends_with(" ms (ICMP type:3, code:3, Destination port unreachable)"));
+    }
+
+    #[test]
+    fn tcp_ping_connects_sends_and_closes() {
+        let mut w = Wire::addressed("10.1.1.1", "10.1.1.2");
+        w.type_a("ping 10.1.1.1 -3 -c 2 -i 10");
+        w.run_for(Duration::from_secs(1));
+        let lines: Vec<&str> = w.a_text.lines().collect();
+        for (i, step) in ["Connect  ", "SendData ", "Close    "].iter().cycle().take(6).enumerate() {
+            let start = format!("{step} 7@10.1.1.1 seq={} ttl=64 time=", i / 3 + 1);
+            assert!(lines[i].starts_with(&start) && lines[i].ends_with(" ms"), "{}", w.a_text);
+        }
+        assert_eq!(lines[6], "VPCS> ", "{}", w.a_text);
+        w.a_text.clear();
+        w.type_a("ping 10.1.1.1 -3 -c 1 -p 80 -l 0");
+        w.run_for(Duration::from_secs(1));
+        assert!(w.a_text.contains("Close     80@10.1.1.1 seq=1 ttl=64"), "{}", w.a_text);
+        // Nobody there: each ping's connect times out.
+        w.a_text.clear();
+        w.type_a("ping 10.1.1.1 -3 -c 1 -w 50");
+        w.b = Pc::new([0x00, 0x50, 0x79, 0x66, 0x68, 0x09], None); // B lost its address
+        w.run_for(Duration::from_secs(1));
+        assert!(w.a_text.starts_with("Connect   7@10.1.1.1 timeout\n"), "{}", w.a_text);
+        w.a_text.clear();
+        w.type_a("ping 10.1.1.1 -2 -c 1 -w 50");
+        w.run_for(Duration::from_secs(1));
+        assert_eq!(w.a_text, "10.1.1.1 udp_seq=1 timeout\nVPCS> ", "named as VPCS names it");
     }
 
     #[test]

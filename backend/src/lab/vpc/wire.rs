@@ -1,5 +1,6 @@
 //! Building and reading the frames a virtual PC exchanges, with smoltcp's
-//! wire types: Ethernet II, ARP, IPv4, ICMP echo and errors, UDP.
+//! wire types: Ethernet II, ARP, IPv4, ICMP echo and errors, UDP, and the
+//! bare TCP segments of `ping -3`.
 //!
 //! Frames are raw Ethernet without FCS, one per tunnel datagram, as VPCS sends them.
 
@@ -8,7 +9,7 @@ use std::net::Ipv4Addr;
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr,
-    Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr,
+    Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr, TcpPacket, TcpSeqNumber, UdpPacket, UdpRepr,
 };
 
 pub const ETH_HEADER: usize = 14;
@@ -30,9 +31,40 @@ pub enum Received<'a> {
         dst_port: u16,
         payload: &'a [u8],
     },
+    Tcp {
+        ip: Ipv4Repr,
+        src_mac: EthernetAddress,
+        segment: Segment,
+        payload: &'a [u8],
+    },
     /// Something this PC neither answers nor needs (other protocols, other MACs).
     Ignored,
 }
+
+/// A TCP header as `ping -3` and its answerer use it: ports, numbers and
+/// flags, no options. (smoltcp's `TcpRepr` holds one control flag, so it
+/// cannot say FIN|PSH|ACK, which VPCS sends.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: u8,
+}
+
+/// TCP flag bits, as on the wire.
+pub mod flags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+}
+
+/// The receive window we announce (VPCS's: 1460 * 2).
+const WINDOW: u16 = 0xb68;
+const TCP_HEADER: usize = 20;
 
 /// Reads a frame addressed to `mac` (or broadcast). Malformed frames are `Ignored`.
 pub fn parse(frame: &[u8], mac: EthernetAddress) -> Received<'_> {
@@ -60,6 +92,23 @@ fn parse_checked(frame: &[u8], mac: EthernetAddress) -> Option<Received<'_>> {
                 IpProtocol::Icmp => {
                     let icmp = Icmpv4Repr::parse(&Icmpv4Packet::new_checked(body).ok()?, &caps).ok()?;
                     Some(Received::Icmp { ip, src_mac, icmp })
+                }
+                IpProtocol::Tcp => {
+                    // The TCP checksum is not checked: VPCS's own are wrong (it sums the
+                    // header as if 34 bytes long), and VPCS does not check them either.
+                    let tcp = TcpPacket::new_checked(body).ok()?;
+                    let flags = [tcp.fin(), tcp.syn(), tcp.rst(), tcp.psh(), tcp.ack()]
+                        .iter()
+                        .enumerate()
+                        .fold(0u8, |bits, (i, set)| bits | (u8::from(*set) << i));
+                    let segment = Segment {
+                        src_port: tcp.src_port(),
+                        dst_port: tcp.dst_port(),
+                        seq: tcp.seq_number().0 as u32,
+                        ack: tcp.ack_number().0 as u32,
+                        flags,
+                    };
+                    Some(Received::Tcp { ip, src_mac, segment, payload: tcp.payload() })
                 }
                 IpProtocol::Udp => {
                     let udp = UdpPacket::new_checked(body).ok()?;
@@ -164,6 +213,42 @@ pub fn udp(
     })
 }
 
+#[allow(clippy::too_many_arguments)]
+pub fn tcp(
+    src_mac: EthernetAddress,
+    dst_mac: EthernetAddress,
+    src_ip: Ipv4Addr,
+    dst_ip: Ipv4Addr,
+    ttl: u8,
+    segment: Segment,
+    payload: &[u8],
+) -> Vec<u8> {
+    let ip = Ipv4Repr {
+        src_addr: src_ip,
+        dst_addr: dst_ip,
+        next_header: IpProtocol::Tcp,
+        payload_len: TCP_HEADER + payload.len(),
+        hop_limit: ttl,
+    };
+    ipv4(src_mac, dst_mac, ip, |buf| {
+        let mut packet = TcpPacket::new_unchecked(buf);
+        packet.set_src_port(segment.src_port);
+        packet.set_dst_port(segment.dst_port);
+        packet.set_seq_number(TcpSeqNumber(segment.seq as i32));
+        packet.set_ack_number(TcpSeqNumber(segment.ack as i32));
+        packet.set_header_len(TCP_HEADER as u8);
+        packet.set_fin(segment.flags & flags::FIN != 0);
+        packet.set_syn(segment.flags & flags::SYN != 0);
+        packet.set_rst(segment.flags & flags::RST != 0);
+        packet.set_psh(segment.flags & flags::PSH != 0);
+        packet.set_ack(segment.flags & flags::ACK != 0);
+        packet.set_window_len(WINDOW);
+        packet.set_urgent_at(0);
+        packet.payload_mut().copy_from_slice(payload);
+        packet.fill_checksum(&src_ip.into(), &dst_ip.into());
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +309,51 @@ mod tests {
         for garbage in [&[][..], &[0xff; 13], &[0xff; 60], &frame[..30]] {
             assert_eq!(parse(garbage, B), Received::Ignored);
         }
+    }
+
+    #[test]
+    fn tcp_syn_golden_bytes_and_round_trip() {
+        let syn = Segment { src_port: 40000, dst_port: 7, seq: 0x01020304, ack: 0, flags: flags::SYN };
+        let frame = tcp(A, B, Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2), 64, syn, &[]);
+        #[rustfmt::skip]
+        let golden: [u8; 54] = [
+            0x00, 0x50, 0x79, 0x66, 0x68, 0x01, 0x00, 0x50, 0x79, 0x66, 0x68, 0x00, 0x08, 0x00,
+            0x45, 0x00, 0x00, 0x28, 0x00, 0x00, 0x40, 0x00, 0x40, 0x06, 0x26, 0xce, // len 40, DF, ttl 64, TCP
+            10, 0, 0, 1, 10, 0, 0, 2,
+            0x9c, 0x40, 0x00, 0x07, 0x01, 0x02, 0x03, 0x04, 0x00, 0x00, 0x00, 0x00, // ports, seq, ack
+            0x50, 0x02, 0x0b, 0x68, 0xf0, 0x2a, 0x00, 0x00, // 20-byte header, SYN, window, checksum, urgent
+        ];
+        assert_eq!(frame, golden);
+        let Received::Tcp { segment, payload, ip, .. } = parse(&frame, B) else { panic!() };
+        assert_eq!((segment, payload, ip.hop_limit), (syn, &[][..], 64));
+        // FIN|PSH|ACK with data, which smoltcp's TcpRepr could not carry.
+        let fin = Segment { src_port: 7, dst_port: 40000, seq: 9, ack: 0xfffffff0, flags: 0x19 };
+        let frame = tcp(B, A, Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 1), 64, fin, b"bye");
+        let Received::Tcp { segment, payload, .. } = parse(&frame, A) else { panic!() };
+        assert_eq!((segment, payload), (fin, &b"bye"[..]));
+    }
+
+    #[test]
+    fn a_syn_ack_from_real_vpcs_is_read_despite_its_checksum() {
+        // Captured from VPCS 0.5b2 answering our SYN: its TCP checksum is
+        // 0x2862 where 0x2870 is right.
+        #[rustfmt::skip]
+        let frame: [u8; 54] = [
+            0x00, 0x50, 0x79, 0x66, 0x68, 0x00, 0x00, 0x50, 0x79, 0x66, 0x68, 0xc8, 0x08, 0x00,
+            0x45, 0x00, 0x00, 0x28, 0x00, 0x00, 0x40, 0x00, 0x40, 0x06, 0x26, 0xbc,
+            0x0a, 0x09, 0x00, 0x02, 0x0a, 0x09, 0x00, 0x01,
+            0x00, 0x07, 0x93, 0xb3, 0x37, 0xcf, 0xeb, 0x62, 0x2d, 0x7c, 0x83, 0x7d,
+            0x50, 0x12, 0x0b, 0x68, 0x28, 0x62, 0x00, 0x00,
+        ];
+        let Received::Tcp { segment, payload, .. } = parse(&frame, A) else { panic!() };
+        let expected = Segment {
+            src_port: 7,
+            dst_port: 0x93b3,
+            seq: 0x37cfeb62,
+            ack: 0x2d7c837d,
+            flags: flags::SYN | flags::ACK,
+        };
+        assert_eq!((segment, payload), (expected, &[][..]));
     }
 
     #[test]
