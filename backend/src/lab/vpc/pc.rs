@@ -509,65 +509,17 @@ impl Pc {
     // ----- ping and trace -----
 
     fn ping_command(&mut self, now: Instant, args: &[&str]) {
-        let ping = match self.parse_ping(args) {
+        let mut ping = match parse_ping(args) {
             Ok(p) => p,
             Err(message) => return self.print(format!("{message}\n")),
         };
-        let Some(next_hop) = self.next_hop(ping.0) else {
+        let Some(next_hop) = self.next_hop(ping.dst) else {
             return self.print("No gateway found\n");
         };
-        let (dst, proto, count, interval, wait, size, ttl, port) = ping;
-        let phase = self.start_resolving(now, next_hop);
-        let (tcp, src_port) = (None, 1024 + (self.next_random() % 64000) as u16);
-        self.job = Some(Job::Ping(Ping {
-            dst,
-            next_hop,
-            proto,
-            count,
-            interval,
-            wait,
-            size,
-            ttl,
-            seq: 1,
-            port,
-            src_port,
-            tcp,
-            phase,
-        }));
-    }
-
-    #[allow(clippy::type_complexity)]
-    fn parse_ping(
-        &self,
-        args: &[&str],
-    ) -> Result<(Ipv4Addr, Proto, u32, Duration, Duration, usize, u8, u16), String> {
-        let mut host = None;
-        let (mut proto, mut count, mut interval, mut wait, mut size, mut ttl, mut port) =
-            (Proto::Icmp, 5u32, 1000u64, 1000u64, 56usize, 64u8, ECHO_PORT);
-        let mut it = args.iter();
-        while let Some(arg) = it.next() {
-            let mut value = |name: &str| -> Result<u64, String> {
-                it.next().and_then(|v| v.parse().ok()).ok_or(format!("Invalid value for {name}"))
-            };
-            match *arg {
-                "-1" => proto = Proto::Icmp,
-                "-2" => proto = Proto::Udp,
-                "-3" => proto = Proto::Tcp,
-                "-p" => port = value("-p")?.clamp(1, 65535) as u16,
-                "-c" => count = value("-c")?.clamp(1, 1_000_000) as u32,
-                "-i" => interval = value("-i")?.min(60_000),
-                "-w" => wait = value("-w")?.clamp(1, 60_000),
-                "-l" => size = value("-l")?.clamp(0, 1472) as usize,
-                "-T" => ttl = value("-T")?.clamp(1, 255) as u8,
-                a if a.starts_with('-') => return Err(format!("Invalid option {a}")),
-                a => host = Some(a),
-            }
-        }
-        let host = host
-            .ok_or("Usage: ping HOST [-c count] [-i ms] [-w ms] [-l size] [-T ttl] [-p port] [-1|-2|-3]")?;
-        let dst: Ipv4Addr = host.parse().map_err(|_| "Invalid address".to_owned())?;
-        let interval = Duration::from_millis(interval);
-        Ok((dst, proto, count, interval, Duration::from_millis(wait), size, ttl, port))
+        ping.next_hop = next_hop;
+        ping.src_port = 1024 + (self.next_random() % 64000) as u16;
+        ping.phase = self.start_resolving(now, next_hop);
+        self.job = Some(Job::Ping(ping));
     }
 
     fn trace_command(&mut self, now: Instant, args: &[&str]) {
@@ -1066,6 +1018,37 @@ pub fn mac_text(mac: EthernetAddress) -> String {
 
 fn reply_line(bytes: usize, from: Ipv4Addr, kind: &str, seq: u16, ttl: u8, rtt: Duration) -> String {
     format!("{bytes} bytes from {from} {kind}={seq} ttl={ttl} time={:.3} ms\n", rtt.as_secs_f64() * 1000.0)
+}
+
+/// `ping`'s arguments, as a ping that has not started (no next hop yet).
+fn parse_ping(args: &[&str]) -> Result<Ping, String> {
+    let mut ping = placeholder_ping();
+    let (mut host, mut interval, mut wait) = (None, 1000, 1000);
+    (ping.count, ping.size, ping.ttl, ping.seq, ping.port) = (5, 56, 64, 1, ECHO_PORT);
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| -> Result<u64, String> {
+            it.next().and_then(|v| v.parse().ok()).ok_or(format!("Invalid value for {name}"))
+        };
+        match *arg {
+            "-1" => ping.proto = Proto::Icmp,
+            "-2" => ping.proto = Proto::Udp,
+            "-3" => ping.proto = Proto::Tcp,
+            "-p" => ping.port = value("-p")?.clamp(1, 65535) as u16,
+            "-c" => ping.count = value("-c")?.clamp(1, 1_000_000) as u32,
+            "-i" => interval = value("-i")?.min(60_000),
+            "-w" => wait = value("-w")?.clamp(1, 60_000),
+            "-l" => ping.size = value("-l")?.clamp(0, 1472) as usize,
+            "-T" => ping.ttl = value("-T")?.clamp(1, 255) as u8,
+            a if a.starts_with('-') => return Err(format!("Invalid option {a}")),
+            a => host = Some(a),
+        }
+    }
+    let host =
+        host.ok_or("Usage: ping HOST [-c count] [-i ms] [-w ms] [-l size] [-T ttl] [-p port] [-1|-2|-3]")?;
+    ping.dst = host.parse().map_err(|_| "Invalid address".to_owned())?;
+    (ping.interval, ping.wait) = (Duration::from_millis(interval), Duration::from_millis(wait));
+    Ok(ping)
 }
 
 fn placeholder_ping() -> Ping {
