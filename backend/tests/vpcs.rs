@@ -460,6 +460,11 @@ async fn three_pcs_ping_each_other_through_a_switch() {
             "{from}->{to}: {out}"
         );
     }
+    // TCP pings cross the switch too, between two Patchbay PCs.
+    let out = pcs[2].run("ping 172.16.0.1 -3 -c 1 -p 80", "VPCS> ").await;
+    for step in ["Connect  ", "SendData ", "Close    "] {
+        assert!(out.contains(&format!("{step} 80@172.16.0.1 seq=1 ttl=64 time=")), "{out}");
+    }
     // Unplugging a port takes effect at once.
     call(reqwest::Method::DELETE, format!("{sw_path}/adapters/0/ports/1/nio"), Value::Null).await;
     let out = pcs[0].run("ping 172.16.0.2 -c 1 -w 300", "VPCS> ").await;
