@@ -1047,6 +1047,9 @@ fn parse_ping(args: &[&str]) -> Result<Ping, String> {
     let host =
         host.ok_or("Usage: ping HOST [-c count] [-i ms] [-w ms] [-l size] [-T ttl] [-p port] [-1|-2|-3]")?;
     ping.dst = host.parse().map_err(|_| "Invalid address".to_owned())?;
+    if ping.proto == Proto::Tcp {
+        ping.size = ping.size.min(1460); // what fits in a 1500-byte packet after 40 bytes of headers
+    }
     (ping.interval, ping.wait) = (Duration::from_millis(interval), Duration::from_millis(wait));
     Ok(ping)
 }
@@ -1373,6 +1376,9 @@ mod tests {
         w.type_a("ping 10.1.1.1 -2 -c 1 -w 50");
         w.run_for(Duration::from_secs(1));
         assert_eq!(w.a_text, "10.1.1.1 udp_seq=1 timeout\nVPCS> ", "named as VPCS names it");
+        // TCP data is cut to what fits in one 1500-byte packet; UDP keeps its 1472.
+        assert_eq!(parse_ping(&["10.1.1.1", "-3", "-l", "1472"]).unwrap().size, 1460);
+        assert_eq!(parse_ping(&["10.1.1.1", "-2", "-l", "1472"]).unwrap().size, 1472);
     }
 
     #[test]
