@@ -334,6 +334,25 @@ mod tests {
     }
 
     #[test]
+    fn malformed_tcp_headers_are_ignored_not_trusted() {
+        let syn = Segment { src_port: 1, dst_port: 7, seq: 0, ack: 0, flags: flags::SYN };
+        let frame = tcp(A, B, Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2), 64, syn, b"data");
+        let offset = ETH_HEADER + IP_HEADER + 12; // the data offset nibble
+        for nibble in 0..16u8 {
+            let mut bad = frame.clone();
+            bad[offset] = nibble << 4;
+            match parse(&bad, B) {
+                // 5 words is the real header; up to 6 still fits in this segment.
+                Received::Tcp { payload, .. } => assert!((5..=6).contains(&nibble), "{nibble}: {payload:?}"),
+                other => assert_eq!(other, Received::Ignored, "{nibble}"),
+            }
+        }
+        for len in 0..frame.len() {
+            let _ = parse(&frame[..len], B); // truncated anywhere: no panic
+        }
+    }
+
+    #[test]
     fn a_syn_ack_from_real_vpcs_is_read_despite_its_checksum() {
         // Captured from VPCS 0.5b2 answering our SYN: its TCP checksum is
         // 0x2862 where 0x2870 is right.
