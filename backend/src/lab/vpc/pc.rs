@@ -518,8 +518,19 @@ impl Pc {
         };
         ping.next_hop = next_hop;
         ping.src_port = 1024 + (self.next_random() % 64000) as u16;
-        ping.phase = self.start_resolving(now, next_hop);
+        ping.phase = match self.is_own(ping.dst) {
+            // Its own address: VPCS answers at once, a line a millisecond.
+            true => {
+                ping.interval = Duration::from_millis(1);
+                Phase::Pausing { until: now }
+            }
+            false => self.start_resolving(now, next_hop),
+        };
         self.job = Some(Job::Ping(ping));
+    }
+
+    fn is_own(&self, addr: Ipv4Addr) -> bool {
+        self.ip.is_some_and(|c| c.addr == addr)
     }
 
     fn trace_command(&mut self, now: Instant, args: &[&str]) {
@@ -621,6 +632,13 @@ impl Pc {
                 true
             }
             Phase::Pausing { .. } => {
+                if self.is_own(ping.dst) {
+                    self.print(format!(
+                        "{} icmp_seq={} ttl={} time=0.001 ms\n",
+                        ping.dst, ping.seq, ping.ttl
+                    ));
+                    return self.next_ping(now, ping);
+                }
                 let Some(mac) = self.arp_lookup(now, ping.next_hop) else {
                     ping.phase = Phase::Resolving { tries: 0, next: now };
                     return true;
@@ -1349,6 +1367,15 @@ mod tests {
         assert_eq!(lines[0], "trace to 10.1.1.1, 8 hops max, press Ctrl+C to stop");
         assert!(lines[1].starts_with(" 1   *10.1.1.1   "), "{}", w.a_text);
         assert!(lines[1].ends_with(" ms (ICMP type:3, code:3, Destination port unreachable)"));
+    }
+
+    #[test]
+    fn a_ping_to_its_own_address_answers_at_once() {
+        let mut w = Wire::addressed("10.1.1.1", "10.1.1.2");
+        w.type_a("ping 10.1.1.2 -c 3");
+        w.run_for(Duration::from_millis(10));
+        let line = |n| format!("10.1.1.2 icmp_seq={n} ttl=64 time=0.001 ms\n");
+        assert_eq!(w.a_text, format!("{}{}{}VPCS> ", line(1), line(2), line(3)));
     }
 
     #[test]
