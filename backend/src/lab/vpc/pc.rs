@@ -359,10 +359,8 @@ impl Pc {
             "disconnect" => self.out.push(Output::Disconnect(client)),
             "echo" => self.print(format!("{}\n", rest.join(" "))),
             "history" => {
-                let mut text = String::new();
-                for (i, h) in self.history.iter().enumerate() {
-                    let _ = writeln!(text, "{:3}  {h}", i + 1);
-                }
+                // Unnumbered, as VPCS lists it.
+                let text: String = self.history.iter().map(|h| format!("{h}\n")).collect();
                 self.print(text);
             }
             "ip" => self.ip_command(now, rest),
@@ -372,7 +370,11 @@ impl Pc {
             "set" => self.set(line, rest),
             "show" => self.show(now, line, rest),
             "trace" => self.trace_command(now, rest),
-            "version" => self.print("Patchbay VPCS, compatible with VPCS 0.6\n"),
+            // VPCS answers with its banner, less the hint for help.
+            "version" => {
+                let welcome = BANNER.trim_end().trim_end_matches("Press '?' to get help.").trim_end();
+                self.print(format!("{welcome}\n"))
+            }
             _ => unreachable!("every command is handled"),
         }
     }
@@ -403,10 +405,29 @@ impl Pc {
 
     fn show(&mut self, now: Instant, line: &str, rest: &[&str]) {
         match rest.first().map(|w| unique_prefix(w, &["ip", "arp"])) {
-            None | Some(Some("ip")) => self.show_ip(),
+            None => self.show_table(),
+            Some(Some("ip")) => self.show_ip(),
             Some(Some("arp")) => self.show_arp(now),
             _ => self.print(format!("Bad command: \"{line}\". Use ? for help.\n")),
         }
+    }
+
+    /// `show` alone: a line per PC in VPCS's columns (this process has one).
+    fn show_table(&mut self) {
+        let (ip, gw) = match self.ip {
+            Some(c) => (format!("{}/{}", c.addr, c.prefix), c.gateway.unwrap_or(Ipv4Addr::UNSPECIFIED)),
+            None => ("0.0.0.0/0".into(), Ipv4Addr::UNSPECIFIED),
+        };
+        let tunnel = self.tunnel.clone().unwrap_or_default();
+        let name = if self.name == "VPCS" { "VPCS1".to_owned() } else { self.name.clone() };
+        let rhost = format!("{}:{}", tunnel.rhost, tunnel.rport);
+        let mac = mac_text(self.mac);
+        let head = format!(
+            "{:<7}{:<21}{:<18}{:<19}{:<7}{}",
+            "NAME", "IP/MASK", "GATEWAY", "MAC", "LPORT", "RHOST:PORT"
+        );
+        let row = format!("{name:<7}{ip:<21}{:<18}{mac:<19}{:<7}{rhost}", gw.to_string(), tunnel.lport);
+        self.print(format!("\n{head}\n{row}\n"));
     }
 
     fn show_ip(&mut self) {
@@ -1446,7 +1467,22 @@ mod tests {
         pc.on_line(now, 1, "arp");
         assert_eq!(text(&mut pc), "\narp table is empty\n\nPC7> ");
         pc.on_line(now, 1, "hist");
-        assert!(text(&mut pc).contains("  2  ech hello world\n"));
+        let history = text(&mut pc);
+        assert!(
+            history.contains("\nech hello world\ns ip\nfrobnicate\nsh ip\narp\nhist\nPC7> "),
+            "{history}"
+        );
+        // `show` alone and `version`, in real VPCS's layout (compared side by side with vpcs 0.5b2).
+        pc.on_line(now, 1, "show");
+        assert_eq!(
+            text(&mut pc),
+            "\nNAME   IP/MASK              GATEWAY           MAC                LPORT  RHOST:PORT\n\
+             PC7    0.0.0.0/0            0.0.0.0           00:50:79:66:68:00  0      :0\nPC7> "
+        );
+        pc.on_line(now, 1, "version");
+        let version = text(&mut pc);
+        assert!(version.starts_with("\nWelcome to Virtual PC Simulator, version 0.6\n"), "{version}");
+        assert!(version.ends_with("wiki.freecode.com.cn.\nPC7> "), "{version}");
         pc.on_line(now, 9, "disconnect");
         assert_eq!(pc.take_output(), [Output::Disconnect(9)]);
         pc.on_line(now, 1, "!ls /");
