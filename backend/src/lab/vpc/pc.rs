@@ -348,7 +348,12 @@ impl Pc {
             "version",
         ];
         let Some(command) = unique_prefix(args[0], COMMANDS) else {
-            return self.print(format!("Bad command: \"{line}\". Use ? for help.\n"));
+            // An ambiguous prefix lists what it could mean, as VPCS does.
+            let candidates: String = prefix_matches(args[0], COMMANDS).map(|c| format!("{c}\n")).collect();
+            return match candidates.is_empty() {
+                true => self.print(format!("Bad command: \"{line}\". Use ? for help.\n")),
+                false => self.print(candidates),
+            };
         };
         let rest = &args[1..];
         match command {
@@ -1124,13 +1129,19 @@ fn placeholder_trace() -> Trace {
     }
 }
 
+/// The commands `word` (in any case) is a prefix of.
+fn prefix_matches<'a>(word: &str, commands: &'a [&'static str]) -> impl Iterator<Item = &'static str> + 'a {
+    let word = word.to_ascii_lowercase();
+    commands.iter().copied().filter(move |c| c.starts_with(&word))
+}
+
 /// The one command `word` is a prefix of, if exactly one (or an exact match).
 fn unique_prefix(word: &str, commands: &[&'static str]) -> Option<&'static str> {
     let word = word.to_ascii_lowercase();
     if let Some(exact) = commands.iter().find(|c| **c == word) {
         return Some(exact);
     }
-    let mut matches = commands.iter().filter(|c| c.starts_with(&word));
+    let mut matches = prefix_matches(&word, commands);
     match (matches.next(), matches.next()) {
         (Some(one), None) => Some(one),
         _ => None,
@@ -1455,7 +1466,7 @@ mod tests {
         pc.on_line(now, 1, "ech hello world");
         assert_eq!(text(&mut pc), "hello world\nPC7> ");
         pc.on_line(now, 1, "s ip");
-        assert_eq!(text(&mut pc), "Bad command: \"s ip\". Use ? for help.\nPC7> ");
+        assert_eq!(text(&mut pc), "save\nset\nshow\nPC7> ", "an ambiguous prefix lists its commands");
         pc.on_line(now, 1, "frobnicate");
         assert_eq!(text(&mut pc), "Bad command: \"frobnicate\". Use ? for help.\nPC7> ");
         pc.on_line(now, 1, "sh ip");
