@@ -356,6 +356,11 @@ impl Pc {
             };
         };
         let rest = &args[1..];
+        // Alone or with a trailing `?`, these explain themselves, as in VPCS.
+        let asks = rest.is_empty() || matches!(rest.last(), Some(&"?") | Some(&"help"));
+        if let Some(help) = command_help(command).filter(|_| asks) {
+            return self.print(help);
+        }
         match command {
             "?" | "help" => self.print(HELP),
             "arp" => self.show_arp(now),
@@ -1197,6 +1202,43 @@ fn parse_prefix(s: &str) -> Option<u8> {
     (mask.checked_shl(len).unwrap_or(0) == 0).then_some(len as u8)
 }
 
+/// What `ping`, `ip` ... print alone or with `?`: VPCS's help for each,
+/// cut to the options this PC has.
+fn command_help(command: &str) -> Option<&'static str> {
+    Some(match command {
+        "clear" => "\nclear [ip|arp|hist]\n  Clear the IPv4 address, the arp table or the command history\n",
+        "set" => "\nset pcname <name>\n  Set the hostname of the current VPC\n",
+        "ip" => {
+            "\nip [arguments]\n  Configure the current VPC's IP settings\n  arguments:\n\
+             \x20   <address> [/<mask>] [<gateway>]\n\
+             \x20   <address> [<gateway>] [/<mask>]\n\
+             \x20                  Set the VPC's ip, default gateway ip and network mask\n\
+             \x20                  Default IPv4 mask is /24.\n\
+             \x20                  </mask> may be written as /26, 26 or 255.255.255.192\n"
+        }
+        "ping" => {
+            "\nping <host> [-options]\n  Ping the network <host>, an IPv4 address\n    options:\n\
+             \x20    -1             ICMP mode, default\n\
+             \x20    -2             UDP mode\n\
+             \x20    -3             TCP mode: connect, send data, close\n\
+             \x20    -c <count>     packet count, default 5\n\
+             \x20    -l <size>      data size\n\
+             \x20    -T <ttl>       set TTL, default 64\n\
+             \x20    -p <port>      destination port\n\
+             \x20    -i <ms>        wait <ms> milliseconds between sending each packet\n\
+             \x20    -w <ms>        wait <ms> milliseconds to receive the response\n\n\
+             \x20 Note: Use Ctrl+C to stop the command.\n"
+        }
+        "trace" => {
+            "\ntrace <host> [-options]\n  Print the path packets take to network <host>, an IPv4 address.\n\
+             \x20   options:\n\
+             \x20     -m <ttl>       maximum TTL, default 8\n\n\
+             \x20 Note: Use Ctrl+C to stop the command.\n"
+        }
+        _ => return None,
+    })
+}
+
 const HELP: &str = "
 ?                        Print help
 arp                      Shortcut for: show arp. Show arp table
@@ -1465,6 +1507,16 @@ mod tests {
         assert_eq!(text(&mut pc), "PC7> ");
         pc.on_line(now, 1, "ech hello world");
         assert_eq!(text(&mut pc), "hello world\nPC7> ");
+        pc.on_line(now, 1, "ping");
+        let help = text(&mut pc);
+        assert!(
+            help.starts_with("\nping <host> [-options]\n") && help.contains("     -3             TCP mode"),
+            "{help}"
+        );
+        pc.on_line(now, 1, "ip ?");
+        assert!(text(&mut pc).starts_with("\nip [arguments]\n"), "help, not an address error");
+        pc.on_line(now, 1, "clear");
+        assert!(text(&mut pc).starts_with("\nclear [ip|arp|hist]\n"));
         pc.on_line(now, 1, "s ip");
         assert_eq!(text(&mut pc), "save\nset\nshow\nPC7> ", "an ambiguous prefix lists its commands");
         pc.on_line(now, 1, "frobnicate");
@@ -1480,7 +1532,8 @@ mod tests {
         pc.on_line(now, 1, "hist");
         let history = text(&mut pc);
         assert!(
-            history.contains("\nech hello world\ns ip\nfrobnicate\nsh ip\narp\nhist\nPC7> "),
+            history
+                .contains("\nech hello world\nping\nip ?\nclear\ns ip\nfrobnicate\nsh ip\narp\nhist\nPC7> "),
             "{history}"
         );
         // `show` alone and `version`, in real VPCS's layout (compared side by side with vpcs 0.5b2).
