@@ -548,7 +548,9 @@ impl Pc {
             return self.print("No gateway found\n");
         };
         ping.next_hop = next_hop;
-        ping.src_port = 1024 + (self.next_random() % 64000) as u16;
+        if ping.src_port == 0 {
+            ping.src_port = 1024 + (self.next_random() % 64000) as u16;
+        }
         ping.phase = match self.is_own(ping.dst) {
             // Its own address: VPCS answers at once, a line a millisecond.
             true => {
@@ -573,7 +575,12 @@ impl Pc {
                 Some(m) => m,
                 None => return self.print("Invalid value for -m\n"),
             },
-            None => 8,
+            // `trace HOST TTL`, VPCS's older form, or the default.
+            None => match args.get(1).map(|v| v.parse::<u8>()) {
+                Some(Ok(m)) if m > 0 => m,
+                Some(_) => return self.print("Invalid value for the maximum TTL\n"),
+                None => 8,
+            },
         };
         let Some(next_hop) = self.next_hop(dst) else {
             return self.print("No gateway found\n");
@@ -1084,6 +1091,8 @@ fn parse_ping(args: &[&str]) -> Result<Ping, String> {
             "-2" => ping.proto = Proto::Udp,
             "-3" => ping.proto = Proto::Tcp,
             "-p" => ping.port = value("-p")?.clamp(1, 65535) as u16,
+            "-s" => ping.src_port = value("-s")?.clamp(1, 65535) as u16,
+            "-t" => ping.count = u32::MAX, // until Ctrl+C
             "-c" => ping.count = value("-c")?.clamp(1, 1_000_000) as u32,
             "-i" => interval = value("-i")?.min(60_000),
             "-w" => wait = value("-w")?.clamp(1, 60_000),
@@ -1093,8 +1102,9 @@ fn parse_ping(args: &[&str]) -> Result<Ping, String> {
             a => host = Some(a),
         }
     }
-    let host =
-        host.ok_or("Usage: ping HOST [-c count] [-i ms] [-w ms] [-l size] [-T ttl] [-p port] [-1|-2|-3]")?;
+    let host = host.ok_or(
+        "Usage: ping HOST [-c count|-t] [-i ms] [-w ms] [-l size] [-T ttl] [-s port] [-p port] [-1|-2|-3]",
+    )?;
     ping.dst = host.parse().map_err(|_| "Invalid address".to_owned())?;
     if ping.proto == Proto::Tcp {
         ping.size = ping.size.min(1460); // what fits in a 1500-byte packet after 40 bytes of headers
@@ -1224,7 +1234,9 @@ fn command_help(command: &str) -> Option<&'static str> {
              \x20    -c <count>     packet count, default 5\n\
              \x20    -l <size>      data size\n\
              \x20    -T <ttl>       set TTL, default 64\n\
-             \x20    -p <port>      destination port\n\
+             \x20    -s <port>      source port (TCP mode)\n\
+             \x20    -p <port>      destination port (TCP mode)\n\
+             \x20    -t             send packets until interrupted by Ctrl+C\n\
              \x20    -i <ms>        wait <ms> milliseconds between sending each packet\n\
              \x20    -w <ms>        wait <ms> milliseconds to receive the response\n\n\
              \x20 Note: Use Ctrl+C to stop the command.\n"
@@ -1232,7 +1244,8 @@ fn command_help(command: &str) -> Option<&'static str> {
         "trace" => {
             "\ntrace <host> [-options]\n  Print the path packets take to network <host>, an IPv4 address.\n\
              \x20   options:\n\
-             \x20     -m <ttl>       maximum TTL, default 8\n\n\
+             \x20     -m <ttl>       maximum TTL, default 8\n\
+             \x20     <ttl>          Same as -m option, compatible with the old version\n\n\
              \x20 Note: Use Ctrl+C to stop the command.\n"
         }
         _ => return None,
@@ -1441,6 +1454,10 @@ mod tests {
         assert_eq!(lines[0], "trace to 10.1.1.1, 8 hops max, press Ctrl+C to stop");
         assert!(lines[1].starts_with(" 1   *10.1.1.1   "), "{}", w.a_text);
         assert!(lines[1].ends_with(" ms (ICMP type:3, code:3, Destination port unreachable)"));
+        w.a_text.clear();
+        w.type_a("trace 10.1.1.1 2"); // VPCS's older form of -m
+        w.run_for(Duration::from_secs(1));
+        assert!(w.a_text.starts_with("trace to 10.1.1.1, 2 hops max"), "{}", w.a_text);
     }
 
     #[test]
@@ -1513,6 +1530,8 @@ mod tests {
             help.starts_with("\nping <host> [-options]\n") && help.contains("     -3             TCP mode"),
             "{help}"
         );
+        assert_eq!(parse_ping(&["10.0.0.1", "-t"]).unwrap().count, u32::MAX, "until Ctrl+C");
+        assert_eq!(parse_ping(&["10.0.0.1", "-3", "-s", "4000"]).unwrap().src_port, 4000);
         pc.on_line(now, 1, "ip ?");
         assert!(text(&mut pc).starts_with("\nip [arguments]\n"), "help, not an address error");
         pc.on_line(now, 1, "clear");
