@@ -374,11 +374,11 @@ impl Pc {
                 self.print(text);
             }
             "ip" => self.ip_command(now, rest),
-            "load" => self.load(now),
+            "load" => self.load(rest.first().copied()),
             "ping" => self.ping_command(now, rest),
             "save" => self.save(),
             "set" => self.set(line, rest),
-            "show" => self.show(now, line, rest),
+            "show" => self.show(now, rest),
             "trace" => self.trace_command(now, rest),
             // VPCS answers with its banner, less the hint for help.
             "version" => {
@@ -413,12 +413,12 @@ impl Pc {
         }
     }
 
-    fn show(&mut self, now: Instant, line: &str, rest: &[&str]) {
+    fn show(&mut self, now: Instant, rest: &[&str]) {
         match rest.first().map(|w| unique_prefix(w, &["ip", "arp"])) {
             None => self.show_table(),
             Some(Some("ip")) => self.show_ip(),
             Some(Some("arp")) => self.show_arp(now),
-            _ => self.print(format!("Bad command: \"{line}\". Use ? for help.\n")),
+            _ => self.print("Invalid arguments\n"), // as VPCS answers
         }
     }
 
@@ -493,16 +493,18 @@ impl Pc {
         self.out.push(Output::SaveScript(script));
     }
 
-    fn load(&mut self, now: Instant) {
-        let Some(script) = self.script.clone() else {
-            return self.print("Can't open \"startup.vpc\"\n");
+    /// `load [FILE]`: the one file a PC has is its startup script.
+    fn load(&mut self, file: Option<&str>) {
+        let file = file.unwrap_or("startup.vpc");
+        let script = self.script.clone().filter(|_| matches!(file, "startup.vpc" | "startup"));
+        let Some(script) = script else {
+            return self.print(format!("Can't open \"{file}\"\n"));
         };
         self.print("Executing the file \"startup.vpc\"\n");
         // Run before anything typed after `load`.
         for line in script.lines().rev() {
             self.waiting_lines.push_front((0, line.to_owned()));
         }
-        let _ = now;
     }
 
     // ----- ip -----
@@ -1536,6 +1538,10 @@ mod tests {
         assert!(text(&mut pc).starts_with("\nip [arguments]\n"), "help, not an address error");
         pc.on_line(now, 1, "clear");
         assert!(text(&mut pc).starts_with("\nclear [ip|arp|hist]\n"));
+        pc.on_line(now, 1, "show xyz");
+        assert_eq!(text(&mut pc), "Invalid arguments\nPC7> ");
+        pc.on_line(now, 1, "load other.vpc");
+        assert_eq!(text(&mut pc), "Can't open \"other.vpc\"\nPC7> ");
         pc.on_line(now, 1, "s ip");
         assert_eq!(text(&mut pc), "save\nset\nshow\nPC7> ", "an ambiguous prefix lists its commands");
         pc.on_line(now, 1, "frobnicate");
@@ -1552,7 +1558,7 @@ mod tests {
         let history = text(&mut pc);
         assert!(
             history
-                .contains("\nech hello world\nping\nip ?\nclear\ns ip\nfrobnicate\nsh ip\narp\nhist\nPC7> "),
+                .contains("\nech hello world\nping\nip ?\nclear\nshow xyz\nload other.vpc\ns ip\nfrobnicate\nsh ip\narp\nhist\nPC7> "),
             "{history}"
         );
         // `show` alone and `version`, in real VPCS's layout (compared side by side with vpcs 0.5b2).
