@@ -597,10 +597,15 @@ impl Lab {
     pub async fn stop_capture(&self, project: Uuid, vm: Uuid, adapter: u32, port: u32) -> Result<()> {
         check_adapter_port(adapter, port)?;
         let _serial = self.lock_vm(vm).await;
-        let state = self.state();
-        if let Some(runtime) = &state.project(project)?.vm(vm)?.runtime {
-            runtime.send(Command::StopCapture);
+        let (done, written) = tokio::sync::oneshot::channel();
+        {
+            let state = self.state();
+            if let Some(runtime) = &state.project(project)?.vm(vm)?.runtime {
+                runtime.send(Command::StopCapture(done));
+            }
         }
+        // Once this returns, the file holds every frame captured.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), written).await;
         Ok(())
     }
 

@@ -16,6 +16,7 @@ use tokio::sync::{broadcast, mpsc, watch, Notify};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
+use super::capture::Capture;
 use super::pc::{ClientId, IpConfig, Output, Pc, TunnelInfo, BANNER};
 use super::telnet::{self, Input, LineEditor};
 use crate::lab::network_thread;
@@ -28,19 +29,13 @@ pub enum Command {
     SetScript(Option<String>),
     /// Writes every frame sent or received to this pcap file until stopped.
     StartCapture(std::fs::File),
-    StopCapture,
+    /// Ends the capture; the sender hears when the file is complete.
+    StopCapture(tokio::sync::oneshot::Sender<()>),
 }
 
-/// Unbuffered, so a capture can be read while it is written.
-type Capture = pcap_file::pcap::PcapWriter<std::fs::File>;
-
-/// Appends one frame to the capture; a failing disk ends the capture, not the PC.
+/// Queues one frame for the capture; a failing disk ends the capture, not the PC.
 fn record(capture: &mut Option<Capture>, frame: &[u8]) {
-    let Some(writer) = capture else { return };
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let packet = pcap_file::pcap::PcapPacket::new(now, frame.len() as u32, frame);
-    if let Err(e) = writer.write_packet(&packet) {
-        tracing::error!("packet capture stopped: {e}");
+    if capture.as_mut().is_some_and(|c| !c.record(frame)) {
         *capture = None;
     }
 }
@@ -233,11 +228,14 @@ async fn run(
                 Command::SetNio(nio) => set_nio(&station, spec.host, nio).await,
                 Command::SetScript(script) => lock(&station).pc.set_script(script),
                 Command::StartCapture(file) => {
-                    lock(&station).capture = pcap_file::pcap::PcapWriter::new(file)
+                    lock(&station).capture = Capture::start(file)
                         .map_err(|e| tracing::error!("cannot start packet capture: {e}"))
                         .ok();
                 }
-                Command::StopCapture => lock(&station).capture = None,
+                Command::StopCapture(done) => match lock(&station).capture.take() {
+                    Some(capture) => capture.finish(done),
+                    None => drop(done.send(())),
+                },
             },
             () = &mut timer, if armed.is_some() => {
                 let mut station = lock(&station);

@@ -5,8 +5,10 @@
 //! - [`pc`]: its network stack and its shell, I/O-free;
 //! - [`tcp`]: `ping -3` and the answers to it, I/O-free;
 //! - [`telnet`]: console option negotiation and line editing, I/O-free;
+//! - [`capture`]: pcap files, written off the lab's thread;
 //! - [`driver`]: the task, on the lab's thread, that owns the tunnel endpoint and the console.
 
+pub mod capture;
 pub mod driver;
 pub mod pc;
 pub mod tcp;
