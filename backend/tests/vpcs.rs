@@ -519,3 +519,48 @@ async fn captures_are_pcap_files_that_tshark_reads() {
         two.run("ping 10.0.0.1 -c 1", "VPCS> ").await;
     }
 }
+
+#[tokio::test]
+async fn a_console_opened_over_a_websocket_shares_the_session() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as Ws;
+
+    let lab = Lab::linked_pair().await;
+    let url = format!("{}/console/ws", lab.vm_url(0)).replacen("http://", "ws://", 1);
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    // Reads text frames until `marker` has been seen; returns all of it.
+    async fn until(
+        ws: &mut (impl StreamExt<Item = tokio_tungstenite::tungstenite::Result<Ws>> + Unpin),
+        marker: &str,
+    ) -> String {
+        let mut text = String::new();
+        while !text.contains(marker) {
+            match tokio::time::timeout(Duration::from_secs(10), ws.next()).await.unwrap() {
+                Some(Ok(Ws::Text(t))) => text.push_str(&t),
+                Some(Ok(_)) => {}
+                other => panic!("{other:?} before {marker:?} in {text:?}"),
+            }
+        }
+        text
+    }
+    let banner = until(&mut ws, "VPCS> ").await;
+    assert!(banner.contains("Welcome to Virtual PC Simulator"), "{banner:?}");
+    assert!(!banner.contains('\u{ff}') && !banner.contains('\r'), "no telnet negotiation: {banner:?}");
+    // A telnet client beside it sees what is typed in the browser.
+    let mut telnet = Console::connect(lab.console(0)).await;
+    telnet.expect("VPCS> ").await;
+    ws.send(Ws::Text("ip 10.0.0.7".into())).await.unwrap();
+    let out = until(&mut ws, "PC1 : 10.0.0.7 255.255.255.0\n").await;
+    assert!(out.contains("Checking for duplicate address..."), "{out:?}");
+    telnet.expect("PC1 : 10.0.0.7 255.255.255.0").await;
+    assert_eq!(lab.vm(0).await["ip_address"], "10.0.0.7/24");
+
+    // A stopped VM has no console to open: a JSON error, not an upgrade.
+    let c = Client::new();
+    assert_eq!(c.post(format!("{}/stop", lab.vm_url(1))).send().await.unwrap().status(), 204);
+    let url = format!("{}/console/ws", lab.vm_url(1)).replacen("http://", "ws://", 1);
+    match tokio_tungstenite::connect_async(&url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 409),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+}

@@ -6,9 +6,11 @@
 //! - [`projects`], [`vms`]: the lab's routes, thin calls into [`crate::lab::Lab`];
 //! - [`engine`]: the audio engine's status, transform types and patch file;
 //! - [`notifications`]: the chunked JSON stream and its WebSocket twin;
-//! - [`bridge`]: OSC over a WebSocket, as JSON.
+//! - [`bridge`]: OSC over a WebSocket, as JSON;
+//! - [`console`]: a PC's telnet console over a WebSocket, for the dashboard.
 
 pub mod bridge;
+pub mod console;
 pub mod engine;
 pub mod error;
 pub mod extract;
@@ -75,6 +77,7 @@ pub fn app(state: Shared) -> Router {
         .route("/v1/projects/{project_id}/ports/udp", post(projects::allocate_udp))
         .route("/v1/projects/{project_id}/vpcs/vms", get(vms::list).post(vms::create))
         .route(vm, get(vms::show).put(vms::update).delete(vms::delete))
+        .route(&format!("{vm}/console/ws"), get(console::websocket))
         .route(&format!("{vm}/start"), post(vms::start))
         .route(&format!("{vm}/stop"), post(vms::stop))
         .route(&format!("{vm}/reload"), post(vms::reload))

@@ -342,6 +342,16 @@ impl Lab {
         Ok(state.project(project)?.vms.iter().map(|vm| vm.json(project)).collect())
     }
 
+    /// Where a started VM's console listens, for clients inside the server.
+    pub async fn console_addr(&self, project: Uuid, vm: Uuid) -> Result<std::net::SocketAddr> {
+        let vm = self.get_vm(project, vm).await?;
+        if vm.status != VmStatus::Started {
+            return Err(LabError::Conflict("The VM is stopped: start it to open its console".into()));
+        }
+        let host = if self.host.is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { self.host };
+        Ok(std::net::SocketAddr::new(host, vm.console))
+    }
+
     pub async fn get_vm(&self, project: Uuid, vm: Uuid) -> Result<Vm> {
         let _serial = self.lock_vm(vm).await;
         self.vm_json(project, vm)

@@ -110,6 +110,37 @@ impl LineEditor {
     }
 }
 
+/// The other way: what a console sends, as plain text for a screen that
+/// is not a terminal (the dashboard's): negotiation, CR and NUL dropped.
+#[derive(Default)]
+pub struct Screen {
+    state: State,
+}
+
+impl Screen {
+    pub fn feed(&mut self, bytes: &[u8]) -> String {
+        let mut text = Vec::with_capacity(bytes.len());
+        for &b in bytes {
+            self.state = match (self.state, b) {
+                (State::Data, IAC) => State::Iac,
+                (State::Data, b'\r' | 0) => State::Data,
+                (State::Data, b) => {
+                    text.push(b);
+                    State::Data
+                }
+                (State::Iac, 251..=254) => State::Option,
+                (State::Iac, SB) => State::Sub,
+                (State::Iac, _) | (State::Option, _) => State::Data,
+                (State::Sub, IAC) => State::SubIac,
+                (State::Sub, _) => State::Sub,
+                (State::SubIac, SE) => State::Data,
+                (State::SubIac, _) => State::Sub,
+            };
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    }
+}
+
 /// Text for the terminal: `\n` becomes `\r\n`, and 0xFF is escaped.
 pub fn encode(text: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len() + 8);
@@ -174,5 +205,17 @@ mod tests {
     #[test]
     fn output_gets_crlf() {
         assert_eq!(encode("a\nb\n"), b"a\r\nb\r\n");
+    }
+
+    #[test]
+    fn a_screen_sees_text_without_negotiation_split_anywhere() {
+        let mut bytes = NEGOTIATION.to_vec();
+        bytes.extend([IAC, SB, 24, 1, IAC, SE]); // a subnegotiation
+        bytes.extend(encode("\nVPCS> ip 10.0.0.1\n"));
+        for cut in 0..bytes.len() {
+            let mut screen = Screen::default();
+            let text = screen.feed(&bytes[..cut]) + &screen.feed(&bytes[cut..]);
+            assert_eq!(text, "\nVPCS> ip 10.0.0.1\n", "cut at {cut}");
+        }
     }
 }
