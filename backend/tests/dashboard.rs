@@ -132,6 +132,16 @@ async fn create_a_project_and_drive_a_vm_from_the_browser() {
     wait_for_text(&browser, "#vm-table .vm .badge", |t| t == "started").await;
     wait_for_text(&browser, "#events .event", |t| t.contains("vm.started PC1")).await;
 
+    // Its console, in the page: type a command, see the PC answer and the table follow.
+    click(&browser, "#vm-table .vm button.console").await;
+    wait_for_text(&browser, "#console-output", |t| t.contains("Welcome to Virtual PC Simulator")).await;
+    let line = browser.wait().at_most(WAIT).for_element(Locator::Id("console-input")).await.unwrap();
+    line.send_keys("ip 10.0.0.9/24").await.unwrap();
+    line.send_keys(&fantoccini::key::Key::Enter.to_string()).await.unwrap();
+    wait_for_text(&browser, "#console-output", |t| t.contains("PC1 : 10.0.0.9 255.255.255.0")).await;
+    wait_for_text(&browser, "#vm-table .vm .ip", |t| t == "10.0.0.9/24").await;
+    wait_for_text(&browser, "#console", |t| t.contains("Console of PC1")).await;
+
     let shot = browser.screenshot().await.unwrap();
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
     std::fs::write(&out, shot).unwrap();

@@ -1,3 +1,4 @@
+pub mod console;
 pub mod engine;
 pub mod events;
 pub mod projects;

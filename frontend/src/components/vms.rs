@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use patchbay_shared::{Vm, VmStatus};
 use uuid::Uuid;
 
+use super::console::{ConsolePanel, OpenConsole};
 use super::topology::Topology;
 use crate::api;
 use crate::state::Live;
@@ -27,6 +28,9 @@ fn Vms(project: Uuid) -> impl IntoView {
         api::vms(project)
     });
     let name = RwSignal::new(String::new());
+    // Outside the table, so that a row redrawn by a change keeps its console open.
+    let open = OpenConsole(RwSignal::new(None));
+    provide_context(open);
     let create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let mut wanted = name.get_untracked().trim().to_owned();
@@ -62,6 +66,7 @@ fn Vms(project: Uuid) -> impl IntoView {
                     }
                 })}
             </Transition>
+            {move || open.0.get().map(|(vm, name)| view! { <ConsolePanel project vm name /> })}
         </section>
     }
 }
@@ -73,6 +78,9 @@ fn VmRow(vm: Vm) -> impl IntoView {
     let started = vm.status == VmStatus::Started;
     let toggle = move |_| live.act(api::vm_action(project, id, if started { "stop" } else { "start" }));
     let delete = move |_| live.act(api::delete_vm(project, id));
+    let open = expect_context::<OpenConsole>();
+    let name = vm.name.clone();
+    let console = move |_| open.0.set(Some((id, name.clone())));
     let tunnel = vm.nio.map_or("—".to_owned(), |n| format!("{} → {}:{}", n.lport, n.rhost, n.rport));
     view! {
         <tr class="vm">
@@ -84,6 +92,7 @@ fn VmRow(vm: Vm) -> impl IntoView {
             <td><span class="badge" class:started=started>{if started { "started" } else { "stopped" }}</span></td>
             <td class="actions">
                 <button class="toggle" on:click=toggle>{if started { "Stop" } else { "Start" }}</button>
+                <button class="console" on:click=console disabled=!started>"Console"</button>
                 <button class="danger" on:click=delete>"Delete"</button>
             </td>
         </tr>

@@ -1,0 +1,76 @@
+//! A PC's console in the page: the server's console WebSocket, shared with
+//! every telnet client of that PC. Lines typed here go to the PC; what it
+//! prints, from anyone's commands, shows here.
+
+use futures::channel::mpsc;
+use futures::{SinkExt, StreamExt};
+use gloo_net::websocket::{futures::WebSocket, Message};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use uuid::Uuid;
+
+/// The console output kept on screen.
+const KEEP: usize = 32 * 1024;
+
+/// Which PC's console is open under the table, with its name.
+#[derive(Clone, Copy)]
+pub struct OpenConsole(pub RwSignal<Option<(Uuid, String)>>);
+
+#[component]
+pub fn ConsolePanel(project: Uuid, vm: Uuid, name: String) -> impl IntoView {
+    let open = expect_context::<OpenConsole>();
+    let text = RwSignal::new(String::new());
+    let (lines, mut to_send) = mpsc::unbounded::<String>();
+    // Dropped with the panel, which ends the sender below and so closes the socket.
+    let lines = StoredValue::new(lines);
+    spawn_local(async move {
+        let url = crate::state::ws_url(&format!("/v1/projects/{project}/vpcs/vms/{vm}/console/ws"));
+        let Ok(socket) = WebSocket::open(&url) else {
+            text.set("The console cannot be opened.\n".into());
+            return;
+        };
+        let (mut sink, mut stream) = socket.split();
+        spawn_local(async move {
+            while let Some(line) = to_send.next().await {
+                if sink.send(Message::Text(line)).await.is_err() {
+                    break;
+                }
+            }
+            let _ = sink.close().await;
+        });
+        while let Some(Ok(Message::Text(chunk))) = stream.next().await {
+            let kept = text.try_update(|t| {
+                t.push_str(&chunk);
+                if t.len() > KEEP {
+                    let cut = t.len() - KEEP;
+                    let cut = (cut..t.len()).find(|i| t.is_char_boundary(*i)).unwrap_or(t.len());
+                    t.drain(..cut);
+                }
+            });
+            if kept.is_none() {
+                return; // the panel is gone
+            }
+        }
+        let _ = text.try_update(|t| t.push_str("\n[console closed]\n"));
+    });
+    let line = RwSignal::new(String::new());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let typed = line.get_untracked();
+        line.set(String::new());
+        lines.with_value(|l| drop(l.unbounded_send(typed)));
+    };
+    view! {
+        <section class="panel console" id="console">
+            <h3>
+                {format!("Console of {name}")}
+                <button class="close" on:click=move |_| open.0.set(None)>"Close"</button>
+            </h3>
+            // column-reverse keeps the newest line in view.
+            <div class="screen"><pre id="console-output">{move || text.get()}</pre></div>
+            <form on:submit=submit>
+                <input id="console-input" autocomplete="off" placeholder="ip 10.0.0.1/24, ping 10.0.0.2, ?" bind:value=line />
+            </form>
+        </section>
+    }
+}
