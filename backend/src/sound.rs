@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::{JoinHandle, Thread};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use patchbay_shared::{action, Notification};
@@ -40,9 +40,8 @@ pub struct Sound {
     pub setup: Setup,
     hub: Hub,
     stop: Arc<AtomicBool>,
-    control: Option<JoinHandle<()>>,
     /// The control thread, woken when a call leaves it work.
-    control_thread: Thread,
+    control: Option<JoinHandle<()>>,
     _clock: Clock,
 }
 
@@ -108,8 +107,7 @@ impl Sound {
                 }
             })?
         };
-        let control_thread = control.thread().clone();
-        Ok(Sound { engine, source, setup, hub, stop, control: Some(control), control_thread, _clock: clock })
+        Ok(Sound { engine, source, setup, hub, stop, control: Some(control), _clock: clock })
     }
 
     /// What drives the clock: the device's name, or why it is a timer.
@@ -143,8 +141,8 @@ impl Sound {
     /// Wakes the control thread if `e` has left it work (a query leaves
     /// none, so the OSC fast path pays nothing for this).
     fn wake_control(&self, e: &Engine) {
-        if !e.settled() {
-            self.control_thread.unpark();
+        if let Some(control) = self.control.as_ref().filter(|_| !e.settled()) {
+            control.thread().unpark();
         }
     }
 }

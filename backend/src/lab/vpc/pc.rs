@@ -149,6 +149,13 @@ struct Ping {
     phase: Phase,
 }
 
+impl Ping {
+    /// What a probe carries: `size` bytes counting up.
+    fn data(&self) -> Vec<u8> {
+        (0..self.size).map(|i| i as u8).collect()
+    }
+}
+
 #[derive(Debug)]
 struct Trace {
     dst: Ipv4Addr,
@@ -713,7 +720,7 @@ impl Pc {
 
     fn send_probe(&mut self, mac: EthernetAddress, ping: &mut Ping) {
         let src = self.ip.expect("pings need an address").addr;
-        let data: Vec<u8> = (0..ping.size).map(|i| i as u8).collect();
+        let data = ping.data();
         let frame = match ping.proto {
             Proto::Icmp => {
                 let echo = Icmpv4Repr::EchoRequest { ident: self.ident, seq_no: ping.seq, data: &data };
@@ -988,6 +995,9 @@ impl Pc {
         mac: EthernetAddress,
         sent: Instant,
     ) -> bool {
+        if progress == Progress::Ignored {
+            return true;
+        }
         let at = format!("{} {}@{}", step.label(), ping.port, ping.dst);
         match progress {
             Progress::Ignored => true,
@@ -1006,9 +1016,9 @@ impl Pc {
                     ping.tcp = None;
                     return self.next_ping(now, ping);
                 };
-                let data: Vec<u8> = match next.flags & wire::flags::PSH {
+                let data = match next.flags & wire::flags::PSH {
                     0 => vec![],
-                    _ => (0..ping.size).map(|i| i as u8).collect(),
+                    _ => ping.data(),
                 };
                 self.send_segment(mac, ping.dst, ping.ttl, next, &data);
                 self.probe_unsent = true;
