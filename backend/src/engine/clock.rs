@@ -52,8 +52,12 @@ impl ClockState {
         loop {
             let before = self.seq.load(SeqCst);
             let (frames, resting) = (self.frames.load(SeqCst), self.resting.load(SeqCst));
+            // Read the time inside the window too: taken after it, a rest
+            // could have ended in between, counting fewer ticks than this
+            // reader then would, and the next reader would see time go back.
+            let now = self.now();
             if before.is_multiple_of(2) && self.seq.load(SeqCst) == before {
-                return frames + self.block as u64 * self.ticks_due(resting);
+                return frames + self.block as u64 * self.ticks_due(resting, now);
             }
             std::hint::spin_loop();
         }
@@ -92,7 +96,7 @@ impl ClockState {
     pub(crate) fn end_rest(&self) -> u32 {
         let mut ticks = 0;
         self.write(|| {
-            ticks = self.ticks_due(self.resting.load(SeqCst));
+            ticks = self.ticks_due(self.resting.load(SeqCst), self.now());
             self.frames.fetch_add(self.block as u64 * ticks, SeqCst);
             self.resting.store(0, SeqCst);
         });
@@ -105,10 +109,14 @@ impl ClockState {
         self.seq.fetch_add(1, SeqCst);
     }
 
-    /// Ticks a rest with this `resting` value stands for by now.
-    fn ticks_due(&self, resting: u64) -> u64 {
+    /// Nanoseconds since `epoch`.
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    /// Ticks a rest with this `resting` value stands for at `now`.
+    fn ticks_due(&self, resting: u64, now: u64) -> u64 {
         let Some(due) = resting.checked_sub(1) else { return 0 };
-        let now = self.epoch.elapsed().as_nanos() as u64;
         match now.checked_sub(due) {
             Some(late) => late / self.period().as_nanos().max(1) as u64 + 1,
             None => 0,
@@ -127,11 +135,21 @@ mod tests {
         assert_eq!(clock.frames(), 10);
         let next = Instant::now() + clock.period();
         clock.begin_rest(next);
-        assert_eq!(clock.frames(), 10, "the next tick is not due yet");
+        // Due at `next`, then every 10 ms: the ticks due by a moment.
+        let due_by = |at: Instant| match at.checked_duration_since(next) {
+            Some(late) => late.as_millis() as u64 / 10 + 1,
+            None => 0,
+        };
+        let read = || {
+            let (early, seen, late) = (Instant::now(), clock.frames(), Instant::now());
+            let due = 10 * due_by(early)..=10 * due_by(late);
+            assert!(due.contains(&(seen - 10)), "{seen} frames, 10 and {due:?} due");
+            seen
+        };
+        read(); // most likely before the next tick: 10
         std::thread::sleep(Duration::from_millis(55));
-        let seen = clock.frames();
-        // Due at 10 ms, then every 10 ms: 5 ticks by 55 ms (6 on a slow machine).
-        assert!((60..=80).contains(&seen), "{seen}");
+        let seen = read();
+        assert!(seen >= 60, "five ticks were due by 55 ms");
         let ticks = clock.end_rest();
         assert!(clock.frames() >= seen, "time never goes back");
         assert_eq!(clock.frames(), 10 + 10 * ticks as u64);
@@ -141,7 +159,15 @@ mod tests {
 
     #[test]
     fn readers_see_time_move_forward_across_rests() {
-        let clock = std::sync::Arc::new(ClockState::new(48000.0, 64));
+        // A real clock's pace, and one that ticks every microsecond so that
+        // a rest ending while a reader computes is all but certain.
+        for (rate, block, rest) in [(48000.0, 64, 3000), (1e6, 1, 2)] {
+            readers_see_time_move_forward(ClockState::new(rate, block), Duration::from_micros(rest));
+        }
+    }
+
+    fn readers_see_time_move_forward(clock: ClockState, rest: Duration) {
+        let clock = std::sync::Arc::new(clock);
         let reader = {
             let clock = clock.clone();
             std::thread::spawn(move || {
@@ -161,7 +187,10 @@ mod tests {
             clock.advance();
             next += clock.period();
             clock.begin_rest(next);
-            std::thread::sleep(Duration::from_millis(3));
+            match rest < Duration::from_micros(100) {
+                true => while next.elapsed() < rest {}, // shorter than a sleep can be
+                false => std::thread::sleep(rest),
+            }
             next += clock.period() * clock.end_rest();
         }
         assert!(reader.join().unwrap() > 0);
