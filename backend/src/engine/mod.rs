@@ -679,8 +679,22 @@ impl Engine {
         }
     }
 
+    /// An empty engine to build a patch in before it replaces this one's
+    /// ([`Engine::replace_graph`]). It keeps this engine's time, so that the
+    /// timers set while building are due when they should be here, and its
+    /// files, input and node ids.
+    pub(crate) fn scratch(&self) -> Engine {
+        let (mut scratch, _audio) = Engine::new(self.setup);
+        scratch.clock = self.clock.clone();
+        scratch.files = self.files.clone();
+        scratch.input = self.input.clone();
+        scratch.graph.continue_ids_after(&self.graph);
+        scratch
+    }
+
     /// Takes over a patch built in a scratch engine (loading a file): what
-    /// plays now fades out, the new patch starts at the next program.
+    /// plays now fades out, the new patch starts at the next program. What
+    /// it printed while being built is printed here.
     pub(crate) fn replace_graph(&mut self, scratch: Engine) {
         let old = std::mem::replace(&mut self.graph, scratch.graph);
         for node in old.nodes.into_values() {
@@ -689,6 +703,7 @@ impl Engine {
             }
         }
         self.timers = scratch.timers;
+        self.log.extend(scratch.log);
         self.dirty = true;
         self.changes.push(Change::Loaded);
     }

@@ -136,10 +136,7 @@ pub fn load(engine: &mut Engine, file: &PatchFile) -> Result<(), EngineError> {
     let body = Body { transforms: file.transforms.clone(), connections: file.connections.clone() };
     let mut count = 0;
     check(&body, 0, &mut count)?;
-    let (mut scratch, _audio) = Engine::new(engine.setup());
-    scratch.files = engine.files.clone();
-    scratch.input = engine.input.clone();
-    scratch.graph.continue_ids_after(&engine.graph);
+    let mut scratch = engine.scratch();
     build(&mut scratch, "/patch", &body)?;
     engine.replace_graph(scratch);
     Ok(())
@@ -252,6 +249,25 @@ mod tests {
         // The count was restored as 8, then the resumed Metro banged once at once.
         assert_eq!(f.current_value("/patch/n/count").unwrap(), Value::Integer(9));
         assert!(f.next_timer().is_some(), "and keeps ticking");
+    }
+
+    #[test]
+    fn a_metro_loaded_late_keeps_its_pace_from_then() {
+        let (mut f, mut b) = Engine::new(SETUP);
+        for _ in 0..750 {
+            b.tick(); // one second of engine time before the load
+        }
+        let file = r#"{"format": "patchbay-patch", "version": 1, "transforms": [
+            {"name": "m", "type": "Metro", "args": "10", "values": {"onoff": {"type": "Boolean", "value": true}}},
+            {"name": "p", "type": "Print", "args": "tick"}],
+            "connections": [{"from": "m/bang", "to": "p/in"}]}"#;
+        load(&mut f, &PatchFile::parse(file).unwrap()).unwrap();
+        f.run_timers(f.now());
+        // A Metro timed by a clock of its own from zero banged a second's
+        // hundred ticks at once here, and its first bang was lost.
+        assert_eq!(f.take_log(), vec!["/patch/p: tick: bang"]);
+        let next = f.next_timer().unwrap();
+        assert!((next - f.now() - 0.01).abs() < 1e-9, "next tick 10 ms on: {next} at {}", f.now());
     }
 
     #[test]
