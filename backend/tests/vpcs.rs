@@ -330,6 +330,9 @@ async fn garbage_floods_and_ctrl_c_are_handled() {
     noisy.send(b"\x03").await;
     // The console still works, and so does the other VM.
     noisy.send(b"\x03echo alive\r\n").await;
+    // Keystrokes are echoed as they come, so this echo may arrive before
+    // the output of the lines typed ahead of it; the output comes after.
+    noisy.expect("echo alive\n").await;
     noisy.expect("alive\nVPCS> ").await;
     let out = noisy.run("ip 192.168.1.1", "VPCS> ").await;
     assert!(out.ends_with("PC1 : 192.168.1.1 255.255.255.0\n"), "{out}");
