@@ -208,12 +208,13 @@ async fn build_a_patch_in_the_browser_and_watch_its_meter() {
     loop {
         let bar = browser.find(Locator::Css("#meters .meter .bar")).await.unwrap();
         let style = bar.attr("style").await.unwrap().unwrap_or_default();
-        if style.contains("100%") {
+        if style.contains("width: 100%") {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "the meter never rose: {style}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    wait_for_text(&browser, "#meters .meter .db", |t| t.lines().eq(["0.0 dB", "0.0 dB"])).await; // left and right
     wait_for_text(&browser, "#osc-traffic", |t| {
         t.contains("/patch/add-transform") && t.contains("/patch/sine0/samplesOut/connect")
     })

@@ -41,8 +41,15 @@ impl Bridge {
     }
 }
 
+/// Arguments past this many are counted, not shown: a namespace or
+/// type listing would otherwise fill the traffic log with one message.
+const SHOWN_ARGS: usize = 12;
+
+/// A message's arguments as the traffic log shows them.
 fn text(args: &[OscArg]) -> String {
-    args.iter()
+    let shown = args
+        .iter()
+        .take(SHOWN_ARGS)
         .map(|a| match a {
             OscArg::Int(i) => i.to_string(),
             OscArg::Float(f) => format!("{f}"),
@@ -54,7 +61,11 @@ fn text(args: &[OscArg]) -> String {
             other => format!("{other:?}"),
         })
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    match args.len().checked_sub(SHOWN_ARGS) {
+        Some(more @ 1..) => format!("{shown} … ({more} more)"),
+        _ => shown,
+    }
 }
 
 /// A typed value from a text field: numbers, T/F, else a string.
@@ -74,6 +85,41 @@ fn parse_value(s: &str) -> Vec<OscArg> {
             }
         })
         .collect()
+}
+
+/// One output's peak meter: its name, a bar on a full-scale track (so a
+/// half-scale signal reads as half) and the level in dB.
+#[component]
+fn Meter(output: String, levels: RwSignal<BTreeMap<String, f32>>) -> impl IntoView {
+    let label = output.trim_start_matches("/patch/").to_owned();
+    let level = Memo::new(move |_| levels.with(|l| l.get(&output).copied().unwrap_or(0.0)));
+    view! {
+        <div class="meter">
+            <span class="label">{label}</span>
+            <span class="track">
+                <span class="bar" style=move || lit(level.get())></span>
+            </span>
+            <span class="db">{move || dbfs(level.get())}</span>
+        </div>
+    }
+}
+
+/// The lit part of a meter's track. Its colour scale spans the whole
+/// track, so that only a level near full scale shows red.
+fn lit(peak: f32) -> String {
+    let percent = (peak * 100.0).clamp(0.0, 100.0);
+    let scale = if percent > 0.0 { 10000.0 / percent } else { 100.0 };
+    format!("width: {percent:.0}%; background-size: {scale:.0}% 100%")
+}
+
+/// A peak level as a meter's readout: decibels below full scale.
+fn dbfs(peak: f32) -> String {
+    match peak > 1e-5 {
+        // Rounded first, and -0 + 0 is 0: no "-0.0 dB" for a full-scale
+        // peak a hair under 1.
+        true => format!("{:.1} dB", (200.0 * peak.log10()).round() / 10.0 + 0.0),
+        false => "-inf dB".to_owned(),
+    }
 }
 
 fn is_meter_poll(address: &str) -> bool {
@@ -252,13 +298,7 @@ pub fn Engine() -> impl IntoView {
             </form>
             <div id="meters">
                 <For each=meters key=|(k, _)| k.clone() let:entry>
-                    <div class="meter">
-                        <span class="label">{entry.0.trim_start_matches("/patch/").to_owned()}</span>
-                        <span class="bar" style:width=move || {
-                            let level = bridge.levels.with(|l| l.get(&entry.0).copied().unwrap_or(0.0));
-                            format!("{:.0}%", (level.min(1.0) * 100.0).max(0.0))
-                        }></span>
-                    </div>
+                    <Meter output=entry.0 levels=bridge.levels />
                 </For>
             </div>
             <h3>"OSC traffic"</h3>
