@@ -54,14 +54,16 @@ fn Vms(project: Uuid) -> impl IntoView {
                         Err(e) => view! { <p class="error">{e}</p> }.into_any(),
                         Ok(list) => view! {
                             <Topology vms=list.clone() />
-                            <table id="vm-table">
-                                <thead><tr><th>"Name"</th><th>"Console"</th><th>"IP"</th><th>"MAC"</th><th>"Tunnel"</th><th>"Status"</th><th></th></tr></thead>
-                                <tbody>
-                                    <For each=move || list.clone() key=|vm| format!("{vm:?}") let:vm>
-                                        <VmRow vm />
-                                    </For>
-                                </tbody>
-                            </table>
+                            <div class="table-scroll">
+                                <table id="vm-table">
+                                    <thead><tr><th>"Name"</th><th>"Console"</th><th>"IP"</th><th>"MAC"</th><th>"Tunnel"</th><th>"Status"</th><th></th></tr></thead>
+                                    <tbody>
+                                        <For each=move || list.clone() key=|vm| format!("{vm:?}") let:vm>
+                                            <VmRow vm />
+                                        </For>
+                                    </tbody>
+                                </table>
+                            </div>
                         }.into_any(),
                     }
                 })}
