@@ -93,8 +93,45 @@ async fn wait_for_text(browser: &Client, css: &str, ok: impl Fn(&str) -> bool) -
     }
 }
 
+/// Waits until `count` elements match `css`.
+async fn wait_for_count(browser: &Client, css: &str, count: usize) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let found = browser.find_all(Locator::Css(css)).await.unwrap().len();
+        if found == count {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{found} of {css}, not {count}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Clicks the element matching `css`. The page redraws a project's view on
+/// every change, so an element found may be replaced before the click
+/// lands: then it is found again.
 async fn click(browser: &Client, css: &str) {
-    browser.wait().at_most(WAIT).for_element(Locator::Css(css)).await.unwrap().click().await.unwrap();
+    act(browser, css, |el| async move { el.click().await.map(drop) }).await
+}
+
+/// Picks the option labelled `label` in the select matching `css`.
+async fn select(browser: &Client, css: &str, label: &str) {
+    act(browser, css, |el| async move { el.select_by_label(label).await }).await
+}
+
+async fn act<F, Fut>(browser: &Client, css: &str, action: F)
+where
+    F: Fn(fantoccini::elements::Element) -> Fut,
+    Fut: std::future::Future<Output = Result<(), fantoccini::error::CmdError>>,
+{
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let el = browser.wait().at_most(WAIT).for_element(Locator::Css(css)).await.unwrap();
+        match action(el).await {
+            Ok(()) => return,
+            Err(e) if e.to_string().contains("stale") && std::time::Instant::now() < deadline => {}
+            Err(e) => panic!("{css}: {e}"),
+        }
+    }
 }
 
 #[tokio::test]
@@ -142,15 +179,69 @@ async fn create_a_project_and_drive_a_vm_from_the_browser() {
     wait_for_text(&browser, "#vm-table .vm .ip", |t| t == "10.0.0.9/24").await;
     wait_for_text(&browser, "#console", |t| t.contains("Console of PC1")).await;
 
+    // A lab in the page: a second PC and a switch, linked with the form,
+    // and PC2 pings PC1 through the switch.
+    let vm_name = browser.find(Locator::Id("new-vm-name")).await.unwrap();
+    vm_name.send_keys("PC2").await.unwrap();
+    click(&browser, "#create-vm").await;
+    click(&browser, "#create-switch").await;
+    wait_for_text(&browser, "#switch-table .switch .name", |t| t == "SW1").await;
+    wait_for_text(&browser, "#vm-table .vm .name", |t| t == "PC1\nPC2").await;
+    for (pc, port) in [("PC1", "SW1 port 0"), ("PC2", "SW1 port 1")] {
+        wait_for_text(&browser, "#link-b", |t| t.contains(port)).await;
+        select(&browser, "#link-a", pc).await;
+        select(&browser, "#link-b", port).await;
+        click(&browser, "#create-link").await;
+        wait_for_text(&browser, "#vm-table .vm:last-child .name", |t| t == "PC2").await;
+        wait_for_text(&browser, "#link-a", |t| !t.contains(pc)).await;
+    }
+    wait_for_count(&browser, ".topology line.link", 2).await;
+    wait_for_count(&browser, ".topology .node.pc", 2).await;
+    wait_for_count(&browser, ".topology .node.switch", 1).await;
+    wait_for_text(&browser, "#switch-table .switch .ports", |t| t == "2 of 8 ports linked").await;
+    click(&browser, "#switch-table .switch button.toggle").await;
+    click(&browser, "#vm-table .vm:last-child button.toggle").await;
+    wait_for_text(&browser, "#vm-table .vm .badge", |t| t == "started\nstarted").await;
+    wait_for_text(&browser, "#switch-table .switch .badge", |t| t == "started").await;
+    click(&browser, "#vm-table .vm:last-child button.console").await;
+    wait_for_text(&browser, "#console", |t| t.contains("Console of PC2")).await;
+    wait_for_text(&browser, "#console-output", |t| t.contains("VPCS>")).await;
+    for command in ["ip 10.0.0.10/24", "ping 10.0.0.9 -c 2"] {
+        let line = browser.find(Locator::Id("console-input")).await.unwrap();
+        line.send_keys(command).await.unwrap();
+        line.send_keys(&fantoccini::key::Key::Enter.to_string()).await.unwrap();
+    }
+    wait_for_text(&browser, "#console-output", |t| t.contains("84 bytes from 10.0.0.9 icmp_seq=2")).await;
+
     let shot = browser.screenshot().await.unwrap();
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
     std::fs::write(&out, shot).unwrap();
+    browser.execute("window.scrollTo(0, 0)", vec![]).await.unwrap();
+    std::fs::write(out.with_file_name("dashboard-lab.png"), browser.screenshot().await.unwrap()).unwrap();
+    // The server agrees: the two PCs' tunnels face the switch's ports 0 and 1.
+    let base = server.url(&format!("/v1/projects/{}", projects[0]["project_id"].as_str().unwrap()));
+    let vms: serde_json::Value =
+        reqwest::get(format!("{base}/vpcs/vms")).await.unwrap().json().await.unwrap();
+    let switches: serde_json::Value =
+        reqwest::get(format!("{base}/switches/vms")).await.unwrap().json().await.unwrap();
+    for (i, vm) in vms.as_array().unwrap().iter().enumerate() {
+        let (pc, port) = (&vm["nio"], &switches[0]["ports"][i]["nio"]);
+        assert_eq!((&pc["lport"], &pc["rport"]), (&port["rport"], &port["lport"]), "{vms}\n{switches}");
+    }
+
+    // Unlinking PC2 frees its end and the switch's port.
+    click(&browser, "#vm-table .vm:last-child button.unlink").await;
+    wait_for_count(&browser, ".topology line.link", 1).await;
+    wait_for_text(&browser, "#switch-table .switch .ports", |t| t == "1 of 8 ports linked").await;
+    let switches: serde_json::Value =
+        reqwest::get(format!("{base}/switches/vms")).await.unwrap().json().await.unwrap();
+    assert_eq!(switches[0]["ports"][1]["nio"], serde_json::Value::Null);
 
     click(&browser, "#vm-table .vm button.toggle").await;
-    wait_for_text(&browser, "#vm-table .vm .badge", |t| t == "stopped").await;
+    wait_for_text(&browser, "#vm-table .vm .badge", |t| t == "stopped\nstarted").await;
     click(&browser, "#vm-table .vm button.danger").await;
     wait_for_text(&browser, "#events .event", |t| t.contains("vm.deleted PC1")).await;
-    wait_for_text(&browser, "#vm-table .vm", |t| t.is_empty()).await;
+    wait_for_text(&browser, "#vm-table .vm .name", |t| t == "PC2").await;
 
     // Delete the project from the list.
     click(&browser, "#project-list .project button.danger").await;

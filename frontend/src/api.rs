@@ -2,7 +2,8 @@
 //! own message, ready to show.
 
 use gloo_net::http::{Request, Response};
-use patchbay_shared::{ErrorBody, Project, ProjectCreate, Vm, VmCreate};
+use patchbay_shared::topology::Attachment;
+use patchbay_shared::{ErrorBody, Nio, Project, ProjectCreate, Switch, SwitchCreate, UdpPort, Vm, VmCreate};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
@@ -57,4 +58,52 @@ pub async fn vm_action(project: Uuid, vm: Uuid, action: &str) -> ApiResult<()> {
 
 pub async fn delete_vm(project: Uuid, vm: Uuid) -> ApiResult<()> {
     check(Request::delete(&format!("/v1/projects/{project}/vpcs/vms/{vm}")).send().await).await.map(drop)
+}
+
+pub async fn switches(project: Uuid) -> ApiResult<Vec<Switch>> {
+    read(Request::get(&format!("/v1/projects/{project}/switches/vms")).send().await).await
+}
+
+pub async fn create_switch(project: Uuid, name: String) -> ApiResult<Switch> {
+    let body = SwitchCreate { name, ..Default::default() };
+    let url = format!("/v1/projects/{project}/switches/vms");
+    read(Request::post(&url).json(&body).map_err(|e| e.to_string())?.send().await).await
+}
+
+/// `start` or `stop`.
+pub async fn switch_action(project: Uuid, switch: Uuid, action: &str) -> ApiResult<()> {
+    let url = format!("/v1/projects/{project}/switches/vms/{switch}/{action}");
+    check(Request::post(&url).send().await).await.map(drop)
+}
+
+pub async fn delete_switch(project: Uuid, switch: Uuid) -> ApiResult<()> {
+    check(Request::delete(&format!("/v1/projects/{project}/switches/vms/{switch}")).send().await)
+        .await
+        .map(drop)
+}
+
+/// Links two attachments as a GNS3 client does: a free UDP port for each
+/// end from the server, then a tunnel at each end pointing at the other.
+pub async fn link(project: Uuid, a: Attachment, b: Attachment) -> ApiResult<()> {
+    let (pa, pb) = (udp_port(project).await?, udp_port(project).await?);
+    attach(project, a, &Nio::udp(pa, "127.0.0.1", pb)).await?;
+    attach(project, b, &Nio::udp(pb, "127.0.0.1", pa)).await
+}
+
+/// Removes the tunnel at each end given.
+pub async fn unlink(project: Uuid, ends: &[Attachment]) -> ApiResult<()> {
+    for end in ends {
+        check(Request::delete(&end.nio_path(project)).send().await).await?;
+    }
+    Ok(())
+}
+
+async fn udp_port(project: Uuid) -> ApiResult<u16> {
+    let req = Request::post(&format!("/v1/projects/{project}/ports/udp")).json(&serde_json::json!({}));
+    read::<UdpPort>(req.map_err(|e| e.to_string())?.send().await).await.map(|p| p.udp_port)
+}
+
+async fn attach(project: Uuid, at: Attachment, nio: &Nio) -> ApiResult<()> {
+    let req = Request::post(&at.nio_path(project)).json(nio).map_err(|e| e.to_string())?;
+    check(req.send().await).await.map(drop)
 }

@@ -6,13 +6,15 @@
 //! Layout:
 //! - [`api`]: the objects of `/v1/...` (projects, VMs, NIOs, errors) and their request bodies;
 //! - [`notify`]: the notification stream's `{"action", "event"}` lines and action names;
-//! - [`osc`]: OSC messages as JSON, for the WebSocket bridge.
+//! - [`osc`]: OSC messages as JSON, for the WebSocket bridge;
+//! - [`topology`]: which tunnels link which PCs and switches.
 //!
 //! No tokio, no leptos: this crate builds for wasm32 as well as for the host.
 
 pub mod api;
 pub mod notify;
 pub mod osc;
+pub mod topology;
 
 pub use api::*;
 pub use notify::*;

@@ -1,13 +1,32 @@
-//! One project: its VMs, their consoles and states, and the topology.
+//! One project: its PCs and switches, the links between them, the PCs'
+//! consoles and the topology.
 
 use leptos::prelude::*;
-use patchbay_shared::{Vm, VmStatus};
+use patchbay_shared::topology::{self, Attachment};
+use patchbay_shared::{Switch, Vm, VmStatus};
 use uuid::Uuid;
 
 use super::console::{ConsolePanel, OpenConsole};
+use super::links::{LinkForm, LinkPicks};
+use super::switches::{AddSwitch, Switches};
 use super::topology::Topology;
 use crate::api;
 use crate::state::Live;
+
+/// What a project's page shows, fetched together so that the picture and
+/// the tables agree.
+#[derive(Clone)]
+pub struct Lab {
+    pub vms: Vec<Vm>,
+    pub switches: Vec<Switch>,
+    pub links: Vec<(Attachment, Attachment)>,
+}
+
+async fn fetch(project: Uuid) -> api::ApiResult<Lab> {
+    let (vms, switches) = (api::vms(project).await?, api::switches(project).await?);
+    let links = topology::links(&topology::tunnels(&vms, &switches));
+    Ok(Lab { vms, switches, links })
+}
 
 #[component]
 pub fn ProjectView(selected: RwSignal<Option<Uuid>>) -> impl IntoView {
@@ -23,19 +42,21 @@ pub fn ProjectView(selected: RwSignal<Option<Uuid>>) -> impl IntoView {
 #[component]
 fn Vms(project: Uuid) -> impl IntoView {
     let live = expect_context::<Live>();
-    let vms = LocalResource::new(move || {
+    let lab = LocalResource::new(move || {
         live.version.track();
-        api::vms(project)
+        fetch(project)
     });
     let name = RwSignal::new(String::new());
     // Outside the table, so that a row redrawn by a change keeps its console open.
     let open = OpenConsole(RwSignal::new(None));
     provide_context(open);
+    let picks = LinkPicks::new();
+    let switch_count = Signal::derive(move || lab.get().and_then(|r| r.ok()).map_or(0, |l| l.switches.len()));
     let create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let mut wanted = name.get_untracked().trim().to_owned();
         if wanted.is_empty() {
-            wanted = format!("PC{}", vms.get_untracked().and_then(|r| r.ok()).map_or(0, |v| v.len()) + 1);
+            wanted = format!("PC{}", lab.get_untracked().and_then(|r| r.ok()).map_or(0, |l| l.vms.len()) + 1);
         }
         name.set(String::new());
         live.act(async move { api::create_vm(project, wanted).await.map(drop) });
@@ -43,28 +64,35 @@ fn Vms(project: Uuid) -> impl IntoView {
 
     view! {
         <section class="panel vms">
-            <h2>"Virtual PCs"</h2>
+            <h2>"Lab"</h2>
             <form on:submit=create>
                 <input id="new-vm-name" placeholder="PC name (optional)" bind:value=name />
                 <button id="create-vm" type="submit">"Add VPCS"</button>
             </form>
+            <AddSwitch project count=switch_count />
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    match vms.await {
+                    match lab.await {
                         Err(e) => view! { <p class="error">{e}</p> }.into_any(),
-                        Ok(list) => view! {
-                            <Topology vms=list.clone() />
-                            <div class="table-scroll">
-                                <table id="vm-table">
-                                    <thead><tr><th>"Name"</th><th>"Console"</th><th>"IP"</th><th>"MAC"</th><th>"Tunnel"</th><th>"Status"</th><th></th></tr></thead>
-                                    <tbody>
-                                        <For each=move || list.clone() key=|vm| format!("{vm:?}") let:vm>
-                                            <VmRow vm />
-                                        </For>
-                                    </tbody>
-                                </table>
-                            </div>
-                        }.into_any(),
+                        Ok(lab) => {
+                            let Lab { vms, switches, links } = lab.clone();
+                            let rows = vms.clone();
+                            view! {
+                                <Topology vms=vms.clone() switches=switches.clone() links=links.clone() />
+                                <div class="table-scroll">
+                                    <table id="vm-table">
+                                        <thead><tr><th>"Name"</th><th>"Console"</th><th>"IP"</th><th>"MAC"</th><th>"Tunnel"</th><th>"Status"</th><th></th></tr></thead>
+                                        <tbody>
+                                            <For each=move || rows.clone() key=|vm| format!("{vm:?}") let:vm>
+                                                <VmRow peer=topology::peer(&links, Attachment::Pc(vm.vm_id)) vm />
+                                            </For>
+                                        </tbody>
+                                    </table>
+                                </div>
+                                <Switches switches=switches.clone() links=lab.links.clone() />
+                                <LinkForm project free=topology::free_attachments(&vms, &switches) picks />
+                            }.into_any()
+                        }
                     }
                 })}
             </Transition>
@@ -74,7 +102,7 @@ fn Vms(project: Uuid) -> impl IntoView {
 }
 
 #[component]
-fn VmRow(vm: Vm) -> impl IntoView {
+fn VmRow(vm: Vm, peer: Option<Attachment>) -> impl IntoView {
     let live = expect_context::<Live>();
     let (project, id) = (vm.project_id, vm.vm_id);
     let started = vm.status == VmStatus::Started;
@@ -83,6 +111,13 @@ fn VmRow(vm: Vm) -> impl IntoView {
     let open = expect_context::<OpenConsole>();
     let name = vm.name.clone();
     let console = move |_| open.0.set(Some((id, name.clone())));
+    let linked = vm.nio.is_some();
+    // Both ends go, so that a switch's port is free again.
+    let ends: Vec<Attachment> = std::iter::once(Attachment::Pc(id)).chain(peer).collect();
+    let unlink = move |_| {
+        let ends = ends.clone();
+        live.act(async move { api::unlink(project, &ends).await })
+    };
     let tunnel = vm.nio.map_or("—".to_owned(), |n| format!("{} → {}:{}", n.lport, n.rhost, n.rport));
     view! {
         <tr class="vm">
@@ -95,6 +130,7 @@ fn VmRow(vm: Vm) -> impl IntoView {
             <td class="actions">
                 <button class="toggle" on:click=toggle>{if started { "Stop" } else { "Start" }}</button>
                 <button class="console" on:click=console disabled=!started>"Console"</button>
+                <button class="unlink" on:click=unlink disabled=!linked>"Unlink"</button>
                 <button class="danger" on:click=delete>"Delete"</button>
             </td>
         </tr>

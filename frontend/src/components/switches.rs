@@ -1,0 +1,82 @@
+//! A project's Ethernet switches: add one, start or stop it, delete it, and
+//! see which of its ports are linked to what.
+
+use leptos::prelude::*;
+use patchbay_shared::topology::Attachment;
+use patchbay_shared::{Switch, VmStatus};
+use uuid::Uuid;
+
+use crate::api;
+use crate::state::Live;
+
+/// The form that adds a switch; outside the redrawn lab view, so that a
+/// change arriving while someone types keeps what they typed.
+#[component]
+pub fn AddSwitch(project: Uuid, count: Signal<usize>) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let name = RwSignal::new(String::new());
+    let create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let mut wanted = name.get_untracked().trim().to_owned();
+        if wanted.is_empty() {
+            wanted = format!("SW{}", count.get_untracked() + 1);
+        }
+        name.set(String::new());
+        live.act(async move { api::create_switch(project, wanted).await.map(drop) });
+    };
+    view! {
+        <form on:submit=create>
+            <input id="new-switch-name" placeholder="switch name (optional)" bind:value=name />
+            <button id="create-switch" type="submit">"Add switch"</button>
+        </form>
+    }
+}
+
+#[component]
+pub fn Switches(switches: Vec<Switch>, links: Vec<(Attachment, Attachment)>) -> impl IntoView {
+    if switches.is_empty() {
+        return ().into_any();
+    }
+    let rows = switches
+        .into_iter()
+        .map(|sw| {
+            let linked = sw
+                .ports
+                .iter()
+                .filter(|p| links.iter().any(|l| linked_at(l, sw.vm_id, p.port_number)))
+                .count();
+            view! { <SwitchRow sw linked /> }
+        })
+        .collect_view();
+    view! {
+        <h3>"Switches"</h3>
+        <table id="switch-table">
+            <tbody>{rows}</tbody>
+        </table>
+    }
+    .into_any()
+}
+
+fn linked_at(&(a, b): &(Attachment, Attachment), switch: Uuid, port: u32) -> bool {
+    [a, b].contains(&Attachment::SwitchPort(switch, port))
+}
+
+#[component]
+fn SwitchRow(sw: Switch, linked: usize) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let (project, id) = (sw.project_id, sw.vm_id);
+    let started = sw.status == VmStatus::Started;
+    let toggle = move |_| live.act(api::switch_action(project, id, if started { "stop" } else { "start" }));
+    let delete = move |_| live.act(api::delete_switch(project, id));
+    view! {
+        <tr class="switch">
+            <td class="name">{sw.name}</td>
+            <td class="ports">{format!("{linked} of {} ports linked", sw.ports.len())}</td>
+            <td><span class="badge" class:started=started>{if started { "started" } else { "stopped" }}</span></td>
+            <td class="actions">
+                <button class="toggle" on:click=toggle>{if started { "Stop" } else { "Start" }}</button>
+                <button class="danger" on:click=delete>"Delete"</button>
+            </td>
+        </tr>
+    }
+}
