@@ -122,6 +122,15 @@ fn dbfs(peak: f32) -> String {
     }
 }
 
+/// The log shows what people and their tools do: not the meters' polling,
+/// not the listings every dashboard fetches again after each change, and
+/// not a reply to this page, which the traffic carries as "out" already.
+fn worth_logging(frame: &OscTraffic) -> bool {
+    let address = frame.message.address.as_str();
+    let refresh = frame.peer == "websocket" && matches!(address, "/patch/" | "/transform-types");
+    !(frame.direction == "reply" || refresh || is_meter_poll(address) || METERS.contains(&address))
+}
+
 fn is_meter_poll(address: &str) -> bool {
     address.ends_with("/level_left/current-value") || address.ends_with("/level_right/current-value")
 }
@@ -179,8 +188,7 @@ fn connect() -> Bridge {
                     _ => {}
                 }
             }
-            // The log shows what people do, not the meters' polling.
-            if is_meter_poll(&m.address) || METERS.contains(&m.address.as_str()) {
+            if !worth_logging(&frame) {
                 continue;
             }
             seq += 1;
@@ -306,6 +314,7 @@ pub fn Engine() -> impl IntoView {
                 <For each=move || bridge.traffic.get() key=|(seq, _)| *seq let:entry>
                     <li class="osc" data-direction=entry.1.direction.clone()>
                         <span class="direction">{entry.1.direction.clone()}</span>
+                        <span class="peer">{entry.1.peer.clone()}</span>
                         " "
                         <code>{entry.1.message.address.clone()}</code>
                         " "
