@@ -314,7 +314,11 @@ async fn build_a_patch_in_the_browser_and_watch_its_meter() {
     let log = wait_for_text(&browser, "#osc-traffic .peer", |t| t.lines().all(|l| l == "websocket")).await;
     assert!(!log.is_empty());
     let log = text_of(&browser, "#osc-traffic").await;
-    assert!(!log.contains("/transform-types") && !log.lines().any(|l| l.contains("/patch/ ") || l.ends_with("/patch/")), "{log}");
+    assert!(
+        !log.contains("/transform-types")
+            && !log.lines().any(|l| l.contains("/patch/ ") || l.ends_with("/patch/")),
+        "{log}"
+    );
     wait_for_text(&browser, "#events .event", |t| t.contains("engine.changed")).await;
     let shot = browser.screenshot().await.unwrap();
     std::fs::write(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard-engine.png"), shot).unwrap();
