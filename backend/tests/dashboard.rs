@@ -93,6 +93,13 @@ async fn wait_for_text(browser: &Client, css: &str, ok: impl Fn(&str) -> bool) -
     }
 }
 
+/// This checkout's `dist/`. Found at run time (cargo runs tests in the
+/// package's directory): a test binary built in another clone sharing the
+/// target directory is reused as it is, with that clone's path compiled in.
+fn built_dashboard() -> PathBuf {
+    std::env::current_dir().unwrap().join("../dist")
+}
+
 /// Waits until `count` elements match `css`.
 async fn wait_for_count(browser: &Client, css: &str, count: usize) {
     let deadline = std::time::Instant::now() + WAIT;
@@ -136,7 +143,7 @@ where
 
 #[tokio::test]
 async fn create_a_project_and_drive_a_vm_from_the_browser() {
-    let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist");
+    let dist = built_dashboard();
     assert!(
         dist.join("index.html").exists(),
         "dist/ is not built: run `trunk build --release` (scripts/test.sh does)"
@@ -255,7 +262,7 @@ async fn create_a_project_and_drive_a_vm_from_the_browser() {
 /// The engine panel: build a patch through the OSC bridge, hear it on the meters, see the traffic.
 #[tokio::test]
 async fn build_a_patch_in_the_browser_and_watch_its_meter() {
-    let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist");
+    let dist = built_dashboard();
     let dir = tempfile::tempdir().unwrap();
     let server =
         common::Binary::start(dir.path(), &[&format!("--dashboard={}", dist.display()), "--no-audio"]);

@@ -118,14 +118,20 @@ fn VmRow(vm: Vm, peer: Option<Attachment>) -> impl IntoView {
         let ends = ends.clone();
         live.act(async move { api::unlink(project, &ends).await })
     };
-    let tunnel = vm.nio.map_or("—".to_owned(), |n| format!("{} → {}:{}", n.lport, n.rhost, n.rport));
+    let tunnel =
+        vm.nio.as_ref().map_or("—".to_owned(), |n| format!("{} → {}:{}", n.lport, n.rhost, n.rport));
+    // Within this server the host says nothing: ports only, the whole in the tooltip.
+    let short = match &vm.nio {
+        Some(n) if n.rhost == "127.0.0.1" => format!("{} → {}", n.lport, n.rport),
+        _ => tunnel.clone(),
+    };
     view! {
         <tr class="vm">
             <td class="name">{vm.name}</td>
             <td><code>{format!("telnet {}", vm.console)}</code></td>
             <td class="ip">{vm.ip_address.unwrap_or_else(|| "—".to_owned())}</td>
             <td><code>{vm.mac_address}</code></td>
-            <td>{tunnel}</td>
+            <td class="tunnel" title=tunnel>{short}</td>
             <td><span class="badge" class:started=started>{if started { "started" } else { "stopped" }}</span></td>
             <td class="actions">
                 <button class="toggle" on:click=toggle>{if started { "Stop" } else { "Start" }}</button>
