@@ -578,11 +578,14 @@ async fn the_websocket_bridge_carries_osc_both_ways() {
 #[test]
 fn dns_sd_announces_osc_to_python_zeroconf() {
     let dir = tempfile::tempdir().unwrap();
-    let browse = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/dns_sd_browse.py");
+    // At run time (cargo runs tests in the package's directory), not the
+    // path of whichever clone sharing the target directory built this.
+    let browse = std::env::current_dir().unwrap().join("tests/peers/dns_sd_browse.py");
     let script = format!(
         "ip link set lo up && ip link set lo multicast on && \
          {bin} --port=0 --osc-port=7707 --discovery-port=0 --no-audio --dns-sd --data-dir={data} \
            >/dev/null 2>&1 & P=$!; sleep 0.5; {py} {browse}; kill $P",
+        browse = browse.display(),
         bin = env!("CARGO_BIN_EXE_patchbay"),
         data = dir.path().display(),
         py = python(),
