@@ -40,48 +40,57 @@ enum State {
     SubIac,
 }
 
+/// What a received byte is once telnet's own sequences are taken out.
+enum Byte {
+    Data(u8),
+    /// A command after IAC, such as IP (interrupt process).
+    Command(u8),
+    /// Part of a negotiation or subnegotiation.
+    Telnet,
+}
+
+impl State {
+    /// One byte through telnet's framing, both ways the same: options and
+    /// subnegotiations are dropped, IAC IAC is a data byte 0xFF.
+    fn next(self, b: u8) -> (State, Byte) {
+        match (self, b) {
+            (State::Data, IAC) => (State::Iac, Byte::Telnet),
+            (State::Data, b) => (State::Data, Byte::Data(b)),
+            (State::Iac, IAC) => (State::Data, Byte::Data(IAC)),
+            (State::Iac, 251..=254) => (State::Option, Byte::Telnet),
+            (State::Iac, SB) => (State::Sub, Byte::Telnet),
+            (State::Iac, b) => (State::Data, Byte::Command(b)),
+            (State::Option, _) => (State::Data, Byte::Telnet),
+            (State::Sub, IAC) => (State::SubIac, Byte::Telnet),
+            (State::Sub, _) => (State::Sub, Byte::Telnet),
+            (State::SubIac, SE) => (State::Data, Byte::Telnet),
+            (State::SubIac, _) => (State::Sub, Byte::Telnet),
+        }
+    }
+}
+
 impl LineEditor {
     /// Feeds received bytes; returns the events and the echo to send back.
     pub fn feed(&mut self, bytes: &[u8]) -> (Vec<Input>, Vec<u8>) {
         let mut events = vec![];
         let mut echo = vec![];
         for &b in bytes {
-            match self.state {
-                State::Iac => {
-                    self.state = match b {
-                        251..=254 => State::Option,
-                        SB => State::Sub,
-                        IP | BREAK => {
-                            events.push(Input::Interrupt);
-                            State::Data
-                        }
-                        IAC => {
-                            self.push(b, &mut echo);
-                            State::Data
-                        }
-                        _ => State::Data,
-                    };
+            let byte;
+            (self.state, byte) = self.state.next(b);
+            let b = match byte {
+                Byte::Data(IAC) => {
+                    self.push(IAC, &mut echo); // an escaped 0xFF is text
                     continue;
                 }
-                State::Option => {
-                    self.state = State::Data;
+                Byte::Data(b) => b,
+                Byte::Command(IP | BREAK) => {
+                    events.push(Input::Interrupt);
                     continue;
                 }
-                State::Sub => {
-                    if b == IAC {
-                        self.state = State::SubIac;
-                    }
-                    continue;
-                }
-                State::SubIac => {
-                    self.state = if b == SE { State::Data } else { State::Sub };
-                    continue;
-                }
-                State::Data => {}
-            }
+                Byte::Command(_) | Byte::Telnet => continue,
+            };
             let after_cr = std::mem::take(&mut self.after_cr);
             match b {
-                IAC => self.state = State::Iac,
                 b'\n' | 0 if after_cr => {}
                 b'\r' | b'\n' => {
                     self.after_cr = b == b'\r';
@@ -121,21 +130,14 @@ impl Screen {
     pub fn feed(&mut self, bytes: &[u8]) -> String {
         let mut text = Vec::with_capacity(bytes.len());
         for &b in bytes {
-            self.state = match (self.state, b) {
-                (State::Data, IAC) => State::Iac,
-                (State::Data, b'\r' | 0) => State::Data,
-                (State::Data, b) => {
-                    text.push(b);
-                    State::Data
-                }
-                (State::Iac, 251..=254) => State::Option,
-                (State::Iac, SB) => State::Sub,
-                (State::Iac, _) | (State::Option, _) => State::Data,
-                (State::Sub, IAC) => State::SubIac,
-                (State::Sub, _) => State::Sub,
-                (State::SubIac, SE) => State::Data,
-                (State::SubIac, _) => State::Sub,
-            };
+            let byte;
+            (self.state, byte) = self.state.next(b);
+            match byte {
+                // An escaped 0xFF is never part of UTF-8 text.
+                Byte::Data(b'\r' | 0 | IAC) => {}
+                Byte::Data(b) => text.push(b),
+                Byte::Command(_) | Byte::Telnet => {}
+            }
         }
         String::from_utf8_lossy(&text).into_owned()
     }
