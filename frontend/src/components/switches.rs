@@ -2,7 +2,7 @@
 //! see which of its ports are linked to what.
 
 use leptos::prelude::*;
-use patchbay_shared::topology::Attachment;
+use patchbay_shared::topology::{self, Attachment};
 use patchbay_shared::{Switch, VmStatus};
 use uuid::Uuid;
 
@@ -40,11 +40,9 @@ pub fn Switches(switches: Vec<Switch>, links: Vec<(Attachment, Attachment)>) -> 
     let rows = switches
         .into_iter()
         .map(|sw| {
-            let linked = sw
-                .ports
-                .iter()
-                .filter(|p| links.iter().any(|l| linked_at(l, sw.vm_id, p.port_number)))
-                .count();
+            let at = |port: u32| Attachment::SwitchPort(sw.vm_id, port);
+            let linked =
+                sw.ports.iter().filter(|p| topology::peer(&links, at(p.port_number)).is_some()).count();
             view! { <SwitchRow sw linked /> }
         })
         .collect_view();
@@ -55,10 +53,6 @@ pub fn Switches(switches: Vec<Switch>, links: Vec<(Attachment, Attachment)>) -> 
         </table>
     }
     .into_any()
-}
-
-fn linked_at(&(a, b): &(Attachment, Attachment), switch: Uuid, port: u32) -> bool {
-    [a, b].contains(&Attachment::SwitchPort(switch, port))
 }
 
 #[component]

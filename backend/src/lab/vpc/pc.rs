@@ -995,20 +995,18 @@ impl Pc {
         mac: EthernetAddress,
         sent: Instant,
     ) -> bool {
-        if progress == Progress::Ignored {
-            return true;
-        }
-        let at = format!("{} {}@{}", step.label(), ping.port, ping.dst);
+        // Formatted only for a line to print: a stray segment costs nothing.
+        let at = |ping: &Ping| format!("{} {}@{}", step.label(), ping.port, ping.dst);
         match progress {
             Progress::Ignored => true,
             Progress::Refused => {
-                self.print(format!("{at} RST returned\n"));
+                self.print(format!("{} RST returned\n", at(ping)));
                 ping.tcp = None;
                 self.next_ping(now, ping)
             }
             Progress::Done { ack, next } => {
                 let rtt = (now - sent).as_secs_f64() * 1000.0;
-                self.print(format!("{at} seq={} ttl={ttl} time={rtt:.3} ms\n", ping.seq));
+                self.print(format!("{} seq={} ttl={ttl} time={rtt:.3} ms\n", at(ping), ping.seq));
                 if let Some(ack) = ack {
                     self.send_segment(mac, ping.dst, ping.ttl, ack, &[]);
                 }
