@@ -97,10 +97,8 @@ fn parse_checked(frame: &[u8], mac: EthernetAddress) -> Option<Received<'_>> {
                     // The TCP checksum is not checked: VPCS's own are wrong (it sums the
                     // header as if 34 bytes long), and VPCS does not check them either.
                     let tcp = TcpPacket::new_checked(body).ok()?;
-                    let flags = [tcp.fin(), tcp.syn(), tcp.rst(), tcp.psh(), tcp.ack()]
-                        .iter()
-                        .enumerate()
-                        .fold(0u8, |bits, (i, set)| bits | (u8::from(*set) << i));
+                    // FIN to ACK, the low five bits of byte 13, as `flags` numbers them.
+                    let flags = body[13] & 0x1f;
                     let segment = Segment {
                         src_port: tcp.src_port(),
                         dst_port: tcp.dst_port(),
