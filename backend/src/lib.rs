@@ -1,24 +1,29 @@
 //! Patchbay: a networked lab server for sound and networks.
 //!
-//! Layout:
-//! - [`cli`]: `patchbay osc`, a shell that drives any server over OSC;
-//! - [`engine`]: the OSW-style audio engine (graph, transforms, clocks);
-//! - [`lab`]: projects of virtual PCs, ports, persistence (the model);
+//! Layout, from the bottom up (each layer uses only the layers above it in
+//! this list; `scripts/check-layers.sh` fails the build if one reaches down):
+//! - [`engine`]: the OSW-style audio engine (graph, transforms, clocks); no tokio, no sockets;
+//! - [`engine_host`]: the engine inside the server (clock, control thread, notifications);
+//! - [`lab`]: projects of virtual PCs and switches, ports, tunnels, persistence;
 //! - [`notify`]: the hub every change is announced on;
-//! - [`namespace`]: the OSC address tree over the engine, builtins and lab (seed 001's semantics);
-//! - [`osc`]: OSC codec, pattern matching and transports (a view);
-//! - [`http`]: the GNS3 API v1, notification streams and the dashboard (a view);
-//! - [`sound`]: the engine inside the server (clock, control thread, notifications);
+//! - [`model`]: the one model under every view (lab, engine host, hub, powers); no axum, no sockets;
+//! - [`namespace`]: the OSC address tree over the model (seed 001's semantics);
+//! - [`app`]: one entry point for every view: dispatch, the traffic feed, quitting;
+//! - [`osc`]: the OSC codec and patterns (used by the namespace) and its transports (UDP, TCP);
+//! - [`http`]: the GNS3 API v1, notification streams, the bridge and the dashboard;
 //! - [`server`]: configuration and start-up of all of it;
+//! - [`cli`]: `patchbay osc`, a shell that drives any server over OSC;
 //! - [`logging`]: tracing set-up that also feeds `log.*` notifications.
 
+pub mod app;
 pub mod cli;
 pub mod engine;
+pub mod engine_host;
 pub mod http;
 pub mod lab;
 pub mod logging;
+pub mod model;
 pub mod namespace;
 pub mod notify;
 pub mod osc;
 pub mod server;
-pub mod sound;

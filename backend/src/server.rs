@@ -10,12 +10,13 @@ use anyhow::Context;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::http::{app, AppState, Shared};
+use crate::app::App;
+use crate::engine_host::{EngineHost, EngineOptions};
+use crate::http::{self, Web};
 use crate::lab::{Lab, LabConfig};
-use crate::namespace::Powers;
+use crate::model::{Model, Powers};
 use crate::notify::Hub;
-use crate::osc::server::OscConfig;
-use crate::sound::{Sound, SoundOptions};
+use crate::osc::{self, Osc, OscConfig};
 
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
@@ -123,12 +124,13 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The OSC port (UDP and TCP).
     pub osc_port: u16,
-    /// The model and settings the routes act on.
-    pub state: Shared,
+    /// The model and what the views share, as every view sees it.
+    pub app: Arc<App>,
     pub data_dir: PathBuf,
     pub dashboard: Option<PathBuf>,
     shutdown: CancellationToken,
     task: JoinHandle<std::io::Result<()>>,
+    _osc: Osc,
 }
 
 impl Running {
@@ -158,70 +160,60 @@ pub async fn start(config: &Config, hub: Hub) -> anyhow::Result<Running> {
         console_ports: config.console_ports.clone(),
         udp_ports: config.udp_ports.clone(),
     };
-    let sound_options = SoundOptions {
+    let engine_options = EngineOptions {
         rate: config.sample_rate as f64,
         block: config.block as usize,
         use_device: !config.no_audio,
         files_dir: config.files_dir.clone().unwrap_or_else(|| data_dir.join("sounds")),
         patch: config.patch.clone(),
     };
-    let sound = Sound::start(&sound_options, hub.clone()).context("starting the engine")?;
-    let lab = Lab::open(lab_config, hub).await.with_context(|| format!("opening {}", data_dir.display()))?;
+    let engine = EngineHost::start(&engine_options, hub.clone()).context("starting the engine")?;
+    let lab = Lab::open(lab_config, hub.clone())
+        .await
+        .with_context(|| format!("opening {}", data_dir.display()))?;
     let listener = tokio::net::TcpListener::bind((config.host, config.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
     let addr = listener.local_addr()?;
-    let shutdown = CancellationToken::new();
-    let dashboard = config.dashboard();
-    let state = Arc::new(AppState {
-        lab,
-        sound,
-        osc: Default::default(),
-        dashboard: dashboard.clone(),
-        shutdown: shutdown.clone(),
-    });
+    let osc_sockets = osc::bind(config.host, config.osc_port)
+        .await
+        .with_context(|| format!("cannot listen for OSC on {}:{}", config.host, config.osc_port))?;
     let patches_dir = config.patches_dir.clone().unwrap_or_else(|| data_dir.join("patches"));
     std::fs::create_dir_all(&patches_dir).with_context(|| format!("creating {}", patches_dir.display()))?;
+    let powers = Powers {
+        quit: !config.osc_no_quit,
+        patches_dir,
+        start_patch: config.patch.clone(),
+        osc_port: osc_sockets.port,
+    };
+    let shutdown = CancellationToken::new();
+    let app = Arc::new(App::new(Model { lab, engine, hub, powers }, shutdown.clone()));
+
     let discovery = (config.discovery_port != 0).then(|| {
         let ip: IpAddr =
             if config.host.is_loopback() { config.host } else { std::net::Ipv4Addr::BROADCAST.into() };
         SocketAddr::new(ip, config.discovery_port)
     });
-    let osc_config = OscConfig {
-        host: config.host,
-        port: config.osc_port,
-        reply_port: config.osc_reply_port,
-        discovery,
-        dns_sd: config.dns_sd,
-        powers: Powers {
-            quit: !config.osc_no_quit,
-            patches_dir,
-            start_patch: config.patch.clone(),
-            osc_port: 0,
-        },
-    };
-    let osc = crate::osc::server::start(state.clone(), osc_config, shutdown.clone())
-        .await
-        .with_context(|| format!("cannot listen for OSC on {}:{}", config.host, config.osc_port))?;
-    let osc_port = osc.port;
-    let _ = state.osc.set(osc);
-    if let Some(mut events) = state.lab.take_events() {
-        let (state, stop) = (state.clone(), shutdown.clone());
+    let osc_config = OscConfig { reply_port: config.osc_reply_port, discovery, dns_sd: config.dns_sd };
+    let osc = osc::start(osc_sockets, app.clone(), &osc_config)?;
+    if let Some(mut events) = app.model.lab.take_events() {
+        let (app, stop) = (app.clone(), shutdown.clone());
         tokio::spawn(async move {
             loop {
                 tokio::select! {
-                    Some(event) = events.recv() => state.lab.handle_event(event).await,
+                    Some(event) = events.recv() => app.model.lab.handle_event(event).await,
                     _ = stop.cancelled() => return,
                 }
             }
         });
     }
-    let router = app(state.clone());
+    let dashboard = config.dashboard();
+    let router = http::app(Arc::new(Web { app: app.clone(), dashboard: dashboard.clone() }));
     let stop = shutdown.clone();
     let task = tokio::spawn(async move {
         axum::serve(listener, router).with_graceful_shutdown(stop.cancelled_owned()).await
     });
-    Ok(Running { addr, osc_port, state, data_dir, dashboard, shutdown, task })
+    Ok(Running { addr, osc_port: osc.port, app, data_dir, dashboard, shutdown, task, _osc: osc })
 }
 
 #[cfg(test)]

@@ -378,7 +378,7 @@ async fn curl_style_bodies_without_content_type_are_accepted() {
 #[tokio::test]
 async fn requests_on_one_vm_wait_for_each_other_and_other_vms_do_not() {
     let server = common::TempServer::start(&[]).await;
-    let lab = &server.running.state.lab;
+    let lab = &server.running.app.model.lab;
     let p = lab.create_project(Default::default()).await.unwrap().project_id;
     let req = |name: &str| patchbay_shared::VmCreate { name: name.into(), ..Default::default() };
     let a = lab.create_vm(p, req("A")).await.unwrap().vm_id;

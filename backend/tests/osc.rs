@@ -182,7 +182,7 @@ async fn the_seed_exchanges_run_as_written() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn globs_expand_for_set_values_and_queries() {
     let (_dir, running, port) = server().await;
-    running.state.sound.with(|e| {
+    running.app.model.engine.with(|e| {
         for i in 0..3 {
             e.add_transform("/patch", "Sinewave", &format!("sine{i}"), "").unwrap();
         }
@@ -210,7 +210,7 @@ async fn globs_expand_for_set_values_and_queries() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn split_messages_are_reassembled_and_big_replies_split() {
     let (_dir, running, port) = server().await;
-    running.state.sound.with(|e| {
+    running.app.model.engine.with(|e| {
         for i in 0..2500 {
             e.add_transform("/patch", "Value", &format!("a_rather_long_transform_name_{i:05}"), "").unwrap();
         }
@@ -253,9 +253,9 @@ async fn split_messages_are_reassembled_and_big_replies_split() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn future_bundles_wait_for_their_time_and_run_in_order() {
     let (_dir, running, port) = server().await;
-    running.state.sound.with(|e| e.add_transform("/patch", "Value", "v", "").unwrap());
+    running.app.model.engine.with(|e| e.add_transform("/patch", "Value", "v", "").unwrap());
     client(port, |c| {
-        let at = patchbay::osc::server::ntp_now() + (1u64 << 32) / 4; // a quarter second ahead
+        let at = patchbay::osc::time::ntp_now() + (1u64 << 32) / 4; // a quarter second ahead
         let bundle = Packet::Bundle {
             time: at,
             content: vec![
@@ -337,7 +337,7 @@ async fn tcp_with_slip_framing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lab_over_osc() {
     let (_dir, running, port) = server().await;
-    let mut feed = running.state.lab.hub().subscribe(None);
+    let mut feed = running.app.model.hub.subscribe(None);
     let (pid, vid) = client(port, |c| {
         let r = c.ask("/lab/create-project", vec![s("osc lab")]);
         let Arg::Str(pid) = &r[1] else { panic!("{r:?}") };
@@ -363,7 +363,7 @@ async fn the_lab_over_osc() {
     for a in ["project.created", "vm.created", "vm.started", "vm.stopped"] {
         assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
     }
-    let vms = running.state.lab.list_vms(pid.parse().unwrap()).unwrap();
+    let vms = running.app.model.lab.list_vms(pid.parse().unwrap()).unwrap();
     assert_eq!(vms[0].vm_id.to_string(), vid);
 }
 
@@ -499,7 +499,7 @@ async fn the_shell_builds_and_queries_a_patch() {
     ] {
         assert!(out.contains(line), "{line:?} in:\n{out}");
     }
-    let connected = running.state.sound.with(|e| e.graph.connections().count());
+    let connected = running.app.model.engine.with(|e| e.graph.connections().count());
     assert_eq!(connected, 1);
 }
 
@@ -507,7 +507,7 @@ async fn the_shell_builds_and_queries_a_patch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_over_osc_are_announced() {
     let (_dir, running, port) = server().await;
-    let mut feed = running.state.lab.hub().subscribe(None);
+    let mut feed = running.app.model.hub.subscribe(None);
     client(port, |c| {
         assert_eq!(c.ask("/patch/add-transform", vec![s("Value"), s("v")]), vec![Arg::Int(0)]);
         for i in 0..100 {

@@ -4,6 +4,7 @@
 //! sends (`in` and `out` frames).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -13,27 +14,23 @@ use patchbay_shared::{OscArg, OscJson, OscTraffic};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::Shared;
-use crate::namespace::After;
+use crate::app::App;
 use crate::osc::codec::{Arg, Message};
 
 pub async fn websocket(State(s): State<Shared>, ws: WebSocketUpgrade) -> Response {
-    ws.on_upgrade(move |socket: WebSocket| serve(socket, s))
+    ws.on_upgrade(move |socket: WebSocket| serve(socket, s.app.clone()))
 }
 
 /// Stands for the WebSocket client in traffic frames (it has no UDP address).
 const PEER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
 
 /// Generic over the socket so tests can drive it with channels.
-pub async fn serve<S, E>(mut socket: S, state: Shared)
+pub async fn serve<S, E>(mut socket: S, app: Arc<App>)
 where
     S: Sink<WsMessage> + Stream<Item = Result<WsMessage, E>> + Unpin,
 {
-    let Some(osc) = state.osc.get().cloned() else {
-        let _ = socket.send(WsMessage::Close(None)).await;
-        return;
-    };
-    let mut traffic = osc.traffic.subscribe();
-    let shutdown = state.shutdown.clone();
+    let mut traffic = app.traffic();
+    let shutdown = app.shutdown.clone();
     loop {
         tokio::select! {
             t = traffic.recv() => match t {
@@ -50,13 +47,7 @@ where
             incoming = socket.next() => match incoming {
                 Some(Ok(WsMessage::Text(text))) => {
                     let replies = match serde_json::from_str::<OscJson>(&text) {
-                        Ok(m) => {
-                            let (replies, after) = osc.dispatch(&state, PEER, from_json(m)).await;
-                            if after == After::Quit {
-                                state.shutdown.cancel();
-                            }
-                            replies
-                        }
+                        Ok(m) => app.osc(PEER, from_json(m)).await,
                         Err(e) => vec![crate::namespace::error("/bridge", format!("not an OSC message in JSON: {e}"))],
                     };
                     for r in replies {

@@ -23,8 +23,8 @@ pub async fn websocket(
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let (project, vm) = vms::ids(&p)?;
-    let console = s.lab.console_addr(project, vm).await?;
-    let shutdown = s.shutdown.clone();
+    let console = s.app.model.lab.console_addr(project, vm).await?;
+    let shutdown = s.app.shutdown.clone();
     Ok(ws.on_upgrade(move |socket: WebSocket| async move {
         tokio::select! {
             () = serve(socket, console) => {}

@@ -26,15 +26,15 @@ pub struct Status {
 }
 
 pub async fn status(State(state): State<Shared>) -> Json<Status> {
-    let sound = &state.sound;
-    let (clock, clock_detail) = match &sound.source {
+    let engine = &state.app.model.engine;
+    let (clock, clock_detail) = match &engine.source {
         ClockSource::Device { name, .. } => ("device", name.clone()),
         ClockSource::Timer { reason } => ("timer", reason.clone()),
     };
-    let (time, transforms) = sound.with(|e| (e.now(), e.graph.nodes.len() - 1));
+    let (time, transforms) = engine.with(|e| (e.now(), e.graph.nodes.len() - 1));
     Json(Status {
-        sample_rate: sound.setup.rate,
-        block_size: sound.setup.block,
+        sample_rate: engine.setup.rate,
+        block_size: engine.setup.block,
         clock,
         clock_detail,
         time,
@@ -58,7 +58,7 @@ pub async fn types() -> Json<Vec<TypeInfo>> {
 }
 
 pub async fn save(State(state): State<Shared>) -> Json<PatchFile> {
-    Json(state.sound.with(|e| patch_file::save(e)))
+    Json(state.app.model.engine.with(|e| patch_file::save(e)))
 }
 
 /// Replaces `/patch`. A bad file is a 400 naming the problem, and the running patch is kept.
@@ -66,7 +66,9 @@ pub async fn load(State(state): State<Shared>, body: axum::body::Bytes) -> Resul
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("Patch file is not UTF-8"))?;
     let file = PatchFile::parse(text).map_err(|e| ApiError::bad_request(e.to_string()))?;
     state
-        .sound
+        .app
+        .model
+        .engine
         .with(|e| patch_file::load(e, &file).map(|_| patch_file::save(e)))
         .map(Json)
         .map_err(|e| ApiError::bad_request(e.to_string()))

@@ -3,7 +3,7 @@
 //! Layout:
 //! - [`error`]: the JSON error type every route returns;
 //! - [`extract`]: body and path extractors that fail with that type;
-//! - [`projects`], [`vms`]: the lab's routes, thin calls into [`crate::lab::Lab`];
+//! - [`projects`], [`vms`], [`switches`]: the lab's routes, thin calls into [`crate::lab::Lab`];
 //! - [`engine`]: the audio engine's status, transform types and patch file;
 //! - [`notifications`]: the chunked JSON stream and its WebSocket twin;
 //! - [`bridge`]: OSC over a WebSocket, as JSON;
@@ -28,14 +28,12 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use patchbay_shared::Version;
-use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
-use crate::lab::Lab;
-use crate::sound::Sound;
+use crate::app::App;
 
 /// Request bodies larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -43,18 +41,14 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// The GNS3 API level spoken here.
 pub const API_VERSION: &str = "1.3.13";
 
-pub struct AppState {
-    pub lab: Lab,
-    pub sound: Sound,
-    /// The OSC service, once it runs (the bridge talks to it).
-    pub osc: std::sync::OnceLock<Arc<crate::osc::server::Osc>>,
+/// What the routes see: the app (model, traffic, shutdown) and the dashboard's files.
+pub struct Web {
+    pub app: Arc<App>,
     /// The built dashboard (Trunk's `dist/`), if there is one.
     pub dashboard: Option<PathBuf>,
-    /// Cancelled on shutdown, so endless streams end and the server can exit.
-    pub shutdown: CancellationToken,
 }
 
-pub type Shared = Arc<AppState>;
+pub type Shared = Arc<Web>;
 
 pub fn app(state: Shared) -> Router {
     let vm = "/v1/projects/{project_id}/vpcs/vms/{vm_id}";

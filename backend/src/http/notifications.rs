@@ -17,13 +17,13 @@ use super::Shared;
 use crate::notify::Feed;
 
 pub async fn stream_all(State(s): State<Shared>) -> Response {
-    chunked(s.lab.hub().subscribe(None), s.shutdown.clone())
+    chunked(s.app.model.hub.subscribe(None), s.app.shutdown.clone())
 }
 
 pub async fn stream_project(State(s): State<Shared>, p: Params) -> Result<Response, ApiError> {
     let project = p.uuid("project_id")?;
-    s.lab.get_project(project)?;
-    Ok(chunked(s.lab.hub().subscribe(Some(project)), s.shutdown.clone()))
+    s.app.model.lab.get_project(project)?;
+    Ok(chunked(s.app.model.hub.subscribe(Some(project)), s.app.shutdown.clone()))
 }
 
 fn chunked(feed: Feed, shutdown: CancellationToken) -> Response {
@@ -36,8 +36,8 @@ fn chunked(feed: Feed, shutdown: CancellationToken) -> Response {
 }
 
 pub async fn websocket(State(s): State<Shared>, ws: WebSocketUpgrade) -> Response {
-    let feed = s.lab.hub().subscribe(None);
-    let shutdown = s.shutdown.clone();
+    let feed = s.app.model.hub.subscribe(None);
+    let shutdown = s.app.shutdown.clone();
     ws.on_upgrade(move |socket: WebSocket| pump(socket, feed, shutdown))
 }
 

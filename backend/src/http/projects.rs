@@ -10,18 +10,18 @@ use super::extract::{JsonBody, NoFields, Params};
 use super::Shared;
 
 pub async fn list(State(s): State<Shared>) -> Json<Vec<Project>> {
-    Json(s.lab.list_projects())
+    Json(s.app.model.lab.list_projects())
 }
 
 pub async fn create(
     State(s): State<Shared>,
     JsonBody(req): JsonBody<ProjectCreate>,
 ) -> Result<(StatusCode, Json<Project>), ApiError> {
-    Ok((StatusCode::CREATED, Json(s.lab.create_project(req).await?)))
+    Ok((StatusCode::CREATED, Json(s.app.model.lab.create_project(req).await?)))
 }
 
 pub async fn show(State(s): State<Shared>, p: Params) -> Result<Json<Project>, ApiError> {
-    Ok(Json(s.lab.get_project(p.uuid("project_id")?)?))
+    Ok(Json(s.app.model.lab.get_project(p.uuid("project_id")?)?))
 }
 
 pub async fn update(
@@ -29,11 +29,11 @@ pub async fn update(
     p: Params,
     JsonBody(req): JsonBody<ProjectUpdate>,
 ) -> Result<Json<Project>, ApiError> {
-    Ok(Json(s.lab.update_project(p.uuid("project_id")?, req).await?))
+    Ok(Json(s.app.model.lab.update_project(p.uuid("project_id")?, req).await?))
 }
 
 pub async fn delete(State(s): State<Shared>, p: Params) -> Result<StatusCode, ApiError> {
-    s.lab.delete_project(p.uuid("project_id")?).await?;
+    s.app.model.lab.delete_project(p.uuid("project_id")?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -42,7 +42,7 @@ pub async fn close(
     p: Params,
     _: JsonBody<NoFields>,
 ) -> Result<StatusCode, ApiError> {
-    s.lab.close_project(p.uuid("project_id")?).await?;
+    s.app.model.lab.close_project(p.uuid("project_id")?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -51,6 +51,6 @@ pub async fn allocate_udp(
     p: Params,
     _: JsonBody<NoFields>,
 ) -> Result<(StatusCode, Json<UdpPort>), ApiError> {
-    let udp_port = s.lab.allocate_udp_port(p.uuid("project_id")?).await?;
+    let udp_port = s.app.model.lab.allocate_udp_port(p.uuid("project_id")?).await?;
     Ok((StatusCode::CREATED, Json(UdpPort { udp_port })))
 }

@@ -11,7 +11,7 @@ use super::vms::ids;
 use super::Shared;
 
 pub async fn list(State(s): State<Shared>, p: Params) -> Result<Json<Vec<Switch>>, ApiError> {
-    Ok(Json(s.lab.list_switches(p.uuid("project_id")?)?))
+    Ok(Json(s.app.model.lab.list_switches(p.uuid("project_id")?)?))
 }
 
 pub async fn create(
@@ -19,17 +19,17 @@ pub async fn create(
     p: Params,
     JsonBody(req): JsonBody<SwitchCreate>,
 ) -> Result<(StatusCode, Json<Switch>), ApiError> {
-    Ok((StatusCode::CREATED, Json(s.lab.create_switch(p.uuid("project_id")?, req).await?)))
+    Ok((StatusCode::CREATED, Json(s.app.model.lab.create_switch(p.uuid("project_id")?, req).await?)))
 }
 
 pub async fn show(State(s): State<Shared>, p: Params) -> Result<Json<Switch>, ApiError> {
     let (project, id) = ids(&p)?;
-    Ok(Json(s.lab.get_switch(project, id).await?))
+    Ok(Json(s.app.model.lab.get_switch(project, id).await?))
 }
 
 pub async fn delete(State(s): State<Shared>, p: Params) -> Result<StatusCode, ApiError> {
     let (project, id) = ids(&p)?;
-    s.lab.delete_switch(project, id).await?;
+    s.app.model.lab.delete_switch(project, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -39,13 +39,13 @@ pub async fn start(
     _: JsonBody<NoFields>,
 ) -> Result<StatusCode, ApiError> {
     let (project, id) = ids(&p)?;
-    s.lab.start_switch(project, id).await?;
+    s.app.model.lab.start_switch(project, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn stop(State(s): State<Shared>, p: Params, _: JsonBody<NoFields>) -> Result<StatusCode, ApiError> {
     let (project, id) = ids(&p)?;
-    s.lab.stop_switch(project, id).await?;
+    s.app.model.lab.stop_switch(project, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -56,12 +56,12 @@ pub async fn add_nio(
 ) -> Result<(StatusCode, Json<Nio>), ApiError> {
     let (project, id) = ids(&p)?;
     let (adapter, port) = (p.number("adapter_number")?, p.number("port_number")?);
-    Ok((StatusCode::CREATED, Json(s.lab.add_switch_nio(project, id, adapter, port, nio).await?)))
+    Ok((StatusCode::CREATED, Json(s.app.model.lab.add_switch_nio(project, id, adapter, port, nio).await?)))
 }
 
 pub async fn remove_nio(State(s): State<Shared>, p: Params) -> Result<StatusCode, ApiError> {
     let (project, id) = ids(&p)?;
     let (adapter, port) = (p.number("adapter_number")?, p.number("port_number")?);
-    s.lab.remove_switch_nio(project, id, adapter, port).await?;
+    s.app.model.lab.remove_switch_nio(project, id, adapter, port).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -15,7 +15,7 @@ pub fn ids(p: &Params) -> Result<(Uuid, Uuid), ApiError> {
 }
 
 pub async fn list(State(s): State<Shared>, p: Params) -> Result<Json<Vec<Vm>>, ApiError> {
-    Ok(Json(s.lab.list_vms(p.uuid("project_id")?)?))
+    Ok(Json(s.app.model.lab.list_vms(p.uuid("project_id")?)?))
 }
 
 pub async fn create(
@@ -23,12 +23,12 @@ pub async fn create(
     p: Params,
     JsonBody(req): JsonBody<VmCreate>,
 ) -> Result<(StatusCode, Json<Vm>), ApiError> {
-    Ok((StatusCode::CREATED, Json(s.lab.create_vm(p.uuid("project_id")?, req).await?)))
+    Ok((StatusCode::CREATED, Json(s.app.model.lab.create_vm(p.uuid("project_id")?, req).await?)))
 }
 
 pub async fn show(State(s): State<Shared>, p: Params) -> Result<Json<Vm>, ApiError> {
     let (project, vm) = ids(&p)?;
-    Ok(Json(s.lab.get_vm(project, vm).await?))
+    Ok(Json(s.app.model.lab.get_vm(project, vm).await?))
 }
 
 pub async fn update(
@@ -37,12 +37,12 @@ pub async fn update(
     JsonBody(req): JsonBody<VmUpdate>,
 ) -> Result<Json<Vm>, ApiError> {
     let (project, vm) = ids(&p)?;
-    Ok(Json(s.lab.update_vm(project, vm, req).await?))
+    Ok(Json(s.app.model.lab.update_vm(project, vm, req).await?))
 }
 
 pub async fn delete(State(s): State<Shared>, p: Params) -> Result<StatusCode, ApiError> {
     let (project, vm) = ids(&p)?;
-    s.lab.delete_vm(project, vm).await?;
+    s.app.model.lab.delete_vm(project, vm).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -52,13 +52,13 @@ pub async fn start(
     _: JsonBody<NoFields>,
 ) -> Result<StatusCode, ApiError> {
     let (project, vm) = ids(&p)?;
-    s.lab.start_vm(project, vm).await?;
+    s.app.model.lab.start_vm(project, vm).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn stop(State(s): State<Shared>, p: Params, _: JsonBody<NoFields>) -> Result<StatusCode, ApiError> {
     let (project, vm) = ids(&p)?;
-    s.lab.stop_vm(project, vm).await?;
+    s.app.model.lab.stop_vm(project, vm).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -68,7 +68,7 @@ pub async fn reload(
     _: JsonBody<NoFields>,
 ) -> Result<StatusCode, ApiError> {
     let (project, vm) = ids(&p)?;
-    s.lab.reload_vm(project, vm).await?;
+    s.app.model.lab.reload_vm(project, vm).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -79,14 +79,14 @@ pub async fn add_nio(
 ) -> Result<(StatusCode, Json<Nio>), ApiError> {
     let (project, vm) = ids(&p)?;
     let (adapter, port) = (p.number("adapter_number")?, p.number("port_number")?);
-    let nio = s.lab.add_nio(project, vm, adapter, port, nio).await?;
+    let nio = s.app.model.lab.add_nio(project, vm, adapter, port, nio).await?;
     Ok((StatusCode::CREATED, Json(nio)))
 }
 
 pub async fn remove_nio(State(s): State<Shared>, p: Params) -> Result<StatusCode, ApiError> {
     let (project, vm) = ids(&p)?;
     let (adapter, port) = (p.number("adapter_number")?, p.number("port_number")?);
-    s.lab.remove_nio(project, vm, adapter, port).await?;
+    s.app.model.lab.remove_nio(project, vm, adapter, port).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -97,7 +97,7 @@ pub async fn start_capture(
 ) -> Result<Json<CaptureFile>, ApiError> {
     let (project, vm) = ids(&p)?;
     let (adapter, port) = (p.number("adapter_number")?, p.number("port_number")?);
-    let pcap_file_path = s.lab.start_capture(project, vm, adapter, port, req).await?;
+    let pcap_file_path = s.app.model.lab.start_capture(project, vm, adapter, port, req).await?;
     Ok(Json(CaptureFile { pcap_file_path }))
 }
 
@@ -108,6 +108,6 @@ pub async fn stop_capture(
 ) -> Result<StatusCode, ApiError> {
     let (project, vm) = ids(&p)?;
     let (adapter, port) = (p.number("adapter_number")?, p.number("port_number")?);
-    s.lab.stop_capture(project, vm, adapter, port).await?;
+    s.app.model.lab.stop_capture(project, vm, adapter, port).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -22,7 +22,7 @@ const CONTROL_PERIOD: Duration = Duration::from_millis(5);
 /// calls that leave it work wake it sooner.
 const CONTROL_IDLE: Duration = Duration::from_secs(1);
 
-pub struct SoundOptions {
+pub struct EngineOptions {
     /// Rate of the timer clock; a sound card imposes its own.
     pub rate: f64,
     pub block: usize,
@@ -34,7 +34,7 @@ pub struct SoundOptions {
 }
 
 /// The running engine. Dropping it stops the control thread and the clock.
-pub struct Sound {
+pub struct EngineHost {
     engine: Arc<Mutex<Engine>>,
     pub source: ClockSource,
     pub setup: Setup,
@@ -45,8 +45,8 @@ pub struct Sound {
     _clock: Clock,
 }
 
-impl Sound {
-    pub fn start(options: &SoundOptions, hub: Hub) -> anyhow::Result<Sound> {
+impl EngineHost {
+    pub fn start(options: &EngineOptions, hub: Hub) -> anyhow::Result<EngineHost> {
         let fallback = Setup { rate: options.rate, block: options.block };
         let skip = if !options.use_device {
             Some("disabled by --no-audio".to_owned())
@@ -107,7 +107,7 @@ impl Sound {
                 }
             })?
         };
-        Ok(Sound { engine, source, setup, hub, stop, control: Some(control), _clock: clock })
+        Ok(EngineHost { engine, source, setup, hub, stop, control: Some(control), _clock: clock })
     }
 
     /// What drives the clock: the device's name, or why it is a timer.
@@ -147,7 +147,7 @@ impl Sound {
     }
 }
 
-impl Drop for Sound {
+impl Drop for EngineHost {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
         if let Some(t) = self.control.take() {

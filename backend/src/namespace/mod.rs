@@ -1,0 +1,237 @@
+//! The address tree over the whole server, with seed 001's query semantics:
+//! every input gets replies whose address is the input's, whose first
+//! argument is a return code (negative: an error, then a message), globs
+//! expand to a count reply and one reply per match, a trailing `/` lists,
+//! and `documentation`, `type-signature` and `current-value` work on every
+//! address. Built over [`Model`] alone: no transport, no HTTP.
+//!
+//! Layout (this file dispatches; each subtree answers in its own file):
+//! - [`values`]: engine values to OSC arguments and back, and type tags;
+//! - [`patch`]: `/patch/...`, the engine's graph;
+//! - [`builtins`]: `/advance-clock`, `/main_clock`, `/transform-types`,
+//!   `/thread/`, `/osc_server/`, `/audio/`, `/osw-quit`, `/osw-restart`,
+//!   `/load-osx`, `/save-patch`;
+//! - [`lab`]: `/lab/...`, the projects, PCs, switches and links of the lab.
+
+mod builtins;
+mod lab;
+mod patch;
+pub mod values;
+
+use crate::engine::{Value, ValueType};
+use crate::model::Model;
+use crate::osc::codec::{Arg, Message};
+use crate::osc::pattern;
+use values::{type_tag, value_args};
+
+pub const QUERIES: [&str; 3] = ["documentation", "type-signature", "current-value"];
+
+/// What happened, besides the replies: the server may have to act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum After {
+    #[default]
+    Nothing,
+    Quit,
+}
+
+/// A method's name, documentation and argument type tags.
+type MethodSpec = (&'static str, &'static str, &'static str);
+
+fn ok(addr: &str, mut args: Vec<Arg>) -> Message {
+    args.insert(0, Arg::Int(0));
+    Message::new(addr, args)
+}
+
+fn code(addr: &str, n: usize, mut args: Vec<Arg>) -> Message {
+    args.insert(0, Arg::Int(n as i32));
+    Message::new(addr, args)
+}
+
+/// An error reply: `-1` and a readable message, at the input's address.
+pub fn error(addr: &str, message: impl ToString) -> Message {
+    Message::new(addr, vec![Arg::Int(-1), Arg::Str(message.to_string())])
+}
+
+fn strs<I: IntoIterator<Item = S>, S: Into<String>>(items: I) -> Vec<Arg> {
+    items.into_iter().map(|s| Arg::Str(s.into())).collect()
+}
+
+fn segments(path: &str) -> Vec<&str> {
+    path.split('/').filter(|s| !s.is_empty()).collect()
+}
+
+/// A node of the tree as the queries see it.
+enum Node {
+    /// Lists children; `current-value` and set-value are errors.
+    Container { doc: String, children: Vec<String>, signature: Vec<String> },
+    /// A state: readable, maybe settable.
+    State { doc: String, value: Value, ty: ValueType, active: bool },
+    /// Takes arguments and does something.
+    Method { doc: String, tags: &'static str },
+}
+
+/// The tree over one model, for the length of one request.
+pub struct Namespace<'a> {
+    pub model: &'a Model,
+}
+
+impl Namespace<'_> {
+    /// Every reply to one message, and what the server must do after sending them.
+    pub async fn handle(&self, msg: &Message) -> (Vec<Message>, After) {
+        let addr = msg.addr.as_str();
+        if addr.ends_with('/') && !pattern::is_pattern(addr) {
+            return (vec![self.listing(addr)], After::Nothing);
+        }
+        let (target, query) = split_query(addr);
+        if let Some(reply) = self.patch_fast_path(addr, target, query, &msg.args) {
+            return (vec![reply], After::Nothing);
+        }
+        let normalized = if target.starts_with('/') { target.to_owned() } else { format!("/{target}") };
+        if pattern::is_pattern(&normalized) {
+            let matches: Vec<String> =
+                self.all_addresses().into_iter().filter(|a| pattern::matches(&normalized, a)).collect();
+            let mut replies = vec![code(addr, matches.len(), vec![])];
+            let mut after = After::Nothing;
+            for m in matches {
+                let explicit = match query {
+                    Some(q) => format!("{m}/{q}"),
+                    None => m,
+                };
+                let (r, a) = Box::pin(self.handle(&Message::new(explicit, msg.args.clone()))).await;
+                replies.extend(r);
+                after = if a == After::Quit { a } else { after };
+            }
+            return (replies, after);
+        }
+        let reply = match query {
+            Some(q) => self.query(addr, target, q),
+            None => return self.set_or_call(addr, &msg.args).await,
+        };
+        (vec![reply], After::Nothing)
+    }
+
+    fn listing(&self, addr: &str) -> Message {
+        let path = addr.trim_end_matches('/');
+        match self.node(path) {
+            Some(Node::Container { children, .. }) => {
+                let mut names = children;
+                names.extend(self.methods_of(path).into_iter().map(|(n, _, _)| n.to_string()));
+                names.sort();
+                names.dedup();
+                code(addr, names.len(), strs(names))
+            }
+            Some(_) => {
+                let mut names: Vec<String> =
+                    self.methods_of(path).into_iter().map(|(n, _, _)| n.to_string()).collect();
+                names.sort();
+                code(addr, names.len(), strs(names))
+            }
+            None => error(addr, "Invalid address"),
+        }
+    }
+
+    /// The methods under `path`, beyond its children.
+    fn methods_of(&self, path: &str) -> Vec<MethodSpec> {
+        match segments(path).first() {
+            Some(&"lab") => lab::methods(path),
+            Some(&"patch") => self.patch_methods(path),
+            _ => builtins::methods(path),
+        }
+    }
+
+    /// The method called `last` under `parent`, if it is one.
+    fn method(&self, path: &str) -> Option<(String, &'static str, &'static str, &'static str)> {
+        let (parent, last) = path.rsplit_once('/')?;
+        let parent = if parent.is_empty() { "/" } else { parent };
+        self.methods_of(parent)
+            .into_iter()
+            .find(|(n, _, _)| *n == last)
+            .map(|(n, d, t)| (parent.to_owned(), n, d, t))
+    }
+
+    fn query(&self, addr: &str, target: &str, query: &str) -> Message {
+        let target = if target.is_empty() { "/" } else { target };
+        let node = match self.node(target) {
+            Some(n) => n,
+            None => match self.method(target) {
+                Some((_, _, doc, tags)) => Node::Method { doc: doc.into(), tags },
+                None => return error(addr, "Invalid address"),
+            },
+        };
+        match (query, node) {
+            (
+                "documentation",
+                Node::Container { doc, .. } | Node::State { doc, .. } | Node::Method { doc, .. },
+            ) => ok(addr, vec![Arg::Str(doc)]),
+            ("type-signature", Node::Container { signature, .. }) => ok(addr, strs(signature)),
+            ("type-signature", Node::State { value, ty, active, .. }) => {
+                let mut sig = vec![type_tag(ty, &value).to_owned(), "State".into(), ty.name().to_owned()];
+                if active {
+                    sig.push("Activator".into());
+                }
+                ok(addr, strs(sig))
+            }
+            ("type-signature", Node::Method { tags, .. }) => ok(addr, strs([tags, "Method"])),
+            ("current-value", Node::State { value, .. }) => ok(addr, value_args(&value)),
+            ("current-value", _) => error(addr, "Address does not have a readable type"),
+            _ => error(addr, "Invalid address"),
+        }
+    }
+
+    fn node(&self, path: &str) -> Option<Node> {
+        let segs = segments(path);
+        match segs.as_slice() {
+            ["patch", ..] => self.patch_node(path),
+            ["lab", rest @ ..] => self.lab_node(rest),
+            _ => self.builtin_node(&segs),
+        }
+    }
+
+    async fn set_or_call(&self, addr: &str, args: &[Arg]) -> (Vec<Message>, After) {
+        if let Some((parent, name, _, _)) = self.method(addr) {
+            let reply = match segments(&parent).first() {
+                Some(&"lab") => self.lab_call(addr, &parent, name, args).await,
+                Some(&"patch") => self.patch_call(addr, &parent, name, args),
+                _ => builtins::call(addr, &parent, name),
+            };
+            return (vec![reply], After::Nothing);
+        }
+        let segs = segments(addr);
+        let reply = match segs.as_slice() {
+            ["patch", ..] => self.patch_set(addr, args),
+            ["lab", rest @ ..] => match self.lab_node(rest) {
+                Some(Node::State { .. }) => {
+                    error(addr, "Lab states are read-only here: use the lab's methods")
+                }
+                Some(_) => error(addr, "Target object is not an OSW state."),
+                None => error(addr, "Invalid address"),
+            },
+            _ => match self.builtin_set(addr, &segs, args) {
+                Some(done) => return done,
+                None => match self.node(addr) {
+                    Some(Node::State { .. }) => error(addr, "State is read-only"),
+                    Some(_) => error(addr, "Target object is not an OSW state."),
+                    None => error(addr, "Invalid address"),
+                },
+            },
+        };
+        (vec![reply], After::Nothing)
+    }
+
+    /// Every explicit address, for glob expansion.
+    pub fn all_addresses(&self) -> Vec<String> {
+        let mut out = builtins::addresses();
+        self.patch_addresses(&mut out);
+        self.lab_addresses(&mut out);
+        out
+    }
+}
+
+/// Splits `/a/b/documentation` into (`/a/b`, Some("documentation")).
+fn split_query(addr: &str) -> (&str, Option<&str>) {
+    match addr.rsplit_once('/') {
+        Some((target, q)) if QUERIES.contains(&q) => (target, Some(q)),
+        None if QUERIES.contains(&addr) => ("", Some(addr)),
+        _ => (addr, None),
+    }
+}

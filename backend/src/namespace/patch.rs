@@ -1,0 +1,238 @@
+//! `/patch/...`: the engine's graph as addresses. Transforms are containers
+//! of their ports; ports are states; patches, transforms, states and
+//! outlets each answer a few methods.
+
+use super::values::{args_value, value_args};
+use super::{code, error, ok, strs, MethodSpec, Namespace, Node};
+use crate::engine::graph::{Kind, Target as EngineTarget, ROOT};
+use crate::engine::{library, Engine, EngineError};
+use crate::osc::codec::{Arg, Message};
+use crate::osc::pattern;
+
+/// Methods every object of a kind answers, with their documentation and argument tags.
+const PATCH_METHODS: [MethodSpec; 2] = [
+    ("add-transform", "Adds a transform: TYPE NAME [ARGS] (an empty NAME picks one)", "ss"),
+    ("delete-transform", "Deletes the transform NAME and its connections", "s"),
+];
+const TRANSFORM_METHODS: [MethodSpec; 4] = [
+    ("set-name", "Renames this transform", "s"),
+    ("get-inlets", "Pairs of activation order and inlet address", ""),
+    ("get-outlets", "Pairs of activation order and outlet address", ""),
+    ("persistent-states", "The names of the states saved with the patch", ""),
+];
+const STATE_METHODS: [MethodSpec; 3] = [
+    ("get-coactivators", "The inlets that must all change before the activation runs", ""),
+    ("get-effects", "The outlets a change here may change", ""),
+    ("set-name", "Renames this state (inlets, outlets and states keep their names here: refused)", "s"),
+];
+const OUTLET_METHODS: [MethodSpec; 2] = [
+    ("connect", "Connects this outlet to the inlet at the given address", "s"),
+    ("disconnect", "Removes the connection to the inlet at the given address", "s"),
+];
+
+impl Namespace<'_> {
+    /// The two commonest requests on an engine address, answered with one
+    /// lock and no detours: `current-value` and a set-value. `None`: take the
+    /// general path (patterns, other queries, methods, errors).
+    pub(super) fn patch_fast_path(
+        &self,
+        addr: &str,
+        target: &str,
+        query: Option<&str>,
+        args: &[Arg],
+    ) -> Option<Message> {
+        if !target.starts_with("/patch/") || pattern::is_pattern(target) {
+            return None;
+        }
+        match query {
+            Some("current-value") => match self.model.engine.quick(|e| e.current_value(target)) {
+                Ok(v) => Some(ok(addr, value_args(&v))),
+                Err(_) => None,
+            },
+            None => {
+                let last = addr.rsplit('/').next().unwrap_or_default();
+                let is_method =
+                    [PATCH_METHODS.as_slice(), &TRANSFORM_METHODS, &STATE_METHODS, &OUTLET_METHODS]
+                        .iter()
+                        .any(|m| m.iter().any(|(n, _, _)| *n == last));
+                if is_method {
+                    return None;
+                }
+                match self.model.engine.quick(|e| e.set_value(addr, args_value(args))) {
+                    Ok(()) => Some(ok(addr, vec![])),
+                    Err(_) => None, // the general path words the error
+                }
+            }
+            Some(_) => None,
+        }
+    }
+
+    pub(super) fn patch_node(&self, path: &str) -> Option<Node> {
+        self.model.engine.quick(|e| node(e, path))
+    }
+
+    /// A set-value on an engine address.
+    pub(super) fn patch_set(&self, addr: &str, args: &[Arg]) -> Message {
+        let value = args_value(args);
+        match self.model.engine.with(|e| e.set_value(addr, value)) {
+            Ok(()) => ok(addr, vec![]),
+            Err(EngineError::NotAState) => error(addr, "Target object is not an OSW state."),
+            Err(e) => error(addr, e),
+        }
+    }
+
+    pub(super) fn patch_methods(&self, path: &str) -> Vec<MethodSpec> {
+        self.model.engine.quick(|e| match e.graph.resolve(path) {
+            Ok(EngineTarget::Node(id)) if e.graph.nodes[&id].is_container() => PATCH_METHODS.to_vec(),
+            Ok(EngineTarget::Node(_)) => TRANSFORM_METHODS.to_vec(),
+            Ok(EngineTarget::Port(id, p)) => {
+                let mut m = STATE_METHODS.to_vec();
+                if e.graph.nodes[&id].ports[p].is_outlet() {
+                    m.extend(OUTLET_METHODS);
+                }
+                m
+            }
+            Err(_) => vec![],
+        })
+    }
+
+    pub(super) fn patch_call(&self, addr: &str, parent: &str, name: &str, args: &[Arg]) -> Message {
+        let s = |i: usize| args.get(i).and_then(Arg::as_str).map(str::to_owned);
+        let reply = self.model.engine.with(|e| -> Result<Message, String> {
+            Ok(match name {
+                "add-transform" => {
+                    let (ty, n) = (s(0).ok_or("Give a type and a name")?, s(1).unwrap_or_default());
+                    e.add_transform(parent, &ty, &n, &s(2).unwrap_or_default()).map_err(|e| e.to_string())?;
+                    ok(addr, vec![])
+                }
+                "delete-transform" => {
+                    e.delete_transform(parent, &s(0).ok_or("Give a name")?).map_err(|e| e.to_string())?;
+                    ok(addr, vec![])
+                }
+                "set-name" => match e.graph.resolve(parent) {
+                    Ok(EngineTarget::Node(_)) => {
+                        e.rename(parent, &s(0).ok_or("Give a name")?).map_err(|e| e.to_string())?;
+                        ok(addr, vec![])
+                    }
+                    _ => return Err("Ports keep the names their transform gives them".into()),
+                },
+                "get-inlets" | "get-outlets" => {
+                    let Ok(EngineTarget::Node(id)) = e.graph.resolve(parent) else {
+                        return Err("Invalid address".into());
+                    };
+                    let node = &e.graph.nodes[&id];
+                    let want_in = name == "get-inlets";
+                    let mut ports: Vec<(i32, String)> = node
+                        .ports
+                        .iter()
+                        .filter(|p| if want_in { p.is_inlet() } else { p.is_outlet() })
+                        .map(|p| (p.order, format!("{parent}/{}", p.name)))
+                        .collect();
+                    ports.sort();
+                    let args = ports.iter().flat_map(|(o, a)| [Arg::Int(*o), Arg::Str(a.clone())]).collect();
+                    code(addr, 2 * ports.len(), args)
+                }
+                "persistent-states" => {
+                    let Ok(EngineTarget::Node(id)) = e.graph.resolve(parent) else {
+                        return Err("Invalid address".into());
+                    };
+                    let names: Vec<&str> = e.graph.nodes[&id]
+                        .ports
+                        .iter()
+                        .filter(|p| p.is_persistent())
+                        .map(|p| p.name.as_str())
+                        .collect();
+                    ok(addr, vec![Arg::Str(names.join(" "))])
+                }
+                "get-coactivators" | "get-effects" => {
+                    let Ok(EngineTarget::Port(id, p)) = e.graph.resolve(parent) else {
+                        return Err("Invalid address".into());
+                    };
+                    let node = &e.graph.nodes[&id];
+                    let spec = &node.ports[p];
+                    let path = e.graph.path(id);
+                    let list: Vec<String> = if !spec.is_active() {
+                        vec![]
+                    } else if name == "get-coactivators" {
+                        node.ports
+                            .iter()
+                            .filter(|q| q.is_active() && q.group == spec.group)
+                            .map(|q| format!("{path}/{}", q.name))
+                            .collect()
+                    } else {
+                        node.ports
+                            .iter()
+                            .filter(|q| q.is_outlet())
+                            .map(|q| format!("{path}/{}", q.name))
+                            .collect()
+                    };
+                    code(addr, list.len(), strs(list))
+                }
+                "connect" => {
+                    e.connect(parent, &s(0).ok_or("Give the inlet's address")?).map_err(|e| e.to_string())?;
+                    ok(addr, vec![])
+                }
+                "disconnect" => {
+                    e.disconnect(parent, &s(0).ok_or("Give the inlet's address")?)
+                        .map_err(|e| e.to_string())?;
+                    ok(addr, vec![])
+                }
+                _ => return Err("Invalid address".into()),
+            })
+        });
+        reply.unwrap_or_else(|e| error(addr, e))
+    }
+
+    /// Every address under `/patch`, methods included.
+    pub(super) fn patch_addresses(&self, out: &mut Vec<String>) {
+        self.model.engine.quick(|e| {
+            let mut stack = vec![(ROOT, "/patch".to_owned())];
+            while let Some((id, path)) = stack.pop() {
+                let node = &e.graph.nodes[&id];
+                let methods =
+                    if node.is_container() { PATCH_METHODS.to_vec() } else { TRANSFORM_METHODS.to_vec() };
+                out.extend(methods.iter().map(|(m, _, _)| format!("{path}/{m}")));
+                for p in &node.ports {
+                    let port = format!("{path}/{}", p.name);
+                    out.extend(STATE_METHODS.iter().map(|(m, _, _)| format!("{port}/{m}")));
+                    if p.is_outlet() {
+                        out.extend(OUTLET_METHODS.iter().map(|(m, _, _)| format!("{port}/{m}")));
+                    }
+                    out.push(port);
+                }
+                for (name, &child) in &node.children {
+                    stack.push((child, format!("{path}/{name}")));
+                }
+            }
+        });
+    }
+}
+
+fn node(e: &Engine, path: &str) -> Option<Node> {
+    match e.graph.resolve(path).ok()? {
+        EngineTarget::Node(id) => {
+            let node = &e.graph.nodes[&id];
+            let entry = library::get(&node.type_name);
+            let doc =
+                entry.map_or_else(|| "The root patch: build patches here".to_owned(), |t| t.doc.to_owned());
+            let doc = if id == ROOT { "The root patch: build patches here".to_owned() } else { doc };
+            let mut children: Vec<String> = node.children.keys().cloned().collect();
+            children.extend(node.ports.iter().map(|p| p.name.clone()));
+            let signature = match node.kind {
+                Kind::Patch => vec!["N".into(), "Patch".into()],
+                _ => vec!["N".into(), "Transform".into(), node.type_name.clone()],
+            };
+            Some(Node::Container { doc, children, signature })
+        }
+        EngineTarget::Port(id, p) => {
+            let node = &e.graph.nodes[&id];
+            let spec = &node.ports[p];
+            Some(Node::State {
+                doc: spec.doc.clone(),
+                value: node.value(p),
+                ty: spec.ty,
+                active: spec.is_active(),
+            })
+        }
+    }
+}
