@@ -16,6 +16,8 @@
 //! ([`Lab::lock_vm`]); different VMs proceed concurrently. Saves of one
 //! project are serialized by its own lock and always write the latest state.
 
+pub mod console_line;
+pub mod links;
 pub mod network_thread;
 pub mod ports;
 pub mod runtime;

@@ -12,6 +12,8 @@ use std::time::Duration;
 use clap::Parser;
 use patchbay::server::{self, Config, Running};
 
+pub mod osc_client;
+
 /// Each server in a test binary gets port ranges no other one uses.
 fn port_args() -> Vec<String> {
     static NEXT: AtomicU16 = AtomicU16::new(0);
