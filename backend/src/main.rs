@@ -110,8 +110,18 @@ fn render(
     Ok(())
 }
 
-#[tokio::main]
-async fn serve(config: Config) -> anyhow::Result<()> {
+/// The server's runtime: its threads (HTTP, the lab's disk work, TCP and
+/// WebSocket clients) run below the threads that must keep time; see
+/// [`server::yield_to_real_time`].
+fn serve(config: Config) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_start(server::yield_to_real_time)
+        .build()?
+        .block_on(serve_on_runtime(config))
+}
+
+async fn serve_on_runtime(config: Config) -> anyhow::Result<()> {
     let hub = config.hub();
     patchbay::logging::init(&config.log_level, hub.clone())?;
     let running = server::start(&config, hub).await?;

@@ -150,6 +150,23 @@ impl Running {
     }
 }
 
+/// How much lower than the rest the runtime's threads run (a nice value).
+const BULK_NICENESS: i32 = 10;
+
+/// Lowers the calling thread's scheduling priority, for the server's tokio
+/// runtime. The threads that keep time (OSC over UDP, the engine's control
+/// thread, the lab's PCs and the audio clock) are started from the main
+/// thread and keep the normal priority. Why: a closed-loop HTTP load (100
+/// clients creating and deleting projects) keeps every runtime thread busy,
+/// and at equal priority the OSC thread got a third of a core and lost half
+/// its replies (BENCHMARKS.md, "No view waits on another"). Raising a
+/// priority needs privileges; lowering one does not.
+pub fn yield_to_real_time() {
+    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), BULK_NICENESS) {
+        tracing::debug!("cannot lower a runtime thread's priority: {e}");
+    }
+}
+
 /// Loads the lab, binds and serves. `hub` is passed in so logging can be
 /// hooked to it before anything logs.
 pub async fn start(config: &Config, hub: Hub) -> anyhow::Result<Running> {
@@ -168,6 +185,9 @@ pub async fn start(config: &Config, hub: Hub) -> anyhow::Result<Running> {
         patch: config.patch.clone(),
     };
     let engine = EngineHost::start(&engine_options, hub.clone()).context("starting the engine")?;
+    // Started here, not on first use from a runtime thread, whose lower
+    // priority it would inherit (see `yield_to_real_time`).
+    crate::lab::network_thread::handle();
     let lab = Lab::open(lab_config, hub.clone())
         .await
         .with_context(|| format!("opening {}", data_dir.display()))?;

@@ -59,8 +59,24 @@ impl Replier {
     }
 }
 
+/// The nice value the UDP thread asks for: above the rest of the server
+/// (0) and far above its bulk work (10, see `server::yield_to_real_time`).
+/// Only a privileged process gets it (root, or `RLIMIT_NICE`, as audio
+/// users often have); others keep 0.
+const NICENESS: i32 = -10;
+
+/// Raises the calling thread's priority to [`NICENESS`] if allowed; says which it got.
+fn raise_priority() -> i32 {
+    use rustix::process::{getpriority_process, setpriority_process};
+    let me = Some(rustix::thread::gettid());
+    let _ = setpriority_process(me, NICENESS);
+    getpriority_process(me).unwrap_or(0)
+}
+
 /// Runs the UDP side until the app shuts down.
 pub fn run(socket: UdpSocket, app: Arc<App>, reply_port: Option<u16>, runtime: tokio::runtime::Handle) {
+    let niceness = raise_priority();
+    tracing::info!(niceness, "OSC over UDP: receiving");
     let replier = match socket.try_clone() {
         Ok(clone) => Arc::new(Replier { socket: clone, reply_port }),
         Err(e) => return tracing::error!("OSC over UDP stopped: cannot share its socket: {e}"),
