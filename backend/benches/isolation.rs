@@ -159,8 +159,8 @@ fn paced(port: u16, rate: f64, time: Duration) -> Paced {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     socket.connect(("127.0.0.1", port)).unwrap();
     socket.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
-    // The client's buffer as large as the server's, so that losses are the server's.
-    patchbay::osc::udp::raise_receive_buffer(&socket);
+    // A client buffer of 8 MiB (as the server asks for), so that losses are the server's.
+    let _ = nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::RcvBufForce, &(8usize << 20));
     let total = (rate * time.as_secs_f64()) as usize;
     let start = Instant::now();
     // When each request left, in ns after `start` (0: not yet).

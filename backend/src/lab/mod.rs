@@ -1,15 +1,24 @@
-//! The lab: projects of virtual PCs, their ports, their persistence.
+//! The lab: projects of virtual PCs and Ethernet switches, their links,
+//! ports and persistence. Every change is saved before it is announced, and
+//! announced on the hub. The model ([`crate::model`]) holds one `Lab`.
 //!
-//! This is the one model that HTTP, OSC and the dashboard all act on. Every
-//! change is saved before it is announced, and announced on the hub.
+//! Names: a PC is a `PcEntry` in its project (its configuration), a
+//! [`vpc::driver::RunningPc`] while it is started (the task on the lab's
+//! thread), and a [`vpc::pc::Pc`] inside that (the I/O-free machine). A
+//! switch is likewise a [`switches::SwitchEntry`] and, started, an
+//! [`ethernet_switch::RunningSwitch`].
 //!
 //! Layout:
+//! - this file: projects, PCs and their tunnels and captures, and the state they share;
+//! - [`switches`]: the lab's switch operations; [`ethernet_switch`]: the learning bridge that runs one;
+//! - [`links`]: linking and unlinking two ends (a tunnel at each);
+//! - [`console_line`]: one line typed on a PC's console from outside it;
 //! - [`ports`]: console and tunnel port books;
 //! - [`store`]: atomic project files in the data directory;
-//! - [`runtime`]: what exists while a VM runs;
 //! - [`network_thread`]: the one thread every started PC and switch runs on;
 //! - [`tunnel`]: the UDP endpoints of NIOs; a frame to a PC or switch of this
-//!   server is delivered inside its sender's send.
+//!   server is delivered inside its sender's send;
+//! - [`vpc`]: the virtual PC.
 //!
 //! Locking: one short std mutex guards the in-memory state and is never held
 //! across an await. Requests on one VM are serialized by that VM's async lock
@@ -17,12 +26,11 @@
 //! project are serialized by its own lock and always write the latest state.
 
 pub mod console_line;
+pub mod ethernet_switch;
 pub mod links;
 pub mod network_thread;
 pub mod ports;
-pub mod runtime;
 pub mod store;
-pub mod switch;
 pub mod switches;
 pub mod tunnel;
 pub mod vpc;
@@ -42,9 +50,9 @@ use uuid::Uuid;
 
 use crate::notify::Hub;
 use ports::{PortAllocator, PortError};
-use runtime::VmRuntime;
 use store::{ProjectFile, Store, StoreError, VmRecord};
 use tokio::sync::mpsc;
+use vpc::driver::RunningPc;
 use vpc::driver::{Command, Event, Spec};
 
 /// Where the lab binds and keeps its files.
@@ -103,22 +111,23 @@ struct ProjectState {
     name: String,
     temporary: bool,
     /// In creation order, which is the order listings show.
-    vms: Vec<VmState>,
-    switches: Vec<switches::SwitchState>,
+    vms: Vec<PcEntry>,
+    switches: Vec<switches::SwitchEntry>,
     /// Tunnel ports this project holds, from `ports/udp` or from its NIOs.
     udp_ports: BTreeSet<u16>,
     /// Serializes this project's saves.
     save_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
-struct VmState {
+/// A PC of a project: its configuration, and its task while started.
+struct PcEntry {
     id: Uuid,
     mac: [u8; 6],
     name: String,
     console: u16,
     startup_script: Option<String>,
     nio: Option<Nio>,
-    runtime: Option<VmRuntime>,
+    running: Option<RunningPc>,
 }
 
 impl Lab {
@@ -297,13 +306,13 @@ impl Lab {
         let mut locks = self.vm_locks.lock().unwrap_or_else(|e| e.into_inner());
         for vm in &mut project.vms {
             locks.remove(&vm.id);
-            if vm.runtime.take().is_some() {
+            if vm.running.take().is_some() {
                 self.announce(action::VM_STOPPED, vm.json(id));
             }
         }
         for switch in &mut project.switches {
             locks.remove(&switch.id);
-            if switch.runtime.take().is_some() {
+            if switch.running.take().is_some() {
                 self.announce(action::VM_STOPPED, switch.json(id));
             }
         }
@@ -385,14 +394,14 @@ impl Lab {
                 state.consoles.release(console);
                 return Err(LabError::Conflict("No MAC address left for a new VM".into()));
             };
-            let vm = VmState {
+            let vm = PcEntry {
                 id,
                 mac,
                 name,
                 console,
                 startup_script: req.startup_script,
                 nio: None,
-                runtime: None,
+                running: None,
             };
             state.project_mut(project)?.vms.push(vm);
         }
@@ -408,7 +417,7 @@ impl Lab {
         {
             let mut state = self.state();
             let current = state.project(project)?.vm(vm)?;
-            let (old_console, running) = (current.console, current.runtime.is_some());
+            let (old_console, running) = (current.console, current.running.is_some());
             if let Some(port) = req.console.filter(|p| *p != old_console) {
                 if running {
                     return Err(LabError::Conflict("Stop the VM before changing its console port".into()));
@@ -424,7 +433,7 @@ impl Lab {
                 entry.name = name;
             }
             if let Some(script) = req.startup_script {
-                if let Some(runtime) = &entry.runtime {
+                if let Some(runtime) = &entry.running {
                     runtime.send(Command::SetScript(Some(script.clone())));
                 }
                 entry.startup_script = Some(script);
@@ -453,7 +462,7 @@ impl Lab {
         self.save(project).await?;
         self.forget_lock(vm);
         let mut removed = removed;
-        let runtime = removed.runtime.take();
+        let runtime = removed.running.take();
         let json = removed.json(project);
         if let Some(runtime) = runtime {
             runtime.stop().await;
@@ -487,7 +496,7 @@ impl Lab {
         let changed = {
             let mut state = self.state();
             let entry = state.project_mut(project)?.vm_mut(vm)?;
-            match (&entry.runtime, run) {
+            match (&entry.running, run) {
                 (None, true) => {
                     let spec = Spec {
                         vm_id: vm,
@@ -498,17 +507,17 @@ impl Lab {
                         script: entry.startup_script.clone(),
                         events: self.events.clone(),
                     };
-                    let runtime = VmRuntime::start(spec).map_err(|e| {
+                    let runtime = RunningPc::start(spec).map_err(|e| {
                         LabError::Conflict(format!(
                             "Cannot start: console port {} is unavailable: {e}",
                             entry.console
                         ))
                     })?;
-                    entry.runtime = Some(runtime);
+                    entry.running = Some(runtime);
                     true
                 }
                 (Some(_), false) => {
-                    stopped = entry.runtime.take();
+                    stopped = entry.running.take();
                     true
                 }
                 _ => false,
@@ -537,7 +546,7 @@ impl Lab {
             state.claim_lport(project, nio.lport, old_lport, (vm, 0))?;
             let entry = state.project_mut(project)?.vm_mut(vm)?;
             entry.nio = Some(nio.clone());
-            if let Some(runtime) = &entry.runtime {
+            if let Some(runtime) = &entry.running {
                 runtime.send(Command::SetNio(Some(nio.clone())));
             }
         }
@@ -555,7 +564,7 @@ impl Lab {
             let Some(nio) = entry.nio.take() else {
                 return Err(LabError::NotFound(format!("No NIO on adapter {adapter} port {port}")));
             };
-            if let Some(runtime) = &entry.runtime {
+            if let Some(runtime) = &entry.running {
                 runtime.send(Command::SetNio(None));
             }
             state.release_udp(project, nio.lport);
@@ -588,7 +597,7 @@ impl Lab {
             return Err(LabError::Invalid("data_link_type: only DLT_EN10MB (Ethernet) is supported".into()));
         }
         let _serial = self.lock_vm(vm).await;
-        if self.state().project(project)?.vm(vm)?.runtime.is_none() {
+        if self.state().project(project)?.vm(vm)?.running.is_none() {
             return Err(LabError::Conflict("Cannot capture traffic on a stopped VM: start it first".into()));
         }
         let dir = self.store.project_dir(project).join("project-files").join("captures");
@@ -601,7 +610,7 @@ impl Lab {
         .expect("creating a file does not panic")
         .map_err(|e| LabError::Conflict(format!("Cannot create {}: {e}", path.display())))?;
         let state = self.state();
-        let runtime = state.project(project)?.vm(vm)?.runtime.as_ref();
+        let runtime = state.project(project)?.vm(vm)?.running.as_ref();
         runtime.ok_or_else(|| LabError::Conflict("The VM stopped".into()))?.send(Command::StartCapture(file));
         Ok(path.display().to_string())
     }
@@ -612,7 +621,7 @@ impl Lab {
         let (done, written) = tokio::sync::oneshot::channel();
         {
             let state = self.state();
-            if let Some(runtime) = &state.project(project)?.vm(vm)?.runtime {
+            if let Some(runtime) = &state.project(project)?.vm(vm)?.running {
                 runtime.send(Command::StopCapture(done));
             }
         }
@@ -694,18 +703,18 @@ impl Lab {
             if record.started {
                 started.push(record.vm_id);
             }
-            project.vms.push(VmState {
+            project.vms.push(PcEntry {
                 id: record.vm_id,
                 mac,
                 name: record.name,
                 console,
                 startup_script: record.startup_script,
                 nio,
-                runtime: None,
+                running: None,
             });
         }
         for record in file.switches {
-            let mut switch = switches::SwitchState::from_record(record);
+            let mut switch = switches::SwitchEntry::from_record(record);
             for nio in &mut switch.ports {
                 let Some(lport) = nio.as_ref().map(|n| n.lport) else { continue };
                 if state.udp.reserve_unchecked(lport) {
@@ -811,11 +820,11 @@ impl ProjectState {
         vms.chain(switches)
     }
 
-    fn vm(&self, id: Uuid) -> Result<&VmState> {
+    fn vm(&self, id: Uuid) -> Result<&PcEntry> {
         self.vms.iter().find(|vm| vm.id == id).ok_or(LabError::VmNotFound(id))
     }
 
-    fn vm_mut(&mut self, id: Uuid) -> Result<&mut VmState> {
+    fn vm_mut(&mut self, id: Uuid) -> Result<&mut PcEntry> {
         self.vms.iter_mut().find(|vm| vm.id == id).ok_or(LabError::VmNotFound(id))
     }
 
@@ -830,7 +839,7 @@ impl ProjectState {
                 console: vm.console,
                 startup_script: vm.startup_script.clone(),
                 nio: vm.nio.clone(),
-                started: vm.runtime.is_some() && !closed,
+                started: vm.running.is_some() && !closed,
             })
             .collect();
         let mut file = ProjectFile::new(self.id, self.name.clone(), self.temporary, closed, vms);
@@ -839,21 +848,21 @@ impl ProjectState {
     }
 }
 
-impl VmState {
+impl PcEntry {
     fn json(&self, project_id: Uuid) -> Vm {
         Vm {
             vm_id: self.id,
             project_id,
             name: self.name.clone(),
             console: self.console,
-            status: if self.runtime.is_some() { VmStatus::Started } else { VmStatus::Stopped },
+            status: if self.running.is_some() { VmStatus::Started } else { VmStatus::Stopped },
             startup_script: self.startup_script.clone(),
             nio: self.nio.clone(),
             mac_address: mac_string(self.mac),
             ip_address: self
-                .runtime
+                .running
                 .as_ref()
-                .and_then(VmRuntime::ip)
+                .and_then(RunningPc::ip)
                 .map(|c| format!("{}/{}", c.addr, c.prefix)),
         }
     }

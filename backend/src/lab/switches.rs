@@ -4,28 +4,28 @@
 use patchbay_shared::{action, Nio, Switch, SwitchCreate, SwitchPort, VmStatus};
 use uuid::Uuid;
 
+use super::ethernet_switch::RunningSwitch;
 use super::store::SwitchRecord;
-use super::switch::Handle;
 use super::{check_nio, valid_name, Lab, LabError, ProjectState, Result};
 
 pub const NODE_TYPE: &str = "ethernet_switch";
 const MAX_PORTS: u32 = 64;
 
-pub struct SwitchState {
+pub struct SwitchEntry {
     pub id: Uuid,
     pub name: String,
     pub ports: Vec<Option<Nio>>,
-    pub runtime: Option<Handle>,
+    pub running: Option<RunningSwitch>,
 }
 
-impl SwitchState {
+impl SwitchEntry {
     pub fn json(&self, project_id: Uuid) -> Switch {
         Switch {
             vm_id: self.id,
             project_id,
             name: self.name.clone(),
             node_type: NODE_TYPE.into(),
-            status: if self.runtime.is_some() { VmStatus::Started } else { VmStatus::Stopped },
+            status: if self.running.is_some() { VmStatus::Started } else { VmStatus::Stopped },
             ports: (0..)
                 .zip(&self.ports)
                 .map(|(port_number, nio)| SwitchPort { port_number, nio: nio.clone() })
@@ -38,21 +38,21 @@ impl SwitchState {
             vm_id: self.id,
             name: self.name.clone(),
             ports: self.ports.clone(),
-            started: self.runtime.is_some() && !closed,
+            started: self.running.is_some() && !closed,
         }
     }
 
     pub fn from_record(record: SwitchRecord) -> Self {
-        SwitchState { id: record.vm_id, name: record.name, ports: record.ports, runtime: None }
+        SwitchEntry { id: record.vm_id, name: record.name, ports: record.ports, running: None }
     }
 }
 
 impl ProjectState {
-    fn switch(&self, id: Uuid) -> Result<&SwitchState> {
+    fn switch(&self, id: Uuid) -> Result<&SwitchEntry> {
         self.switches.iter().find(|s| s.id == id).ok_or(LabError::VmNotFound(id))
     }
 
-    fn switch_mut(&mut self, id: Uuid) -> Result<&mut SwitchState> {
+    fn switch_mut(&mut self, id: Uuid) -> Result<&mut SwitchEntry> {
         self.switches.iter_mut().find(|s| s.id == id).ok_or(LabError::VmNotFound(id))
     }
 }
@@ -86,7 +86,7 @@ impl Lab {
             if state.node_exists(id) {
                 return Err(LabError::Conflict(format!("VM ID {id} already exists")));
             }
-            let switch = SwitchState { id, name, ports: vec![None; ports as usize], runtime: None };
+            let switch = SwitchEntry { id, name, ports: vec![None; ports as usize], running: None };
             state.project_mut(project)?.switches.push(switch);
         }
         self.save(project).await?;
@@ -110,7 +110,7 @@ impl Lab {
         self.save(project).await?;
         self.forget_lock(id);
         let mut removed = removed;
-        let runtime = removed.runtime.take();
+        let runtime = removed.running.take();
         let json = removed.json(project);
         if let Some(runtime) = runtime {
             runtime.stop().await;
@@ -135,14 +135,14 @@ impl Lab {
         let (old, ports) = {
             let mut state = self.state();
             let switch = state.project_mut(project)?.switch_mut(id)?;
-            (switch.runtime.take(), switch.ports.clone())
+            (switch.running.take(), switch.ports.clone())
         };
         let was_running = old.is_some();
         if let Some(old) = old {
             old.stop().await; // its sockets must be free before they are bound again
         }
         let runtime = if run {
-            let handle = Handle::start(self.host, &ports)
+            let handle = RunningSwitch::start(self.host, &ports)
                 .await
                 .map_err(|e| LabError::Conflict(format!("Cannot start the switch: {e}")))?;
             Some(handle)
@@ -150,7 +150,7 @@ impl Lab {
             None
         };
         let now_running = runtime.is_some();
-        self.state().project_mut(project)?.switch_mut(id)?.runtime = runtime;
+        self.state().project_mut(project)?.switch_mut(id)?.running = runtime;
         if was_running != now_running {
             self.save(project).await?;
             let json = self.switch_json(project, id)?;
@@ -174,7 +174,7 @@ impl Lab {
             let switch = state.project(project)?.switch(id)?;
             let index = port_index(switch, adapter, port)?;
             let old = switch.ports[index].as_ref().map(|n| n.lport);
-            let running = switch.runtime.is_some();
+            let running = switch.running.is_some();
             state.claim_lport(project, nio.lport, old, (id, port))?;
             state.project_mut(project)?.switch_mut(id)?.ports[index] = Some(nio.clone());
             running
@@ -192,7 +192,7 @@ impl Lab {
             let nio = switch.ports[index]
                 .take()
                 .ok_or_else(|| LabError::NotFound(format!("No NIO on adapter {adapter} port {port}")))?;
-            let running = switch.runtime.is_some();
+            let running = switch.running.is_some();
             state.release_udp(project, nio.lport);
             running
         };
@@ -210,7 +210,7 @@ impl Lab {
     }
 }
 
-fn port_index(switch: &SwitchState, adapter: u32, port: u32) -> Result<usize> {
+fn port_index(switch: &SwitchEntry, adapter: u32, port: u32) -> Result<usize> {
     if adapter != 0 {
         return Err(LabError::NotFound(format!(
             "Adapter {adapter} doesn't exist on a switch (it has adapter 0)"

@@ -62,21 +62,21 @@ pub struct Spec {
 
 /// The running PC, seen from the lab. Dropping it stops the PC: the task,
 /// its sockets and its console clients all end.
-pub struct Handle {
+pub struct RunningPc {
     commands: mpsc::UnboundedSender<Command>,
     ip: watch::Receiver<Option<IpConfig>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
-impl Handle {
+impl RunningPc {
     /// Binds the console and starts the PC. Fails if the console port is taken.
-    pub fn start(spec: Spec) -> std::io::Result<Handle> {
+    pub fn start(spec: Spec) -> std::io::Result<RunningPc> {
         let listener = std::net::TcpListener::bind((spec.host, spec.console))?;
         listener.set_nonblocking(true)?;
         let (commands, rx) = mpsc::unbounded_channel();
         let (ip_tx, ip) = watch::channel(None);
         let task = network_thread::handle().spawn(run(spec, listener, rx, ip_tx));
-        Ok(Handle { commands, ip, task: Some(task) })
+        Ok(RunningPc { commands, ip, task: Some(task) })
     }
 
     pub fn send(&self, command: Command) {
@@ -96,7 +96,7 @@ impl Handle {
     }
 }
 
-impl Drop for Handle {
+impl Drop for RunningPc {
     fn drop(&mut self) {
         if let Some(task) = &self.task {
             task.abort();

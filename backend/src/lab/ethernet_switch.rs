@@ -1,6 +1,6 @@
 //! The built-in Ethernet switch: a learning bridge between UDP tunnels.
 //!
-//! [`Bridge`] is the I/O-free core (learn, forward, flood); [`Handle`] runs
+//! [`Bridge`] is the I/O-free core (learn, forward, flood); [`RunningSwitch`] runs
 //! its ports on the lab's thread, where the PCs are, so a frame through a
 //! switch is delivered by its sender as between two PCs: the switch
 //! forwards it inside the sender's send, and the PC behind it answers
@@ -67,13 +67,13 @@ impl Bridge {
 }
 
 /// A running switch. Dropping it stops every port.
-pub struct Handle {
+pub struct RunningSwitch {
     tasks: JoinSet<()>,
 }
 
-impl Handle {
+impl RunningSwitch {
     /// Binds every connected port and starts forwarding.
-    pub async fn start(host: IpAddr, nios: &[Option<Nio>]) -> std::io::Result<Handle> {
+    pub async fn start(host: IpAddr, nios: &[Option<Nio>]) -> std::io::Result<RunningSwitch> {
         let lab = network_thread::handle();
         let nios = nios.to_vec();
         let ports = lab.spawn(bind_ports(host, nios)).await.map_err(std::io::Error::other)??;
@@ -93,7 +93,7 @@ impl Handle {
             }));
             tasks.spawn_on(receive(me, ports.clone(), bridge.clone()), lab);
         }
-        Ok(Handle { tasks })
+        Ok(RunningSwitch { tasks })
     }
 
     /// Stops every port and waits until their sockets are closed.
@@ -201,7 +201,7 @@ mod tests {
         let free = || std::net::UdpSocket::bind((LOOPBACK, 0)).unwrap().local_addr().unwrap().port();
         let (pc_a, pc_b, port_a, port_b) = (free(), free(), free(), free());
         let nio = |lport, rport| Some(Nio::udp(lport, "127.0.0.1", rport));
-        let switch = Handle::start(LOOPBACK, &[nio(port_a, pc_a), nio(port_b, pc_b)]).await.unwrap();
+        let switch = RunningSwitch::start(LOOPBACK, &[nio(port_a, pc_a), nio(port_b, pc_b)]).await.unwrap();
         // The PCs' ends, on the lab's thread as a PC's would be.
         let forwarded = network_thread::handle()
             .spawn(async move {
