@@ -3,8 +3,10 @@
 //! projects and VMs, side by side in one run (rounds interleaved).
 //!
 //! `cargo bench -p patchbay --bench isolation`. `BENCH_SECONDS` (default 30)
-//! per phase, `BENCH_ROUNDS` (default 3). Reports OSC replies lost, OSC
-//! p50/p99 latency in each phase and their ratio, and the HTTP clients' p99.
+//! per phase, `BENCH_ROUNDS` (default 3); `BENCH_BEFORE=path/to/patchbay`
+//! measures another build (an older commit's) in the same rounds, at the
+//! same rate. Reports OSC replies lost, OSC p50/p99 latency in each phase
+//! and their ratio, and the HTTP clients' p99.
 //!
 //! The OSC client paces its requests (one every 1/rate s, from one thread)
 //! and a second thread takes the replies; requests cycle over 16 Value
@@ -26,9 +28,71 @@ const HTTP_CLIENTS: usize = 100;
 fn main() {
     let seconds: f64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(30.0);
     let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    // Another build to measure beside this one, in the same rounds (e.g. main before a change).
+    let before = std::env::var_os("BENCH_BEFORE").map(std::path::PathBuf::from);
+    let mut builds = vec![("this build", std::path::PathBuf::from(env!("CARGO_BIN_EXE_patchbay")))];
+    builds.extend(before.map(|b| ("BENCH_BEFORE", b)));
+
+    let rate = {
+        let (data, server) = start(&builds[0].1);
+        let capacity = capacity(server.1, Duration::from_secs(3));
+        drop((server, data));
+        println!("\nOSC capacity of this build (32 in flight): {capacity:.0} replies/s; every build is paced at half: {:.0}/s, {seconds} s per phase, {rounds} rounds\n", capacity / 2.0);
+        capacity / 2.0
+    };
+    println!("| round | build | phase | sent | lost | lost % | OSC p50 | OSC p99 | HTTP requests | HTTP p50 | HTTP p99 |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    let phase = Duration::from_secs_f64(seconds);
+    let mut results: Vec<Vec<(Paced, Paced, Http)>> = builds.iter().map(|_| vec![]).collect();
+    for round in 1..=rounds {
+        for (b, (name, binary)) in builds.iter().enumerate() {
+            let (_data, (server, port)) = start(binary);
+            let alone = paced(port, rate, phase);
+            alone.row(round, name, "OSC alone", None);
+            let stop = Arc::new(AtomicBool::new(false));
+            let load = {
+                let (base, stop) = (server.base.clone(), stop.clone());
+                std::thread::spawn(move || http_load(&base, &stop))
+            };
+            std::thread::sleep(Duration::from_secs(1)); // the clients get going
+            let loaded = paced(port, rate, phase);
+            stop.store(true, Ordering::Relaxed);
+            let http = load.join().unwrap();
+            loaded.row(round, name, "OSC + 100 HTTP clients", Some(&http));
+            results[b].push((alone, loaded, http));
+        }
+    }
+    println!();
+    for ((name, _), runs) in builds.iter().zip(&results) {
+        let med = |f: &dyn Fn(&(Paced, Paced, Http)) -> f64| {
+            let mut v: Vec<f64> = runs.iter().map(f).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let lost: f64 = runs.iter().map(|r| r.1.lost as f64).sum::<f64>()
+            / runs.iter().map(|r| r.1.sent as f64).sum::<f64>();
+        let (p99_alone, p99_loaded) = (med(&|r| r.0.p99), med(&|r| r.1.p99));
+        println!(
+            "{name}: with the HTTP load {:.3} % of OSC replies lost (target <= 0.1 %); OSC p99 {:.2} ms against {:.2} ms alone, \
+             {:.1}x (medians of rounds; target <= 2x); HTTP p99 {:.0} ms",
+            100.0 * lost,
+            p99_loaded,
+            p99_alone,
+            p99_loaded / p99_alone,
+            med(&|r| r.2.p99),
+        );
+    }
+}
+
+/// A server of `binary` with a patch of [`VALUES`] Value transforms; its data directory and OSC port.
+fn start(binary: &std::path::Path) -> (tempfile::TempDir, (common::Server, u16)) {
     let data = tempfile::tempdir().unwrap();
-    let osc_port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let server = common::Server::start(data.path(), &["--no-audio".into(), format!("--osc-port={osc_port}")]);
+    let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = common::Server::start_binary(
+        binary,
+        data.path(),
+        &["--no-audio".into(), format!("--osc-port={port}")],
+    );
     let transforms: Vec<String> =
         (0..VALUES).map(|i| format!(r#"{{"name": "v{i}", "type": "Value", "args": "{i}"}}"#)).collect();
     let patch =
@@ -39,51 +103,7 @@ fn main() {
         .send()
         .unwrap();
     assert!(res.status().is_success());
-
-    let capacity = capacity(osc_port, Duration::from_secs(3));
-    let rate = capacity / 2.0;
-    println!("\nOSC capacity (32 in flight): {capacity:.0} replies/s; paced at {rate:.0}/s, {seconds} s per phase, {rounds} rounds\n");
-    println!(
-        "| round | phase | sent | lost | lost % | OSC p50 | OSC p99 | HTTP requests | HTTP p50 | HTTP p99 |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
-    let (mut alone, mut loaded, mut http) = (vec![], vec![], vec![]);
-    let phase = Duration::from_secs_f64(seconds);
-    for round in 1..=rounds {
-        let a = paced(osc_port, rate, phase);
-        a.row(round, "OSC alone", None);
-        let stop = Arc::new(AtomicBool::new(false));
-        let load = {
-            let (base, stop) = (server.base.clone(), stop.clone());
-            std::thread::spawn(move || http_load(&base, &stop))
-        };
-        std::thread::sleep(Duration::from_secs(1)); // the clients get going
-        let b = paced(osc_port, rate, phase);
-        stop.store(true, Ordering::Relaxed);
-        let h = load.join().unwrap();
-        b.row(round, "OSC + 100 HTTP clients", Some(&h));
-        alone.push(a);
-        loaded.push(b);
-        http.push(h);
-    }
-    let med = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let lost_loaded: f64 =
-        loaded.iter().map(|r| r.lost as f64).sum::<f64>() / loaded.iter().map(|r| r.sent as f64).sum::<f64>();
-    let p99_alone = med(&mut alone.iter().map(|r| r.p99).collect());
-    let p99_loaded = med(&mut loaded.iter().map(|r| r.p99).collect());
-    let http_p99 = med(&mut http.iter().map(|h| h.p99).collect());
-    println!(
-        "\nWith the HTTP load: {:.3} % of OSC replies lost (target <= 0.1 %); OSC p99 {:.2} ms against {:.2} ms alone, \
-         {:.2}x (median of rounds; target <= 2x); HTTP p99 {:.0} ms (median of rounds; before this change: about 390 ms)",
-        100.0 * lost_loaded,
-        p99_loaded,
-        p99_alone,
-        p99_loaded / p99_alone,
-        http_p99
-    );
+    (data, (server, port))
 }
 
 fn address(seq: usize) -> String {
@@ -126,11 +146,11 @@ struct Paced {
 }
 
 impl Paced {
-    fn row(&self, round: usize, phase: &str, http: Option<&Http>) {
+    fn row(&self, round: usize, build: &str, phase: &str, http: Option<&Http>) {
         let http = http
             .map_or("| | |".to_owned(), |h| format!("{} | {:.1} ms | {:.0} ms |", h.requests, h.p50, h.p99));
         println!(
-            "| {round} | {phase} | {} | {} | {:.3} % | {:.3} ms | {:.3} ms | {http}",
+            "| {round} | {build} | {phase} | {} | {} | {:.3} % | {:.3} ms | {:.3} ms | {http}",
             self.sent,
             self.lost,
             100.0 * self.lost as f64 / self.sent as f64,

@@ -1,5 +1,6 @@
 //! What the benches that drive the real server share: starting the
 //! `patchbay` binary and killing it when done.
+#![allow(dead_code)] // each bench uses a different part of this
 
 use std::io::BufRead;
 use std::path::Path;
@@ -16,7 +17,12 @@ impl Server {
     /// Starts the binary with its data in `dir`, a free HTTP port and these
     /// flags, and waits for the banner.
     pub fn start(dir: &Path, flags: &[String]) -> Server {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_patchbay"));
+        Server::start_binary(Path::new(env!("CARGO_BIN_EXE_patchbay")), dir, flags)
+    }
+
+    /// [`Server::start`] with another build of the server (an older commit's, say).
+    pub fn start_binary(binary: &Path, dir: &Path, flags: &[String]) -> Server {
+        let mut cmd = Command::new(binary);
         cmd.args(["--port=0", "--discovery-port=0", "--log-level=warn"])
             .args(flags)
             .arg(format!("--data-dir={}", dir.display()));

@@ -35,6 +35,8 @@ const ARP_TRIES: u32 = 3;
 const ARP_SPACING: Duration = Duration::from_millis(300);
 const ARP_LIFETIME: Duration = Duration::from_secs(120);
 const ECHO_PORT: u16 = 7;
+/// A UDP ping's source port is this plus its sequence number (wrapping), as VPCS numbers them.
+const UDP_PING_BASE: u16 = 10000;
 const TRACE_PORT: u16 = 33434;
 const MAX_HISTORY: usize = 100;
 const MAX_WAITING_LINES: usize = 64;
@@ -729,7 +731,16 @@ impl Pc {
             Proto::Udp => {
                 // 20 bytes of IP + 8 of UDP + data, the same 84 bytes as an ICMP ping by default.
                 let data = &data[..ping.size.saturating_sub(0)];
-                wire::udp(self.mac, mac, src, ping.dst, ping.ttl, 10000 + ping.seq, ECHO_PORT, data)
+                wire::udp(
+                    self.mac,
+                    mac,
+                    src,
+                    ping.dst,
+                    ping.ttl,
+                    UDP_PING_BASE.wrapping_add(ping.seq),
+                    ECHO_PORT,
+                    data,
+                )
             }
             Proto::Tcp => {
                 let (probe, syn) = Probe::connect(ping.src_port, ping.port, self.next_random(), ping.size);
@@ -908,7 +919,7 @@ impl Pc {
                         let bytes = data.len() + 28;
                         let line =
                             reply_line(bytes, ip.src_addr, "icmp_seq", seq_no, ip.hop_limit, now - sent);
-                        let mut ping = std::mem::replace(ping, placeholder_ping());
+                        let Some(Job::Ping(mut ping)) = self.job.take() else { return };
                         self.print(line);
                         let more = self.next_ping(now, &mut ping);
                         self.job = more.then_some(Job::Ping(ping));
@@ -936,7 +947,7 @@ impl Pc {
         if probed != trace.dst {
             return;
         }
-        let mut trace = std::mem::replace(trace, placeholder_trace());
+        let Some(Job::Trace(mut trace)) = self.job.take() else { return };
         if arrived {
             let line = format!(
                 "{:2}   *{from}   {:.3} ms (ICMP type:3, code:3, Destination port unreachable)\n",
@@ -970,7 +981,7 @@ impl Pc {
                 if ip.src_addr == ping.dst && probe.owns(&segment) {
                     let step = probe.step;
                     let progress = probe.on_segment(&segment, payload_len);
-                    let mut ping = std::mem::replace(ping, placeholder_ping());
+                    let Some(Job::Ping(mut ping)) = self.job.take() else { return };
                     let more = self.tcp_progress(now, &mut ping, step, progress, ip.hop_limit, src_mac, sent);
                     self.job = more.then_some(Job::Ping(ping));
                     return;
@@ -1048,13 +1059,13 @@ impl Pc {
         }
         if src_port == ECHO_PORT {
             if let Some(Job::Ping(ping)) = &mut self.job {
-                let seq = dst_port.wrapping_sub(10000);
+                let seq = dst_port.wrapping_sub(UDP_PING_BASE);
                 if let (Phase::Awaiting { sent, .. }, true) =
                     (ping.phase, seq == ping.seq && ip.src_addr == ping.dst)
                 {
                     let bytes = payload.len() + 28;
                     let line = reply_line(bytes, ip.src_addr, "udp_seq", seq, ip.hop_limit, now - sent);
-                    let mut ping = std::mem::replace(ping, placeholder_ping());
+                    let Some(Job::Ping(mut ping)) = self.job.take() else { return };
                     self.print(line);
                     let more = self.next_ping(now, &mut ping);
                     self.job = more.then_some(Job::Ping(ping));
@@ -1088,7 +1099,7 @@ fn reply_line(bytes: usize, from: Ipv4Addr, kind: &str, seq: u16, ttl: u8, rtt: 
 
 /// `ping`'s arguments, as a ping that has not started (no next hop yet).
 fn parse_ping(args: &[&str]) -> Result<Ping, String> {
-    let mut ping = placeholder_ping();
+    let mut ping = blank_ping();
     let (mut host, mut interval, mut wait) = (None, 1000, 1000);
     (ping.count, ping.size, ping.ttl, ping.seq, ping.port) = (5, 56, 64, 1, ECHO_PORT);
     let mut it = args.iter();
@@ -1123,7 +1134,8 @@ fn parse_ping(args: &[&str]) -> Result<Ping, String> {
     Ok(ping)
 }
 
-fn placeholder_ping() -> Ping {
+/// A ping with nothing set, for [`parse_ping`] to fill in.
+fn blank_ping() -> Ping {
     Ping {
         dst: Ipv4Addr::UNSPECIFIED,
         next_hop: Ipv4Addr::UNSPECIFIED,
@@ -1137,19 +1149,6 @@ fn placeholder_ping() -> Ping {
         port: 0,
         src_port: 0,
         tcp: None,
-        phase: Phase::Pausing { until: Instant::now() },
-    }
-}
-
-fn placeholder_trace() -> Trace {
-    Trace {
-        dst: Ipv4Addr::UNSPECIFIED,
-        next_hop: Ipv4Addr::UNSPECIFIED,
-        max_ttl: 0,
-        ttl: 0,
-        wait: Duration::ZERO,
-        probe: 0,
-        hop: vec![],
         phase: Phase::Pausing { until: Instant::now() },
     }
 }
