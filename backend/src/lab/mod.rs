@@ -151,12 +151,7 @@ impl Lab {
             events,
             event_rx: Mutex::new(Some(event_rx)),
         };
-        let loaded = tokio::task::spawn_blocking({
-            let store = lab.store.clone();
-            move || store.load_all()
-        })
-        .await
-        .expect("loading does not panic");
+        let loaded = lab.store.run(Store::load_all).await;
         for file in loaded {
             match file {
                 Ok(file) if file.closed => {}
@@ -220,10 +215,7 @@ impl Lab {
         if self.state().projects.contains_key(&id) {
             return Err(LabError::Conflict(format!("Project ID {id} is already open")));
         }
-        let saved = {
-            let store = self.store.clone();
-            tokio::task::spawn_blocking(move || store.load(id)).await.expect("loading does not panic")?
-        };
+        let saved = { self.store.run(move |store| store.load(id)).await? };
         let mut file = saved.unwrap_or_else(|| ProjectFile::new(id, "untitled".into(), false, false, vec![]));
         file.closed = false;
         if let Some(name) = name {
@@ -274,8 +266,7 @@ impl Lab {
             self.remove_files(id).await?;
         } else {
             let file = project.to_file(true);
-            let store = self.store.clone();
-            tokio::task::spawn_blocking(move || store.save(&file)).await.expect("saving does not panic")?;
+            self.store.run(move |store| store.save(&file)).await?;
         }
         self.announce(action::PROJECT_CLOSED, &json);
         Ok(())
@@ -320,8 +311,7 @@ impl Lab {
     }
 
     async fn remove_files(&self, id: Uuid) -> Result<()> {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || store.remove(id)).await.expect("removing does not panic")?;
+        self.store.run(move |store| store.remove(id)).await?;
         Ok(())
     }
 
@@ -741,9 +731,7 @@ impl Lab {
         let Some(file) = self.state().projects.get(&id).map(|p| p.to_file(false)) else {
             return Ok(()); // closed or deleted meanwhile: nothing to keep
         };
-        let store = self.store.clone();
-        let result =
-            tokio::task::spawn_blocking(move || store.save(&file)).await.expect("saving does not panic");
+        let result = self.store.run(move |store| store.save(&file)).await;
         if let Err(e) = &result {
             tracing::error!(project_id = %id, "{e}");
         }
