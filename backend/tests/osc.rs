@@ -1,23 +1,15 @@
-//! OSC against the real server: every exchange of seed 001, globs, `#split`,
-//! scheduled bundles, TCP with SLIP, the lab over OSC, malformed input, and
-//! real peers (liblo's `oscsend`/`oscdump`, python-osc).
+//! OSC against the real server, in process: every exchange of seed 001,
+//! globs, `#split`, scheduled bundles, TCP with SLIP, the lab over OSC,
+//! malformed input. (Against liblo, python-osc and zeroconf: `osc_peers.rs`.)
 
 mod common;
 
-use common::osc_client::{client, s};
-
-use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use patchbay::osc::codec::{self, Arg, Message, Packet};
 use patchbay::osc::slip;
 
-async fn server() -> (tempfile::TempDir, patchbay::server::Running, u16) {
-    let dir = tempfile::tempdir().unwrap();
-    let running = common::start_in_process(dir.path(), &["--no-audio"]).await;
-    let port = running.osc_port;
-    (dir, running, port)
-}
+use common::osc_client::{client, s, server};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_exchanges_run_as_written() {
@@ -324,106 +316,6 @@ async fn the_lab_over_osc() {
 
 /// liblo's command-line tools: oscsend asks, oscdump hears the reply on the
 /// reply port (OSW's 7708 convention, here on a free port).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn liblo_oscsend_and_oscdump_talk_to_it() {
-    let listen = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let reply_port = listen.local_addr().unwrap().port();
-    drop(listen);
-    let dir = tempfile::tempdir().unwrap();
-    let running =
-        common::start_in_process(dir.path(), &["--no-audio", &format!("--osc-reply-port={reply_port}")])
-            .await;
-    let port = running.osc_port;
-    let out = tokio::task::spawn_blocking(move || {
-        let mut dump = std::process::Command::new("oscdump")
-            .args(["-L", &reply_port.to_string()])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("oscdump (Debian liblo-tools) is installed");
-        std::thread::sleep(Duration::from_millis(300));
-        let send = |args: &[&str]| {
-            let ok = std::process::Command::new("oscsend")
-                .args(["localhost", &port.to_string()])
-                .args(args)
-                .status()
-                .unwrap();
-            assert!(ok.success());
-        };
-        send(&["/documentation"]);
-        send(&["/patch/add-transform", "ss", "Sinewave", "sine0"]);
-        send(&["/patch/sine0/freq", "f", "220"]);
-        send(&["/patch/sine0/freq/current-value"]);
-        send(&["/patch/sine0/freq", "s", "oops"]);
-        std::thread::sleep(Duration::from_millis(500));
-        let _ = dump.kill();
-        let out = dump.wait_with_output().unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    })
-    .await
-    .unwrap();
-    for line in [
-        format!("/documentation is 0 \"Patchbay {}\"", env!("CARGO_PKG_VERSION")),
-        "/patch/add-transform i 0".into(),
-        "/patch/sine0/freq i 0".into(),
-        "/patch/sine0/freq/current-value if 0 220.000000".into(),
-        "/patch/sine0/freq is -1 \"Cannot set incompatible data type\"".into(),
-    ] {
-        // oscdump prints: TIMETAG ADDRESS TYPES ARGS
-        assert!(out.lines().any(|l| l.split_once(' ').map(|x| x.1) == Some(&line)), "{line:?} in:\n{out}");
-    }
-}
-
-/// python-osc builds the requests and parses the replies.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn python_osc_talks_to_it() {
-    let (_dir, _server, port) = server().await;
-    let script = format!(
-        r#"
-import socket
-from pythonosc.osc_message_builder import OscMessageBuilder
-from pythonosc.osc_message import OscMessage
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(5)
-def ask(addr, *args):
-    b = OscMessageBuilder(address=addr)
-    for a in args:
-        b.add_arg(a)
-    s.sendto(b.build().dgram, ("127.0.0.1", {port}))
-    m = OscMessage(s.recv(65536))
-    print(m.address, m.params)
-ask("/patch/add-transform", "Counter", "n")
-ask("/patch/n/bang")
-ask("/patch/n/bang")
-ask("/patch/n/count/current-value")
-ask("/patch/n/count/type-signature")
-ask("/nope")
-"#
-    );
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(python()).args(["-c", &script]).output().expect("python3 runs")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(
-        stdout.lines().collect::<Vec<_>>(),
-        [
-            "/patch/add-transform [0]",
-            "/patch/n/bang [0]",
-            "/patch/n/bang [0]",
-            "/patch/n/count/current-value [0, 2]",
-            "/patch/n/count/type-signature [0, 'i', 'State', 'Integer']",
-            "/nope [-1, 'Invalid address']",
-        ]
-    );
-}
-
-/// The Python with python-osc that scripts/setup.sh installs.
-fn python() -> String {
-    std::env::var("PATCHBAY_PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
 /// The `patchbay osc` shell, fed commands on stdin.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shell_builds_and_queries_a_patch() {
@@ -530,32 +422,6 @@ async fn the_websocket_bridge_carries_osc_both_ways() {
 /// DNS-SD as a real peer sees it: python-zeroconf browses for `_osc._udp`.
 /// Both run in a network namespace of this test's own, whose loopback gets
 /// multicast, so no packet leaves it.
-#[test]
-fn dns_sd_announces_osc_to_python_zeroconf() {
-    let dir = tempfile::tempdir().unwrap();
-    // At run time (cargo runs tests in the package's directory), not the
-    // path of whichever clone sharing the target directory built this.
-    let browse = std::env::current_dir().unwrap().join("tests/peers/dns_sd_browse.py");
-    let script = format!(
-        "ip link set lo up && ip link set lo multicast on && \
-         {bin} --port=0 --osc-port=7707 --discovery-port=0 --no-audio --dns-sd --data-dir={data} \
-           >/dev/null 2>&1 & P=$!; sleep 0.5; {py} {browse}; kill $P",
-        browse = browse.display(),
-        bin = env!("CARGO_BIN_EXE_patchbay"),
-        data = dir.path().display(),
-        py = python(),
-    );
-    let out = std::process::Command::new("unshare").args(["-n", "sh", "-c", &script]).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
-    let found =
-        text.lines().find(|l| l.contains("._osc._udp.local.")).unwrap_or_else(|| panic!("not found: {text}"));
-    assert!(found.starts_with("Patchbay on "), "{found}");
-    assert!(found.contains(" 7707 ['127.0.0.1'] "), "{found}");
-    let version = format!("'version': '{}'", env!("CARGO_PKG_VERSION"));
-    assert!(found.contains(&version) && found.contains("'tcp': 'slip'"), "{found}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_announces_uptime_and_activity() {
     let listen = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();

@@ -12,6 +12,7 @@ use std::time::Duration;
 use clap::Parser;
 use patchbay::server::{self, Config, Running};
 
+pub mod lab;
 pub mod osc_client;
 
 /// Each server in a test binary gets port ranges no other one uses.
@@ -209,4 +210,13 @@ pub fn strip_telnet(bytes: &[u8]) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Fails the test at once, saying what to install, when an outside peer is
+/// missing (the full suite runs every peer test; `scripts/setup.sh` installs them).
+pub fn require(tool: &str, package: &str) {
+    let found = Path::new(tool).is_absolute() && Path::new(tool).exists()
+        || std::env::var_os("PATH")
+            .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()));
+    assert!(found, "this test needs `{tool}` (Debian package {package}): run scripts/setup.sh, or apt-get install {package}");
 }

@@ -51,3 +51,11 @@ pub fn s(x: &str) -> Arg {
 pub async fn client<T: Send + 'static>(port: u16, f: impl FnOnce(Client) -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(move || f(Client::new(port))).await.unwrap()
 }
+
+/// A server in this process with no audio: its data directory, the server and its OSC port.
+pub async fn server() -> (tempfile::TempDir, patchbay::server::Running, u16) {
+    let dir = tempfile::tempdir().unwrap();
+    let running = super::start_in_process(dir.path(), &["--no-audio"]).await;
+    let port = running.osc_port;
+    (dir, running, port)
+}

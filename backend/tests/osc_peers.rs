@@ -1,0 +1,161 @@
+//! OSC against outside peers: liblo's `oscsend` and `oscdump`, python-osc,
+//! and python-zeroconf browsing the DNS-SD announcement. Each test says
+//! which tool it needs when it is missing (`scripts/setup.sh` installs them).
+
+mod common;
+
+use std::net::UdpSocket;
+use std::time::{Duration, Instant};
+
+use common::osc_client::server;
+use common::require;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liblo_oscsend_and_oscdump_talk_to_it() {
+    require("oscsend", "liblo-tools");
+    require("oscdump", "liblo-tools");
+    let listen = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let reply_port = listen.local_addr().unwrap().port();
+    drop(listen);
+    let dir = tempfile::tempdir().unwrap();
+    let running =
+        common::start_in_process(dir.path(), &["--no-audio", &format!("--osc-reply-port={reply_port}")])
+            .await;
+    let port = running.osc_port;
+    let out = tokio::task::spawn_blocking(move || {
+        let mut dump = std::process::Command::new("oscdump")
+            .args(["-L", &reply_port.to_string()])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("oscdump starts");
+        // Ready once it holds its port.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while UdpSocket::bind(("127.0.0.1", reply_port)).is_ok() {
+            assert!(Instant::now() < deadline, "oscdump did not bind port {reply_port}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let send = |args: &[&str]| {
+            let ok = std::process::Command::new("oscsend")
+                .args(["localhost", &port.to_string()])
+                .args(args)
+                .status()
+                .unwrap();
+            assert!(ok.success());
+        };
+        send(&["/documentation"]);
+        send(&["/patch/add-transform", "ss", "Sinewave", "sine0"]);
+        send(&["/patch/sine0/freq", "f", "220"]);
+        send(&["/patch/sine0/freq/current-value"]);
+        send(&["/patch/sine0/freq", "s", "oops"]);
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = dump.kill();
+        let out = dump.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    })
+    .await
+    .unwrap();
+    for line in [
+        format!("/documentation is 0 \"Patchbay {}\"", env!("CARGO_PKG_VERSION")),
+        "/patch/add-transform i 0".into(),
+        "/patch/sine0/freq i 0".into(),
+        "/patch/sine0/freq/current-value if 0 220.000000".into(),
+        "/patch/sine0/freq is -1 \"Cannot set incompatible data type\"".into(),
+    ] {
+        // oscdump prints: TIMETAG ADDRESS TYPES ARGS
+        assert!(out.lines().any(|l| l.split_once(' ').map(|x| x.1) == Some(&line)), "{line:?} in:\n{out}");
+    }
+}
+
+/// python-osc builds the requests and parses the replies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_osc_talks_to_it() {
+    require_python("pythonosc", "python-osc");
+    let (_dir, _server, port) = server().await;
+    let script = format!(
+        r#"
+import socket
+from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.osc_message import OscMessage
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+def ask(addr, *args):
+    b = OscMessageBuilder(address=addr)
+    for a in args:
+        b.add_arg(a)
+    s.sendto(b.build().dgram, ("127.0.0.1", {port}))
+    m = OscMessage(s.recv(65536))
+    print(m.address, m.params)
+ask("/patch/add-transform", "Counter", "n")
+ask("/patch/n/bang")
+ask("/patch/n/bang")
+ask("/patch/n/count/current-value")
+ask("/patch/n/count/type-signature")
+ask("/nope")
+"#
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python()).args(["-c", &script]).output().expect("python3 runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "/patch/add-transform [0]",
+            "/patch/n/bang [0]",
+            "/patch/n/bang [0]",
+            "/patch/n/count/current-value [0, 2]",
+            "/patch/n/count/type-signature [0, 'i', 'State', 'Integer']",
+            "/nope [-1, 'Invalid address']",
+        ]
+    );
+}
+
+/// The Python with python-osc and zeroconf that scripts/setup.sh installs.
+fn python() -> String {
+    std::env::var("PATCHBAY_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// Fails at once, saying what to install, when [`python`] lacks `module`.
+fn require_python(module: &str, package: &str) {
+    let found = std::process::Command::new(python())
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    assert!(
+        found,
+        "this test needs the Python module {module} (PyPI {package}) in {}: run scripts/setup.sh, \
+         or point PATCHBAY_PYTHON at a Python that has it",
+        python()
+    );
+}
+
+#[test]
+fn dns_sd_announces_osc_to_python_zeroconf() {
+    require_python("zeroconf", "zeroconf");
+    require("unshare", "util-linux");
+    let dir = tempfile::tempdir().unwrap();
+    // At run time (cargo runs tests in the package's directory), not the
+    // path of whichever clone sharing the target directory built this.
+    let browse = std::env::current_dir().unwrap().join("tests/peers/dns_sd_browse.py");
+    let script = format!(
+        "ip link set lo up && ip link set lo multicast on && \
+         {bin} --port=0 --osc-port=7707 --discovery-port=0 --no-audio --dns-sd --data-dir={data} \
+           >/dev/null 2>&1 & P=$!; sleep 0.5; {py} {browse}; kill $P",
+        browse = browse.display(),
+        bin = env!("CARGO_BIN_EXE_patchbay"),
+        data = dir.path().display(),
+        py = python(),
+    );
+    let out = std::process::Command::new("unshare").args(["-n", "sh", "-c", &script]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let found =
+        text.lines().find(|l| l.contains("._osc._udp.local.")).unwrap_or_else(|| panic!("not found: {text}"));
+    assert!(found.starts_with("Patchbay on "), "{found}");
+    assert!(found.contains(" 7707 ['127.0.0.1'] "), "{found}");
+    let version = format!("'version': '{}'", env!("CARGO_PKG_VERSION"));
+    assert!(found.contains(&version) && found.contains("'tcp': 'slip'"), "{found}");
+}
