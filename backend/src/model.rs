@@ -29,3 +29,39 @@ pub struct Model {
     pub hub: Hub,
     pub powers: Powers,
 }
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! A model on a temporary directory, for the unit tests of the layers above it.
+
+    use std::time::Duration;
+
+    use super::{Model, Powers};
+    use crate::engine_host::{EngineHost, EngineOptions};
+    use crate::lab::{Lab, LabConfig};
+    use crate::notify::Hub;
+
+    /// A model with no sound card, its data in `dir`, ports from `first_port` up (a hundred of each).
+    pub(crate) async fn model(dir: &std::path::Path, first_port: u16) -> Model {
+        let hub = Hub::new(256, Duration::from_secs(5));
+        let engine_options = EngineOptions {
+            rate: 48000.0,
+            block: 64,
+            use_device: false,
+            files_dir: dir.join("sounds"),
+            patch: None,
+        };
+        let engine = EngineHost::start(&engine_options, hub.clone()).unwrap();
+        let lab_config = LabConfig {
+            host: [127, 0, 0, 1].into(),
+            data_dir: dir.to_owned(),
+            console_ports: first_port..=first_port + 99,
+            udp_ports: first_port + 100..=first_port + 199,
+        };
+        let lab = Lab::open(lab_config, hub.clone()).await.unwrap();
+        let powers =
+            Powers { quit: true, patches_dir: dir.join("patches"), start_patch: None, osc_port: 7707 };
+        std::fs::create_dir_all(&powers.patches_dir).unwrap();
+        Model { lab, engine, hub, powers }
+    }
+}

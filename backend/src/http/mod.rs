@@ -19,6 +19,9 @@ pub mod projects;
 pub mod switches;
 pub mod vms;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

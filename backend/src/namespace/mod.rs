@@ -18,6 +18,9 @@ mod lab;
 mod patch;
 pub mod values;
 
+#[cfg(test)]
+mod tests;
+
 use crate::engine::{Value, ValueType};
 use crate::model::Model;
 use crate::osc::codec::{Arg, Message};
