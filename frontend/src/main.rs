@@ -7,6 +7,10 @@
 //! - [`components`]: the project list, a project's VMs and topology, the engine
 //!   (over the OSC bridge, with meters and OSC traffic), the event log.
 
+// Leptos's #[component] gives each component a `pub` props struct, which a
+// binary cannot export: the workspace's unreachable_pub has nothing to say here.
+#![allow(unreachable_pub)]
+
 mod api;
 mod components;
 mod state;

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 /// The real server, killed when dropped.
-pub struct Server {
+pub(crate) struct Server {
     pub child: Child,
     /// What follows the banner: `http://127.0.0.1:PORT` for Patchbay.
     pub base: String,
@@ -16,12 +16,12 @@ pub struct Server {
 impl Server {
     /// Starts the binary with its data in `dir`, a free HTTP port and these
     /// flags, and waits for the banner.
-    pub fn start(dir: &Path, flags: &[String]) -> Server {
+    pub(crate) fn start(dir: &Path, flags: &[String]) -> Server {
         Server::start_binary(Path::new(env!("CARGO_BIN_EXE_patchbay")), dir, flags)
     }
 
     /// [`Server::start`] with another build of the server (an older commit's, say).
-    pub fn start_binary(binary: &Path, dir: &Path, flags: &[String]) -> Server {
+    pub(crate) fn start_binary(binary: &Path, dir: &Path, flags: &[String]) -> Server {
         let mut cmd = Command::new(binary);
         cmd.args(["--port=0", "--discovery-port=0", "--log-level=warn"])
             .args(flags)
@@ -31,7 +31,7 @@ impl Server {
 
     /// Starts any server that prints `banner` and then its address on its
     /// first line; `base` is what follows the banner.
-    pub fn spawn(cmd: &mut Command, banner: &str) -> Server {
+    pub(crate) fn spawn(cmd: &mut Command, banner: &str) -> Server {
         let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
         let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
         let first = lines.next().unwrap().unwrap();

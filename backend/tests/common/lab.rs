@@ -6,14 +6,14 @@ use serde_json::{json, Value};
 use super::{Console, TempServer};
 
 /// A project with two VPCS VMs linked by crossed tunnels, both started.
-pub struct Lab {
+pub(crate) struct Lab {
     pub server: TempServer,
     pub project: String,
     pub vms: Vec<Value>,
 }
 
 impl Lab {
-    pub async fn linked_pair() -> Lab {
+    pub(crate) async fn linked_pair() -> Lab {
         let server = TempServer::start(&[]).await;
         let c = Client::new();
         let post = |path: String, body: Value| {
@@ -46,7 +46,7 @@ impl Lab {
     }
 
     /// A console on each PC, each PC given its address.
-    pub async fn addressed_consoles(&self, one_ip: &str, two_ip: &str) -> (Console, Console) {
+    pub(crate) async fn addressed_consoles(&self, one_ip: &str, two_ip: &str) -> (Console, Console) {
         let mut one = Console::connect(self.console(0)).await;
         let mut two = Console::connect(self.console(1)).await;
         one.expect("VPCS> ").await;
@@ -56,11 +56,11 @@ impl Lab {
         (one, two)
     }
 
-    pub fn console(&self, i: usize) -> u16 {
+    pub(crate) fn console(&self, i: usize) -> u16 {
         self.vms[i]["console"].as_u64().unwrap() as u16
     }
 
-    pub fn vm_url(&self, i: usize) -> String {
+    pub(crate) fn vm_url(&self, i: usize) -> String {
         self.server.url(&format!(
             "/v1/projects/{}/vpcs/vms/{}",
             self.project,
@@ -68,7 +68,7 @@ impl Lab {
         ))
     }
 
-    pub async fn vm(&self, i: usize) -> Value {
+    pub(crate) async fn vm(&self, i: usize) -> Value {
         reqwest::get(self.vm_url(i)).await.unwrap().json().await.unwrap()
     }
 }

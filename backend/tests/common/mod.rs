@@ -12,8 +12,8 @@ use std::time::Duration;
 use clap::Parser;
 use patchbay::server::{self, Config, Running};
 
-pub mod lab;
-pub mod osc_client;
+pub(crate) mod lab;
+pub(crate) mod osc_client;
 
 /// Each server in a test binary gets port ranges no other one uses.
 fn port_args() -> Vec<String> {
@@ -32,7 +32,7 @@ fn port_args() -> Vec<String> {
 }
 
 /// The server in this process, on a free port.
-pub async fn start_in_process(data_dir: &Path, extra: &[&str]) -> Running {
+pub(crate) async fn start_in_process(data_dir: &Path, extra: &[&str]) -> Running {
     let mut args =
         vec!["patchbay".to_owned(), "--port=0".into(), format!("--data-dir={}", data_dir.display())];
     args.extend(port_args());
@@ -42,24 +42,24 @@ pub async fn start_in_process(data_dir: &Path, extra: &[&str]) -> Running {
 }
 
 /// The real `patchbay` binary, killed when dropped.
-pub struct Binary {
+pub(crate) struct Binary {
     pub child: Child,
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
 }
 
 impl Binary {
-    pub fn start(data_dir: &Path, extra: &[&str]) -> Binary {
+    pub(crate) fn start(data_dir: &Path, extra: &[&str]) -> Binary {
         Self::spawn(Self::command(data_dir, extra), data_dir)
     }
 
-    pub fn spawn(cmd: Command, data_dir: &Path) -> Binary {
+    pub(crate) fn spawn(cmd: Command, data_dir: &Path) -> Binary {
         Self::launch(cmd, data_dir, true)
     }
 
     /// Starts the server, reads where it listens, then closes its stdout,
     /// as `patchbay | head -1` does.
-    pub fn start_then_hang_up(data_dir: &Path) -> Binary {
+    pub(crate) fn start_then_hang_up(data_dir: &Path) -> Binary {
         Self::launch(Self::command(data_dir, &[]), data_dir, false)
     }
 
@@ -84,17 +84,17 @@ impl Binary {
         Binary { child, addr, data_dir: data_dir.to_owned() }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
-    pub fn kill9(mut self) {
+    pub(crate) fn kill9(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
 
     /// Sends SIGINT (Ctrl-C) and waits for the exit, at most `limit`.
-    pub fn interrupt(mut self, limit: Duration) -> std::process::ExitStatus {
+    pub(crate) fn interrupt(mut self, limit: Duration) -> std::process::ExitStatus {
         Command::new("kill").arg("-INT").arg(self.child.id().to_string()).status().unwrap();
         let deadline = std::time::Instant::now() + limit;
         loop {
@@ -115,25 +115,25 @@ impl Drop for Binary {
 }
 
 /// An in-process server with its own temporary data directory.
-pub struct TempServer {
+pub(crate) struct TempServer {
     pub running: Running,
     pub dir: tempfile::TempDir,
 }
 
 impl TempServer {
-    pub async fn start(extra: &[&str]) -> TempServer {
+    pub(crate) async fn start(extra: &[&str]) -> TempServer {
         let dir = tempfile::tempdir().unwrap();
         let running = start_in_process(dir.path(), extra).await;
         TempServer { running, dir }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.running.addr)
     }
 }
 
 /// A raw TCP console client: strips telnet negotiation, waits for text.
-pub struct Console {
+pub(crate) struct Console {
     stream: tokio::net::TcpStream,
     /// Everything received so far, negotiation removed, CR LF turned into LF.
     pub transcript: String,
@@ -141,13 +141,13 @@ pub struct Console {
 }
 
 impl Console {
-    pub async fn connect(port: u16) -> Console {
+    pub(crate) async fn connect(port: u16) -> Console {
         let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         Console { stream, transcript: String::new(), seen: 0 }
     }
 
     /// Reads until `text` appears after what earlier waits consumed; returns what came before it and it.
-    pub async fn expect(&mut self, text: &str) -> String {
+    pub(crate) async fn expect(&mut self, text: &str) -> String {
         use tokio::io::AsyncReadExt;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         loop {
@@ -167,13 +167,13 @@ impl Console {
         }
     }
 
-    pub async fn send(&mut self, bytes: &[u8]) {
+    pub(crate) async fn send(&mut self, bytes: &[u8]) {
         use tokio::io::AsyncWriteExt;
         self.stream.write_all(bytes).await.unwrap();
     }
 
     /// Types a command and returns its output up to the next prompt (the echo excluded).
-    pub async fn run(&mut self, line: &str, prompt: &str) -> String {
+    pub(crate) async fn run(&mut self, line: &str, prompt: &str) -> String {
         self.send(format!("{line}\r\n").as_bytes()).await;
         self.expect(&format!("{line}\n")).await;
         let out = self.expect(prompt).await;
@@ -181,7 +181,7 @@ impl Console {
     }
 
     /// True once the server has closed the connection.
-    pub async fn closed(&mut self) -> bool {
+    pub(crate) async fn closed(&mut self) -> bool {
         use tokio::io::AsyncReadExt;
         let mut buf = [0u8; 256];
         loop {
@@ -195,7 +195,7 @@ impl Console {
 }
 
 /// Removes IAC sequences and carriage returns.
-pub fn strip_telnet(bytes: &[u8]) -> String {
+pub(crate) fn strip_telnet(bytes: &[u8]) -> String {
     let mut out = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
@@ -214,7 +214,7 @@ pub fn strip_telnet(bytes: &[u8]) -> String {
 
 /// Fails the test at once, saying what to install, when an outside peer is
 /// missing (the full suite runs every peer test; `scripts/setup.sh` installs them).
-pub fn require(tool: &str, package: &str) {
+pub(crate) fn require(tool: &str, package: &str) {
     let found = Path::new(tool).is_absolute() && Path::new(tool).exists()
         || std::env::var_os("PATH")
             .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()));

@@ -145,29 +145,29 @@ pub(crate) mod testing {
     use super::*;
     use crate::engine::{Engine, Value};
 
-    pub const SETUP: Setup = Setup { rate: 48000.0, block: 64 };
+    pub(crate) const SETUP: Setup = Setup { rate: 48000.0, block: 64 };
 
     /// An engine holding one transform named `t` of type `ty`.
-    pub fn one(ty: &str, args: &str) -> (Engine, crate::engine::AudioSide) {
+    pub(crate) fn one(ty: &str, args: &str) -> (Engine, crate::engine::AudioSide) {
         let (mut engine, audio) = Engine::new(SETUP);
         engine.add_transform("/patch", ty, "t", args).unwrap_or_else(|e| panic!("{ty}: {e}"));
         (engine, audio)
     }
 
-    pub fn set(engine: &mut Engine, port: &str, v: Value) {
+    pub(crate) fn set(engine: &mut Engine, port: &str, v: Value) {
         engine.set_value(&format!("/patch/t/{port}"), v).unwrap_or_else(|e| panic!("{port}: {e}"));
     }
 
-    pub fn get(engine: &Engine, port: &str) -> Value {
+    pub(crate) fn get(engine: &Engine, port: &str) -> Value {
         engine.current_value(&format!("/patch/t/{port}")).unwrap()
     }
 
-    pub fn f(engine: &Engine, port: &str) -> f64 {
+    pub(crate) fn f(engine: &Engine, port: &str) -> f64 {
         get(engine, port).as_f64().unwrap_or_else(|| panic!("{port} is not a number"))
     }
 
     /// Renders `seconds` of outlet `port` of `t` through a probe.
-    pub fn render(
+    pub(crate) fn render(
         engine: &mut Engine,
         audio: &mut crate::engine::AudioSide,
         port: &str,
@@ -190,22 +190,22 @@ pub(crate) mod testing {
     }
 
     /// Renders with a control value set first.
-    pub fn rms(x: &[f32]) -> f64 {
+    pub(crate) fn rms(x: &[f32]) -> f64 {
         (x.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / x.len() as f64).sqrt()
     }
 
-    pub fn peak(x: &[f32]) -> f64 {
+    pub(crate) fn peak(x: &[f32]) -> f64 {
         x.iter().fold(0.0f64, |m, v| m.max(v.abs() as f64))
     }
 
     /// Rising zero crossings per second.
-    pub fn frequency(x: &[f32]) -> f64 {
+    pub(crate) fn frequency(x: &[f32]) -> f64 {
         let crossings = x.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
         crossings as f64 * SETUP.rate / x.len() as f64
     }
 
     /// Amplitude of the steady-state response of `ty` to a sine of `freq` Hz.
-    pub fn gain_at(ty: &str, args: &str, freq: f64) -> f64 {
+    pub(crate) fn gain_at(ty: &str, args: &str, freq: f64) -> f64 {
         let (mut engine, mut audio) = one(ty, args);
         engine.add_transform("/patch", "Sinewave", "src", &freq.to_string()).unwrap();
         engine.connect("/patch/src/samplesOut", "/patch/t/samplesIn").unwrap();
