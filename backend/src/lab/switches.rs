@@ -1,12 +1,15 @@
 //! The lab's Ethernet switches: the same lifecycle, locking, persistence and
 //! notifications as VPCS VMs, with one tunnel per port.
 
-use patchbay_shared::{action, Nio, Switch, SwitchCreate, SwitchPort, VmStatus};
-use uuid::Uuid;
-
 use super::ethernet_switch::RunningSwitch;
 use super::store::SwitchRecord;
-use super::{check_nio, valid_name, Lab, LabError, ProjectState, Result};
+use patchbay_shared::{action, Nio, Switch, SwitchCreate, SwitchPort, VmStatus};
+use std::net::IpAddr;
+use uuid::Uuid;
+
+use super::lifecycle::{find, find_mut, Node};
+use super::validate::{check_nio, valid_name};
+use super::{Lab, LabError, ProjectState, Result, State};
 
 pub const NODE_TYPE: &str = "ethernet_switch";
 const MAX_PORTS: u32 = 64;
@@ -47,13 +50,59 @@ impl SwitchEntry {
     }
 }
 
+impl Node for SwitchEntry {
+    type Json = Switch;
+    type Running = RunningSwitch;
+    type Spec = (IpAddr, Vec<Option<Nio>>);
+
+    fn all(project: &ProjectState) -> &Vec<Self> {
+        &project.switches
+    }
+
+    fn all_mut(project: &mut ProjectState) -> &mut Vec<Self> {
+        &mut project.switches
+    }
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
+    fn json(&self, project: Uuid) -> Switch {
+        SwitchEntry::json(self, project)
+    }
+
+    fn running(&mut self) -> &mut Option<RunningSwitch> {
+        &mut self.running
+    }
+
+    fn release(&self, state: &mut State, project: Uuid) {
+        for nio in self.ports.iter().flatten() {
+            state.release_udp(project, nio.lport);
+        }
+    }
+
+    fn spec(&self, lab: &Lab) -> Self::Spec {
+        (lab.host, self.ports.clone())
+    }
+
+    async fn start((host, ports): Self::Spec) -> Result<RunningSwitch> {
+        RunningSwitch::start(host, &ports)
+            .await
+            .map_err(|e| LabError::Conflict(format!("Cannot start the switch: {e}")))
+    }
+
+    async fn stop(running: RunningSwitch) {
+        running.stop().await;
+    }
+}
+
 impl ProjectState {
     fn switch(&self, id: Uuid) -> Result<&SwitchEntry> {
-        self.switches.iter().find(|s| s.id == id).ok_or(LabError::VmNotFound(id))
+        find(self, id)
     }
 
     fn switch_mut(&mut self, id: Uuid) -> Result<&mut SwitchEntry> {
-        self.switches.iter_mut().find(|s| s.id == id).ok_or(LabError::VmNotFound(id))
+        find_mut(self, id)
     }
 }
 
@@ -64,7 +113,7 @@ impl Lab {
     }
 
     fn switch_json(&self, project: Uuid, id: Uuid) -> Result<Switch> {
-        Ok(self.state().project(project)?.switch(id)?.json(project))
+        self.node_json::<SwitchEntry>(project, id)
     }
 
     pub async fn get_switch(&self, project: Uuid, id: Uuid) -> Result<Switch> {
@@ -96,67 +145,17 @@ impl Lab {
     }
 
     pub async fn delete_switch(&self, project: Uuid, id: Uuid) -> Result<()> {
-        let _serial = self.lock_vm(id).await;
-        let removed = {
-            let mut state = self.state();
-            let p = state.project_mut(project)?;
-            let index = p.switches.iter().position(|s| s.id == id).ok_or(LabError::VmNotFound(id))?;
-            let removed = p.switches.remove(index);
-            for nio in removed.ports.iter().flatten() {
-                state.release_udp(project, nio.lport);
-            }
-            removed
-        };
-        self.save(project).await?;
-        self.forget_lock(id);
-        let mut removed = removed;
-        let runtime = removed.running.take();
-        let json = removed.json(project);
-        if let Some(runtime) = runtime {
-            runtime.stop().await;
-            self.announce(action::VM_STOPPED, &json);
-        }
-        self.announce(action::VM_DELETED, &json);
-        Ok(())
+        self.delete_node::<SwitchEntry>(project, id).await
     }
 
     pub async fn start_switch(&self, project: Uuid, id: Uuid) -> Result<()> {
         let _serial = self.lock_vm(id).await;
-        self.run_switch(project, id, true).await
+        self.set_running::<SwitchEntry>(project, id, true, false).await
     }
 
     pub async fn stop_switch(&self, project: Uuid, id: Uuid) -> Result<()> {
         let _serial = self.lock_vm(id).await;
-        self.run_switch(project, id, false).await
-    }
-
-    /// Starts or stops; a running switch whose tunnels changed is restarted.
-    pub(super) async fn run_switch(&self, project: Uuid, id: Uuid, run: bool) -> Result<()> {
-        let (old, ports) = {
-            let mut state = self.state();
-            let switch = state.project_mut(project)?.switch_mut(id)?;
-            (switch.running.take(), switch.ports.clone())
-        };
-        let was_running = old.is_some();
-        if let Some(old) = old {
-            old.stop().await; // its sockets must be free before they are bound again
-        }
-        let runtime = if run {
-            let handle = RunningSwitch::start(self.host, &ports)
-                .await
-                .map_err(|e| LabError::Conflict(format!("Cannot start the switch: {e}")))?;
-            Some(handle)
-        } else {
-            None
-        };
-        let now_running = runtime.is_some();
-        self.state().project_mut(project)?.switch_mut(id)?.running = runtime;
-        if was_running != now_running {
-            self.save(project).await?;
-            let json = self.switch_json(project, id)?;
-            self.announce(if now_running { action::VM_STARTED } else { action::VM_STOPPED }, &json);
-        }
-        Ok(())
+        self.set_running::<SwitchEntry>(project, id, false, false).await
     }
 
     pub async fn add_switch_nio(
@@ -202,7 +201,7 @@ impl Lab {
     /// Saves, restarts a running switch so the change takes effect at once, announces.
     async fn tunnels_changed(&self, project: Uuid, id: Uuid, running: bool) -> Result<()> {
         if running {
-            self.run_switch(project, id, true).await?;
+            self.set_running::<SwitchEntry>(project, id, true, true).await?;
         }
         self.save(project).await?;
         self.announce(action::VM_UPDATED, self.switch_json(project, id)?);
