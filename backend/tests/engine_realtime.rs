@@ -48,7 +48,7 @@ fn every_transform_type_ticks_without_allocating() {
         let name = format!("t{i}");
         engine.add_transform("/patch", t.name, &name, "").unwrap();
         added += 1;
-        let ports = engine.graph.nodes.values().find(|n| n.name == name).unwrap().ports.clone();
+        let ports = engine.graph().nodes.values().find(|n| n.name == name).unwrap().ports.clone();
         for p in &ports {
             if p.is_inlet() && p.is_audio() {
                 engine.connect("/patch/src/samplesOut", &format!("/patch/{name}/{}", p.name)).unwrap();

@@ -346,7 +346,7 @@ async fn the_shell_builds_and_queries_a_patch() {
     ] {
         assert!(out.contains(line), "{line:?} in:\n{out}");
     }
-    let connected = running.app.model.engine.with(|e| e.graph.connections().count());
+    let connected = running.app.model.engine.with(|e| e.graph().connections().count());
     assert_eq!(connected, 1);
 }
 

@@ -31,7 +31,7 @@ pub async fn status(State(state): State<Shared>) -> Json<Status> {
         ClockSource::Device { name, .. } => ("device", name.clone()),
         ClockSource::Timer { reason } => ("timer", reason.clone()),
     };
-    let (time, transforms) = engine.with(|e| (e.now(), e.graph.nodes.len() - 1));
+    let (time, transforms) = engine.with(|e| (e.now(), e.graph().nodes.len() - 1));
     Json(Status {
         sample_rate: engine.setup.rate,
         block_size: engine.setup.block,

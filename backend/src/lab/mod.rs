@@ -10,14 +10,14 @@
 //!
 //! Layout:
 //! - this file: the lab's state, its locks and the events of running PCs;
-//! - [`projects`]: opening, closing, deleting and saving projects;
-//! - [`lifecycle`]: what PCs and switches share (delete, start, stop);
-//! - [`pcs`]: the PCs' operations; [`captures`]: their packet captures;
+//! - `projects.rs`: opening, closing, deleting and saving projects;
+//! - `lifecycle.rs`: what PCs and switches share (delete, start, stop);
+//! - `pcs.rs`: the PCs' operations; `captures.rs`: their packet captures;
 //! - [`switches`]: the switches' operations; [`ethernet_switch`]: the learning bridge that runs one;
 //! - [`links`]: linking and unlinking two ends (a tunnel at each);
 //! - [`console_line`]: one line typed on a PC's console from outside it;
-//! - [`ports`]: console and tunnel port books; [`macs`]: the PCs' MAC addresses;
-//! - [`validate`]: checks of names, hosts, NIOs and adapter ports;
+//! - [`ports`]: console and tunnel port books; `macs.rs`: the PCs' MAC addresses;
+//! - `validate.rs`: checks of names, hosts, NIOs and adapter ports;
 //! - [`store`]: atomic project files in the data directory;
 //! - [`network_thread`]: the one thread every started PC and switch runs on;
 //! - [`tunnel`]: the UDP endpoints of NIOs; a frame to a PC or switch of this

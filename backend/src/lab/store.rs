@@ -94,7 +94,7 @@ impl Store {
         Ok(Store { root, turns: Arc::new(tokio::sync::Semaphore::new(DISK_CONCURRENCY)) })
     }
 
-    /// Runs `f` off the runtime's threads, at most [`DISK_CONCURRENCY`] at a time.
+    /// Runs `f` off the runtime's threads, at most `DISK_CONCURRENCY` at a time.
     pub async fn run<T: Send + 'static>(&self, f: impl FnOnce(&Store) -> T + Send + 'static) -> T {
         let _turn = self.turns.acquire().await.expect("the semaphore is never closed");
         let store = self.clone();

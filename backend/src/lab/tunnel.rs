@@ -222,7 +222,7 @@ fn recv_stamped(fd: i32, buffer: &mut [u8]) -> io::Result<(usize, Instant)> {
 }
 
 /// How far a converted stamp may be off: half the widest clock reading
-/// [`clock_pair`] accepts.
+/// `clock_pair` accepts.
 pub const STAMP_SLACK: Duration = Duration::from_micros(2);
 
 /// The monotonic clock and the wall clock read at one moment, as the

@@ -7,11 +7,11 @@
 //!
 //! Layout (this file dispatches; each subtree answers in its own file):
 //! - [`values`]: engine values to OSC arguments and back, and type tags;
-//! - [`patch`]: `/patch/...`, the engine's graph;
-//! - [`builtins`]: `/advance-clock`, `/main_clock`, `/transform-types`,
+//! - `patch.rs`: `/patch/...`, the engine's graph;
+//! - `builtins.rs`: `/advance-clock`, `/main_clock`, `/transform-types`,
 //!   `/thread/`, `/osc_server/`, `/audio/`, `/osw-quit`, `/osw-restart`,
 //!   `/load-osx`, `/save-patch`;
-//! - [`lab`]: `/lab/...`, the projects, PCs, switches and links of the lab.
+//! - `lab.rs`: `/lab/...`, the projects, PCs, switches and links of the lab.
 
 mod builtins;
 mod lab;

@@ -82,12 +82,12 @@ impl Namespace<'_> {
     }
 
     pub(super) fn patch_methods(&self, path: &str) -> Vec<MethodSpec> {
-        self.model.engine.quick(|e| match e.graph.resolve(path) {
-            Ok(EngineTarget::Node(id)) if e.graph.nodes[&id].is_container() => PATCH_METHODS.to_vec(),
+        self.model.engine.quick(|e| match e.graph().resolve(path) {
+            Ok(EngineTarget::Node(id)) if e.graph().nodes[&id].is_container() => PATCH_METHODS.to_vec(),
             Ok(EngineTarget::Node(_)) => TRANSFORM_METHODS.to_vec(),
             Ok(EngineTarget::Port(id, p)) => {
                 let mut m = STATE_METHODS.to_vec();
-                if e.graph.nodes[&id].ports[p].is_outlet() {
+                if e.graph().nodes[&id].ports[p].is_outlet() {
                     m.extend(OUTLET_METHODS);
                 }
                 m
@@ -109,7 +109,7 @@ impl Namespace<'_> {
                     e.delete_transform(parent, &s(0).ok_or("Give a name")?).map_err(|e| e.to_string())?;
                     ok(addr, vec![])
                 }
-                "set-name" => match e.graph.resolve(parent) {
+                "set-name" => match e.graph().resolve(parent) {
                     Ok(EngineTarget::Node(_)) => {
                         e.rename(parent, &s(0).ok_or("Give a name")?).map_err(|e| e.to_string())?;
                         ok(addr, vec![])
@@ -117,10 +117,10 @@ impl Namespace<'_> {
                     _ => return Err("Ports keep the names their transform gives them".into()),
                 },
                 "get-inlets" | "get-outlets" => {
-                    let Ok(EngineTarget::Node(id)) = e.graph.resolve(parent) else {
+                    let Ok(EngineTarget::Node(id)) = e.graph().resolve(parent) else {
                         return Err("Invalid address".into());
                     };
-                    let node = &e.graph.nodes[&id];
+                    let node = &e.graph().nodes[&id];
                     let want_in = name == "get-inlets";
                     let mut ports: Vec<(i32, String)> = node
                         .ports
@@ -133,10 +133,10 @@ impl Namespace<'_> {
                     code(addr, 2 * ports.len(), args)
                 }
                 "persistent-states" => {
-                    let Ok(EngineTarget::Node(id)) = e.graph.resolve(parent) else {
+                    let Ok(EngineTarget::Node(id)) = e.graph().resolve(parent) else {
                         return Err("Invalid address".into());
                     };
-                    let names: Vec<&str> = e.graph.nodes[&id]
+                    let names: Vec<&str> = e.graph().nodes[&id]
                         .ports
                         .iter()
                         .filter(|p| p.is_persistent())
@@ -145,12 +145,12 @@ impl Namespace<'_> {
                     ok(addr, vec![Arg::Str(names.join(" "))])
                 }
                 "get-coactivators" | "get-effects" => {
-                    let Ok(EngineTarget::Port(id, p)) = e.graph.resolve(parent) else {
+                    let Ok(EngineTarget::Port(id, p)) = e.graph().resolve(parent) else {
                         return Err("Invalid address".into());
                     };
-                    let node = &e.graph.nodes[&id];
+                    let node = &e.graph().nodes[&id];
                     let spec = &node.ports[p];
-                    let path = e.graph.path(id);
+                    let path = e.graph().path(id);
                     let list: Vec<String> = if !spec.is_active() {
                         vec![]
                     } else if name == "get-coactivators" {
@@ -188,7 +188,7 @@ impl Namespace<'_> {
         self.model.engine.quick(|e| {
             let mut stack = vec![(ROOT, "/patch".to_owned())];
             while let Some((id, path)) = stack.pop() {
-                let node = &e.graph.nodes[&id];
+                let node = &e.graph().nodes[&id];
                 let methods =
                     if node.is_container() { PATCH_METHODS.to_vec() } else { TRANSFORM_METHODS.to_vec() };
                 out.extend(methods.iter().map(|(m, _, _)| format!("{path}/{m}")));
@@ -209,9 +209,9 @@ impl Namespace<'_> {
 }
 
 fn node(e: &Engine, path: &str) -> Option<Node> {
-    match e.graph.resolve(path).ok()? {
+    match e.graph().resolve(path).ok()? {
         EngineTarget::Node(id) => {
-            let node = &e.graph.nodes[&id];
+            let node = &e.graph().nodes[&id];
             let entry = library::get(&node.type_name);
             let doc =
                 entry.map_or_else(|| "The root patch: build patches here".to_owned(), |t| t.doc.to_owned());
@@ -225,7 +225,7 @@ fn node(e: &Engine, path: &str) -> Option<Node> {
             Some(Node::Container { doc, children, signature })
         }
         EngineTarget::Port(id, p) => {
-            let node = &e.graph.nodes[&id];
+            let node = &e.graph().nodes[&id];
             let spec = &node.ports[p];
             Some(Node::State {
                 doc: spec.doc.clone(),

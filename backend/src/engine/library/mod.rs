@@ -173,7 +173,7 @@ pub(crate) mod testing {
         port: &str,
         seconds: f64,
     ) -> Vec<f32> {
-        if engine.graph.resolve("/patch/probe").is_err() {
+        if engine.graph().resolve("/patch/probe").is_err() {
             engine.add_transform("/patch", "AudioOutput", "probe", "").unwrap();
             engine.set_value("/patch/probe/onoff", Value::Boolean(true)).unwrap();
         }

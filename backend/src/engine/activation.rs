@@ -1,0 +1,190 @@
+//! Control-rate activation: values arriving at inlets, transforms running
+//! their control behaviour, what they emit propagating depth-first, and timers.
+
+use std::cmp::Reverse;
+use std::sync::atomic::Ordering;
+
+use super::graph::{End, Kind, NodeId, Target};
+use super::transform::{self, Ctx};
+use super::{Engine, EngineError, Value};
+
+/// Deepest chain of activations one event may cause (a control loop ends here).
+pub(super) const MAX_DEPTH: usize = 200;
+
+/// An `f64` time that sorts (timers never hold NaN).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct TimeKey(pub(super) f64);
+impl Eq for TimeKey {}
+impl PartialOrd for TimeKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for TimeKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+impl Engine {
+    /// A set-value: an inlet receives (and may activate), a state stores,
+    /// an outlet emits. Checked against the port's type.
+    pub fn set_value(&mut self, path: &str, value: Value) -> Result<(), EngineError> {
+        let Target::Port(id, port) = self.graph.resolve(path)? else { return Err(EngineError::NotAState) };
+        let spec = &self.graph.nodes[&id].ports[port];
+        if value != Value::Nil && !value.value_type().connects_to(spec.ty) {
+            return Err(EngineError::Incompatible);
+        }
+        if !matches!(value, Value::Samples(_)) {
+            self.set_values.insert(path.to_owned(), value.clone());
+        }
+        if spec.is_inlet() {
+            self.deliver((id, port), value, 0)
+        } else if spec.is_outlet() {
+            let value = value.cast(spec.ty).map_err(|_| EngineError::Incompatible)?;
+            self.emit((id, port), value, 0);
+            Ok(())
+        } else if !spec.writable {
+            Err(EngineError::ReadOnly)
+        } else {
+            self.store((id, port), value).map(drop)
+        }
+    }
+
+    /// Sets a port without activating anything (loading a saved patch).
+    pub fn restore_value(&mut self, path: &str, value: Value) -> Result<(), EngineError> {
+        let Target::Port(id, port) = self.graph.resolve(path)? else { return Err(EngineError::NotAState) };
+        self.store((id, port), value).map(drop)
+    }
+
+    /// `current-value`: containers and transforms have none.
+    pub fn current_value(&self, path: &str) -> Result<Value, EngineError> {
+        match self.graph.resolve(path)? {
+            Target::Port(id, port) => Ok(self.graph.nodes[&id].value(port)),
+            Target::Node(_) => Err(EngineError::NotReadable),
+        }
+    }
+
+    /// Casts and stores a value, and tells the DSP half if it is a number.
+    pub(super) fn store(&mut self, (id, port): End, value: Value) -> Result<Value, EngineError> {
+        let node = self.graph.node_mut(id)?;
+        let value = value.cast(node.ports[port].ty).map_err(|_| EngineError::Incompatible)?;
+        node.values[port] = value.clone();
+        if node.has_dsp() {
+            if let Some(x) = value.as_f64() {
+                self.send_set(id, port, x);
+            }
+        }
+        Ok(value)
+    }
+
+    pub(super) fn deliver(&mut self, (id, port): End, value: Value, depth: usize) -> Result<(), EngineError> {
+        if depth > MAX_DEPTH {
+            return Err(EngineError::TooDeep);
+        }
+        let value = self.store((id, port), value)?;
+        let node = &mut self.graph.nodes.get_mut(&id).unwrap();
+        if matches!(node.kind, Kind::Inlet | Kind::Outlet) && port == 0 {
+            self.emit((id, 1), value, depth + 1);
+            return Ok(());
+        }
+        let spec = &node.ports[port];
+        if !spec.is_active() {
+            return Ok(());
+        }
+        // Co-activation: every active inlet of this group must be fresh.
+        let group = spec.group;
+        node.fresh |= 1 << port.min(63);
+        let members: u64 = (0..node.ports.len().min(64))
+            .filter(|&i| node.ports[i].is_active() && node.ports[i].group == group)
+            .map(|i| 1 << i)
+            .sum();
+        if node.fresh & members != members {
+            return Ok(());
+        }
+        node.fresh &= !members;
+        self.run_control(id, depth, |control, ctx| control.activate(port, ctx))
+    }
+
+    pub(super) fn emit(&mut self, (id, port): End, value: Value, depth: usize) {
+        if let Some(node) = self.graph.nodes.get_mut(&id) {
+            node.values[port] = value.clone();
+        }
+        for to in self.graph.targets((id, port)) {
+            if let Err(e) = self.deliver(to, value.clone(), depth + 1) {
+                let (from, to) = (self.graph.port_path((id, port)), self.graph.port_path(to));
+                self.log.push(format!("{from} -> {to}: {e}"));
+                if e == EngineError::TooDeep {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Runs a node's control behaviour and then propagates what it emitted, in order.
+    pub(super) fn run_control(
+        &mut self,
+        id: NodeId,
+        depth: usize,
+        run: impl FnOnce(&mut dyn transform::Control, &mut Ctx),
+    ) -> Result<(), EngineError> {
+        let now = self.now();
+        let node = self.graph.nodes.get_mut(&id).unwrap();
+        let Some(mut control) = node.control.take() else { return Ok(()) };
+        let (mut emitted, mut printed, mut data, mut timer, mut sets) =
+            (vec![], vec![], None, node.timer, vec![]);
+        let mut ctx = Ctx {
+            values: &mut node.values,
+            now,
+            emitted: &mut emitted,
+            timer: &mut timer,
+            printed: &mut printed,
+            data: &mut data,
+            sets: &mut sets,
+            meters: &node.meters,
+        };
+        run(control.as_mut(), &mut ctx);
+        node.control = Some(control);
+        if timer != node.timer {
+            node.timer = timer;
+            if let Some(at) = timer {
+                self.timers.push(Reverse((TimeKey(at), id)));
+            }
+        }
+        self.activations.fetch_add(1, Ordering::Relaxed);
+        let path = if printed.is_empty() { String::new() } else { self.graph.path(id) };
+        self.log.extend(printed.into_iter().map(|l| format!("{path}: {l}")));
+        for (port, value) in sets {
+            self.send_set(id, port, value);
+        }
+        if let Some(data) = data {
+            self.send_data(id, data);
+        }
+        for (port, value) in emitted {
+            self.emit((id, port), value, depth + 1);
+        }
+        Ok(())
+    }
+
+    /// Fires the timers due by `now` (seconds), in time order.
+    pub fn run_timers(&mut self, now: f64) {
+        while let Some(&Reverse((TimeKey(at), id))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let due = self.graph.nodes.get_mut(&id).filter(|n| n.timer == Some(at));
+            let Some(node) = due else { continue }; // stale: rescheduled or deleted
+            node.timer = None;
+            let _ = self.run_control(id, 0, |control, ctx| {
+                ctx.now = at;
+                control.timer(ctx)
+            });
+        }
+    }
+
+    /// When the next timer is due, if any.
+    pub fn next_timer(&self) -> Option<f64> {
+        self.timers.peek().map(|Reverse((t, _))| t.0)
+    }
+}

@@ -1,0 +1,94 @@
+//! Keeping the audio side in step: parameter and data commands, programs
+//! compiled when the DSP part changed, and what comes back to be freed.
+
+use super::compile::{self};
+use super::graph::{Dsp, NodeId};
+use super::program::Command;
+use super::Engine;
+
+impl Engine {
+    pub(super) fn send_set(&mut self, id: NodeId, port: usize, value: f64) {
+        let node = self.graph.nodes.get_mut(&id).unwrap();
+        match &mut node.dsp {
+            Dsp::Pending(dsp) => dsp.set(port, value),
+            Dsp::Live => {
+                if let Some(&slot) = self.layout.slot_of.get(&id) {
+                    self.command(Command::Set { slot, port, value });
+                }
+            }
+            Dsp::None => {}
+        }
+    }
+
+    pub(super) fn send_data(&mut self, id: NodeId, data: Box<[f32]>) {
+        let node = self.graph.nodes.get_mut(&id).unwrap();
+        match &mut node.dsp {
+            Dsp::Pending(dsp) => drop(dsp.set_data(data)),
+            Dsp::Live => {
+                if let Some(&slot) = self.layout.slot_of.get(&id) {
+                    self.command(Command::Data { slot, data });
+                }
+            }
+            Dsp::None => {}
+        }
+    }
+
+    pub(super) fn command(&mut self, command: Command) {
+        if self.backlog.is_empty() {
+            if let Err(rtrb::PushError::Full(command)) = self.commands.push(command) {
+                self.backlog.push_back(command);
+            }
+            self.clock.wake();
+        } else {
+            self.backlog.push_back(command);
+        }
+    }
+
+    /// `/advance-clock`: the audio side runs `blocks` extra blocks at its next tick.
+    pub fn advance_clock(&mut self, blocks: u32) {
+        self.pump();
+        self.command(Command::Advance(blocks));
+    }
+
+    /// Frees what the audio side handed back, sends the new program if the
+    /// patch changed, and flushes queued commands. Call it often.
+    pub fn pump(&mut self) {
+        while let Ok(trash) = self.trash.pop() {
+            drop(trash);
+        }
+        let frames = self.clock.frames();
+        if self.layout.needs_cleanup && frames >= self.sent_at + 2 * self.setup.block as u64 {
+            self.dirty = true;
+        }
+        if self.dirty {
+            let dying = std::mem::take(&mut self.dying);
+            let (program, layout) = compile::compile(&mut self.graph, &self.layout, dying, self.setup.block);
+            self.layout = layout;
+            self.dirty = false;
+            self.sent_at = frames;
+            self.command(Command::Swap(Box::new(program)));
+        }
+        while let Some(command) = self.backlog.pop_front() {
+            if let Err(rtrb::PushError::Full(command)) = self.commands.push(command) {
+                self.backlog.push_front(command);
+                break;
+            }
+            self.clock.wake();
+        }
+    }
+
+    /// Nothing for the control thread to do until someone calls in: no
+    /// timer, no command queued, no program to send, clean up or get back,
+    /// nothing to announce. It then sleeps until woken (see `engine_host.rs`).
+    pub fn settled(&self) -> bool {
+        self.timers.is_empty()
+            && self.backlog.is_empty()
+            && !self.dirty
+            && !self.layout.needs_cleanup
+            && self.set_values.is_empty()
+            && self.changes.is_empty()
+            && self.log.is_empty()
+            && self.trash.is_empty()
+            && self.clock.frames() >= self.sent_at + 2 * self.setup.block as u64
+    }
+}
