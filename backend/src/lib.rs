@@ -2,6 +2,7 @@
 //!
 //! Layout, from the bottom up (each layer uses only the layers above it in
 //! this list; `scripts/check-layers.sh` fails the build if one reaches down):
+//! - [`limit_log`]: one log line per limit a client hits, rate-limited;
 //! - [`engine`]: the OSW-style audio engine (graph, transforms, clocks); no tokio, no sockets;
 //! - [`engine_host`]: the engine inside the server (clock, control thread, notifications);
 //! - [`lab`]: projects of virtual PCs and switches, ports, tunnels, persistence;
@@ -21,6 +22,7 @@ pub mod engine;
 pub mod engine_host;
 pub mod http;
 pub mod lab;
+pub mod limit_log;
 pub mod logging;
 pub mod model;
 pub mod namespace;

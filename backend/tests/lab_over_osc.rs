@@ -100,3 +100,34 @@ async fn pc1_sw1_pc2_is_built_and_pinged_across_with_osc_alone() {
     .await;
     running.stop().await.unwrap();
 }
+
+/// A lab request runs as a task; what the same client sends next waits
+/// behind it, so a listing sent right after three creates sees all three,
+/// and the replies come in the order of the requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clients_requests_keep_their_order_when_one_must_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = common::start_in_process(dir.path(), &["--no-audio"]).await;
+    client(running.osc_port, |c| {
+        for name in ["one", "two", "three"] {
+            c.send("/lab/create-project", vec![s(name)]);
+        }
+        c.send("/lab/projects/", vec![]);
+        c.send("/main_clock/type-signature", vec![]);
+        let order: Vec<String> = (0..5).map(|_| c.recv().addr).collect();
+        assert_eq!(
+            order,
+            [
+                "/lab/create-project",
+                "/lab/create-project",
+                "/lab/create-project",
+                "/lab/projects/",
+                "/main_clock/type-signature"
+            ]
+        );
+        // Asked again now that all is done: the listing then held all three too.
+        let listing = c.ask("/lab/projects/", vec![]);
+        assert_eq!(listing[0], Arg::Int(3), "{listing:?}");
+    })
+    .await;
+}

@@ -145,7 +145,7 @@ impl Namespace<'_> {
     }
 
     /// A set-value or call on a builtin; `None` when `segs` names none that takes one.
-    pub(super) fn builtin_set(
+    pub(super) async fn builtin_set(
         &self,
         addr: &str,
         segs: &[&str],
@@ -177,8 +177,8 @@ impl Namespace<'_> {
                 }
             }
             ["osw-quit" | "osw-restart"] => error(addr, "Disabled by configuration (--osc-no-quit)"),
-            ["load-osx"] => self.load_patch(addr, args),
-            ["save-patch"] => self.save_patch(addr, args),
+            ["load-osx"] => self.load_patch(addr, args).await,
+            ["save-patch"] => self.save_patch(addr, args).await,
             _ => return None,
         };
         Some((vec![reply], After::Nothing))
@@ -189,27 +189,49 @@ impl Namespace<'_> {
         library::io::sandboxed(&self.model.powers.patches_dir, name)
     }
 
-    fn load_patch(&self, addr: &str, args: &[Arg]) -> Message {
-        let result = self.file_arg(args).and_then(|path| {
-            let json = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let file = PatchFile::parse(&json).map_err(|e| e.to_string())?;
-            self.model.engine.with(|e| patch_file::load(e, &file)).map_err(|e| e.to_string())
-        });
+    /// Reads the file off the OSC thread (a disk may be slow), then loads it.
+    async fn load_patch(&self, addr: &str, args: &[Arg]) -> Message {
+        let result = match self.file_arg(args) {
+            Ok(path) => off_thread(move || {
+                let json = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                PatchFile::parse(&json).map_err(|e| e.to_string())
+            })
+            .await
+            .and_then(|file| {
+                self.model.engine.with(|e| patch_file::load(e, &file)).map_err(|e| e.to_string())
+            }),
+            Err(e) => Err(e),
+        };
         match result {
             Ok(()) => ok(addr, vec![]),
             Err(e) => error(addr, e),
         }
     }
 
-    fn save_patch(&self, addr: &str, args: &[Arg]) -> Message {
-        let result = self.file_arg(args).and_then(|path| {
-            let json = self.model.engine.quick(|e| patch_file::save(e)).to_json();
-            crate::lab::store::write_atomically(&path, json.as_bytes())
-                .map_err(|e| format!("{}: {e}", path.display()))
-        });
+    /// Takes the patch at once, and writes it off the OSC thread.
+    async fn save_patch(&self, addr: &str, args: &[Arg]) -> Message {
+        let result = match self.file_arg(args) {
+            Ok(path) => {
+                let json = self.model.engine.quick(|e| patch_file::save(e)).to_json();
+                off_thread(move || {
+                    crate::lab::store::write_atomically(&path, json.as_bytes())
+                        .map_err(|e| format!("{}: {e}", path.display()))
+                })
+                .await
+            }
+            Err(e) => Err(e),
+        };
         match result {
             Ok(()) => ok(addr, vec![]),
             Err(e) => error(addr, e),
         }
     }
+}
+
+/// Runs file work on tokio's blocking pool, so that the request becomes a
+/// task and the OSC loop goes on answering meanwhile.
+async fn off_thread<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| Err(format!("file work failed: {e}")))
 }

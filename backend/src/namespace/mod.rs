@@ -29,6 +29,15 @@ use values::{type_tag, value_args};
 
 pub const QUERIES: [&str; 3] = ["documentation", "type-signature", "current-value"];
 
+/// Methods that only answer, and so may be reached by a glob.
+const READ_ONLY_METHODS: [&str; 6] =
+    ["get-inlets", "get-outlets", "persistent-states", "get-coactivators", "get-effects", "transform-types"];
+
+/// Most addresses one pattern may expand to; more is an error reply.
+pub const MAX_GLOB_MATCHES: usize = 4096;
+/// Most bytes of replies one pattern may produce; the rest is cut with an error reply.
+pub const MAX_GLOB_REPLY_BYTES: usize = 1 << 20;
+
 /// What happened, besides the replies: the server may have to act.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum After {
@@ -82,33 +91,82 @@ impl Namespace<'_> {
     /// Every reply to one message, and what the server must do after sending them.
     pub async fn handle(&self, msg: &Message) -> (Vec<Message>, After) {
         let addr = msg.addr.as_str();
+        if addr.len() > pattern::MAX_ADDRESS {
+            let message = format!("Address longer than {} bytes", pattern::MAX_ADDRESS);
+            return (vec![error(addr, message)], After::Nothing);
+        }
         if addr.ends_with('/') && !pattern::is_pattern(addr) {
             return (vec![self.listing(addr)], After::Nothing);
         }
         let (target, query) = split_query(addr);
-        if let Some(reply) = self.patch_fast_path(addr, target, query, &msg.args) {
-            return (vec![reply], After::Nothing);
-        }
         let normalized = if target.starts_with('/') { target.to_owned() } else { format!("/{target}") };
         if pattern::is_pattern(&normalized) {
-            let matches: Vec<String> =
-                self.all_addresses().into_iter().filter(|a| pattern::matches(&normalized, a)).collect();
-            let mut replies = vec![code(addr, matches.len(), vec![])];
-            let mut after = After::Nothing;
-            for m in matches {
-                let explicit = match query {
-                    Some(q) => format!("{m}/{q}"),
-                    None => m,
-                };
-                let (r, a) = Box::pin(self.handle(&Message::new(explicit, msg.args.clone()))).await;
-                replies.extend(r);
-                after = if a == After::Quit { a } else { after };
+            return (self.expand(addr, &normalized, query, &msg.args).await, After::Nothing);
+        }
+        self.explicit(addr, target, query, &msg.args).await
+    }
+
+    /// A glob: the count of matches, then one reply per match. Methods are
+    /// not run from a glob (each gets -1), so that no pattern creates,
+    /// deletes, loads or quits; at most [`MAX_GLOB_MATCHES`] matches and
+    /// [`MAX_GLOB_REPLY_BYTES`] of replies, past which the client is told.
+    async fn expand(&self, addr: &str, pattern: &str, query: Option<&str>, args: &[Arg]) -> Vec<Message> {
+        let matches: Vec<String> =
+            self.all_addresses().into_iter().filter(|a| pattern::matches(pattern, a)).collect();
+        if matches.len() > MAX_GLOB_MATCHES {
+            let message = format!(
+                "The pattern matches {} addresses, more than {MAX_GLOB_MATCHES}: narrow it",
+                matches.len()
+            );
+            return vec![error(addr, message)];
+        }
+        let mut replies = vec![code(addr, matches.len(), vec![])];
+        let mut bytes = 0;
+        for m in matches {
+            let explicit = match query {
+                Some(q) => format!("{m}/{q}"),
+                None => m.clone(),
+            };
+            let found = if query.is_none() && self.is_action(&m) {
+                vec![error(&explicit, "Methods need an explicit address, not a pattern")]
+            } else {
+                self.explicit(&explicit, &m, query, args).await.0
+            };
+            bytes += found.iter().map(|r| crate::osc::codec::encode_message(r).len()).sum::<usize>();
+            if bytes > MAX_GLOB_REPLY_BYTES {
+                let message = format!("The replies exceed {MAX_GLOB_REPLY_BYTES} bytes: narrow the pattern");
+                replies.push(error(addr, message));
+                break;
             }
-            return (replies, after);
+            replies.extend(found);
+        }
+        replies
+    }
+
+    /// Whether calling `addr` does something (creates, deletes, renames,
+    /// connects, starts, loads, writes, quits) rather than only answering.
+    fn is_action(&self, addr: &str) -> bool {
+        let last = addr.rsplit('/').next().unwrap_or_default();
+        if READ_ONLY_METHODS.contains(&last) {
+            return false;
+        }
+        self.method(addr).is_some() || matches!(self.node(addr), Some(Node::Method { .. }))
+    }
+
+    /// One explicit address: a query, a set-value or a method call.
+    async fn explicit(
+        &self,
+        addr: &str,
+        target: &str,
+        query: Option<&str>,
+        args: &[Arg],
+    ) -> (Vec<Message>, After) {
+        if let Some(reply) = self.patch_fast_path(addr, target, query, args) {
+            return (vec![reply], After::Nothing);
         }
         let reply = match query {
             Some(q) => self.query(addr, target, q),
-            None => return self.set_or_call(addr, &msg.args).await,
+            None => return self.set_or_call(addr, args).await,
         };
         (vec![reply], After::Nothing)
     }
@@ -209,7 +267,7 @@ impl Namespace<'_> {
                 Some(_) => error(addr, "Target object is not an OSW state."),
                 None => error(addr, "Invalid address"),
             },
-            _ => match self.builtin_set(addr, &segs, args) {
+            _ => match self.builtin_set(addr, &segs, args).await {
                 Some(done) => return done,
                 None => match self.node(addr) {
                     Some(Node::State { .. }) => error(addr, "State is read-only"),
@@ -228,6 +286,12 @@ impl Namespace<'_> {
         self.lab_addresses(&mut out);
         out
     }
+}
+
+/// Whether a message to `addr` may have to wait (on the lab or on files)
+/// rather than answer at once. Patterns never wait: they run no methods.
+pub fn may_wait(addr: &str) -> bool {
+    !pattern::is_pattern(addr) && (addr.starts_with("/lab/") || addr == "/load-osx" || addr == "/save-patch")
 }
 
 /// Splits `/a/b/documentation` into (`/a/b`, Some("documentation")).

@@ -89,3 +89,60 @@ async fn osw_quit_asks_the_server_to_stop() {
     assert_eq!(replies[0].args, vec![Arg::Int(0)]);
     assert_eq!(after, After::Quit);
 }
+
+#[tokio::test]
+async fn globs_reach_states_and_queries_but_never_run_methods() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = model(dir.path(), 46400).await;
+    let ns = Namespace { model: &model };
+    one(&ns, "/lab/create-project", vec![s("kept")]).await;
+    // `/*/*` matches /lab/create-project (and /lab/open-project): each is refused, none runs.
+    let replies = ask(&ns, "/*/*", vec![s("made by a glob")]).await;
+    let refused: Vec<&Message> =
+        replies.iter().filter(|r| r.addr == "/lab/create-project" || r.addr == "/osw-quit").collect();
+    assert!(!refused.is_empty(), "{replies:?}");
+    let reason = s("Methods need an explicit address, not a pattern");
+    assert!(refused.iter().all(|r| r.args == vec![Arg::Int(-1), reason.clone()]));
+    assert_eq!(model.lab.list_projects().len(), 1);
+    // `//delete` finds the project's delete method and deletes nothing.
+    let replies = ask(&ns, "//delete", vec![]).await;
+    assert_eq!(replies[0].args, vec![Arg::Int(1)]);
+    assert_eq!(replies[1].args, vec![Arg::Int(-1), reason.clone()]);
+    assert_eq!(model.lab.list_projects().len(), 1);
+    // `/*` matches /osw-quit: refused, so the server does not quit.
+    let (replies, after) = ns.handle(&Message::new("/*", vec![])).await;
+    assert_eq!(after, After::Nothing);
+    assert!(replies.iter().any(|r| r.addr == "/osw-quit" && r.args[0] == Arg::Int(-1)));
+    // Queries and read-only methods still expand.
+    let docs = ask(&ns, "/lab/*/documentation", vec![]).await;
+    assert!(docs[1..].iter().all(|r| r.args[0] == Arg::Int(0)), "{docs:?}");
+    one(&ns, "/patch/add-transform", vec![s("Value"), s("v"), s("1")]).await;
+    let inlets = ask(&ns, "/patch/?/get-inlets", vec![]).await;
+    assert_eq!(inlets[0].args[0], Arg::Int(1));
+    assert!(matches!(inlets[1].args[0], Arg::Int(n) if n > 0), "{inlets:?}");
+}
+
+#[tokio::test]
+async fn long_addresses_and_huge_expansions_get_an_error_reply() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = model(dir.path(), 46600).await;
+    let ns = Namespace { model: &model };
+    for addr in [format!("/{}", "*".repeat(60_000)), "/".repeat(60_000), format!("/{}x", "*".repeat(3000))] {
+        let replies = ask(&ns, &addr, vec![]).await;
+        assert_eq!(replies.len(), 1);
+        assert_eq!(replies[0].args[0], Arg::Int(-1));
+        assert!(replies[0].args[1].as_str().unwrap().contains("longer than"), "{:?}", replies[0].args);
+    }
+    // The pathological patterns answer at once (with no match).
+    let started = std::time::Instant::now();
+    assert_eq!(ask(&ns, &format!("/{}Z", "*".repeat(20)), vec![]).await[0].args, vec![Arg::Int(0)]);
+    assert_eq!(ask(&ns, "/patch/*a*a*a*a*a*a*b/bang", vec![]).await[0].args, vec![Arg::Int(0)]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    // More matches than the cap: one error reply, not thousands.
+    for i in 0..super::MAX_GLOB_MATCHES / 8 {
+        one(&ns, "/patch/add-transform", vec![s("Value"), s(&format!("v{i}")), s("1")]).await;
+    }
+    let replies = ask(&ns, "//*", vec![]).await;
+    assert_eq!(replies.len(), 1, "{:?}", &replies[..3]);
+    assert!(replies[0].args[1].as_str().unwrap().contains("narrow it"));
+}

@@ -13,6 +13,11 @@ use rosc::{OscMessage, OscPacket, OscType};
 
 /// Larger packets are refused: the most a UDP datagram carries.
 pub const MAX_PACKET: usize = 65507;
+/// Deepest nesting of `[` arrays in one message; deeper is refused before
+/// any reader (ours or rosc's, which recurses) sees the arguments.
+pub const MAX_ARRAY_DEPTH: usize = 8;
+/// Deepest nesting of bundles in one packet.
+pub const MAX_BUNDLE_DEPTH: usize = 8;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Arg {
@@ -166,8 +171,8 @@ fn decode_nested(bytes: &[u8], depth: usize) -> Result<Packet, DecodeError> {
         return fail(None, "packet size is not a multiple of 4");
     }
     if bytes.starts_with(b"#bundle\0") {
-        if depth > 8 {
-            return fail(None, "bundles nest deeper than 8");
+        if depth >= MAX_BUNDLE_DEPTH {
+            return fail(None, format!("bundles nest deeper than {MAX_BUNDLE_DEPTH}"));
         }
         return decode_bundle(&bytes[8..], depth);
     }
@@ -184,6 +189,7 @@ fn decode_nested(bytes: &[u8], depth: usize) -> Result<Packet, DecodeError> {
     if let Some(bad) = tags.chars().find(|c| !"ifsbhtdScrmTFNI[]Cv".contains(*c)) {
         return fail(a, format!("unknown type tag {bad:?}"));
     }
+    check_arrays(tags).or_else(|reason| fail(a, reason))?;
     if addr.starts_with('/') && rosc_reads(tags) {
         return match rosc::decoder::decode_udp(bytes) {
             Ok((&[], OscPacket::Message(m))) => Ok(Packet::Message(Message {
@@ -201,6 +207,26 @@ fn decode_nested(bytes: &[u8], depth: usize) -> Result<Packet, DecodeError> {
         return fail(a, "bytes left over after the arguments");
     }
     Ok(Packet::Message(Message { addr: addr.to_owned(), args }))
+}
+
+/// Arrays balanced and at most [`MAX_ARRAY_DEPTH`] deep, checked by counting.
+fn check_arrays(tags: &str) -> Result<(), String> {
+    let mut depth = 0usize;
+    for c in tags.bytes() {
+        match c {
+            b'[' if depth == MAX_ARRAY_DEPTH => {
+                return Err(format!("arrays nest deeper than {MAX_ARRAY_DEPTH}"))
+            }
+            b'[' => depth += 1,
+            b']' if depth == 0 => return Err("']' without '['".into()),
+            b']' => depth -= 1,
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Err("array without ']'".into());
+    }
+    Ok(())
 }
 
 fn decode_bundle(mut b: &[u8], depth: usize) -> Result<Packet, DecodeError> {
@@ -626,5 +652,37 @@ mod tests {
         let mut padded = LIBLO_CRASH_PACKET.to_vec();
         padded.resize(16, 0);
         assert_eq!(decode(&padded).unwrap_err().addr.as_deref(), Some("/"));
+    }
+
+    /// A message with these type tags and no data, padded as OSC wants.
+    fn with_tags(tags: &str) -> Vec<u8> {
+        let mut out = vec![];
+        push_str(&mut out, "/x");
+        push_str(&mut out, &format!(",{tags}"));
+        out
+    }
+
+    /// The datagrams that overflowed the OSC thread's stack are refused
+    /// with a reason, and arrays up to the limit still decode.
+    #[test]
+    fn deep_arrays_and_bundles_are_refused_before_anything_recurses() {
+        for tags in ["[".repeat(10_000), format!("{}{}", "[".repeat(30_000), "]".repeat(30_000))] {
+            let e = decode_unbounded(&with_tags(&tags)).unwrap_err();
+            assert!(e.reason.contains("deeper than 8"), "{}", e.reason);
+            assert_eq!(e.addr.as_deref(), Some("/x"));
+        }
+        let deepest = format!("{}{}", "[".repeat(MAX_ARRAY_DEPTH), "]".repeat(MAX_ARRAY_DEPTH));
+        assert!(decode(&with_tags(&deepest)).is_ok());
+        assert!(decode(&with_tags("]")).unwrap_err().reason.contains("without '['"));
+        assert!(decode(&with_tags("[[i]")).unwrap_err().reason.contains("without ']'"));
+        // Bundles inside bundles, one level past the limit.
+        let mut packet = encode_message(&Message::new("/x", vec![]));
+        for _ in 0..=MAX_BUNDLE_DEPTH {
+            let mut bundle = b"#bundle\0\0\0\0\0\0\0\0\x01".to_vec();
+            bundle.extend((packet.len() as u32).to_be_bytes());
+            bundle.extend(&packet);
+            packet = bundle;
+        }
+        assert!(decode(&packet).unwrap_err().reason.contains("deeper than"));
     }
 }

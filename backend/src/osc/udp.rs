@@ -5,14 +5,20 @@
 //! The thread never waits on the lab: a request whose dispatch cannot finish
 //! at once (a lab operation, which waits for disk writes and PC tasks) goes
 //! on as a task of its own and replies when done, while the engine's
-//! queries keep answering here.
+//! queries keep answering here. The sender's later messages wait in a
+//! bounded lane behind it, so that each peer's requests still run in the
+//! order it sent them.
 
 use std::collections::{BinaryHeap, HashMap};
+use std::future::Future;
 use std::net::{SocketAddr, UdpSocket};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
+use tokio::sync::mpsc::{self, error::TrySendError};
 
 use super::batch::Batch;
 use super::codec::{self, DecodeError, Message, Packet};
@@ -57,6 +63,76 @@ impl Replier {
     fn datagrams(m: &Message) -> Vec<Vec<u8>> {
         split(&codec::encode_message(m))
     }
+
+    /// Sends what a task's dispatch gave, or says it failed.
+    fn reply(&self, peer: SocketAddr, addr: &str, outcome: Outcome) {
+        let replies = outcome.unwrap_or_else(|_| {
+            tracing::error!(%addr, "OSC handler panicked");
+            vec![namespace::error(addr, "Internal error")]
+        });
+        let to = self.destination(peer);
+        for datagram in replies.iter().flat_map(Replier::datagrams) {
+            if let Err(e) = self.socket.send_to(&datagram, to) {
+                tracing::debug!(%to, "OSC reply not sent: {e}");
+            }
+        }
+    }
+}
+
+/// Messages one peer may have waiting behind its unfinished request.
+pub const LANE_MESSAGES: usize = 64;
+/// Peers that may have unfinished requests at once.
+pub const MAX_LANES: usize = 1024;
+/// Bytes of messages waiting in all lanes together.
+pub const MAX_WAITING_BYTES: usize = 16 * 1024 * 1024;
+
+/// What one dispatch gives: the replies, or the panic it caught.
+type Outcome = std::thread::Result<Vec<Message>>;
+type Dispatch = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+
+fn dispatch(app: Arc<App>, peer: SocketAddr, m: Message) -> Dispatch {
+    // A bug must not take OSC down for everyone: it is caught and reported.
+    Box::pin(std::panic::AssertUnwindSafe(async move { app.osc(peer, m).await }).catch_unwind())
+}
+
+/// A peer's unfinished request, run by `task`, and its messages that wait behind it.
+struct Lane {
+    waiting: mpsc::Sender<(Message, usize)>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Runs a lane: after the lane it replaced (if it was still finishing),
+/// the first request, then every message queued behind it, in order.
+async fn serve(
+    previous: Option<tokio::task::JoinHandle<()>>,
+    (first, addr): (Dispatch, String),
+    mut waiting: mpsc::Receiver<(Message, usize)>,
+    context: (Arc<App>, Arc<Replier>, Arc<AtomicUsize>),
+    peer: SocketAddr,
+) {
+    let (app, replier, waiting_bytes) = context;
+    if let Some(previous) = previous {
+        let _ = previous.await;
+    }
+    replier.reply(peer, &addr, first.await);
+    loop {
+        let next = match waiting.try_recv() {
+            Ok(next) => next,
+            // Closed first, so that nothing can be queued after the last look.
+            Err(_) => {
+                waiting.close();
+                match waiting.try_recv() {
+                    Ok(next) => next,
+                    Err(_) => return,
+                }
+            }
+        };
+        let (m, size) = next;
+        waiting_bytes.fetch_sub(size, Ordering::Relaxed);
+        let addr = m.addr.clone();
+        let outcome = dispatch(app.clone(), peer, m).await;
+        replier.reply(peer, &addr, outcome);
+    }
 }
 
 /// The nice value the UDP thread asks for: above the rest of the server
@@ -90,6 +166,8 @@ pub fn run(socket: UdpSocket, app: Arc<App>, reply_port: Option<u16>, runtime: t
         queue: BinaryHeap::new(),
         seq: 0,
         out: vec![],
+        lanes: HashMap::new(),
+        waiting_bytes: Arc::default(),
     }
     .run()
 }
@@ -104,6 +182,9 @@ struct UdpLoop {
     seq: u64,
     /// Replies to send at the end of this batch.
     out: Vec<(Vec<u8>, SocketAddr)>,
+    /// Peers with a request still running, and what waits behind it.
+    lanes: HashMap<SocketAddr, Lane>,
+    waiting_bytes: Arc<AtomicUsize>,
 }
 
 impl UdpLoop {
@@ -197,33 +278,71 @@ impl UdpLoop {
     }
 
     /// Dispatches one message. What finishes at once (the engine and the
-    /// builtins) replies in this batch; what waits (the lab) becomes a task
-    /// that replies when it is done.
+    /// builtins) replies in this batch; what waits (the lab, files) becomes
+    /// a task that replies when it is done, and the peer's next messages
+    /// queue behind it.
     fn message(&mut self, m: Message, peer: SocketAddr) {
-        let addr = m.addr.clone();
-        let app = self.app.clone();
-        // A bug must not take OSC down for everyone: report it and go on.
-        let mut dispatch =
-            Box::pin(std::panic::AssertUnwindSafe(async move { app.osc(peer, m).await }).catch_unwind());
-        match (&mut dispatch).now_or_never() {
-            Some(Ok(replies)) => replies.iter().for_each(|r| self.send(r, peer)),
-            Some(Err(_)) => self.internal_error(&addr, peer),
-            None => {
-                let replier = self.replier.clone();
-                self.runtime.spawn(async move {
-                    let replies = dispatch.await.unwrap_or_else(|_| {
-                        tracing::error!(%addr, "OSC handler panicked");
-                        vec![namespace::error(&addr, "Internal error")]
-                    });
-                    let to = replier.destination(peer);
-                    for datagram in replies.iter().flat_map(Replier::datagrams) {
-                        if let Err(e) = replier.socket.send_to(&datagram, to) {
-                            tracing::debug!(%to, "OSC reply not sent: {e}");
-                        }
+        let mut previous = None;
+        let m = match self.lanes.remove(&peer) {
+            None => m,
+            Some(lane) => {
+                let size = codec::encode_message(&m).len();
+                if self.waiting_bytes.load(Ordering::Relaxed) + size > MAX_WAITING_BYTES {
+                    self.lanes.insert(peer, lane);
+                    let reason =
+                        format!("The server holds {MAX_WAITING_BYTES} bytes of waiting requests: retry");
+                    return self.refuse(&m.addr, reason, peer);
+                }
+                match lane.waiting.try_send((m, size)) {
+                    Ok(()) => {
+                        self.waiting_bytes.fetch_add(size, Ordering::Relaxed);
+                        self.lanes.insert(peer, lane);
+                        return;
                     }
-                });
+                    Err(TrySendError::Full((m, _))) => {
+                        self.lanes.insert(peer, lane);
+                        let reason = format!(
+                            "{LANE_MESSAGES} of your requests already wait behind an unfinished one: wait for its reply"
+                        );
+                        return self.refuse(&m.addr, reason, peer);
+                    }
+                    // The lane is finishing: a new one starts once it has.
+                    Err(TrySendError::Closed((m, _))) => {
+                        previous = Some(lane.task);
+                        m
+                    }
+                }
+            }
+        };
+        if previous.is_none() && self.lanes.len() >= MAX_LANES {
+            self.lanes.retain(|_, lane| !lane.task.is_finished());
+            if self.lanes.len() >= MAX_LANES && namespace::may_wait(&m.addr) {
+                let reason = format!("{MAX_LANES} clients have requests running: retry");
+                return self.refuse(&m.addr, reason, peer);
             }
         }
+        let addr = m.addr.clone();
+        let mut job = dispatch(self.app.clone(), peer, m);
+        if previous.is_none() {
+            match (&mut job).now_or_never() {
+                Some(Ok(replies)) => return replies.iter().for_each(|r| self.send(r, peer)),
+                Some(Err(_)) => return self.internal_error(&addr, peer),
+                None => {}
+            }
+        }
+        let (waiting, rx) = mpsc::channel(LANE_MESSAGES);
+        let context = (self.app.clone(), self.replier.clone(), self.waiting_bytes.clone());
+        let task = self.runtime.spawn(serve(previous, (job, addr), rx, context, peer));
+        self.lanes.insert(peer, Lane { waiting, task });
+    }
+
+    /// An error reply for a request the server did not take, and one log line.
+    fn refuse(&mut self, addr: &str, reason: String, peer: SocketAddr) {
+        crate::limit_log::limit_hit(
+            "osc-udp-lanes",
+            format_args!("OSC request from {peer} to {addr} refused: {reason}"),
+        );
+        self.send(&namespace::error(addr, reason), peer);
     }
 
     fn internal_error(&mut self, addr: &str, peer: SocketAddr) {
