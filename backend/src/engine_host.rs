@@ -166,6 +166,9 @@ fn publish(engine: &mut Engine, hub: &Hub) {
     for change in engine.take_changes() {
         hub.publish(&Notification::new(action::ENGINE_CHANGED, change));
     }
+    for warning in engine.take_warnings() {
+        crate::limit_log::limit_hit("engine-propagation", warning);
+    }
     for line in engine.take_log() {
         tracing::info!(target: "patchbay::engine", "{line}");
         hub.publish(&Notification::new(action::ENGINE_PRINT, serde_json::json!({ "message": line })));

@@ -3,6 +3,7 @@
 
 use std::cmp::Reverse;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use super::graph::{End, Kind, NodeId, Target};
 use super::transform::{self, Ctx};
@@ -10,6 +11,27 @@ use super::{Engine, EngineError, Value};
 
 /// Deepest chain of activations one event may cause (a control loop ends here).
 pub(super) const MAX_DEPTH: usize = 200;
+/// Most activations one event (a value from outside, a timer) may cause:
+/// the depth limit alone does not stop a loop that fans out, whose
+/// activations double at every level.
+pub(super) const MAX_ACTIVATIONS: u32 = 100_000;
+/// Longest one event's propagation may run.
+pub(super) const MAX_PROPAGATION: Duration = Duration::from_millis(20);
+/// Lines the log holds until the host takes them; more are counted, not kept.
+pub(crate) const MAX_LOG_LINES: usize = 1000;
+
+/// What the event being propagated has spent, and why it was stopped.
+pub(super) struct Budget {
+    started: Instant,
+    activations: u32,
+    stopped: Option<EngineError>,
+}
+
+impl Budget {
+    pub(super) fn new() -> Budget {
+        Budget { started: Instant::now(), activations: 0, stopped: None }
+    }
+}
 
 /// An `f64` time that sorts (timers never hold NaN).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,6 +53,9 @@ impl Engine {
     /// an outlet emits. Checked against the port's type.
     pub fn set_value(&mut self, path: &str, value: Value) -> Result<(), EngineError> {
         let Target::Port(id, port) = self.graph.resolve(path)? else { return Err(EngineError::NotAState) };
+        if !value.is_finite() {
+            return Err(EngineError::NotFinite);
+        }
         let spec = &self.graph.nodes[&id].ports[port];
         if value != Value::Nil && !value.value_type().connects_to(spec.ty) {
             return Err(EngineError::Incompatible);
@@ -39,15 +64,58 @@ impl Engine {
             self.set_values.insert(path.to_owned(), value.clone());
         }
         if spec.is_inlet() {
-            self.deliver((id, port), value, 0)
+            self.propagate(|e| e.deliver((id, port), value, 0))
         } else if spec.is_outlet() {
             let value = value.cast(spec.ty).map_err(|_| EngineError::Incompatible)?;
-            self.emit((id, port), value, 0);
-            Ok(())
+            self.propagate(|e| {
+                e.emit((id, port), value, 0);
+                Ok(())
+            })
         } else if !spec.writable {
             Err(EngineError::ReadOnly)
         } else {
             self.store((id, port), value).map(drop)
+        }
+    }
+
+    /// Runs one event's propagation within its budget. Over budget, it
+    /// stops where it is (the patch stays as built), the caller gets the
+    /// reason, and the log one warning for the whole event.
+    fn propagate(
+        &mut self,
+        run: impl FnOnce(&mut Engine) -> Result<(), EngineError>,
+    ) -> Result<(), EngineError> {
+        self.budget = Budget::new();
+        let result = run(self);
+        match self.budget.stopped.take() {
+            Some(reason) => {
+                self.warnings.push(format!("{reason}; the rest of this event was dropped"));
+                Err(reason)
+            }
+            None => result,
+        }
+    }
+
+    /// Whether the event has spent its budget, now or just now; counts one activation.
+    fn spend(&mut self) -> bool {
+        let budget = &mut self.budget;
+        if budget.stopped.is_none() {
+            budget.activations += 1;
+            let too_long =
+                budget.activations.is_multiple_of(256) && budget.started.elapsed() > MAX_PROPAGATION;
+            if budget.activations > MAX_ACTIVATIONS || too_long {
+                budget.stopped = Some(EngineError::OverBudget);
+            }
+        }
+        budget.stopped.is_some()
+    }
+
+    /// Adds a line to the log, up to [`MAX_LOG_LINES`] until the host takes them.
+    pub(super) fn print(&mut self, line: String) {
+        if self.log.len() < MAX_LOG_LINES {
+            self.log.push(line);
+        } else {
+            self.log_dropped += 1;
         }
     }
 
@@ -67,6 +135,9 @@ impl Engine {
 
     /// Casts and stores a value, and tells the DSP half if it is a number.
     pub(super) fn store(&mut self, (id, port): End, value: Value) -> Result<Value, EngineError> {
+        if !value.is_finite() {
+            return Err(EngineError::NotFinite);
+        }
         let node = self.graph.node_mut(id)?;
         let value = value.cast(node.ports[port].ty).map_err(|_| EngineError::Incompatible)?;
         node.values[port] = value.clone();
@@ -79,8 +150,12 @@ impl Engine {
     }
 
     pub(super) fn deliver(&mut self, (id, port): End, value: Value, depth: usize) -> Result<(), EngineError> {
+        if self.budget.stopped.is_some() {
+            return Ok(());
+        }
         if depth > MAX_DEPTH {
-            return Err(EngineError::TooDeep);
+            self.budget.stopped = Some(EngineError::TooDeep);
+            return Ok(());
         }
         let value = self.store((id, port), value)?;
         let node = &mut self.graph.nodes.get_mut(&id).unwrap();
@@ -111,12 +186,12 @@ impl Engine {
             node.values[port] = value.clone();
         }
         for to in self.graph.targets((id, port)) {
+            if self.budget.stopped.is_some() {
+                return;
+            }
             if let Err(e) = self.deliver(to, value.clone(), depth + 1) {
                 let (from, to) = (self.graph.port_path((id, port)), self.graph.port_path(to));
-                self.log.push(format!("{from} -> {to}: {e}"));
-                if e == EngineError::TooDeep {
-                    return;
-                }
+                self.print(format!("{from} -> {to}: {e}"));
             }
         }
     }
@@ -128,6 +203,9 @@ impl Engine {
         depth: usize,
         run: impl FnOnce(&mut dyn transform::Control, &mut Ctx),
     ) -> Result<(), EngineError> {
+        if self.spend() {
+            return Ok(());
+        }
         let now = self.now();
         let node = self.graph.nodes.get_mut(&id).unwrap();
         let Some(mut control) = node.control.take() else { return Ok(()) };
@@ -153,7 +231,9 @@ impl Engine {
         }
         self.activations.fetch_add(1, Ordering::Relaxed);
         let path = if printed.is_empty() { String::new() } else { self.graph.path(id) };
-        self.log.extend(printed.into_iter().map(|l| format!("{path}: {l}")));
+        for line in printed {
+            self.print(format!("{path}: {line}"));
+        }
         for (port, value) in sets {
             self.send_set(id, port, value);
         }
@@ -176,9 +256,11 @@ impl Engine {
             let due = self.graph.nodes.get_mut(&id).filter(|n| n.timer == Some(at));
             let Some(node) = due else { continue }; // stale: rescheduled or deleted
             node.timer = None;
-            let _ = self.run_control(id, 0, |control, ctx| {
-                ctx.now = at;
-                control.timer(ctx)
+            let _ = self.propagate(|e| {
+                e.run_control(id, 0, |control, ctx| {
+                    ctx.now = at;
+                    control.timer(ctx)
+                })
             });
         }
     }

@@ -8,6 +8,9 @@ use super::Engine;
 
 impl Engine {
     pub(super) fn send_set(&mut self, id: NodeId, port: usize, value: f64) {
+        if !value.is_finite() {
+            return; // a transform computed one (1/0, say): the DSP half never sees it
+        }
         let node = self.graph.nodes.get_mut(&id).unwrap();
         match &mut node.dsp {
             Dsp::Pending(dsp) => dsp.set(port, value),
@@ -88,6 +91,8 @@ impl Engine {
             && self.set_values.is_empty()
             && self.changes.is_empty()
             && self.log.is_empty()
+            && self.log_dropped == 0
+            && self.warnings.is_empty()
             && self.trash.is_empty()
             && self.clock.frames() >= self.sent_at + 2 * self.setup.block as u64
     }

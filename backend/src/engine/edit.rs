@@ -234,7 +234,10 @@ impl Engine {
             }
         }
         self.timers = scratch.timers;
-        self.log.extend(scratch.log);
+        for line in scratch.log {
+            self.print(line);
+        }
+        self.warnings.extend(scratch.warnings);
         self.dirty = true;
         self.changes.push(Change::Loaded);
     }

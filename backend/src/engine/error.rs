@@ -1,6 +1,6 @@
 //! What the engine refuses, worded as seed 001's replies where it has one.
 
-use super::activation::MAX_DEPTH;
+use super::activation::{MAX_ACTIVATIONS, MAX_DEPTH, MAX_PROPAGATION};
 use super::ValueType;
 
 /// Errors, worded as seed 001's replies where it has one.
@@ -42,8 +42,15 @@ pub enum EngineError {
     AudioLoop,
     #[error("Inlet and Outlet transforms belong in a subpatch")]
     BorderAtRoot,
+    #[error("Not a finite number: NaN and infinities are refused")]
+    NotFinite,
     #[error("Control loop: more than {MAX_DEPTH} activations deep")]
     TooDeep,
+    #[error(
+        "Control propagation over budget: more than {MAX_ACTIVATIONS} activations or {} ms from one event",
+        MAX_PROPAGATION.as_millis()
+    )]
+    OverBudget,
     #[error("Patch file: {0}")]
     File(String),
 }

@@ -26,7 +26,7 @@
 //!
 //! No tokio and no sockets here: the OSC and HTTP layers drive this.
 
-mod activation;
+pub(crate) mod activation;
 mod audio_sync;
 mod change;
 pub mod clock;
@@ -80,6 +80,12 @@ pub struct Engine {
     sent_at: u64,
     timers: BinaryHeap<Reverse<(TimeKey, NodeId)>>,
     log: Vec<String>,
+    /// Lines the log had no room for since the host last took it.
+    log_dropped: usize,
+    /// Propagations stopped over budget since the host last took them: one line each.
+    warnings: Vec<String>,
+    /// What the event being propagated has spent.
+    budget: activation::Budget,
     changes: Vec<Change>,
     /// Values set from outside since the last [`Engine::take_value_changes`]: only the latest per address.
     set_values: std::collections::HashMap<String, Value>,
@@ -111,6 +117,9 @@ impl Engine {
             sent_at: 0,
             timers: BinaryHeap::new(),
             log: vec![],
+            log_dropped: 0,
+            warnings: vec![],
+            budget: activation::Budget::new(),
             changes: vec![],
             set_values: Default::default(),
             activations: Arc::new(AtomicU64::new(0)),
@@ -151,7 +160,17 @@ impl Engine {
 
     /// Lines printed by Print transforms since the last call.
     pub fn take_log(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.log)
+        let mut log = std::mem::take(&mut self.log);
+        if self.log_dropped > 0 {
+            log.push(format!("({} more lines were not kept)", std::mem::take(&mut self.log_dropped)));
+        }
+        log
+    }
+
+    /// Propagations stopped since the last call, one line each, for the
+    /// host to log as warnings.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
     }
 
     pub fn take_changes(&mut self) -> Vec<Change> {

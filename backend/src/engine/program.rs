@@ -168,10 +168,17 @@ impl Program {
                     let acc = &mut self.acc[at..at + b];
                     if !node.accumulate(ins, acc) {
                         node.process(ins, out);
+                        contain(node.as_mut(), out);
                         simd::add(acc, out);
+                    } else if !simd::all_finite(acc) {
+                        node.reset();
+                        acc.fill(0.0);
                     }
                 }
-                None => node.process(ins, out),
+                None => {
+                    node.process(ins, out);
+                    contain(node.as_mut(), out);
+                }
             }
         }
         self.mix.fill(0.0);
@@ -187,6 +194,16 @@ impl Program {
     /// The last block, channel `ch`.
     pub fn channel(&self, ch: usize) -> &[f32] {
         &self.mix[ch * self.block..(ch + 1) * self.block]
+    }
+}
+
+/// A node whose block is not finite (a filter driven unstable, a feedback
+/// loop over unity) is reset and its block silenced, so that nothing after
+/// it sees NaN and it plays again from the next block.
+fn contain(node: &mut dyn DspNode, out: &mut [f32]) {
+    if !simd::all_finite(out) {
+        node.reset();
+        out.fill(0.0);
     }
 }
 

@@ -57,6 +57,21 @@ pub fn peak(x: &[f32]) -> f32 {
     lanes.iter().fold(tail, |m, l| m.max(*l))
 }
 
+/// Whether every sample is finite: `x * 0` is 0 for a finite `x` and NaN
+/// for NaN or an infinity. Eight lanes, so that it vectorises.
+pub fn all_finite(xs: &[f32]) -> bool {
+    let mut lanes = [0.0f32; 8];
+    let chunks = xs.chunks_exact(8);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &x) in lanes.iter_mut().zip(chunk) {
+            *lane += x * 0.0;
+        }
+    }
+    let total: f32 = lanes.iter().sum::<f32>() + rest.iter().map(|&x| x * 0.0).sum::<f32>();
+    total == 0.0
+}
+
 /// A sine oscillator's state: phase and increment in turns (0..1), and
 /// eight lanes of sine and cosine carried from block to block.
 ///

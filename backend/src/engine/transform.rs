@@ -142,6 +142,11 @@ pub trait DspNode: Send {
     }
     /// A numeric value arrived at port `port` (index into the transform's ports).
     fn set(&mut self, _port: usize, _value: f64) {}
+    /// Forgets what it remembers between blocks (phase, filter memory, delay
+    /// lines, envelope level) but keeps its parameters: the audio side calls
+    /// it when the node's output was not finite, so that one bad block does
+    /// not poison it for good. Nodes without such state need nothing.
+    fn reset(&mut self) {}
     /// New sample data (a loaded file, a wavetable). Returns the data it
     /// replaces, so that the control side, not the audio thread, frees it.
     fn set_data(&mut self, data: Box<[f32]>) -> Option<Box<[f32]>> {

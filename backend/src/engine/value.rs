@@ -128,6 +128,29 @@ impl Value {
         }
     }
 
+    /// Whether every number in it is finite: NaN and infinities are refused
+    /// at every port, so that no filter or oscillator is poisoned by one.
+    /// Iterative: lists may nest.
+    pub fn is_finite(&self) -> bool {
+        let mut stack = vec![self];
+        while let Some(v) = stack.pop() {
+            let finite = match v {
+                Value::Float(x) | Value::Time(x) => x.is_finite(),
+                Value::Complex(re, im) => re.is_finite() && im.is_finite(),
+                Value::Samples(xs) | Value::Table(xs) => xs.iter().all(|x| x.is_finite()),
+                Value::List(items) => {
+                    stack.extend(items);
+                    true
+                }
+                _ => true,
+            };
+            if !finite {
+                return false;
+            }
+        }
+        true
+    }
+
     /// Truthiness as control transforms see it: nonzero numbers, non-empty text.
     pub fn is_true(&self) -> bool {
         match self {

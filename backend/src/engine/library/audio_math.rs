@@ -189,6 +189,10 @@ impl DspNode for Crossfade {
 struct SampleHold(f32);
 
 impl DspNode for SampleHold {
+    fn reset(&mut self) {
+        self.0 = 0.0;
+    }
+
     fn process(&mut self, inputs: &[f32], out: &mut [f32]) {
         let b = out.len();
         let (x, trigger) = inputs.split_at(b);

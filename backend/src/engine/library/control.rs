@@ -463,7 +463,7 @@ pub fn entries() -> Vec<TypeEntry> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use crate::engine::{Engine, Value};
+    use crate::engine::{Engine, EngineError, Value};
 
     fn list(v: &[Value]) -> Value {
         Value::List(v.to_vec())
@@ -656,8 +656,61 @@ mod tests {
     fn a_control_loop_stops_at_the_depth_limit() {
         let (mut e, _a) = one("+", "1");
         e.connect("/patch/t/out", "/patch/t/a").unwrap();
-        set(&mut e, "a", Value::Float(0.0));
-        assert!(e.take_log().iter().any(|l| l.contains("Control loop")));
+        assert_eq!(e.set_value("/patch/t/a", Value::Float(0.0)), Err(EngineError::TooDeep));
+        assert!(e.take_warnings()[0].contains("Control loop"));
         assert!(get(&e, "out").as_f64().unwrap() > 50.0);
+    }
+
+    /// A FanOut feeding its own inlet from both outlets doubles its
+    /// activations at every level: the budget, not the depth, stops it,
+    /// at once, with one warning and a log that does not grow.
+    #[test]
+    fn a_loop_that_fans_out_stops_within_its_budget() {
+        let (mut e, _a) = one("FanOut", "2");
+        e.connect("/patch/t/out0", "/patch/t/in").unwrap();
+        e.connect("/patch/t/out1", "/patch/t/in").unwrap();
+        let started = std::time::Instant::now();
+        let stopped = e.set_value("/patch/t/in", Value::Float(1.0));
+        assert!(matches!(stopped, Err(EngineError::TooDeep | EngineError::OverBudget)), "{stopped:?}");
+        assert!(started.elapsed() < std::time::Duration::from_millis(500), "{:?}", started.elapsed());
+        assert_eq!(e.take_warnings().len(), 1);
+        assert!(e.take_log().len() <= crate::engine::activation::MAX_LOG_LINES + 1);
+        // The patch is as it was built, and the next event has a budget of its own.
+        assert!(e.graph().connections().count() == 2);
+        assert!(e.set_value("/patch/t/in", Value::Float(2.0)).is_err());
+        assert_eq!(e.take_warnings().len(), 1);
+    }
+
+    /// No loop at all, only breadth: twenty FanOuts in a row, each feeding
+    /// the next from both outlets, make 2^20 activations of one value. The
+    /// activation budget stops it well inside the depth limit.
+    #[test]
+    fn a_wide_cascade_stops_at_the_activation_budget() {
+        let (mut e, _a) = Engine::new(SETUP);
+        for i in 0..20 {
+            e.add_transform("/patch", "FanOut", &format!("f{i}"), "2").unwrap();
+        }
+        for i in 0..19 {
+            for out in ["out0", "out1"] {
+                e.connect(&format!("/patch/f{i}/{out}"), &format!("/patch/f{}/in", i + 1)).unwrap();
+            }
+        }
+        let started = std::time::Instant::now();
+        assert_eq!(e.set_value("/patch/f0/in", Value::Float(1.0)), Err(EngineError::OverBudget));
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+        assert!(e.take_warnings()[0].contains("over budget"));
+        // A cascade within the budget runs whole: ten levels, 2^10 activations.
+        let (mut e, _a) = Engine::new(SETUP);
+        for i in 0..10 {
+            e.add_transform("/patch", "FanOut", &format!("f{i}"), "2").unwrap();
+        }
+        for i in 0..9 {
+            for out in ["out0", "out1"] {
+                e.connect(&format!("/patch/f{i}/{out}"), &format!("/patch/f{}/in", i + 1)).unwrap();
+            }
+        }
+        let before = e.activations();
+        assert_eq!(e.set_value("/patch/f0/in", Value::Float(1.0)), Ok(()));
+        assert_eq!(e.activations() - before, (1 << 10) - 1);
     }
 }

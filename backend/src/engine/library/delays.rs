@@ -21,6 +21,9 @@ impl Line {
         let n = self.buf.len();
         self.buf[(self.at + n - delay.min(n - 1)) % n]
     }
+    fn clear(&mut self) {
+        self.buf.fill(0.0);
+    }
     #[inline]
     fn write(&mut self, x: f32) {
         self.buf[self.at] = if x.abs() < 1e-30 { 0.0 } else { x };
@@ -45,6 +48,10 @@ struct Delay {
 }
 
 impl DspNode for Delay {
+    fn reset(&mut self) {
+        self.line.clear();
+    }
+
     fn process(&mut self, inputs: &[f32], out: &mut [f32]) {
         for (o, x) in out.iter_mut().zip(inputs) {
             let d = self.line.read(self.delay);
@@ -113,6 +120,14 @@ struct Reverb {
 }
 
 impl DspNode for Reverb {
+    fn reset(&mut self) {
+        self.combs.iter_mut().for_each(|(line, _, z)| {
+            line.clear();
+            *z = 0.0;
+        });
+        self.allpasses.iter_mut().for_each(|(line, _)| line.clear());
+    }
+
     fn process(&mut self, inputs: &[f32], out: &mut [f32]) {
         for (o, x) in out.iter_mut().zip(inputs) {
             let input = x * 0.015;

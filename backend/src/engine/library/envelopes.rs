@@ -51,6 +51,11 @@ struct Adsr {
 }
 
 impl DspNode for Adsr {
+    fn reset(&mut self) {
+        self.stage = Stage::Idle;
+        self.ramp = Ramp { level: 0.0, target: 0.0, step: 0.0 };
+    }
+
     fn process(&mut self, _inputs: &[f32], out: &mut [f32]) {
         for o in out.iter_mut() {
             let (level, done) = match self.stage {
@@ -101,6 +106,11 @@ struct Segments {
 }
 
 impl DspNode for Segments {
+    fn reset(&mut self) {
+        self.running = false;
+        self.ramp = Ramp { level: 0.0, target: 0.0, step: 0.0 };
+    }
+
     fn process(&mut self, _inputs: &[f32], out: &mut [f32]) {
         for o in out.iter_mut() {
             if !self.running {

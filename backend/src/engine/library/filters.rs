@@ -55,6 +55,10 @@ impl Biquad {
 }
 
 impl DspNode for Biquad {
+    fn reset(&mut self) {
+        (self.x, self.y) = ([0.0; 2], [0.0; 2]);
+    }
+
     fn process(&mut self, inputs: &[f32], out: &mut [f32]) {
         let [b0, b1, b2, a1, a2] = self.c;
         let (mut x, mut y) = (self.x, self.y);
@@ -106,6 +110,10 @@ struct OnePole {
 }
 
 impl DspNode for OnePole {
+    fn reset(&mut self) {
+        self.y = 0.0;
+    }
+
     fn process(&mut self, inputs: &[f32], out: &mut [f32]) {
         for (o, x) in out.iter_mut().zip(inputs) {
             self.y += self.a * (x - self.y);
@@ -130,6 +138,10 @@ struct DcBlock {
 }
 
 impl DspNode for DcBlock {
+    fn reset(&mut self) {
+        (self.x1, self.y1) = (0.0, 0.0);
+    }
+
     fn process(&mut self, inputs: &[f32], out: &mut [f32]) {
         for (o, x) in out.iter_mut().zip(inputs) {
             let y = x - self.x1 + self.r * self.y1;
@@ -153,6 +165,10 @@ struct Mode {
 }
 
 impl DspNode for Resonators {
+    fn reset(&mut self) {
+        self.modes.iter_mut().for_each(|m| m.y = [0.0; 2]);
+    }
+
     fn process(&mut self, inputs: &[f32], out: &mut [f32]) {
         out.fill(0.0);
         for m in &mut self.modes {

@@ -89,7 +89,12 @@ pub fn read_wav(path: &Path) -> Result<(Vec<f32>, u32), String> {
         }
     }
     .map_err(|e| format!("{}: {e}", path.display()))?;
-    let mono = samples.chunks(channels).map(|f| f.iter().sum::<f32>() / channels as f32).collect();
+    // A float file may hold NaN or infinities: they play as silence.
+    let finite = |x: f32| if x.is_finite() { x } else { 0.0 };
+    let mono = samples
+        .chunks(channels)
+        .map(|f| finite(f.iter().copied().map(finite).sum::<f32>() / channels as f32))
+        .collect();
     Ok((mono, spec.sample_rate))
 }
 

@@ -106,7 +106,7 @@ pub fn entries() -> Vec<TypeEntry> {
             num(if b == 0.0 { 0.0 } else { a / b })
         }),
         binary("%", "Integer remainder of a by b, never negative (0 when b is 0)", T::Integer, |a, b| {
-            Value::Integer(if int(b) == 0 { 0 } else { int(a).rem_euclid(int(b).abs()) })
+            Value::Integer(int(a).checked_rem_euclid(int(b)).unwrap_or(0))
         }),
         binary("<", "True when a is less than b", T::Boolean, |a, c| Value::Boolean(a < c)),
         binary(">", "True when a is greater than b", T::Boolean, |a, c| Value::Boolean(a > c)),

@@ -242,4 +242,133 @@ mod tests {
         let err = (get("FanOut").unwrap().build)(&Args::parse("100000", setup)).err().unwrap();
         assert!(err.contains("from 1 to"), "{err}");
     }
+
+    /// Every type, driven with hostile values: non-finite ones are refused
+    /// at every numeric port, and after huge finite ones (which can drive a
+    /// filter or a feedback loop past what f32 holds) are put back, every
+    /// audio outlet is finite again within a block.
+    #[test]
+    fn every_type_survives_hostile_values() {
+        use crate::engine::{Engine, EngineError, Value, ValueType};
+        let (mut tried, mut with_audio) = (0, 0);
+        for entry in all() {
+            let ty = entry.name;
+            if ["Inlet", "Outlet", "AudioInlet", "AudioOutlet"].contains(&ty) {
+                continue; // borders: only inside a subpatch
+            }
+            let (mut e, mut a) = Engine::new(testing::SETUP);
+            if e.add_transform("/patch", ty, "t", "").is_err() {
+                continue; // needs arguments; its ports are built the same way
+            }
+            e.add_transform("/patch", "WhiteNoise", "excite", "").unwrap();
+            let node = e.graph().nodes.values().find(|n| n.name == "t").unwrap();
+            let ports: Vec<(String, ValueType, bool, Value)> = node
+                .ports
+                .iter()
+                .zip(&node.values)
+                .map(|(p, v)| (p.name.clone(), p.ty, p.is_outlet(), v.clone()))
+                .collect();
+            for (name, ty_, outlet, _) in &ports {
+                let path = format!("/patch/t/{name}");
+                if *ty_ == ValueType::Samples && !outlet {
+                    let _ = e.connect("/patch/excite/samplesOut", &path);
+                }
+                if *outlet && *ty_ == ValueType::Samples {
+                    let _ = e.connect(&path, "/patch/excite/samplesOut"); // refused: not an inlet
+                }
+            }
+            let numeric = |t: ValueType| {
+                matches!(t, ValueType::Float | ValueType::Integer | ValueType::Time | ValueType::Any)
+            };
+            for (name, ty_, _, _) in ports.iter().filter(|p| numeric(p.1)) {
+                let path = format!("/patch/t/{name}");
+                for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+                    let refused = e.set_value(&path, Value::Float(bad));
+                    assert!(
+                        matches!(
+                            refused,
+                            Err(EngineError::NotFinite | EngineError::Incompatible | EngineError::ReadOnly)
+                        ),
+                        "{ty}/{name} ({ty_:?}) took {bad}: {refused:?}"
+                    );
+                }
+            }
+            let outs: Vec<String> =
+                ports.iter().filter(|p| p.2 && p.1 == ValueType::Samples).map(|p| p.0.clone()).collect();
+            let probe = |e: &mut Engine, a: &mut crate::engine::AudioSide| -> Vec<f32> {
+                let mut all = vec![];
+                for out in &outs {
+                    all.extend(testing::render(e, a, out, testing::SETUP.block as f64 / testing::SETUP.rate));
+                }
+                all
+            };
+            for huge in [1e30, -1e30, 1e9] {
+                for (name, _, _, _) in ports.iter().filter(|p| numeric(p.1) && !p.2) {
+                    let _ = e.set_value(&format!("/patch/t/{name}"), Value::Float(huge));
+                }
+                probe(&mut e, &mut a);
+            }
+            for (name, _, outlet, value) in &ports {
+                if !outlet && *value != Value::Nil {
+                    let _ = e.restore_value(&format!("/patch/t/{name}"), value.clone());
+                }
+            }
+            probe(&mut e, &mut a);
+            let after = probe(&mut e, &mut a);
+            assert!(
+                after.iter().all(|x| x.is_finite()),
+                "{ty}: not finite a block after the values were restored"
+            );
+            tried += 1;
+            with_audio += usize::from(!outs.is_empty());
+        }
+        assert!(
+            tried >= 100 && with_audio >= 30,
+            "only {tried} types tried, {with_audio} with audio outlets"
+        );
+    }
+
+    /// A raw Biquad made unstable explodes to NaN; once its coefficients
+    /// are stable again it must play, not stay NaN for good.
+    #[test]
+    fn an_unstable_filter_is_reset_and_plays_again() {
+        use crate::engine::Value;
+        let (mut e, mut a) = testing::one("Biquad", "");
+        e.add_transform("/patch", "Sinewave", "src", "200").unwrap();
+        e.connect("/patch/src/samplesOut", "/patch/t/samplesIn").unwrap();
+        e.set_value("/patch/t/b0", Value::Float(1.0)).unwrap();
+        e.set_value("/patch/t/a1", Value::Float(-3.0)).unwrap();
+        let exploded = testing::render(&mut e, &mut a, "samplesOut", 0.1);
+        assert!(exploded.iter().all(|x| x.is_finite()), "what leaves the node is always finite");
+        e.set_value("/patch/t/a1", Value::Float(0.0)).unwrap();
+        testing::render(
+            &mut e,
+            &mut a,
+            "samplesOut",
+            2.0 * testing::SETUP.block as f64 / testing::SETUP.rate,
+        );
+        let out = testing::render(&mut e, &mut a, "samplesOut", 0.05);
+        assert!(testing::rms(&out) > 0.3, "plays again: rms {}", testing::rms(&out));
+    }
+
+    /// The cases: a Sinewave set to `inf` is refused and keeps
+    /// playing; a Lowpass driven unstable plays again once its cutoff is back.
+    #[test]
+    fn a_sine_and_a_lowpass_play_again_after_hostile_values() {
+        use crate::engine::{EngineError, Value};
+        let (mut e, mut a) = testing::one("Sinewave", "440");
+        assert_eq!(e.set_value("/patch/t/freq", Value::Float(f64::INFINITY)), Err(EngineError::NotFinite));
+        let out = testing::render(&mut e, &mut a, "samplesOut", 0.1);
+        assert!((testing::frequency(&out) - 440.0).abs() < 20.0, "{}", testing::frequency(&out));
+        let (mut e, mut a) = testing::one("Lowpass", "1000");
+        e.add_transform("/patch", "Sinewave", "src", "200").unwrap();
+        e.connect("/patch/src/samplesOut", "/patch/t/samplesIn").unwrap();
+        assert_eq!(e.set_value("/patch/t/freq", Value::Float(f64::NAN)), Err(EngineError::NotFinite));
+        e.set_value("/patch/t/freq", Value::Float(1e30)).unwrap();
+        testing::render(&mut e, &mut a, "samplesOut", 0.05);
+        e.set_value("/patch/t/freq", Value::Float(1000.0)).unwrap();
+        let out = testing::render(&mut e, &mut a, "samplesOut", 0.1);
+        assert!(out.iter().all(|x| x.is_finite()));
+        assert!(testing::rms(&out[out.len() / 2..]) > 0.3, "the filter passes its signal again");
+    }
 }

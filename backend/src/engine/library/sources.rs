@@ -42,6 +42,11 @@ fn blep(t: f64, dt: f64) -> f64 {
 }
 
 impl DspNode for Oscillator {
+    fn reset(&mut self) {
+        self.phase = 0.0;
+        self.sine.set_phase(0.0);
+    }
+
     fn process(&mut self, _inputs: &[f32], out: &mut [f32]) {
         let (inc, mut p) = (self.inc, self.phase);
         match self.wave {
@@ -118,6 +123,12 @@ struct Noise {
 }
 
 impl DspNode for Noise {
+    fn reset(&mut self) {
+        if let Some(b) = &mut self.pink {
+            *b = [0.0; 3];
+        }
+    }
+
     fn process(&mut self, _inputs: &[f32], out: &mut [f32]) {
         for o in out.iter_mut() {
             let white = self.rng.unit() * 2.0 - 1.0;
@@ -144,6 +155,10 @@ struct Wavetable {
 }
 
 impl DspNode for Wavetable {
+    fn reset(&mut self) {
+        self.phase = 0.0;
+    }
+
     fn process(&mut self, _inputs: &[f32], out: &mut [f32]) {
         let n = self.table.len();
         for o in out.iter_mut() {
