@@ -35,8 +35,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
 }
 
 /// Parses JSON, naming the offending field on error (`console: invalid type ...`).
+/// Every body of this API is an object: serde would also read a struct from
+/// an array (`["name"]`), so anything else is refused before it looks.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let bytes = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::bad_request("Invalid JSON body: expected a JSON object"));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -85,10 +90,14 @@ impl Params {
         self.0.get(name).map(String::as_str).ok_or_else(|| ApiError::bad_request(format!("missing {name}")))
     }
 
+    /// Only the canonical spelling (`8-4-4-4-12` hex digits): one node has
+    /// one address, not also `{...}`, `urn:uuid:...` and a dashless form.
     pub fn uuid(&self, name: &str) -> Result<Uuid, ApiError> {
         let raw = self.raw(name)?;
         Uuid::parse_str(raw)
-            .map_err(|_| ApiError::bad_request(format!("{name}: {raw:?} is not a valid UUID")))
+            .ok()
+            .filter(|id| id.hyphenated().to_string().eq_ignore_ascii_case(raw))
+            .ok_or_else(|| ApiError::bad_request(format!("{name}: {raw:?} is not a valid UUID")))
     }
 
     pub fn number(&self, name: &str) -> Result<u32, ApiError> {
@@ -105,6 +114,14 @@ mod tests {
 
     fn message<T: DeserializeOwned>(json: &str) -> String {
         parse_json::<T>(json.as_bytes()).err().expect("should be refused").message
+    }
+
+    #[test]
+    fn only_objects_are_bodies() {
+        assert!(message::<NoFields>("[]").contains("expected a JSON object"));
+        assert!(message::<VmCreate>(r#"["name"]"#).contains("expected a JSON object"));
+        assert!(message::<NoFields>(" 1").contains("expected a JSON object"));
+        assert!(parse_json::<NoFields>(b" {} ").is_ok() && parse_json::<NoFields>(b"").is_ok());
     }
 
     #[test]

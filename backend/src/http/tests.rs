@@ -70,3 +70,24 @@ async fn a_project_and_a_vm_are_created_shown_and_deleted() {
     let (status, _) = call(&r, Method::GET, &format!("/v1/projects/{p}"), "").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn bodies_are_objects_and_ids_have_one_spelling() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = router(dir.path(), 46800).await;
+    let (status, body) = call(&r, Method::POST, "/v1/projects", r#"["name"]"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (_, project) = call(&r, Method::POST, "/v1/projects", r#"{"name": "kept"}"#).await;
+    let id = project["project_id"].as_str().unwrap().to_owned();
+    // `[]` used to close the project: now it is refused and the project stays open.
+    let (status, _) = call(&r, Method::POST, &format!("/v1/projects/{id}/close"), "[]").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(call(&r, Method::GET, &format!("/v1/projects/{id}"), "").await.0, StatusCode::OK);
+    let spellings = [format!("{{{id}}}"), format!("urn:uuid:{id}"), id.replace('-', "")];
+    for other in spellings {
+        let (status, body) = call(&r, Method::GET, &format!("/v1/projects/{other}"), "").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{other}: {body}");
+    }
+    let upper = id.to_uppercase();
+    assert_eq!(call(&r, Method::GET, &format!("/v1/projects/{upper}"), "").await.0, StatusCode::OK);
+}
