@@ -344,9 +344,14 @@ async fn conflicts_are_409() {
     );
     let path_b = format!("{vms}/{b_id}/adapters/0/ports/0/nio");
     api.error(Method::POST, &path_b, Some(&nio.to_string()), 409, "used by another NIO").await;
-    let held_udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    // Held by another program: a port inside the server's 50-port range that it has not booked.
+    let in_range = lport.as_u64().unwrap() as u16 + 40;
+    let held_udp = std::net::UdpSocket::bind(("127.0.0.1", in_range)).unwrap();
     let taken = json!({"type": "nio_udp", "lport": held_udp.local_addr().unwrap().port(), "rhost": "127.0.0.1", "rport": 9});
     api.error(Method::POST, &path_b, Some(&taken.to_string()), 409, "in use").await;
+    // Outside --udp-ports: refused, as the real server does.
+    let outside = json!({"type": "nio_udp", "lport": 9, "rhost": "127.0.0.1", "rport": 9});
+    api.error(Method::POST, &path_b, Some(&outside.to_string()), 409, "outside the range").await;
     // The failed requests changed nothing.
     assert_eq!(api.get(&format!("{vms}/{b_id}")).await.1, b);
 }

@@ -255,6 +255,11 @@ impl State {
         if entry.nio_lports().any(|(node, port, used)| used == lport && (node, port) != owner) {
             return Err(LabError::Conflict(format!("UDP port {lport} is already used by another NIO")));
         }
+        let range = self.udp.range();
+        if !range.contains(&lport) {
+            let (low, high) = (range.start(), range.end());
+            return Err(LabError::Conflict(format!("UDP port {lport} is outside the range {low}-{high}")));
+        }
         if !entry.udp_ports.contains(&lport) {
             self.udp
                 .reserve(lport)

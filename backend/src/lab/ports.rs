@@ -40,6 +40,11 @@ impl PortAllocator {
         Ok(port)
     }
 
+    /// The ports this allocator gives out.
+    pub fn range(&self) -> &RangeInclusive<u16> {
+        &self.range
+    }
+
     /// Books a port the user chose. It may lie outside the range.
     pub fn reserve(&mut self, port: u16) -> Result<(), PortError> {
         if self.taken.contains(&port) || !(self.probe)(port) {
