@@ -23,10 +23,11 @@ pub fn matches(pattern: &str, address: &str) -> bool {
         return false;
     }
     let address: Vec<&[u8]> = address.split('/').map(str::as_bytes).collect();
-    // A run of three or more slashes means what `//` means.
-    let mut pattern = pattern.to_owned();
+    // A run of three or more slashes means what `//` means. Rare: only then
+    // is the pattern copied (a glob tries it against every address).
+    let mut pattern = std::borrow::Cow::Borrowed(pattern);
     while pattern.contains("///") {
-        pattern = pattern.replace("///", "//");
+        pattern = pattern.replace("///", "//").into();
     }
     let mut parts = pattern.split("//").map(|part| part.split('/').map(str::as_bytes).collect::<Vec<_>>());
     // The part before the first `//` matches the leading segments exactly.
