@@ -3,16 +3,19 @@
 //! is published for whoever watches, and `/osw-quit` stops the server.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+use crate::fanout::{self, Fanout, Weigh};
 use crate::model::Model;
 use crate::namespace::{After, Namespace};
-use crate::osc::codec::Message;
+use crate::osc::codec::{Arg, Message};
 
-/// OSC messages the traffic feed holds for a slow watcher before it loses the oldest.
-const TRAFFIC_BUFFER: usize = 4096;
+/// What the traffic feed holds for a slow watcher: it loses the oldest
+/// messages past this many, and is closed past this many bytes.
+pub const TRAFFIC_LIMITS: fanout::Limits =
+    fanout::Limits { events: 4096, bytes: 4 * 1024 * 1024, total_bytes: 32 * 1024 * 1024 };
 
 /// One OSC message in or out, for the bridge's traffic view.
 #[derive(Debug, Clone)]
@@ -22,18 +25,39 @@ pub struct Traffic {
     pub message: Message,
 }
 
+impl Weigh for Arc<Traffic> {
+    /// About what the message takes in memory, walked without recursion.
+    fn bytes(&self) -> usize {
+        const ARG: usize = std::mem::size_of::<Arg>();
+        let mut bytes = std::mem::size_of::<Traffic>() + self.message.addr.len();
+        let mut stack = vec![&self.message.args];
+        while let Some(args) = stack.pop() {
+            for a in args {
+                bytes += ARG;
+                match a {
+                    Arg::Str(s) | Arg::Symbol(s) => bytes += s.len(),
+                    Arg::Blob(b) => bytes += b.len(),
+                    Arg::Samples(s) => bytes += 4 * s.len(),
+                    Arg::Array(inner) => stack.push(inner),
+                    _ => {}
+                }
+            }
+        }
+        bytes
+    }
+}
+
 /// The model and what the views share besides it.
 pub struct App {
     pub model: Model,
-    traffic: broadcast::Sender<Traffic>,
+    traffic: Fanout<Arc<Traffic>>,
     /// Cancelled on shutdown (or by `/osw-quit`), so every view ends.
     pub shutdown: CancellationToken,
 }
 
 impl App {
     pub fn new(model: Model, shutdown: CancellationToken) -> App {
-        let (traffic, _) = broadcast::channel(TRAFFIC_BUFFER);
-        App { model, traffic, shutdown }
+        App { model, traffic: Fanout::new(TRAFFIC_LIMITS), shutdown }
     }
 
     /// Every reply to one OSC message, whichever transport brought it.
@@ -51,14 +75,14 @@ impl App {
     }
 
     /// A feed of the OSC traffic, in and out, from every transport.
-    pub fn traffic(&self) -> broadcast::Receiver<Traffic> {
+    pub fn traffic(&self) -> fanout::Receiver<Arc<Traffic>> {
         self.traffic.subscribe()
     }
 
     fn publish(&self, incoming: bool, peer: SocketAddr, message: &Message) {
         // Cloning messages costs: only when someone watches.
         if self.traffic.receiver_count() > 0 {
-            let _ = self.traffic.send(Traffic { incoming, peer, message: message.clone() });
+            self.traffic.send(Arc::new(Traffic { incoming, peer, message: message.clone() }));
         }
     }
 }

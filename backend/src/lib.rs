@@ -3,6 +3,7 @@
 //! Layout, from the bottom up (each layer uses only the layers above it in
 //! this list; `scripts/check-layers.sh` fails the build if one reaches down):
 //! - [`limit_log`]: one log line per limit a client hits, rate-limited;
+//! - [`fanout`]: one publisher to many consumers, each bounded in events and bytes;
 //! - [`engine`]: the OSW-style audio engine (graph, transforms, clocks); no tokio, no sockets;
 //! - [`engine_host`]: the engine inside the server (clock, control thread, notifications);
 //! - [`lab`]: projects of virtual PCs and switches, ports, tunnels, persistence;
@@ -20,6 +21,7 @@ pub mod app;
 pub mod cli;
 pub mod engine;
 pub mod engine_host;
+pub mod fanout;
 pub mod http;
 pub mod lab;
 pub mod limit_log;

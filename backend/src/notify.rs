@@ -1,17 +1,25 @@
 //! The notification hub: every change in the server is published here once,
 //! and each consumer (HTTP stream, WebSocket, dashboard) reads its own feed.
 //!
-//! The hub is a bounded broadcast ring. A consumer that falls behind loses the
-//! oldest events, never slows the publisher or the other consumers, and is
-//! told how many it missed.
+//! The hub is a [`Fanout`]: a consumer that falls behind loses the oldest
+//! events and is told how many it missed; one that falls more than
+//! [`CONSUMER_BYTES`] behind (or the furthest behind, when all together
+//! hold [`TOTAL_BYTES`]) is told and closed. Neither slows the publisher
+//! or the other consumers.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use patchbay_shared::{action, LogEvent, Notification, PingEvent};
-use tokio::sync::broadcast;
 use tokio::time::Instant;
 use uuid::Uuid;
+
+use crate::fanout::{self, Fanout, Recv, Weigh};
+
+/// Bytes of events one consumer may have unread before it is closed.
+pub const CONSUMER_BYTES: usize = 8 * 1024 * 1024;
+/// Bytes of unread events all consumers together may hold.
+pub const TOTAL_BYTES: usize = 64 * 1024 * 1024;
 
 /// A notification serialized once for all consumers.
 #[derive(Debug)]
@@ -20,9 +28,15 @@ pub struct Published {
     pub json: String,
 }
 
+impl Weigh for Arc<Published> {
+    fn bytes(&self) -> usize {
+        self.json.len() + std::mem::size_of::<Published>()
+    }
+}
+
 #[derive(Clone)]
 pub struct Hub {
-    tx: broadcast::Sender<Arc<Published>>,
+    tx: Fanout<Arc<Published>>,
     stats: Arc<Mutex<HostStats>>,
     idle: Duration,
 }
@@ -31,20 +45,24 @@ impl Hub {
     /// `capacity` is how many events a consumer may lag behind before it
     /// starts losing them; `idle` is the ping interval of a quiet stream.
     pub fn new(capacity: usize, idle: Duration) -> Self {
-        let (tx, _) = broadcast::channel(capacity.max(1));
+        let tx =
+            Fanout::new(fanout::Limits { events: capacity, bytes: CONSUMER_BYTES, total_bytes: TOTAL_BYTES });
         Hub { tx, stats: Arc::new(Mutex::new(HostStats::new())), idle }
     }
 
     pub fn publish(&self, notification: &Notification) {
         let json = serde_json::to_string(notification).expect("notifications always serialize");
         let project_id = notification.project_id().and_then(|id| Uuid::parse_str(id).ok());
-        // An error only means nobody is listening.
-        let _ = self.tx.send(Arc::new(Published { project_id, json }));
+        self.tx.send(Arc::new(Published { project_id, json }));
     }
 
     /// A feed of every notification, or of one project's and the pings.
     pub fn subscribe(&self, project: Option<Uuid>) -> Feed {
-        Feed { rx: self.tx.subscribe(), project, hub: self.clone(), next_ping: None }
+        let rx = match project {
+            None => self.tx.subscribe(),
+            Some(p) => self.tx.subscribe_filtered(move |e: &Arc<Published>| e.project_id == Some(p)),
+        };
+        Feed { rx, project, hub: self.clone(), next_ping: None, closed: false }
     }
 
     fn ping(&self) -> String {
@@ -55,41 +73,50 @@ impl Hub {
 
 /// One consumer's view of the hub.
 pub struct Feed {
-    rx: broadcast::Receiver<Arc<Published>>,
+    rx: fanout::Receiver<Arc<Published>>,
     project: Option<Uuid>,
     hub: Hub,
     /// `None` until the first ping, which goes out at once.
     next_ping: Option<Instant>,
+    /// Told it fell too far behind: it ends.
+    closed: bool,
 }
 
 impl Feed {
     /// The next line for this consumer: an event, a ping when the stream has
-    /// been idle, or a warning that events were missed. `None` when the hub is gone.
+    /// been idle, or a warning that events were missed. After a last
+    /// warning that it fell too far behind, `None`: the stream should end.
     pub async fn next(&mut self) -> Option<String> {
+        if self.closed {
+            return None;
+        }
         let Some(deadline) = self.next_ping else {
             return Some(self.sent(self.hub.ping()));
         };
-        loop {
-            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
-                Err(_elapsed) => return Some(self.sent(self.hub.ping())),
-                Ok(Ok(event)) if self.wants(&event) => return Some(self.sent(event.json.clone())),
-                Ok(Ok(_other_project)) => continue,
-                Ok(Err(broadcast::error::RecvError::Lagged(missed))) => {
-                    tracing::debug!(missed, "a notification consumer fell behind");
-                    let warning = LogEvent {
-                        message: format!("This notification stream fell behind and missed {missed} events"),
-                        project_id: self.project.map(|p| p.to_string()),
-                    };
-                    let line = Notification::new(action::LOG_WARNING, warning);
-                    return Some(self.sent(serde_json::to_string(&line).expect("serializes")));
-                }
-                Ok(Err(broadcast::error::RecvError::Closed)) => return None,
+        match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+            Err(_elapsed) => Some(self.sent(self.hub.ping())),
+            Ok(Recv::Item(event)) => Some(self.sent(event.json.clone())),
+            Ok(Recv::Missed(missed)) => {
+                tracing::debug!(missed, "a notification consumer fell behind");
+                Some(self.warning(format!("This notification stream fell behind and missed {missed} events")))
+            }
+            Ok(Recv::Closed { bytes }) => {
+                self.closed = true;
+                crate::limit_log::limit_hit(
+                    "notification-consumer",
+                    format_args!("closed a notification stream {bytes} bytes behind"),
+                );
+                Some(self.warning(format!(
+                    "This notification stream fell {bytes} bytes behind (the most is {CONSUMER_BYTES}) and is closed: reconnect"
+                )))
             }
         }
     }
 
-    fn wants(&self, event: &Published) -> bool {
-        self.project.is_none() || event.project_id == self.project
+    fn warning(&mut self, message: String) -> String {
+        let warning = LogEvent { message, project_id: self.project.map(|p| p.to_string()) };
+        let line = Notification::new(action::LOG_WARNING, warning);
+        self.sent(serde_json::to_string(&line).expect("serializes"))
     }
 
     fn sent(&mut self, line: String) -> String {
@@ -168,5 +195,28 @@ mod tests {
         assert_eq!(warning["action"], "log.warning");
         assert!(warning["event"]["message"].as_str().unwrap().contains("missed 6 events"));
         assert_eq!(parse(&slow.next().await.unwrap())["event"]["i"], 6);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_consumer_that_never_reads_is_told_and_closed_while_the_others_go_on() {
+        let hub = Hub::new(1024, Duration::from_secs(5));
+        let mut stuck = hub.subscribe(None);
+        let mut reader = hub.subscribe(None);
+        stuck.next().await.unwrap();
+        reader.next().await.unwrap();
+        let script = "x".repeat(1024 * 1024);
+        for _ in 0..20 {
+            hub.publish(&Notification::new("vm.updated", json!({ "startup_script": script })));
+            assert_eq!(
+                parse(&reader.next().await.unwrap())["event"]["startup_script"].as_str().unwrap().len(),
+                script.len()
+            );
+        }
+        let warning = parse(&stuck.next().await.unwrap());
+        assert_eq!(warning["action"], "log.warning");
+        assert!(warning["event"]["message"].as_str().unwrap().contains("bytes behind"), "{warning}");
+        assert_eq!(stuck.next().await, None, "then it ends");
+        hub.publish(&Notification::new("vm.updated", json!({ "i": 1 })));
+        assert_eq!(parse(&reader.next().await.unwrap())["event"]["i"], 1);
     }
 }

@@ -39,7 +39,7 @@ pub struct Project {
 pub struct ProjectCreate {
     #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::canonical_id::optional")]
     pub project_id: Option<Uuid>,
     #[serde(default)]
     pub temporary: Option<bool>,
@@ -88,7 +88,7 @@ pub struct Vm {
 #[serde(deny_unknown_fields)]
 pub struct VmCreate {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::canonical_id::optional")]
     pub vm_id: Option<Uuid>,
     #[serde(default)]
     pub console: Option<u16>,
@@ -161,7 +161,7 @@ pub struct SwitchPort {
 #[serde(deny_unknown_fields)]
 pub struct SwitchCreate {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::canonical_id::optional")]
     pub vm_id: Option<Uuid>,
     /// How many ports (1 to 64, default 8).
     #[serde(default)]

@@ -5,6 +5,7 @@
 //!
 //! Layout:
 //! - [`api`]: the objects of `/v1/...` (projects, VMs, NIOs, errors) and their request bodies;
+//! - [`canonical_id`]: ids in their one canonical spelling;
 //! - [`notify`]: the notification stream's `{"action", "event"}` lines and action names;
 //! - [`osc`]: OSC messages as JSON, for the WebSocket bridge;
 //! - [`topology`]: which tunnels link which PCs and switches.
@@ -12,6 +13,7 @@
 //! No tokio, no leptos: this crate builds for wasm32 as well as for the host.
 
 pub mod api;
+pub mod canonical_id;
 pub mod notify;
 pub mod osc;
 pub mod topology;

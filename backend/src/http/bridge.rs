@@ -6,18 +6,22 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message as WsMessage, WebSocket};
 use axum::extract::State;
 use axum::response::Response;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use patchbay_shared::{OscArg, OscJson, OscTraffic};
-use tokio::sync::broadcast::error::RecvError;
 
+use super::extract::Upgrade;
 use super::Shared;
 use crate::app::App;
+use crate::fanout::Recv;
 use crate::osc::codec::{Arg, Message};
 
-pub async fn websocket(State(s): State<Shared>, ws: WebSocketUpgrade) -> Response {
+/// Largest message a bridge client may send (JSON).
+pub const MAX_MESSAGE: usize = 1024 * 1024;
+
+pub async fn websocket(State(s): State<Shared>, Upgrade(ws): Upgrade<MAX_MESSAGE>) -> Response {
     ws.on_upgrade(move |socket: WebSocket| serve(socket, s.app.clone()))
 }
 
@@ -34,20 +38,30 @@ where
     loop {
         tokio::select! {
             t = traffic.recv() => match t {
-                Ok(t) => {
+                Recv::Item(t) => {
                     let peer = if t.peer == PEER { "websocket".to_owned() } else { format!("udp:{}", t.peer) };
                     let frame = OscTraffic { direction: if t.incoming { "in" } else { "out" }.into(), peer, message: to_json(&t.message) };
                     if send(&mut socket, &frame).await.is_err() {
                         break;
                     }
                 }
-                Err(RecvError::Lagged(_)) => {} // a slow viewer misses traffic, never slows it
-                Err(RecvError::Closed) => break,
+                Recv::Missed(_) => {} // a slow viewer misses traffic, never slows it
+                Recv::Closed { bytes } => {
+                    crate::limit_log::limit_hit("bridge-consumer", format_args!("closed an OSC bridge {bytes} bytes behind"));
+                    let reason = format!("This bridge fell {bytes} bytes behind the traffic and is closed: reconnect");
+                    let frame = OscTraffic { direction: "reply".into(), peer: "websocket".into(), message: to_json(&crate::namespace::error("/bridge", reason)) };
+                    let _ = send(&mut socket, &frame).await;
+                    let _ = socket.send(WsMessage::Close(None)).await;
+                    break;
+                }
             },
             incoming = socket.next() => match incoming {
                 Some(Ok(WsMessage::Text(text))) => {
-                    let replies = match serde_json::from_str::<OscJson>(&text) {
-                        Ok(m) => app.osc(PEER, from_json(m)).await,
+                    let replies = match serde_json::from_str::<OscJson>(&text).map(from_json) {
+                        Ok(m) => match crate::osc::codec::check_message(&m) {
+                            Ok(()) => app.osc(PEER, m).await,
+                            Err(reason) => vec![crate::namespace::error(&m.addr, reason)],
+                        },
                         Err(e) => vec![crate::namespace::error("/bridge", format!("not an OSC message in JSON: {e}"))],
                     };
                     for r in replies {

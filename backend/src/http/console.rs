@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocket};
 use axum::extract::State;
 use axum::response::Response;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
@@ -13,14 +13,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::error::ApiError;
-use super::extract::Params;
+use super::extract::{Params, Upgrade};
 use super::{vms, Shared};
 use crate::lab::vpc::telnet::{Screen, MAX_LINE};
+
+/// Largest frame a console client may send: lines are cut at `MAX_LINE` anyway.
+const MAX_TYPED: usize = 64 * 1024;
 
 pub async fn websocket(
     State(s): State<Shared>,
     p: Params,
-    ws: WebSocketUpgrade,
+    Upgrade(ws): Upgrade<MAX_TYPED>,
 ) -> Result<Response, ApiError> {
     let (project, vm) = vms::ids(&p)?;
     let console = s.app.model.lab.console_addr(project, vm).await?;

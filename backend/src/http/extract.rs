@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -94,9 +95,7 @@ impl Params {
     /// one address, not also `{...}`, `urn:uuid:...` and a dashless form.
     pub fn uuid(&self, name: &str) -> Result<Uuid, ApiError> {
         let raw = self.raw(name)?;
-        Uuid::parse_str(raw)
-            .ok()
-            .filter(|id| id.hyphenated().to_string().eq_ignore_ascii_case(raw))
+        patchbay_shared::canonical_id::parse(raw)
             .ok_or_else(|| ApiError::bad_request(format!("{name}: {raw:?} is not a valid UUID")))
     }
 
@@ -107,10 +106,28 @@ impl Params {
     }
 }
 
+/// A WebSocket handshake whose refusal (a plain `GET`, a bad key) is JSON
+/// like every other error of the API, with the size of one incoming
+/// message capped at `MAX` bytes.
+pub struct Upgrade<const MAX: usize>(pub WebSocketUpgrade);
+
+impl<S: Send + Sync, const MAX: usize> FromRequestParts<S> for Upgrade<MAX> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match WebSocketUpgrade::from_request_parts(parts, state).await {
+            Ok(ws) => Ok(Upgrade(ws.max_message_size(MAX).max_frame_size(MAX))),
+            Err(r) => {
+                Err(ApiError::new(r.status(), format!("This route takes a WebSocket: {}", r.body_text())))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use patchbay_shared::{Nio, VmCreate};
+    use patchbay_shared::{Nio, ProjectCreate, VmCreate};
 
     fn message<T: DeserializeOwned>(json: &str) -> String {
         parse_json::<T>(json.as_bytes()).err().expect("should be refused").message
@@ -133,6 +150,20 @@ mod tests {
         assert!(
             message::<Nio>(r#"{"type": "nio_udp", "lport": -1, "rhost": "h", "rport": 1}"#).contains("lport")
         );
+    }
+
+    #[test]
+    fn ids_in_bodies_have_one_spelling_too() {
+        let id = "67e55044-10b1-426f-9247-bb680e5fe0c8";
+        for other in [format!("{{{id}}}"), format!("urn:uuid:{id}"), id.replace('-', "")] {
+            let e = message::<VmCreate>(&format!(r#"{{"name": "a", "vm_id": "{other}"}}"#));
+            assert!(e.contains("vm_id") && e.contains("8-4-4-4-12"), "{e}");
+            let e = message::<ProjectCreate>(&format!(r#"{{"project_id": "{other}"}}"#));
+            assert!(e.contains("project_id"), "{e}");
+        }
+        let ok = parse_json::<VmCreate>(format!(r#"{{"name": "a", "vm_id": "{id}"}}"#).as_bytes()).unwrap();
+        assert_eq!(ok.vm_id.unwrap().to_string(), id);
+        assert_eq!(parse_json::<ProjectCreate>(br#"{"project_id": null}"#).unwrap().project_id, None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 
 use axum::body::Body;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocket};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -12,7 +12,7 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use super::error::ApiError;
-use super::extract::Params;
+use super::extract::{Params, Upgrade};
 use super::Shared;
 use crate::notify::Feed;
 
@@ -35,7 +35,10 @@ fn chunked(feed: Feed, shutdown: CancellationToken) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], Body::from_stream(lines)).into_response()
 }
 
-pub async fn websocket(State(s): State<Shared>, ws: WebSocketUpgrade) -> Response {
+/// The stream is one-way: what a client sends is read and dropped, and may not be large.
+const MAX_INCOMING: usize = 64 * 1024;
+
+pub async fn websocket(State(s): State<Shared>, Upgrade(ws): Upgrade<MAX_INCOMING>) -> Response {
     let feed = s.app.model.hub.subscribe(None);
     let shutdown = s.app.shutdown.clone();
     ws.on_upgrade(move |socket: WebSocket| pump(socket, feed, shutdown))
@@ -50,7 +53,11 @@ where
     loop {
         tokio::select! {
             line = feed.next() => {
-                let Some(line) = line else { break };
+                // None: the feed fell too far behind and said so; it ends here.
+                let Some(line) = line else {
+                    let _ = socket.send(Message::Close(None)).await;
+                    break;
+                };
                 if socket.send(Message::Text(line.into())).await.is_err() {
                     break;
                 }

@@ -91,3 +91,23 @@ async fn bodies_are_objects_and_ids_have_one_spelling() {
     let upper = id.to_uppercase();
     assert_eq!(call(&r, Method::GET, &format!("/v1/projects/{upper}"), "").await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn websocket_routes_refuse_a_plain_request_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = router(dir.path(), 47000).await;
+    let (_, project) = call(&r, Method::POST, "/v1/projects", r#"{"name": "ws"}"#).await;
+    let p = project["project_id"].as_str().unwrap().to_owned();
+    let (_, vm) = call(&r, Method::POST, &format!("/v1/projects/{p}/vpcs/vms"), r#"{"name": "PC1"}"#).await;
+    let v = vm["vm_id"].as_str().unwrap();
+    for uri in [
+        "/v1/osc/ws".to_owned(),
+        "/v1/notifications/ws".into(),
+        format!("/v1/projects/{p}/vpcs/vms/{v}/console/ws"),
+    ] {
+        let (status, body) = call(&r, Method::GET, &uri, "").await;
+        assert!(status.is_client_error(), "{uri}: {status}");
+        assert_eq!(body["status"].as_u64(), Some(status.as_u16() as u64), "{uri}: {body}");
+        assert!(body["message"].as_str().unwrap().contains("WebSocket"), "{uri}: {body}");
+    }
+}

@@ -10,7 +10,7 @@
 //! ```
 
 use patchbay_shared::topology::Attachment;
-use patchbay_shared::{CaptureStart, Nio, ProjectCreate, SwitchCreate, VmCreate, VmStatus};
+use patchbay_shared::{canonical_id, CaptureStart, Nio, ProjectCreate, SwitchCreate, VmCreate, VmStatus};
 use uuid::Uuid;
 
 use super::{error, ok, segments, MethodSpec, Namespace, Node};
@@ -116,7 +116,7 @@ impl Args<'_> {
 
     fn uuid(&self, i: usize, what: &str) -> Result<Uuid, String> {
         let s = self.str(i, what)?;
-        Uuid::parse_str(s).map_err(|_| format!("{what}: {s:?} is not an id"))
+        canonical_id::parse(s).ok_or_else(|| format!("{what}: {s:?} is not an id"))
     }
 
     fn nio(&self, from: usize) -> Result<Nio, String> {
@@ -140,7 +140,7 @@ impl Namespace<'_> {
                 lab.list_projects().iter().map(|p| p.project_id.to_string()).collect(),
             ),
             ["projects", id, rest @ ..] => {
-                let pid = Uuid::parse_str(id).ok()?;
+                let pid = canonical_id::parse(id)?;
                 let project = lab.get_project(pid).ok()?;
                 match rest {
                     [] => container(&format!("Project {:?}", project.name), names(&PROJECT_STATES)),
@@ -163,7 +163,7 @@ impl Namespace<'_> {
     }
 
     fn vm_node(&self, pid: Uuid, vm: &str, rest: &[&str]) -> Option<Node> {
-        let vid = Uuid::parse_str(vm).ok()?;
+        let vid = canonical_id::parse(vm)?;
         let vm = self.model.lab.list_vms(pid).ok()?.into_iter().find(|v| v.vm_id == vid)?;
         let s = Value::String;
         match rest {
@@ -187,7 +187,7 @@ impl Namespace<'_> {
     }
 
     fn switch_node(&self, pid: Uuid, sw: &str, rest: &[&str]) -> Option<Node> {
-        let sid = Uuid::parse_str(sw).ok()?;
+        let sid = canonical_id::parse(sw)?;
         let sw = self.model.lab.list_switches(pid).ok()?.into_iter().find(|s| s.vm_id == sid)?;
         match rest {
             [] => container(&format!("Ethernet switch {:?}", sw.name), names(&SWITCH_STATES)),
@@ -238,7 +238,7 @@ impl Namespace<'_> {
     pub(super) async fn lab_call(&self, addr: &str, parent: &str, name: &str, args: &[Arg]) -> Message {
         let segs = segments(parent);
         let id =
-            |i: usize| segs.get(i).and_then(|s| Uuid::parse_str(s).ok()).ok_or("Invalid address".to_owned());
+            |i: usize| segs.get(i).and_then(|s| canonical_id::parse(s)).ok_or("Invalid address".to_owned());
         let args = Args(args);
         let result = match segs.as_slice() {
             ["lab"] => self.lab_root_call(name, &args).await,

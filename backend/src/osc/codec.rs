@@ -18,6 +18,8 @@ pub const MAX_PACKET: usize = 65507;
 pub const MAX_ARRAY_DEPTH: usize = 8;
 /// Deepest nesting of bundles in one packet.
 pub const MAX_BUNDLE_DEPTH: usize = 8;
+/// Longest string or symbol argument, in bytes: what a patch file allows.
+pub const MAX_STRING: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Arg {
@@ -154,9 +156,10 @@ pub fn decode(bytes: &[u8]) -> Result<Packet, DecodeError> {
     decode_with_limit(bytes, MAX_PACKET)
 }
 
-/// Decodes a packet that did not come in one datagram (`#split`, TCP): up to 16 MiB.
+/// Decodes a packet that did not come in one datagram (`#split`, TCP): up
+/// to [`MAX_SPLIT`](super::split::MAX_SPLIT).
 pub fn decode_unbounded(bytes: &[u8]) -> Result<Packet, DecodeError> {
-    decode_with_limit(bytes, 16 * 1024 * 1024)
+    decode_with_limit(bytes, super::split::MAX_SPLIT)
 }
 
 fn decode_with_limit(bytes: &[u8], limit: usize) -> Result<Packet, DecodeError> {
@@ -192,10 +195,11 @@ fn decode_nested(bytes: &[u8], depth: usize) -> Result<Packet, DecodeError> {
     check_arrays(tags).or_else(|reason| fail(a, reason))?;
     if addr.starts_with('/') && rosc_reads(tags) {
         return match rosc::decoder::decode_udp(bytes) {
-            Ok((&[], OscPacket::Message(m))) => Ok(Packet::Message(Message {
-                addr: m.addr,
-                args: m.args.into_iter().map(from_rosc).collect(),
-            })),
+            Ok((&[], OscPacket::Message(m))) => {
+                let args: Vec<Arg> = m.args.into_iter().map(from_rosc).collect();
+                check_strings(&args).or_else(|reason| fail(a, reason))?;
+                Ok(Packet::Message(Message { addr: m.addr, args }))
+            }
             Ok((rest, _)) if !rest.is_empty() => fail(a, "bytes left over after the arguments"),
             Ok(_) => fail(a, "not a message"),
             Err(e) => fail(a, e.to_string()),
@@ -206,7 +210,42 @@ fn decode_nested(bytes: &[u8], depth: usize) -> Result<Packet, DecodeError> {
     if !rest.is_empty() {
         return fail(a, "bytes left over after the arguments");
     }
+    check_strings(&args).or_else(|reason| fail(a, reason))?;
     Ok(Packet::Message(Message { addr: addr.to_owned(), args }))
+}
+
+/// Strings and symbols, in arrays too, at most [`MAX_STRING`] bytes.
+fn check_strings(args: &[Arg]) -> Result<(), String> {
+    check_args(args, usize::MAX)
+}
+
+/// What the decoder checks, for a message that did not come as OSC bytes
+/// (the WebSocket bridge's JSON): arrays at most [`MAX_ARRAY_DEPTH`] deep,
+/// strings at most [`MAX_STRING`] bytes.
+pub fn check_message(m: &Message) -> Result<(), String> {
+    check_args(&m.args, MAX_ARRAY_DEPTH)
+}
+
+fn check_args(args: &[Arg], max_depth: usize) -> Result<(), String> {
+    let mut stack = vec![(args, 0)];
+    while let Some((args, depth)) = stack.pop() {
+        for a in args {
+            match a {
+                Arg::Str(s) | Arg::Symbol(s) if s.len() > MAX_STRING => {
+                    return Err(format!(
+                        "a string argument may hold at most {MAX_STRING} bytes, not {}",
+                        s.len()
+                    ))
+                }
+                Arg::Array(_) if depth == max_depth => {
+                    return Err(format!("arrays nest deeper than {MAX_ARRAY_DEPTH}"))
+                }
+                Arg::Array(inner) => stack.push((inner, depth + 1)),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Arrays balanced and at most [`MAX_ARRAY_DEPTH`] deep, checked by counting.
@@ -684,5 +723,28 @@ mod tests {
             packet = bundle;
         }
         assert!(decode(&packet).unwrap_err().reason.contains("deeper than"));
+    }
+
+    #[test]
+    fn strings_are_capped_like_patch_file_arguments_in_either_reader() {
+        let long = "x".repeat(MAX_STRING + 1);
+        let plain = Message::new("/x", vec![Arg::Str(long.clone())]);
+        // `S` takes the local reader, `s` in an array rosc's.
+        let symbol = Message::new("/x", vec![Arg::Int(1), Arg::Symbol(long.clone())]);
+        let nested = Message::new("/x", vec![Arg::Array(vec![Arg::Array(vec![Arg::Str(long)])])]);
+        for m in [plain, symbol, nested] {
+            let e = decode_unbounded(&encode_message(&m)).unwrap_err();
+            assert!(e.reason.contains("at most 4096 bytes, not 4097"), "{}", e.reason);
+            assert_eq!(e.addr.as_deref(), Some("/x"));
+        }
+        let mut deep = Arg::Int(1);
+        for _ in 0..=MAX_ARRAY_DEPTH {
+            deep = Arg::Array(vec![deep]);
+        }
+        let e = check_message(&Message::new("/x", vec![deep])).unwrap_err();
+        assert!(e.contains("deeper than 8"), "{e}");
+        let longest = Message::new("/x", vec![Arg::Str("x".repeat(MAX_STRING))]);
+        assert_eq!(check_message(&longest), Ok(()));
+        assert_eq!(decode(&encode_message(&longest)).unwrap(), Packet::Message(longest));
     }
 }

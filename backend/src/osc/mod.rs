@@ -4,7 +4,8 @@
 //! - I/O-free, used by the namespace and the transports alike:
 //!   [`codec`] (packets to and from bytes; rosc for standard messages),
 //!   [`pattern`] (address patterns), [`slip`] (TCP framing), [`split`]
-//!   (`#split` fragments), [`time`] (time tags);
+//!   (`#split` fragments and their reassembly), [`time`] (time tags),
+//!   [`schedule`] (future bundles waiting for their time);
 //! - transports over [`crate::app::App`]: [`udp`] (with scheduled bundles
 //!   and [`batch`]ed system calls), [`tcp`], [`discovery`] and [`dns_sd`]
 //!   (announcements); [`start`] binds and starts them all.
@@ -16,6 +17,7 @@ pub mod codec;
 pub mod discovery;
 pub mod dns_sd;
 pub mod pattern;
+pub mod schedule;
 pub mod slip;
 pub mod split;
 pub mod tcp;
@@ -93,12 +95,13 @@ pub fn start(sockets: Sockets, app: Arc<App>, config: &OscConfig) -> anyhow::Res
     }
     {
         let app = app.clone();
+        let connections = Arc::new(tcp::Connections::default());
         tokio::spawn(async move {
             let stop = app.shutdown.clone();
             loop {
                 tokio::select! {
                     Ok((stream, peer)) = tcp.accept() => {
-                        tokio::spawn(tcp::serve(stream, peer, app.clone()));
+                        tokio::spawn(tcp::serve(stream, peer, app.clone(), connections.clone()));
                     }
                     _ = stop.cancelled() => return,
                 }

@@ -31,6 +31,11 @@ pub struct Decoder {
 }
 
 impl Decoder {
+    /// Bytes held for the unfinished packet.
+    pub fn pending(&self) -> usize {
+        self.packet.capacity()
+    }
+
     /// Feeds bytes; returns complete packets, and how many oversized ones were dropped.
     pub fn feed(&mut self, bytes: &[u8], limit: usize) -> (Vec<Vec<u8>>, usize) {
         let (mut out, mut dropped) = (vec![], 0);

@@ -13,3 +13,40 @@ pub fn ntp_to_duration_from_now(tag: u64) -> Duration {
     let delta = tag.saturating_sub(now);
     Duration::from_nanos(((delta as u128 * 1_000_000_000) >> 32) as u64)
 }
+
+/// How far ahead a bundle may be scheduled.
+pub const MAX_BUNDLE_AHEAD: Duration = Duration::from_secs(60);
+
+/// When a bundle with time tag `tag` runs: `Ok(None)` now (`1` means
+/// immediately, and past times run at once), `Ok(Some(wait))` later, or an
+/// error when that is further ahead than [`MAX_BUNDLE_AHEAD`].
+pub fn bundle_wait(tag: u64) -> Result<Option<Duration>, String> {
+    if tag <= ntp_now() {
+        return Ok(None);
+    }
+    let wait = ntp_to_duration_from_now(tag);
+    if wait > MAX_BUNDLE_AHEAD {
+        return Err(format!(
+            "A bundle may be scheduled at most {} s ahead; this one is {:.0} s ahead",
+            MAX_BUNDLE_AHEAD.as_secs(),
+            wait.as_secs_f64()
+        ));
+    }
+    Ok(Some(wait))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundles_run_now_later_or_are_refused() {
+        assert_eq!(bundle_wait(1), Ok(None), "immediately");
+        assert_eq!(bundle_wait(ntp_now() - (5 << 32)), Ok(None), "late: at once");
+        let wait = bundle_wait(ntp_now() + (2 << 32)).unwrap().expect("later");
+        assert!(wait > Duration::from_millis(1900) && wait <= Duration::from_secs(2), "{wait:?}");
+        let e = bundle_wait(ntp_now() + (3600 << 32)).unwrap_err();
+        assert!(e.contains("at most 60 s ahead"), "{e}");
+        assert!(bundle_wait(u64::MAX).is_err(), "the end of the NTP era too");
+    }
+}

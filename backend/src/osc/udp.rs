@@ -9,7 +9,7 @@
 //! bounded lane behind it, so that each peer's requests still run in the
 //! order it sent them.
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::{SocketAddr, UdpSocket};
 use std::pin::Pin;
@@ -22,8 +22,9 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 
 use super::batch::Batch;
 use super::codec::{self, DecodeError, Message, Packet};
-use super::split::{reassemble, split, Partial};
-use super::time::{ntp_now, ntp_to_duration_from_now};
+use super::schedule::Schedule;
+use super::split::{split, Reassembly};
+use super::time::bundle_wait;
 use crate::app::App;
 use crate::namespace;
 
@@ -162,9 +163,8 @@ pub fn run(socket: UdpSocket, app: Arc<App>, reply_port: Option<u16>, runtime: t
         app,
         replier,
         runtime,
-        partials: HashMap::new(),
-        queue: BinaryHeap::new(),
-        seq: 0,
+        reassembly: Reassembly::default(),
+        schedule: Schedule::default(),
         out: vec![],
         lanes: HashMap::new(),
         waiting_bytes: Arc::default(),
@@ -177,9 +177,8 @@ struct UdpLoop {
     app: Arc<App>,
     replier: Arc<Replier>,
     runtime: tokio::runtime::Handle,
-    partials: HashMap<SocketAddr, Partial>,
-    queue: BinaryHeap<Due>,
-    seq: u64,
+    reassembly: Reassembly,
+    schedule: Schedule,
     /// Replies to send at the end of this batch.
     out: Vec<(Vec<u8>, SocketAddr)>,
     /// Peers with a request still running, and what waits behind it.
@@ -197,9 +196,10 @@ impl UdpLoop {
         let mut timeout = Duration::ZERO;
         // Wait for one datagram; after any, drain without waiting until none is left.
         let mut wait_for_one = true;
+        let mut swept = Instant::now();
         while !stop.is_cancelled() {
-            let wait = self.queue.peek().map_or(Duration::from_millis(100), |d| {
-                d.at.saturating_duration_since(Instant::now())
+            let wait = self.schedule.next_at().map_or(Duration::from_millis(100), |at| {
+                at.saturating_duration_since(Instant::now())
                     .clamp(Duration::from_micros(50), Duration::from_millis(100))
             });
             // A system call: only when the timeout changes (not once per packet).
@@ -230,11 +230,15 @@ impl UdpLoop {
                     wait_for_one = true;
                 }
             }
-            while self.queue.peek().is_some_and(|d| d.at <= Instant::now()) {
-                let due = self.queue.pop().expect("peeked");
-                for p in due.content {
-                    self.run_packet(p, due.peer);
+            while let Some((peer, content, size)) = self.schedule.pop_due(Instant::now()) {
+                for p in content {
+                    self.run_packet(p, peer, size);
                 }
+            }
+            // Unfinished `#split` messages expire by the clock, fragments or not.
+            if swept.elapsed() >= SWEEP {
+                swept = Instant::now();
+                self.reassembly.expire(swept);
             }
             // All the replies to this batch in one system call.
             for (bytes, to) in self.out.drain(..) {
@@ -246,33 +250,39 @@ impl UdpLoop {
 
     fn packet(&mut self, bytes: &[u8], peer: SocketAddr) {
         match codec::decode(bytes) {
-            Ok(p) => self.run_packet(p, peer),
+            Ok(p) => self.run_packet(p, peer, bytes.len()),
             Err(DecodeError { addr: Some(addr), reason }) => {
                 self.send(&namespace::error(&addr, reason), peer)
             }
-            Err(e) => tracing::warn!(%peer, "refused an OSC packet: {e}"),
+            Err(e) => refused_packet("UDP", peer, &e),
         }
     }
 
-    fn run_packet(&mut self, packet: Packet, peer: SocketAddr) {
+    /// Runs a packet that arrived in `size` bytes (what a bundle inside it
+    /// that must wait is counted as).
+    fn run_packet(&mut self, packet: Packet, peer: SocketAddr, size: usize) {
         match packet {
-            Packet::Bundle { time, content } if time > ntp_now() => {
-                let at = Instant::now() + ntp_to_duration_from_now(time);
-                self.seq += 1;
-                self.queue.push(Due { at, seq: self.seq, peer, content });
-            }
-            // Immediately (1) or already past: now, in order.
-            Packet::Bundle { content, .. } => content.into_iter().for_each(|p| self.run_packet(p, peer)),
-            Packet::Message(m) if m.addr == "#split" => match reassemble(&mut self.partials, peer, &m) {
-                Ok(Some(whole)) => match codec::decode_unbounded(&whole) {
-                    Ok(p) => self.run_packet(p, peer),
-                    Err(e) => {
-                        self.send(&namespace::error(e.addr.as_deref().unwrap_or("#split"), e.reason), peer)
+            Packet::Bundle { time, content } => match bundle_wait(time) {
+                // Immediately (1) or already past: now, in order.
+                Ok(None) => content.into_iter().for_each(|p| self.run_packet(p, peer, size)),
+                Ok(Some(wait)) => {
+                    if let Err(reason) = self.schedule.add(Instant::now() + wait, peer, content, size) {
+                        self.refuse("osc-bundles", "#bundle", reason, peer);
                     }
-                },
-                Ok(None) => {}
-                Err(e) => self.send(&namespace::error("#split", e), peer),
+                }
+                Err(reason) => self.refuse("osc-bundles", "#bundle", reason, peer),
             },
+            Packet::Message(m) if m.addr == "#split" => {
+                match self.reassembly.fragment(peer, &m, Instant::now()) {
+                    Ok(Some(whole)) => match codec::decode_unbounded(&whole) {
+                        Ok(p) => self.run_packet(p, peer, whole.len()),
+                        Err(e) => self
+                            .send(&namespace::error(e.addr.as_deref().unwrap_or("#split"), e.reason), peer),
+                    },
+                    Ok(None) => {}
+                    Err(reason) => self.refuse("osc-split", "#split", reason, peer),
+                }
+            }
             Packet::Message(m) => self.message(m, peer),
         }
     }
@@ -291,7 +301,7 @@ impl UdpLoop {
                     self.lanes.insert(peer, lane);
                     let reason =
                         format!("The server holds {MAX_WAITING_BYTES} bytes of waiting requests: retry");
-                    return self.refuse(&m.addr, reason, peer);
+                    return self.refuse("osc-udp-lanes", &m.addr, reason, peer);
                 }
                 match lane.waiting.try_send((m, size)) {
                     Ok(()) => {
@@ -304,7 +314,7 @@ impl UdpLoop {
                         let reason = format!(
                             "{LANE_MESSAGES} of your requests already wait behind an unfinished one: wait for its reply"
                         );
-                        return self.refuse(&m.addr, reason, peer);
+                        return self.refuse("osc-udp-lanes", &m.addr, reason, peer);
                     }
                     // The lane is finishing: a new one starts once it has.
                     Err(TrySendError::Closed((m, _))) => {
@@ -318,7 +328,7 @@ impl UdpLoop {
             self.lanes.retain(|_, lane| !lane.task.is_finished());
             if self.lanes.len() >= MAX_LANES && namespace::may_wait(&m.addr) {
                 let reason = format!("{MAX_LANES} clients have requests running: retry");
-                return self.refuse(&m.addr, reason, peer);
+                return self.refuse("osc-udp-lanes", &m.addr, reason, peer);
             }
         }
         let addr = m.addr.clone();
@@ -337,9 +347,9 @@ impl UdpLoop {
     }
 
     /// An error reply for a request the server did not take, and one log line.
-    fn refuse(&mut self, addr: &str, reason: String, peer: SocketAddr) {
+    fn refuse(&mut self, limit: &'static str, addr: &str, reason: String, peer: SocketAddr) {
         crate::limit_log::limit_hit(
-            "osc-udp-lanes",
+            limit,
             format_args!("OSC request from {peer} to {addr} refused: {reason}"),
         );
         self.send(&namespace::error(addr, reason), peer);
@@ -359,27 +369,13 @@ impl UdpLoop {
     }
 }
 
-/// A bundle waiting for its time.
-struct Due {
-    at: Instant,
-    seq: u64,
-    peer: SocketAddr,
-    content: Vec<Packet>,
-}
-impl PartialEq for Due {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.seq) == (o.at, o.seq)
-    }
-}
-impl Eq for Due {}
-impl PartialOrd for Due {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Due {
-    /// Earliest first (the heap is a max-heap), then in arrival order.
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (o.at, o.seq).cmp(&(self.at, self.seq))
-    }
+/// How often unfinished `#split` messages are looked at for expiry.
+const SWEEP: Duration = Duration::from_millis(500);
+
+/// A packet that could not be read at all: one log line (rate-limited), no reply.
+pub fn refused_packet(transport: &str, peer: SocketAddr, e: &DecodeError) {
+    crate::limit_log::limit_hit(
+        "osc-decode",
+        format_args!("refused an OSC packet over {transport} from {peer}: {e}"),
+    );
 }

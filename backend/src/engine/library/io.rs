@@ -66,14 +66,28 @@ impl DspNode for Input {
     }
 }
 
-/// Resolves a file name inside `dir`, refusing anything that could leave it.
+/// Resolves a file name inside `dir`, refusing anything that could leave
+/// it: `..`, absolute names, and symbolic links (in the name or at it)
+/// that lead outside. What exists of the path is resolved, so a link to a
+/// file not yet written is refused too.
 pub fn sandboxed(dir: &Path, name: &str) -> Result<PathBuf, String> {
     let path = Path::new(name);
     let inside = !name.is_empty() && path.components().all(|c| matches!(c, Component::Normal(_)));
     if !inside {
         return Err(format!("{name:?}: only plain relative names inside the files directory are allowed"));
     }
-    Ok(dir.join(path))
+    let path = dir.join(path);
+    let Ok(root) = dir.canonicalize() else {
+        return Ok(path); // nothing exists under it yet, so nothing can lead out
+    };
+    let mut existing = path.as_path();
+    while existing.symlink_metadata().is_err() {
+        existing = existing.parent().unwrap_or(dir);
+    }
+    match existing.canonicalize() {
+        Ok(real) if real.starts_with(&root) => Ok(path),
+        _ => Err(format!("{name:?}: a symbolic link there leads outside the files directory")),
+    }
 }
 
 /// Reads a WAV file as mono `f32` at its own rate.
@@ -410,6 +424,25 @@ mod tests {
         assert_eq!(sandboxed(dir, "a/b.wav").unwrap(), dir.join("a/b.wav"));
         for bad in ["../etc/passwd", "/etc/passwd", "a/../../b", "", "./x/.."] {
             assert!(sandboxed(dir, bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn symbolic_links_that_lead_outside_are_refused() {
+        let (dir, outside) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let d = dir.path();
+        std::fs::write(outside.path().join("secret.wav"), b"x").unwrap();
+        std::fs::write(d.join("mine.wav"), b"x").unwrap();
+        std::os::unix::fs::symlink(outside.path(), d.join("out")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret.wav"), d.join("link.wav")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("new.wav"), d.join("dangling.wav")).unwrap();
+        std::os::unix::fs::symlink(d.join("mine.wav"), d.join("alias.wav")).unwrap();
+        for bad in ["out/secret.wav", "out/new.wav", "link.wav", "dangling.wav"] {
+            let e = sandboxed(d, bad).unwrap_err();
+            assert!(e.contains("leads outside"), "{bad}: {e}");
+        }
+        for good in ["mine.wav", "alias.wav", "new.wav", "sub/new.wav"] {
+            assert_eq!(sandboxed(d, good).unwrap(), d.join(good), "{good}");
         }
     }
 
