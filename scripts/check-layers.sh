@@ -8,8 +8,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../backend/src"
 
 TRANSPORTS='osc::(udp|tcp|discovery|dns_sd|batch|start|bind|Osc)'
 rules=(
-  "fanout.rs|limit_log|engine|engine_host|lab|notify|model|namespace|app|osc|http|server|cli"
-  "limit_log.rs|engine|engine_host|lab|notify|model|namespace|app|osc|http|server|cli"
+  "limit_log.rs|fanout|engine|engine_host|lab|notify|model|namespace|app|osc|http|server|cli"
+  "fanout.rs|engine|engine_host|lab|notify|model|namespace|app|osc|http|server|cli"
   "engine|engine_host|lab|model|namespace|app|osc|http|server|cli"
   "notify.rs|engine|engine_host|lab|model|namespace|app|osc|http|server|cli"
   "lab|engine_host|model|namespace|app|osc|http|server|cli"

@@ -57,7 +57,7 @@ pub struct App {
 
 impl App {
     pub fn new(model: Model, shutdown: CancellationToken) -> App {
-        App { model, traffic: Fanout::new(TRAFFIC_LIMITS), shutdown }
+        App { model, traffic: Fanout::new("bridge", TRAFFIC_LIMITS), shutdown }
     }
 
     /// Every reply to one OSC message, whichever transport brought it.

@@ -7,7 +7,9 @@
 //! events behind loses the oldest and is told how many; one whose queue
 //! passes its byte budget, or the largest queue when all of them together
 //! pass the total, is told once and closed, so its memory is freed at once.
-//! The publisher never waits and never slows the other consumers.
+//! The publisher never waits and never slows the other consumers; a
+//! consumer's driver can wait on [`Receiver::closed`] while it is stuck
+//! writing, so that it drops its client at once.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -49,6 +51,8 @@ type Filter<T> = Box<dyn Fn(&T) -> bool + Send + Sync>;
 struct Queue<T> {
     state: Mutex<State<T>>,
     ready: Notify,
+    /// Woken when the queue is closed.
+    gone: Notify,
     wants: Option<Filter<T>>,
 }
 
@@ -60,6 +64,8 @@ struct State<T> {
 }
 
 struct Shared<T> {
+    /// What the consumers are, for the log line when one is closed.
+    name: &'static str,
     queues: Mutex<Vec<Weak<Queue<T>>>>,
     total: AtomicUsize,
     limits: Limits,
@@ -87,9 +93,11 @@ fn lock<S>(m: &Mutex<S>) -> MutexGuard<'_, S> {
 }
 
 impl<T: Clone + Weigh> Fanout<T> {
-    pub fn new(limits: Limits) -> Self {
+    /// `name` says what the consumers are in the log (`notification stream`).
+    pub fn new(name: &'static str, limits: Limits) -> Self {
         let limits = Limits { events: limits.events.max(1), ..limits };
-        Fanout { shared: Arc::new(Shared { queues: Mutex::default(), total: AtomicUsize::new(0), limits }) }
+        let queues = Mutex::default();
+        Fanout { shared: Arc::new(Shared { name, queues, total: AtomicUsize::new(0), limits }) }
     }
 
     /// A consumer of every value.
@@ -104,7 +112,8 @@ impl<T: Clone + Weigh> Fanout<T> {
 
     fn subscribe_to(&self, wants: Option<Filter<T>>) -> Receiver<T> {
         let state = State { items: VecDeque::new(), bytes: 0, missed: 0, closed: None };
-        let queue = Arc::new(Queue { state: Mutex::new(state), ready: Notify::new(), wants });
+        let queue =
+            Arc::new(Queue { state: Mutex::new(state), ready: Notify::new(), gone: Notify::new(), wants });
         lock(&self.shared.queues).push(Arc::downgrade(&queue));
         Receiver { queue, shared: self.shared.clone() }
     }
@@ -120,7 +129,7 @@ impl<T: Clone + Weigh> Fanout<T> {
         let size = value.bytes();
         let mut queues = lock(&self.shared.queues);
         queues.retain(|q| q.strong_count() > 0);
-        let mut open = vec![];
+        let (mut open, mut closed) = (vec![], vec![]);
         for queue in queues.iter().filter_map(Weak::upgrade) {
             if queue.wants.as_ref().is_some_and(|wants| !wants(&value)) {
                 continue;
@@ -139,7 +148,7 @@ impl<T: Clone + Weigh> Fanout<T> {
             state.bytes += size;
             self.shared.total.fetch_add(size, Ordering::Relaxed);
             if state.bytes > budget {
-                close(&self.shared, &mut state);
+                closed.push(close(&self.shared, &queue, &mut state));
             } else {
                 open.push((state.bytes, queue.clone()));
             }
@@ -153,19 +162,28 @@ impl<T: Clone + Weigh> Fanout<T> {
                 if self.shared.total.load(Ordering::Relaxed) <= total_bytes {
                     break;
                 }
-                close(&self.shared, &mut lock(&queue.state));
+                closed.push(close(&self.shared, &queue, &mut lock(&queue.state)));
                 queue.ready.notify_one();
             }
+        }
+        // Logged with no lock held: the log feeds notifications, which are sent here.
+        drop(queues);
+        for bytes in closed {
+            let name = self.shared.name;
+            crate::limit_log::limit_hit(name, format_args!("closed a {name} {bytes} bytes behind"));
         }
     }
 }
 
-/// Frees a consumer's queue and marks it closed with what it held.
-fn close<T: Weigh>(shared: &Shared<T>, state: &mut State<T>) {
-    shared.total.fetch_sub(state.bytes, Ordering::Relaxed);
-    state.closed = Some(state.bytes);
+/// Frees a consumer's queue and marks it closed with what it held; returns that.
+fn close<T: Weigh>(shared: &Shared<T>, queue: &Queue<T>, state: &mut State<T>) -> usize {
+    let bytes = state.bytes;
+    shared.total.fetch_sub(bytes, Ordering::Relaxed);
+    state.closed = Some(bytes);
     state.items = VecDeque::new();
     state.bytes = 0;
+    queue.gone.notify_waiters();
+    bytes
 }
 
 impl<T: Weigh> Receiver<T> {
@@ -177,6 +195,19 @@ impl<T: Weigh> Receiver<T> {
             }
             // A value queued since the look above left a permit: no wake-up is lost.
             self.queue.ready.notified().await;
+        }
+    }
+
+    /// Returns once this consumer has been closed for falling too far behind.
+    pub async fn closed(&self) {
+        loop {
+            let gone = self.queue.gone.notified();
+            tokio::pin!(gone);
+            gone.as_mut().enable();
+            if lock(&self.queue.state).closed.is_some() {
+                return;
+            }
+            gone.await;
         }
     }
 
@@ -214,7 +245,7 @@ mod tests {
     }
 
     fn fanout() -> Fanout<Vec<u8>> {
-        Fanout::new(Limits { events: 4, bytes: 1000, total_bytes: 2500 })
+        Fanout::new("test consumer", Limits { events: 4, bytes: 1000, total_bytes: 2500 })
     }
 
     #[test]
@@ -294,6 +325,18 @@ mod tests {
         assert_eq!(f.receiver_count(), 2);
         drop(all);
         assert_eq!((f.receiver_count(), f.shared.total.load(Ordering::Relaxed)), (1, 0));
+    }
+
+    #[tokio::test]
+    async fn a_driver_stuck_writing_learns_its_consumer_was_closed() {
+        let f = fanout();
+        let stuck = f.subscribe();
+        let sender = f.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            sender.send(vec![0; 1001]);
+        });
+        tokio::time::timeout(std::time::Duration::from_secs(5), stuck.closed()).await.expect("woken");
     }
 
     #[tokio::test]

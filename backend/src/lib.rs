@@ -15,7 +15,8 @@
 //! - [`http`]: the GNS3 API v1, notification streams, the bridge and the dashboard;
 //! - [`server`]: configuration and start-up of all of it;
 //! - [`cli`]: `patchbay osc`, a shell that drives any server over OSC;
-//! - [`logging`]: tracing set-up that also feeds `log.*` notifications.
+//! - [`logging`]: tracing set-up that also feeds `log.*` notifications;
+//! - [`memory`]: memory freed after a burst handed back to the system.
 
 pub mod app;
 pub mod cli;
@@ -26,6 +27,7 @@ pub mod http;
 pub mod lab;
 pub mod limit_log;
 pub mod logging;
+pub mod memory;
 pub mod model;
 pub mod namespace;
 pub mod notify;

@@ -45,8 +45,8 @@ impl Hub {
     /// `capacity` is how many events a consumer may lag behind before it
     /// starts losing them; `idle` is the ping interval of a quiet stream.
     pub fn new(capacity: usize, idle: Duration) -> Self {
-        let tx =
-            Fanout::new(fanout::Limits { events: capacity, bytes: CONSUMER_BYTES, total_bytes: TOTAL_BYTES });
+        let limits = fanout::Limits { events: capacity, bytes: CONSUMER_BYTES, total_bytes: TOTAL_BYTES };
+        let tx = Fanout::new("notification stream", limits);
         Hub { tx, stats: Arc::new(Mutex::new(HostStats::new())), idle }
     }
 
@@ -102,15 +102,17 @@ impl Feed {
             }
             Ok(Recv::Closed { bytes }) => {
                 self.closed = true;
-                crate::limit_log::limit_hit(
-                    "notification-consumer",
-                    format_args!("closed a notification stream {bytes} bytes behind"),
-                );
                 Some(self.warning(format!(
                     "This notification stream fell {bytes} bytes behind (the most is {CONSUMER_BYTES}) and is closed: reconnect"
                 )))
             }
         }
+    }
+
+    /// Returns once this feed has been closed for falling too far behind,
+    /// for a driver stuck writing to its client.
+    pub async fn closed(&self) {
+        self.rx.closed().await
     }
 
     fn warning(&mut self, message: String) -> String {

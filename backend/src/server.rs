@@ -227,6 +227,7 @@ pub async fn start(config: &Config, hub: Hub) -> anyhow::Result<Running> {
             }
         });
     }
+    tokio::spawn(crate::memory::trim_periodically(shutdown.clone()));
     let dashboard = config.dashboard();
     let router = http::app(Arc::new(Web { app: app.clone(), dashboard: dashboard.clone() }));
     let stop = shutdown.clone();

@@ -132,25 +132,10 @@ async fn a_patchbay_pc_and_real_vpcs_ping_each_other() {
     require("vpcs", "vpcs");
     let server = TempServer::start(&[]).await;
     let c = Client::new();
-    let project: Value = c
-        .post(server.url("/v1/projects"))
-        .body(r#"{"name": "interop"}"#)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let project = common::post_json(&c, server.url("/v1/projects"), r#"{"name": "interop"}"#).await;
     let p = project["project_id"].as_str().unwrap();
-    let vm: Value = c
-        .post(server.url(&format!("/v1/projects/{p}/vpcs/vms")))
-        .body(r#"{"name": "PC"}"#)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let vm =
+        common::post_json(&c, server.url(&format!("/v1/projects/{p}/vpcs/vms")), r#"{"name": "PC"}"#).await;
     let v = vm["vm_id"].as_str().unwrap();
     let lport = c
         .post(server.url(&format!("/v1/projects/{p}/ports/udp")))

@@ -41,13 +41,12 @@ where
                 Recv::Item(t) => {
                     let peer = if t.peer == PEER { "websocket".to_owned() } else { format!("udp:{}", t.peer) };
                     let frame = OscTraffic { direction: if t.incoming { "in" } else { "out" }.into(), peer, message: to_json(&t.message) };
-                    if send(&mut socket, &frame).await.is_err() {
+                    if !send_unless_closed(&mut socket, &frame, &traffic).await {
                         break;
                     }
                 }
                 Recv::Missed(_) => {} // a slow viewer misses traffic, never slows it
                 Recv::Closed { bytes } => {
-                    crate::limit_log::limit_hit("bridge-consumer", format_args!("closed an OSC bridge {bytes} bytes behind"));
                     let reason = format!("This bridge fell {bytes} bytes behind the traffic and is closed: reconnect");
                     let frame = OscTraffic { direction: "reply".into(), peer: "websocket".into(), message: to_json(&crate::namespace::error("/bridge", reason)) };
                     let _ = send(&mut socket, &frame).await;
@@ -66,7 +65,7 @@ where
                     };
                     for r in replies {
                         let frame = OscTraffic { direction: "reply".into(), peer: "websocket".into(), message: to_json(&r) };
-                        if send(&mut socket, &frame).await.is_err() {
+                        if !send_unless_closed(&mut socket, &frame, &traffic).await {
                             return;
                         }
                     }
@@ -79,6 +78,19 @@ where
                 break;
             }
         }
+    }
+}
+
+/// Sends a frame; false when the client is gone, or stalls the send while
+/// its traffic feed is closed for falling too far behind.
+async fn send_unless_closed<S: Sink<WsMessage> + Unpin>(
+    socket: &mut S,
+    frame: &OscTraffic,
+    traffic: &crate::fanout::Receiver<Arc<crate::app::Traffic>>,
+) -> bool {
+    tokio::select! {
+        sent = send(socket, frame) => sent.is_ok(),
+        () = traffic.closed() => false,
     }
 }
 

@@ -58,8 +58,10 @@ where
                     let _ = socket.send(Message::Close(None)).await;
                     break;
                 };
-                if socket.send(Message::Text(line.into())).await.is_err() {
-                    break;
+                // A client that does not read stalls this send: it ends once its feed is closed.
+                tokio::select! {
+                    sent = socket.send(Message::Text(line.into())) => if sent.is_err() { break },
+                    () = feed.closed() => break,
                 }
             }
             incoming = socket.next() => match incoming {

@@ -59,9 +59,13 @@ fn code(addr: &str, n: usize, mut args: Vec<Arg>) -> Message {
     Message::new(addr, args)
 }
 
-/// An error reply: `-1` and a readable message, at the input's address.
+/// An error reply: `-1` and a readable message, at the input's address,
+/// cut to its first [`pattern::MAX_ADDRESS`] bytes: an error about a huge
+/// address must not be a huge reply (to a sender UDP cannot verify).
 pub fn error(addr: &str, message: impl ToString) -> Message {
-    Message::new(addr, vec![Arg::Int(-1), Arg::Str(message.to_string())])
+    let cut =
+        (0..=addr.len().min(pattern::MAX_ADDRESS)).rev().find(|&i| addr.is_char_boundary(i)).unwrap_or(0);
+    Message::new(&addr[..cut], vec![Arg::Int(-1), Arg::Str(message.to_string())])
 }
 
 fn strs<I: IntoIterator<Item = S>, S: Into<String>>(items: I) -> Vec<Arg> {

@@ -132,6 +132,7 @@ async fn long_addresses_and_huge_expansions_get_an_error_reply() {
         assert_eq!(replies.len(), 1);
         assert_eq!(replies[0].args[0], Arg::Int(-1));
         assert!(replies[0].args[1].as_str().unwrap().contains("longer than"), "{:?}", replies[0].args);
+        assert_eq!(replies[0].addr, addr[..2048], "the reply is at the address's first 2,048 bytes");
     }
     // The pathological patterns answer at once (with no match).
     let started = std::time::Instant::now();

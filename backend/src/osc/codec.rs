@@ -219,6 +219,20 @@ fn check_strings(args: &[Arg]) -> Result<(), String> {
     check_args(args, usize::MAX)
 }
 
+/// The address of the first message in a bundle's content, however deep:
+/// where an error about the whole bundle is sent. (Not `#bundle`: a
+/// message at that address reads as a bundle to every decoder.)
+pub fn first_address(content: &[Packet]) -> Option<&str> {
+    let mut stack: Vec<&Packet> = content.iter().rev().collect();
+    while let Some(p) = stack.pop() {
+        match p {
+            Packet::Message(m) => return Some(&m.addr),
+            Packet::Bundle { content, .. } => stack.extend(content.iter().rev()),
+        }
+    }
+    None
+}
+
 /// What the decoder checks, for a message that did not come as OSC bytes
 /// (the WebSocket bridge's JSON): arrays at most [`MAX_ARRAY_DEPTH`] deep,
 /// strings at most [`MAX_STRING`] bytes.

@@ -141,7 +141,9 @@ async fn run_packet(p: Packet, peer: SocketAddr, app: &App) -> Vec<Message> {
                             "osc-bundles",
                             format_args!("OSC bundle over TCP from {peer} refused: {reason}"),
                         );
-                        replies.push(namespace::error("#bundle", reason));
+                        if let Some(addr) = codec::first_address(&content) {
+                            replies.push(namespace::error(addr, reason));
+                        }
                         continue;
                     }
                 }

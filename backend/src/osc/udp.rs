@@ -262,16 +262,20 @@ impl UdpLoop {
     /// that must wait is counted as).
     fn run_packet(&mut self, packet: Packet, peer: SocketAddr, size: usize) {
         match packet {
-            Packet::Bundle { time, content } => match bundle_wait(time) {
-                // Immediately (1) or already past: now, in order.
-                Ok(None) => content.into_iter().for_each(|p| self.run_packet(p, peer, size)),
-                Ok(Some(wait)) => {
-                    if let Err(reason) = self.schedule.add(Instant::now() + wait, peer, content, size) {
-                        self.refuse("osc-bundles", "#bundle", reason, peer);
+            Packet::Bundle { time, content } => {
+                let refused = match bundle_wait(time) {
+                    // Immediately (1) or already past: now, in order.
+                    Ok(None) => return content.into_iter().for_each(|p| self.run_packet(p, peer, size)),
+                    Ok(Some(wait)) => {
+                        let addr = codec::first_address(&content).map(str::to_owned);
+                        self.schedule.add(Instant::now() + wait, peer, content, size).err().map(|e| (addr, e))
                     }
+                    Err(reason) => Some((codec::first_address(&content).map(str::to_owned), reason)),
+                };
+                if let Some((Some(addr), reason)) = refused {
+                    self.refuse("osc-bundles", &addr, reason, peer);
                 }
-                Err(reason) => self.refuse("osc-bundles", "#bundle", reason, peer),
-            },
+            }
             Packet::Message(m) if m.addr == "#split" => {
                 match self.reassembly.fragment(peer, &m, Instant::now()) {
                     Ok(Some(whole)) => match codec::decode_unbounded(&whole) {

@@ -220,3 +220,12 @@ pub(crate) fn require(tool: &str, package: &str) {
             .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()));
     assert!(found, "this test needs `{tool}` (Debian package {package}): run scripts/setup.sh, or apt-get install {package}");
 }
+
+/// POSTs `body` and returns the answer as JSON (the API's objects and errors both are).
+pub(crate) async fn post_json(
+    client: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    body: &str,
+) -> serde_json::Value {
+    client.post(url).body(body.to_owned()).send().await.unwrap().json().await.unwrap()
+}
