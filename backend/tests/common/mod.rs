@@ -13,6 +13,7 @@ use clap::Parser;
 use patchbay::server::{self, Config, Running};
 
 pub(crate) mod lab;
+pub(crate) mod mutate;
 pub(crate) mod osc_client;
 
 /// Each server in a test binary gets port ranges no other one uses.
