@@ -13,6 +13,8 @@ mod common;
 #[path = "../tests/common/mutate.rs"]
 #[allow(dead_code)]
 mod mutate;
+#[path = "../tests/common/watch.rs"]
+mod watch;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -23,22 +25,7 @@ use mutate::{mutate, osc_seeds, Rng};
 use patchbay::http::bridge::to_json;
 use patchbay::osc::codec::{self, Packet};
 use patchbay::osc::slip;
-
-fn free_port() -> u16 {
-    loop {
-        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-fn rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the server is alive");
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
-}
+use watch::{free_osc_port, quantile, rss};
 
 /// An OSC query and an HTTP request; their latencies.
 fn probe(osc: &UdpSocket, server: SocketAddr, http: &reqwest::blocking::Client, base: &str) -> [Duration; 2] {
@@ -62,7 +49,7 @@ fn main() {
     let seed =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
     let data = tempfile::tempdir().unwrap();
-    let osc_port = free_port();
+    let osc_port = free_osc_port();
     let flags = [format!("--osc-port={osc_port}"), "--no-audio".into(), "--osc-no-quit".into()];
     let server = common::Server::start(data.path(), &flags);
     let pid = server.child.id();
@@ -121,7 +108,7 @@ fn main() {
     latencies.extend(probe(&prober, target, &http, &server.base));
     let end_rss = rss(pid);
     latencies.sort();
-    let q = |x: f64| latencies[((latencies.len() - 1) as f64 * x) as usize];
+    let q = |x: f64| quantile(&latencies, x);
     println!(
         "{packets} packets in {:.0} s (UDP {}, TCP {}, bridge {}; {reconnects} reconnects), seed {seed}",
         took.as_secs_f64(),

@@ -67,6 +67,8 @@ struct Shared<T> {
     /// What the consumers are, for the log line when one is closed.
     name: &'static str,
     queues: Mutex<Vec<Weak<Queue<T>>>>,
+    /// Receivers alive: read for every OSC message (is anyone watching?), so not under the lock.
+    receivers: AtomicUsize,
     total: AtomicUsize,
     limits: Limits,
 }
@@ -97,7 +99,8 @@ impl<T: Clone + Weigh> Fanout<T> {
     pub fn new(name: &'static str, limits: Limits) -> Self {
         let limits = Limits { events: limits.events.max(1), ..limits };
         let queues = Mutex::default();
-        Fanout { shared: Arc::new(Shared { name, queues, total: AtomicUsize::new(0), limits }) }
+        let (receivers, total) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        Fanout { shared: Arc::new(Shared { name, queues, receivers, total, limits }) }
     }
 
     /// A consumer of every value.
@@ -115,12 +118,13 @@ impl<T: Clone + Weigh> Fanout<T> {
         let queue =
             Arc::new(Queue { state: Mutex::new(state), ready: Notify::new(), gone: Notify::new(), wants });
         lock(&self.shared.queues).push(Arc::downgrade(&queue));
+        self.shared.receivers.fetch_add(1, Ordering::Relaxed);
         Receiver { queue, shared: self.shared.clone() }
     }
 
     /// Consumers subscribed now.
     pub fn receiver_count(&self) -> usize {
-        lock(&self.shared.queues).iter().filter(|q| q.strong_count() > 0).count()
+        self.shared.receivers.load(Ordering::Relaxed)
     }
 
     /// Queues `value` for every consumer that wants it.
@@ -231,6 +235,7 @@ impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         let state = lock(&self.queue.state);
         self.shared.total.fetch_sub(state.bytes, Ordering::Relaxed);
+        self.shared.receivers.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -10,32 +10,15 @@
 mod common;
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::watch::{free_osc_port, quantile, rss};
 use common::Binary;
 use patchbay::osc::codec::{self, Arg, Message, Packet};
 use patchbay::osc::slip;
-
-/// A port free for both UDP and TCP, for the binary's OSC.
-fn free_osc_port() -> u16 {
-    loop {
-        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-/// Resident memory of a process, in bytes.
-fn rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
-}
 
 fn message(addr: &str, args: Vec<Arg>) -> Vec<u8> {
     codec::encode_message(&Message::new(addr, args))
@@ -356,7 +339,7 @@ async fn a_hostile_client_fails_only_itself() {
     assert!(server_alive(&server), "the server lives");
     let end = rss(pid);
     latencies.sort();
-    let p = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+    let p = |q: f64| quantile(&latencies, q);
     eprintln!(
         "well-behaved client: {} requests, p50 {:?}, p99 {:?}, max {:?}; RSS start {} MB, peak {} MB, end {} MB",
         latencies.len(),

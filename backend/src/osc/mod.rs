@@ -29,6 +29,15 @@ use std::sync::Arc;
 
 use crate::app::App;
 
+/// A packet that could not be read at all, on any transport: one log line
+/// (rate-limited), no reply, as there is no address to send it to.
+pub fn refused_packet(transport: &str, peer: SocketAddr, e: &codec::DecodeError) {
+    crate::limit_log::limit_hit(
+        "osc-decode",
+        format_args!("refused an OSC packet over {transport} from {peer}: {e}"),
+    );
+}
+
 /// Where and how OSC is served.
 #[derive(Debug, Clone)]
 pub struct OscConfig {

@@ -52,9 +52,14 @@ struct Partial {
     parts: BTreeMap<usize, Vec<u8>>,
     /// Bytes of the fragments' data.
     data: usize,
-    /// Bytes this message holds, overheads included.
-    held: usize,
     since: Instant,
+}
+
+impl Partial {
+    /// Bytes this message holds, overheads included.
+    fn held(&self) -> usize {
+        self.data + self.parts.len() * FRAGMENT_OVERHEAD
+    }
 }
 
 /// Every sender's unfinished `#split` message, within the limits above.
@@ -107,23 +112,20 @@ impl Reassembly {
             count: n,
             parts: BTreeMap::new(),
             data: 0,
-            held: 0,
             since: now,
         });
         if let Some(old) = p.parts.insert(i, data.clone()) {
             // A repeated fragment replaces the first one.
             p.data -= old.len();
-            p.held -= old.len() + FRAGMENT_OVERHEAD;
             self.held -= old.len() + FRAGMENT_OVERHEAD;
         }
         p.data += data.len();
-        p.held += cost;
         self.held += cost;
         if p.parts.len() < p.count {
             return Ok(None);
         }
         let p = self.partials.remove(&peer).expect("present");
-        self.held -= p.held;
+        self.held -= p.held();
         Ok(Some(p.parts.into_values().flatten().collect()))
     }
 
@@ -133,7 +135,7 @@ impl Reassembly {
         self.partials.retain(|_, p| {
             let keep = now.duration_since(p.since) < SPLIT_EXPIRY;
             if !keep {
-                *held -= p.held;
+                *held -= p.held();
             }
             keep
         });
@@ -146,7 +148,7 @@ impl Reassembly {
 
     fn drop_peer(&mut self, peer: SocketAddr) {
         if let Some(p) = self.partials.remove(&peer) {
-            self.held -= p.held;
+            self.held -= p.held();
         }
     }
 }

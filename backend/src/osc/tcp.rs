@@ -110,7 +110,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, app: Arc<App>, all: 
                 Err(DecodeError { addr: Some(addr), reason }) => {
                     replies.push(namespace::error(&addr, reason))
                 }
-                Err(e) => super::udp::refused_packet("TCP", peer, &e),
+                Err(e) => super::refused_packet("TCP", peer, &e),
             };
         }
         if write(&mut stream, &replies).await.is_err() {

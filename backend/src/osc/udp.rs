@@ -254,7 +254,7 @@ impl UdpLoop {
             Err(DecodeError { addr: Some(addr), reason }) => {
                 self.send(&namespace::error(&addr, reason), peer)
             }
-            Err(e) => refused_packet("UDP", peer, &e),
+            Err(e) => super::refused_packet("UDP", peer, &e),
         }
     }
 
@@ -375,11 +375,3 @@ impl UdpLoop {
 
 /// How often unfinished `#split` messages are looked at for expiry.
 const SWEEP: Duration = Duration::from_millis(500);
-
-/// A packet that could not be read at all: one log line (rate-limited), no reply.
-pub fn refused_packet(transport: &str, peer: SocketAddr, e: &DecodeError) {
-    crate::limit_log::limit_hit(
-        "osc-decode",
-        format_args!("refused an OSC packet over {transport} from {peer}: {e}"),
-    );
-}
