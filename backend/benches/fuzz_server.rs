@@ -5,7 +5,8 @@
 //! `cargo bench -p patchbay --bench fuzz_server` sends `BENCH_PACKETS`
 //! (default 1,000,000) packets, mutated from real ones as the fuzz harness
 //! does (`tests/common/mutate.rs`): 70 % over UDP, 20 % over one TCP
-//! connection (reopened if the server closes it), 10 % as JSON over the
+//! connection (reopened if the server closes it, or holds it for a future
+//! bundle), 10 % as JSON over the
 //! bridge. It fails if the server dies or a probe goes unanswered; it
 //! prints the probes' latencies and the server's memory.
 
@@ -63,7 +64,14 @@ fn main() {
     let prober = UdpSocket::bind("127.0.0.1:0").unwrap();
     prober.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
-    let mut tcp = TcpStream::connect(target).unwrap();
+    // A future bundle holds its connection until its time (up to 60 s, in that
+    // connection's order): a write that cannot go on moves to a new connection.
+    let connect = || {
+        let tcp = TcpStream::connect(target).expect("TCP still accepts");
+        tcp.set_write_timeout(Some(Duration::from_millis(200))).unwrap();
+        tcp
+    };
+    let mut tcp = connect();
     let (mut rng, seeds) = (Rng(seed), osc_seeds());
     let (start_rss, mut peak) = (rss(pid), 0);
     let (mut sent, mut reconnects, mut latencies) = ([0u64; 3], 0, vec![]);
@@ -79,7 +87,7 @@ fn main() {
             }
             7 | 8 => {
                 if tcp.write_all(&slip::encode(&packet)).is_err() {
-                    tcp = TcpStream::connect(target).expect("TCP still accepts");
+                    tcp = connect();
                     reconnects += 1;
                 }
                 sent[1] += 1;
