@@ -111,12 +111,37 @@ enum ToConsole {
     Close(ClientId),
 }
 
+/// `text` in pieces of at most `max` bytes, cut at character boundaries.
+fn chunks(mut text: &str, max: usize) -> impl Iterator<Item = &str> {
+    std::iter::from_fn(move || {
+        if text.is_empty() {
+            return None;
+        }
+        let mut end = text.len().min(max);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        if end == 0 {
+            end = text.chars().next().map_or(0, char::len_utf8); // max below one character
+        }
+        let (piece, rest) = text.split_at(end);
+        text = rest;
+        Some(piece)
+    })
+}
+
 /// Keystrokes from a client, already assembled into lines.
 enum FromConsole {
     Input(ClientId, Input),
 }
 
+/// Console messages kept for the slowest client; older ones are skipped
+/// (it is told nothing, as a terminal that scrolled).
 const CONSOLE_BACKLOG: usize = 256;
+/// Longest console message in bytes before telnet encoding (which at most
+/// doubles it): longer text goes as several, so a PC's backlog holds at most
+/// `CONSOLE_BACKLOG` × 2 × this (2 MiB), whatever it prints.
+pub const CONSOLE_CHUNK: usize = 4096;
 /// Console messages the slowest client may have unread before a running
 /// ping or trace waits for it, so that no line is lost (a terminal's output
 /// holds a VPCS process up the same way).
@@ -301,7 +326,9 @@ impl Station {
                 Output::Frame(frame) => self.send(vec![frame]),
                 Output::Text(text) => {
                     if let Some(to_console) = &self.to_console {
-                        let _ = to_console.send(ToConsole::Text(Bytes::from(telnet::encode(&text))));
+                        for chunk in chunks(&text, CONSOLE_CHUNK) {
+                            let _ = to_console.send(ToConsole::Text(Bytes::from(telnet::encode(chunk))));
+                        }
                     }
                 }
                 Output::Disconnect(client) => {
@@ -431,5 +458,21 @@ async fn serve_client(
                 Err(broadcast::error::RecvError::Closed) => return,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunks;
+
+    #[test]
+    fn console_text_is_cut_at_character_boundaries() {
+        let text = "é".repeat(5000); // 10,000 bytes, two per character
+        let pieces: Vec<&str> = chunks(&text, 4095).collect();
+        assert_eq!(pieces.len(), 3);
+        assert!(pieces.iter().all(|p| p.len() <= 4095 && !p.is_empty()));
+        assert_eq!(pieces.concat(), text);
+        assert_eq!(chunks("ab€", 1).collect::<Vec<_>>(), ["a", "b", "€"]);
+        assert_eq!(chunks("", 10).count(), 0);
     }
 }
