@@ -8,6 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../backend/src"
 
 TRANSPORTS='osc::(udp|tcp|discovery|dns_sd|batch|start|bind|Osc)'
 rules=(
+  "access|limit_log|fanout|engine|engine_host|lab|notify|model|namespace|app|osc|http|server|cli"
   "limit_log.rs|fanout|engine|engine_host|lab|notify|model|namespace|app|osc|http|server|cli"
   "fanout.rs|engine|engine_host|lab|notify|model|namespace|app|osc|http|server|cli"
   "engine|engine_host|lab|model|namespace|app|osc|http|server|cli"

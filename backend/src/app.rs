@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::access::Role;
 use crate::fanout::{self, Fanout, Weigh};
 use crate::model::Model;
 use crate::namespace::{After, Namespace};
@@ -61,9 +62,11 @@ impl App {
     }
 
     /// Every reply to one OSC message, whichever transport brought it.
-    pub async fn osc(&self, peer: SocketAddr, message: Message) -> Vec<Message> {
+    /// `role` is what the sender may do (OSC over UDP and TCP: admin, from
+    /// an allowed source; the bridge: its token's role).
+    pub async fn osc(&self, peer: SocketAddr, message: Message, role: Role) -> Vec<Message> {
         self.publish(true, peer, &message);
-        let (replies, after) = Namespace { model: &self.model }.handle(&message).await;
+        let (replies, after) = Namespace { model: &self.model, role }.handle(&message).await;
         for r in &replies {
             self.publish(false, peer, r);
         }

@@ -2,6 +2,7 @@
 //!
 //! Layout, from the bottom up (each layer uses only the layers above it in
 //! this list; `scripts/check-layers.sh` fails the build if one reaches down):
+//! - [`access`]: who may reach the server and do what (Host, Origin, tokens, OSC sources);
 //! - [`limit_log`]: one log line per limit a client hits, rate-limited;
 //! - [`fanout`]: one publisher to many consumers, each bounded in events and bytes;
 //! - [`engine`]: the OSW-style audio engine (graph, transforms, clocks); no tokio, no sockets;
@@ -18,6 +19,7 @@
 //! - [`logging`]: tracing set-up that also feeds `log.*` notifications;
 //! - [`memory`]: memory freed after a burst handed back to the system.
 
+pub mod access;
 pub mod app;
 pub mod cli;
 pub mod engine;

@@ -1,9 +1,11 @@
 //! The `patchbay` binary: the server (the default), or `render`, which plays
-//! a patch file offline into a WAV file.
+//! a patch file offline into a WAV file, `osc`, a shell over OSC, or
+//! `token new`, which makes a token for `--token-file`.
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use patchbay::access::tokens::{self, Role};
 use patchbay::engine::patch_file::PatchFile;
 use patchbay::engine::render::{render_to_wav, RenderOptions};
 use patchbay::engine::transform::Setup;
@@ -53,6 +55,24 @@ enum Command {
         #[arg(long, default_value_t = 7706)]
         discovery_port: u16,
     },
+    /// Tokens for --token-file.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Adds a new random token to the file (made with mode 0600 if missing) and prints it once.
+    New {
+        /// `admin` (everything) or `viewer` (reads only).
+        #[arg(long, default_value = "admin", value_parser = ["admin", "viewer"])]
+        role: String,
+        /// The token file the server reads with --token-file.
+        #[arg(long, env = "PATCHBAY_TOKEN_FILE")]
+        token_file: PathBuf,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -62,6 +82,13 @@ fn main() -> anyhow::Result<()> {
             render(patch, out, seconds, Setup { rate: rate as f64, block: block as usize }, files_dir)
         }
         Some(Command::Osc { server, discovery_port }) => patchbay::cli::run(&server, discovery_port),
+        Some(Command::Token { command: TokenCommand::New { role, token_file } }) => {
+            let role = Role::parse(&role).expect("clap checked the role");
+            let token = tokens::append_new(&token_file, role)?;
+            eprintln!("added a {role} token to {}; it is shown only this once:", token_file.display());
+            println!("{token}");
+            Ok(())
+        }
         None => serve(cli.server),
     }
 }

@@ -4,7 +4,9 @@
 //! and the namespace is built over it alone.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use crate::access::Sources;
 use crate::engine_host::EngineHost;
 use crate::lab::Lab;
 use crate::notify::Hub;
@@ -20,6 +22,8 @@ pub struct Powers {
     pub start_patch: Option<PathBuf>,
     /// The OSC port (UDP and TCP), shown at `/osc_server/communicator/basePort`.
     pub osc_port: u16,
+    /// Where OSC is accepted from, and how much was refused.
+    pub osc_sources: Arc<Sources>,
 }
 
 /// The server's state, which every view acts on.
@@ -59,8 +63,13 @@ pub(crate) mod testing {
             udp_ports: first_port + 100..=first_port + 199,
         };
         let lab = Lab::open(lab_config, hub.clone()).await.unwrap();
-        let powers =
-            Powers { quit: true, patches_dir: dir.join("patches"), start_patch: None, osc_port: 7707 };
+        let powers = Powers {
+            quit: true,
+            patches_dir: dir.join("patches"),
+            start_patch: None,
+            osc_port: 7707,
+            osc_sources: Default::default(),
+        };
         std::fs::create_dir_all(&powers.patches_dir).unwrap();
         Model { lab, engine, hub, powers }
     }

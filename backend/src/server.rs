@@ -10,8 +10,10 @@ use anyhow::Context;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::access::{Site, Sources, Tokens};
 use crate::app::App;
 use crate::engine_host::{EngineHost, EngineOptions};
+use crate::http::guard::Access;
 use crate::http::{self, Web};
 use crate::lab::{Lab, LabConfig};
 use crate::model::{Model, Powers};
@@ -26,9 +28,28 @@ use crate::osc::{self, Osc, OscConfig};
     args_override_self = true
 )]
 pub struct Config {
-    /// Address to listen on. Anything but loopback exposes an unauthenticated API.
+    /// Address to listen on. Anything but loopback needs --token-file (or --insecure-no-auth).
     #[arg(long, env = "PATCHBAY_HOST", default_value = "127.0.0.1")]
     pub host: IpAddr,
+    /// Tokens and their roles (`admin` or `viewer`), one `ROLE TOKEN` per line; make one
+    /// with `patchbay token new`. Given, every API route needs a token, even on loopback.
+    #[arg(long, env = "PATCHBAY_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Serve a non-loopback address without tokens: anyone who reaches it may do anything.
+    #[arg(long)]
+    pub insecure_no_auth: bool,
+    /// A web origin (`http://host:port`) whose pages may change things and open WebSockets,
+    /// besides the server's own pages (repeatable, or comma-separated in the variable).
+    #[arg(long, env = "PATCHBAY_ALLOW_ORIGIN", value_delimiter = ',')]
+    pub allow_origin: Vec<String>,
+    /// A host name the `Host` header may carry besides localhost and the bound address
+    /// (repeatable). On a non-loopback address without it, any name is answered.
+    #[arg(long, env = "PATCHBAY_ALLOW_HOST", value_delimiter = ',')]
+    pub allow_host: Vec<String>,
+    /// A network OSC is accepted from, as CIDR (repeatable) [default: loopback only].
+    /// Datagrams and connections from elsewhere are dropped and counted.
+    #[arg(long, env = "PATCHBAY_OSC_ALLOW", value_delimiter = ',')]
+    pub osc_allow: Vec<ipnet::IpNet>,
     /// HTTP port (0 picks a free one).
     #[arg(long, env = "PATCHBAY_PORT", default_value_t = 3080)]
     pub port: u16,
@@ -167,9 +188,29 @@ pub fn yield_to_real_time() {
     }
 }
 
+/// The HTTP edge's access rules from the flags, or why the server must not
+/// start; `port` is the port bound.
+fn access(config: &Config, port: u16) -> anyhow::Result<Access> {
+    let tokens = config.token_file.as_deref().map(Tokens::load).transpose()?;
+    if tokens.is_none() && !config.host.is_loopback() && !config.insecure_no_auth {
+        anyhow::bail!(
+            "{} is reachable from other machines: make a token with `patchbay token new --role admin \
+             --token-file tokens.txt` and start with --token-file tokens.txt (or --insecure-no-auth)",
+            config.host
+        );
+    }
+    if tokens.is_none() && !config.host.is_loopback() {
+        tracing::warn!(host = %config.host, "--insecure-no-auth: anyone who reaches this server may do anything");
+    }
+    let site = Site::new(config.host, port, false, &config.allow_host, &config.allow_origin);
+    Ok(Access { site, tokens })
+}
+
 /// Loads the lab, binds and serves. `hub` is passed in so logging can be
 /// hooked to it before anything logs.
 pub async fn start(config: &Config, hub: Hub) -> anyhow::Result<Running> {
+    // Checked before anything starts; the port is known only once bound.
+    access(config, config.port)?;
     let data_dir = config.data_dir();
     let lab_config = LabConfig {
         host: config.host,
@@ -195,6 +236,7 @@ pub async fn start(config: &Config, hub: Hub) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
     let addr = listener.local_addr()?;
+    let access = access(config, addr.port())?;
     let osc_sockets = osc::bind(config.host, config.osc_port)
         .await
         .with_context(|| format!("cannot listen for OSC on {}:{}", config.host, config.osc_port))?;
@@ -205,6 +247,7 @@ pub async fn start(config: &Config, hub: Hub) -> anyhow::Result<Running> {
         patches_dir,
         start_patch: config.patch.clone(),
         osc_port: osc_sockets.port,
+        osc_sources: Arc::new(Sources::new(&config.osc_allow)),
     };
     let shutdown = CancellationToken::new();
     let app = Arc::new(App::new(Model { lab, engine, hub, powers }, shutdown.clone()));
@@ -229,10 +272,12 @@ pub async fn start(config: &Config, hub: Hub) -> anyhow::Result<Running> {
     }
     tokio::spawn(crate::memory::trim_periodically(shutdown.clone()));
     let dashboard = config.dashboard();
-    let router = http::app(Arc::new(Web { app: app.clone(), dashboard: dashboard.clone() }));
+    let router = http::app(Arc::new(Web { app: app.clone(), dashboard: dashboard.clone(), access }));
     let stop = shutdown.clone();
     let task = tokio::spawn(async move {
-        axum::serve(listener, router).with_graceful_shutdown(stop.cancelled_owned()).await
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
     });
     Ok(Running { addr, osc_port: osc.port, app, data_dir, dashboard, shutdown, task, _osc: osc })
 }

@@ -9,11 +9,13 @@ use std::sync::Arc;
 use axum::extract::ws::{Message as WsMessage, WebSocket};
 use axum::extract::State;
 use axum::response::Response;
+use axum::Extension;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use patchbay_shared::{OscArg, OscJson, OscTraffic};
 
 use super::extract::Upgrade;
 use super::Shared;
+use crate::access::Role;
 use crate::app::App;
 use crate::fanout::Recv;
 use crate::osc::codec::{Arg, Message};
@@ -21,15 +23,20 @@ use crate::osc::codec::{Arg, Message};
 /// Largest message a bridge client may send (JSON).
 pub const MAX_MESSAGE: usize = 1024 * 1024;
 
-pub async fn websocket(State(s): State<Shared>, Upgrade(ws): Upgrade<MAX_MESSAGE>) -> Response {
-    ws.on_upgrade(move |socket: WebSocket| serve(socket, s.app.clone()))
+pub async fn websocket(
+    State(s): State<Shared>,
+    Extension(role): Extension<Role>,
+    Upgrade(ws): Upgrade<MAX_MESSAGE>,
+) -> Response {
+    ws.on_upgrade(move |socket: WebSocket| serve(socket, s.app.clone(), role))
 }
 
 /// Stands for the WebSocket client in traffic frames (it has no UDP address).
 const PEER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
 
-/// Generic over the socket so tests can drive it with channels.
-pub async fn serve<S, E>(mut socket: S, app: Arc<App>)
+/// Generic over the socket so tests can drive it with channels. `role` is
+/// the client's token's: a viewer's messages only query.
+pub async fn serve<S, E>(mut socket: S, app: Arc<App>, role: Role)
 where
     S: Sink<WsMessage> + Stream<Item = Result<WsMessage, E>> + Unpin,
 {
@@ -58,7 +65,7 @@ where
                 Some(Ok(WsMessage::Text(text))) => {
                     let replies = match serde_json::from_str::<OscJson>(&text).map(from_json) {
                         Ok(m) => match crate::osc::codec::check_message(&m) {
-                            Ok(()) => app.osc(PEER, m).await,
+                            Ok(()) => app.osc(PEER, m, role).await,
                             Err(reason) => vec![crate::namespace::error(&m.addr, reason)],
                         },
                         Err(e) => vec![crate::namespace::error("/bridge", format!("not an OSC message in JSON: {e}"))],

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use axum::extract::ws::{Message, WebSocket};
 use axum::extract::State;
 use axum::response::Response;
+use axum::Extension;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -15,6 +16,7 @@ use tokio::net::TcpStream;
 use super::error::ApiError;
 use super::extract::{Params, Upgrade};
 use super::{vms, Shared};
+use crate::access::Role;
 use crate::lab::vpc::telnet::{Screen, MAX_LINE};
 
 /// Largest frame a console client may send: lines are cut at `MAX_LINE` anyway.
@@ -22,6 +24,7 @@ const MAX_TYPED: usize = 64 * 1024;
 
 pub async fn websocket(
     State(s): State<Shared>,
+    Extension(role): Extension<Role>,
     p: Params,
     Upgrade(ws): Upgrade<MAX_TYPED>,
 ) -> Result<Response, ApiError> {
@@ -30,14 +33,15 @@ pub async fn websocket(
     let shutdown = s.app.shutdown.clone();
     Ok(ws.on_upgrade(move |socket: WebSocket| async move {
         tokio::select! {
-            () = serve(socket, console) => {}
+            () = serve(socket, console, role) => {}
             () = shutdown.cancelled() => {}
         }
     }))
 }
 
-/// Generic over the socket so tests can drive it with channels.
-pub async fn serve<S, E>(mut socket: S, console: SocketAddr)
+/// Generic over the socket so tests can drive it with channels. A viewer
+/// watches: what it types is not passed on, and it is told so once.
+pub async fn serve<S, E>(mut socket: S, console: SocketAddr, role: Role)
 where
     S: Sink<Message> + Stream<Item = Result<Message, E>> + Unpin,
 {
@@ -48,6 +52,7 @@ where
     let (mut from_pc, mut to_pc) = tcp.into_split();
     let mut screen = Screen::default();
     let mut buffer = [0u8; 4096];
+    let mut told = false;
     loop {
         tokio::select! {
             read = from_pc.read(&mut buffer) => {
@@ -58,6 +63,12 @@ where
                 }
             }
             typed = socket.next() => match typed {
+                Some(Ok(Message::Text(_))) if role == Role::Viewer => {
+                    let note = "\r\n(a viewer watches this console: what it types is not sent)\r\n";
+                    if !std::mem::replace(&mut told, true) && socket.send(Message::Text(note.into())).await.is_err() {
+                        break;
+                    }
+                }
                 Some(Ok(Message::Text(line))) => {
                     // One line at most, as the console would cut it anyway.
                     let line: String = line.chars().filter(|c| !c.is_control()).take(MAX_LINE).collect();

@@ -23,6 +23,8 @@ pub struct Status {
     /// Engine time, seconds.
     time: f64,
     transforms: usize,
+    /// OSC datagrams and connections dropped: their source is not in `--osc-allow`.
+    osc_refused: u64,
 }
 
 pub async fn status(State(state): State<Shared>) -> Json<Status> {
@@ -39,6 +41,7 @@ pub async fn status(State(state): State<Shared>) -> Json<Status> {
         clock_detail,
         time,
         transforms,
+        osc_refused: state.app.model.powers.osc_sources.refused(),
     })
 }
 

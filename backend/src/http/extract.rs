@@ -108,7 +108,8 @@ impl Params {
 
 /// A WebSocket handshake whose refusal (a plain `GET`, a bad key) is JSON
 /// like every other error of the API, with the size of one incoming
-/// message capped at `MAX` bytes.
+/// message capped at `MAX` bytes. A client that offers the subprotocol
+/// `patchbay` (with its token beside it, see [`super::guard`]) gets it.
 pub struct Upgrade<const MAX: usize>(pub WebSocketUpgrade);
 
 impl<S: Send + Sync, const MAX: usize> FromRequestParts<S> for Upgrade<MAX> {
@@ -116,7 +117,9 @@ impl<S: Send + Sync, const MAX: usize> FromRequestParts<S> for Upgrade<MAX> {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         match WebSocketUpgrade::from_request_parts(parts, state).await {
-            Ok(ws) => Ok(Upgrade(ws.max_message_size(MAX).max_frame_size(MAX))),
+            Ok(ws) => Ok(Upgrade(
+                ws.max_message_size(MAX).max_frame_size(MAX).protocols([super::guard::WS_PROTOCOL]),
+            )),
             Err(r) => {
                 Err(ApiError::new(r.status(), format!("This route takes a WebSocket: {}", r.body_text())))
             }

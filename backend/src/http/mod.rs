@@ -7,13 +7,15 @@
 //! - [`engine`]: the audio engine's status, transform types and patch file;
 //! - [`notifications`]: the chunked JSON stream and its WebSocket twin;
 //! - [`bridge`]: OSC over a WebSocket, as JSON;
-//! - [`console`]: a PC's telnet console over a WebSocket, for the dashboard.
+//! - [`console`]: a PC's telnet console over a WebSocket, for the dashboard;
+//! - [`guard`]: in front of all of them: Host, Origin, tokens and roles, CORS.
 
 pub mod bridge;
 pub mod console;
 pub mod engine;
 pub mod error;
 pub mod extract;
+pub mod guard;
 pub mod notifications;
 pub mod projects;
 pub mod switches;
@@ -49,6 +51,8 @@ pub struct Web {
     pub app: Arc<App>,
     /// The built dashboard (Trunk's `dist/`), if there is one.
     pub dashboard: Option<PathBuf>,
+    /// Who may reach the routes, and with what role.
+    pub access: guard::Access,
 }
 
 pub type Shared = Arc<Web>;
@@ -103,6 +107,7 @@ pub fn app(state: Shared) -> Router {
 
     let router = api
         .fallback(dashboard_or_not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
         .with_state(state)
         .layer(CatchPanicLayer::custom(error::panicked));
     // Request logs cost about a tenth of the throughput of a small request

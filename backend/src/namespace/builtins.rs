@@ -53,7 +53,13 @@ pub(super) fn addresses() -> Vec<String> {
     let mut out: Vec<String> = BUILTINS.iter().map(|(name, _)| format!("/{name}")).collect();
     out.extend(THREADS.iter().map(|(t, _)| format!("/thread/{t}")));
     out.extend(
-        [COMMUNICATOR, "/osc_server/communicator/basePort", "/osc_server/dispatcher"].map(String::from),
+        [
+            COMMUNICATOR,
+            "/osc_server/communicator/basePort",
+            "/osc_server/communicator/refused",
+            "/osc_server/dispatcher",
+        ]
+        .map(String::from),
     );
     out.extend(COMMUNICATOR_METHODS.iter().map(|(m, _, _)| format!("{COMMUNICATOR}/{m}")));
     out.extend(["sample_rate", "block_size", "clock"].iter().map(|a| format!("/audio/{a}")));
@@ -106,12 +112,18 @@ impl Namespace<'_> {
             }),
             ["osc_server", "communicator"] => Some(Node::Container {
                 doc: "Receives and sends OSC over UDP and TCP".into(),
-                children: vec!["basePort".into()],
+                children: vec!["basePort".into(), "refused".into()],
                 signature: vec!["N".into(), "Transform".into(), "OSCCommunicator".into()],
             }),
             ["osc_server", "communicator", "basePort"] => Some(Node::State {
                 doc: "The UDP and TCP port OSC arrives on (set with --osc-port)".into(),
                 value: Value::Integer(self.model.powers.osc_port as i64),
+                ty: ValueType::Integer,
+                active: false,
+            }),
+            ["osc_server", "communicator", "refused"] => Some(Node::State {
+                doc: "Datagrams and connections dropped because their source is not in --osc-allow".into(),
+                value: Value::Integer(self.model.powers.osc_sources.refused() as i64),
                 ty: ValueType::Integer,
                 active: false,
             }),

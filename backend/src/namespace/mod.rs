@@ -21,6 +21,7 @@ pub mod values;
 #[cfg(test)]
 mod tests;
 
+use crate::access::Role;
 use crate::engine::{Value, ValueType};
 use crate::model::Model;
 use crate::osc::codec::{Arg, Message};
@@ -89,6 +90,8 @@ enum Node {
 /// The tree over one model, for the length of one request.
 pub struct Namespace<'a> {
     pub model: &'a Model,
+    /// What the sender may do: a viewer's set-values and methods are refused.
+    pub role: Role,
 }
 
 impl Namespace<'_> {
@@ -150,8 +153,7 @@ impl Namespace<'_> {
     /// Whether calling `addr` does something (creates, deletes, renames,
     /// connects, starts, loads, writes, quits) rather than only answering.
     fn is_action(&self, addr: &str) -> bool {
-        let last = addr.rsplit('/').next().unwrap_or_default();
-        if READ_ONLY_METHODS.contains(&last) {
+        if is_read_only_method(addr) {
             return false;
         }
         self.method(addr).is_some() || matches!(self.node(addr), Some(Node::Method { .. }))
@@ -165,6 +167,12 @@ impl Namespace<'_> {
         query: Option<&str>,
         args: &[Arg],
     ) -> (Vec<Message>, After) {
+        if self.role == Role::Viewer && query.is_none() && !is_read_only_method(target) {
+            return (
+                vec![error(addr, "A viewer may only read: this sets a value or calls a method")],
+                After::Nothing,
+            );
+        }
         if let Some(reply) = self.patch_fast_path(addr, target, query, args) {
             return (vec![reply], After::Nothing);
         }
@@ -290,6 +298,11 @@ impl Namespace<'_> {
         self.lab_addresses(&mut out);
         out
     }
+}
+
+/// Whether `addr` names a method that only answers.
+fn is_read_only_method(addr: &str) -> bool {
+    READ_ONLY_METHODS.contains(&addr.rsplit('/').next().unwrap_or_default())
 }
 
 /// Whether a message to `addr` may have to wait (on the lab or on files)

@@ -1,6 +1,7 @@
 //! The namespace over a model on a temporary directory, without any transport.
 
 use super::{After, Namespace};
+use crate::access::Role;
 use crate::model::testing::model;
 use crate::osc::codec::{Arg, Message};
 
@@ -25,7 +26,7 @@ async fn one(ns: &Namespace<'_>, addr: &str, args: Vec<Arg>) -> Vec<Arg> {
 async fn queries_answer_at_the_input_address_with_a_return_code_first() {
     let dir = tempfile::tempdir().unwrap();
     let model = model(dir.path(), 45000).await;
-    let ns = Namespace { model: &model };
+    let ns = Namespace { model: &model, role: Role::Admin };
     assert_eq!(one(&ns, "/nope/documentation", vec![]).await, vec![Arg::Int(-1), s("Invalid address")]);
     assert_eq!(one(&ns, "/patch/add-transform", vec![s("Value"), s("v"), s("42")]).await, vec![Arg::Int(0)]);
     assert_eq!(one(&ns, "/patch/v/value/current-value", vec![]).await[0], Arg::Int(0));
@@ -44,7 +45,7 @@ async fn queries_answer_at_the_input_address_with_a_return_code_first() {
 async fn a_glob_gives_the_count_then_one_reply_per_match() {
     let dir = tempfile::tempdir().unwrap();
     let model = model(dir.path(), 45200).await;
-    let ns = Namespace { model: &model };
+    let ns = Namespace { model: &model, role: Role::Admin };
     for name in ["a", "b"] {
         one(&ns, "/patch/add-transform", vec![s("Value"), s(name), s("1")]).await;
     }
@@ -61,7 +62,7 @@ async fn a_glob_gives_the_count_then_one_reply_per_match() {
 async fn the_lab_is_built_over_the_model_and_saved_in_its_directory() {
     let dir = tempfile::tempdir().unwrap();
     let model = model(dir.path(), 45400).await;
-    let ns = Namespace { model: &model };
+    let ns = Namespace { model: &model, role: Role::Admin };
     let reply = one(&ns, "/lab/create-project", vec![s("unit")]).await;
     let [Arg::Int(0), Arg::Str(id)] = reply.as_slice() else { panic!("{reply:?}") };
     assert!(dir.path().join("projects").join(id).join("project.json").exists());
@@ -84,7 +85,7 @@ async fn the_lab_is_built_over_the_model_and_saved_in_its_directory() {
 async fn osw_quit_asks_the_server_to_stop() {
     let dir = tempfile::tempdir().unwrap();
     let model = model(dir.path(), 45600).await;
-    let ns = Namespace { model: &model };
+    let ns = Namespace { model: &model, role: Role::Admin };
     let (replies, after) = ns.handle(&Message::new("/osw-quit", vec![])).await;
     assert_eq!(replies[0].args, vec![Arg::Int(0)]);
     assert_eq!(after, After::Quit);
@@ -94,7 +95,7 @@ async fn osw_quit_asks_the_server_to_stop() {
 async fn globs_reach_states_and_queries_but_never_run_methods() {
     let dir = tempfile::tempdir().unwrap();
     let model = model(dir.path(), 46400).await;
-    let ns = Namespace { model: &model };
+    let ns = Namespace { model: &model, role: Role::Admin };
     one(&ns, "/lab/create-project", vec![s("kept")]).await;
     // `/*/*` matches /lab/create-project (and /lab/open-project): each is refused, none runs.
     let replies = ask(&ns, "/*/*", vec![s("made by a glob")]).await;
@@ -126,7 +127,7 @@ async fn globs_reach_states_and_queries_but_never_run_methods() {
 async fn long_addresses_and_huge_expansions_get_an_error_reply() {
     let dir = tempfile::tempdir().unwrap();
     let model = model(dir.path(), 46600).await;
-    let ns = Namespace { model: &model };
+    let ns = Namespace { model: &model, role: Role::Admin };
     for addr in [format!("/{}", "*".repeat(60_000)), "/".repeat(60_000), format!("/{}x", "*".repeat(3000))] {
         let replies = ask(&ns, &addr, vec![]).await;
         assert_eq!(replies.len(), 1);
@@ -146,4 +147,28 @@ async fn long_addresses_and_huge_expansions_get_an_error_reply() {
     let replies = ask(&ns, "//*", vec![]).await;
     assert_eq!(replies.len(), 1, "{:?}", &replies[..3]);
     assert!(replies[0].args[1].as_str().unwrap().contains("narrow it"));
+}
+
+#[tokio::test]
+async fn a_viewer_reads_but_sets_and_calls_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = model(dir.path(), 45800).await;
+    let admin = Namespace { model: &model, role: Role::Admin };
+    one(&admin, "/patch/add-transform", vec![s("Value"), s("v"), s("42")]).await;
+    let viewer = Namespace { model: &model, role: Role::Viewer };
+    let refused = |args: Vec<Arg>| args.first() == Some(&Arg::Int(-1));
+    assert_eq!(one(&viewer, "/patch/v/value/current-value", vec![]).await[0], Arg::Int(0));
+    assert_ne!(one(&viewer, "/patch/v/get-inlets", vec![]).await[0], Arg::Int(-1), "read-only methods run");
+    assert!(refused(one(&viewer, "/patch/v/value", vec![Arg::Float(1.0)]).await), "a set-value");
+    assert!(refused(one(&viewer, "/patch/add-transform", vec![s("Value"), s("w"), s("1")]).await));
+    assert!(refused(one(&viewer, "/lab/create-project", vec![s("x")]).await));
+    assert!(refused(one(&viewer, "/osw-quit", vec![]).await));
+    let (_, after) = viewer.handle(&Message::new("/osw-quit", vec![])).await;
+    assert_eq!(after, After::Nothing);
+    // A glob of set-values is refused per match, and nothing changed.
+    let replies = ask(&viewer, "/patch/?/value", vec![Arg::Float(7.0)]).await;
+    assert!(replies[1..].iter().all(|r| r.args[0] == Arg::Int(-1)), "{replies:?}");
+    let value = one(&admin, "/patch/v/value/current-value", vec![]).await;
+    assert_eq!(value[1], Arg::Int(42), "the glob of set-values changed nothing");
+    assert!(model.lab.list_projects().is_empty());
 }

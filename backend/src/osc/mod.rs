@@ -38,6 +38,15 @@ pub fn refused_packet(transport: &str, peer: SocketAddr, e: &codec::DecodeError)
     );
 }
 
+/// OSC from a source outside `--osc-allow`: dropped without a reply (it
+/// is counted by [`crate::access::Sources`]), and one log line, rate-limited.
+pub fn refused_source(transport: &str, peer: SocketAddr) {
+    crate::limit_log::limit_hit(
+        "osc-source",
+        format_args!("dropped OSC over {transport} from {peer}: not in --osc-allow"),
+    );
+}
+
 /// Where and how OSC is served.
 #[derive(Debug, Clone)]
 pub struct OscConfig {
@@ -110,6 +119,10 @@ pub fn start(sockets: Sockets, app: Arc<App>, config: &OscConfig) -> anyhow::Res
             loop {
                 tokio::select! {
                     Ok((stream, peer)) = tcp.accept() => {
+                        if !app.model.powers.osc_sources.admit(peer.ip()) {
+                            refused_source("TCP", peer);
+                            continue; // dropping the stream closes it
+                        }
                         tokio::spawn(tcp::serve(stream, peer, app.clone(), connections.clone()));
                     }
                     _ = stop.cancelled() => return,

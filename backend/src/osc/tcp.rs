@@ -17,6 +17,7 @@ use super::codec::{self, DecodeError, Message, Packet};
 use super::slip;
 use super::split::MAX_SPLIT;
 use super::time::bundle_wait;
+use crate::access::Role;
 use crate::app::App;
 use crate::limit_log::limit_hit;
 use crate::namespace;
@@ -150,7 +151,7 @@ async fn run_packet(p: Packet, peer: SocketAddr, app: &App) -> Vec<Message> {
                 stack.extend(content.into_iter().rev());
             }
             Packet::Message(m) => {
-                replies.extend(app.osc(peer, m).await);
+                replies.extend(app.osc(peer, m, Role::Admin).await);
             }
         }
     }

@@ -25,6 +25,7 @@ use super::codec::{self, DecodeError, Message, Packet};
 use super::schedule::Schedule;
 use super::split::{split, Reassembly};
 use super::time::bundle_wait;
+use crate::access::Role;
 use crate::app::App;
 use crate::namespace;
 
@@ -93,7 +94,7 @@ type Dispatch = Pin<Box<dyn Future<Output = Outcome> + Send>>;
 
 fn dispatch(app: Arc<App>, peer: SocketAddr, m: Message) -> Dispatch {
     // A bug must not take OSC down for everyone: it is caught and reported.
-    Box::pin(std::panic::AssertUnwindSafe(async move { app.osc(peer, m).await }).catch_unwind())
+    Box::pin(std::panic::AssertUnwindSafe(async move { app.osc(peer, m, Role::Admin).await }).catch_unwind())
 }
 
 /// A peer's unfinished request, run by `task`, and its messages that wait behind it.
@@ -249,6 +250,9 @@ impl UdpLoop {
     }
 
     fn packet(&mut self, bytes: &[u8], peer: SocketAddr) {
+        if !self.app.model.powers.osc_sources.admit(peer.ip()) {
+            return super::refused_source("UDP", peer);
+        }
         match codec::decode(bytes) {
             Ok(p) => self.run_packet(p, peer, bytes.len()),
             Err(DecodeError { addr: Some(addr), reason }) => {

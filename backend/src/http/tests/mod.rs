@@ -1,5 +1,7 @@
-//! The HTTP edge through [`super::app`] with `oneshot`, over a model on a
+//! The HTTP edge through [`crate::http::app`] with `oneshot`, over a model on a
 //! temporary directory: no socket, no server.
+
+mod access;
 
 use std::sync::Arc;
 
@@ -8,13 +10,17 @@ use axum::http::{Method, Request, StatusCode};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use super::{app, Web};
+use crate::access::Site;
 use crate::app::App;
+use crate::http::guard::Access;
+use crate::http::{app, Web};
 use crate::model::testing::model;
 
 async fn router(dir: &std::path::Path, first_port: u16) -> axum::Router {
     let app_state = Arc::new(App::new(model(dir, first_port).await, CancellationToken::new()));
-    app(Arc::new(Web { app: app_state, dashboard: None }))
+    let access =
+        Access { site: Site::new("127.0.0.1".parse().unwrap(), 3080, false, &[], &[]), tokens: None };
+    app(Arc::new(Web { app: app_state, dashboard: None, access }))
 }
 
 /// The status and the body as JSON.
@@ -42,7 +48,7 @@ async fn every_error_is_json_with_its_status() {
     let (status, body) = call(&r, Method::POST, "/v1/projects", "{\"name\": 3}").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body["message"].as_str().unwrap().contains("name"), "{body}");
-    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(super::BODY_LIMIT + 1));
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(crate::http::BODY_LIMIT + 1));
     let (status, body) = call(&r, Method::POST, "/v1/projects", &big).await;
     assert_eq!((status, body["status"].as_u64()), (StatusCode::PAYLOAD_TOO_LARGE, Some(413)));
     let (status, _) = call(&r, Method::GET, "/v1/projects/not-a-uuid", "").await;
@@ -54,7 +60,7 @@ async fn a_project_and_a_vm_are_created_shown_and_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let r = router(dir.path(), 46200).await;
     let (status, version) = call(&r, Method::GET, "/v1/version", "").await;
-    assert_eq!((status, version["version"].as_str()), (StatusCode::OK, Some(super::API_VERSION)));
+    assert_eq!((status, version["version"].as_str()), (StatusCode::OK, Some(crate::http::API_VERSION)));
     let (status, project) = call(&r, Method::POST, "/v1/projects", r#"{"name": "oneshot"}"#).await;
     assert_eq!(status, StatusCode::CREATED);
     let p = project["project_id"].as_str().unwrap();
