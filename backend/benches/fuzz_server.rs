@@ -21,7 +21,7 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use mutate::{mutate, osc_seeds, Rng};
 use patchbay::http::bridge::to_json;
 use patchbay::osc::codec::{self, Packet};
@@ -99,7 +99,16 @@ fn main() {
                     _ => String::from_utf8_lossy(&packet).into_owned(),
                 };
                 let frame = tokio_tungstenite::tungstenite::Message::Text(text.into());
-                if runtime.block_on(bridge.send(frame)).is_err() {
+                // The bridge also sends the traffic it sees: a client that
+                // never reads fills its own socket until the server's writes
+                // to it, and so its reads from it, stall (for that client only).
+                let delivered = runtime.block_on(async {
+                    let delivered =
+                        tokio::time::timeout(Duration::from_millis(200), bridge.send(frame)).await;
+                    while let Ok(Some(Ok(_))) = tokio::time::timeout(Duration::ZERO, bridge.next()).await {}
+                    delivered
+                });
+                if !matches!(delivered, Ok(Ok(()))) {
                     bridge = runtime.block_on(tokio_tungstenite::connect_async(&bridge_url)).unwrap().0;
                     reconnects += 1;
                 }
