@@ -154,7 +154,7 @@ async fn serve_on_runtime(config: Config) -> anyhow::Result<()> {
     let running = server::start(&config, hub).await?;
     // Before the first line: whoever reads it may signal at once.
     let signals = Signals::install()?;
-    let url = format!("http://{}", running.addr);
+    let url = format!("{}://{}", running.scheme, running.addr);
     say(format_args!("Patchbay listening on {url}"));
     say(format_args!("  API:       {url}/v1/version"));
     match &running.dashboard {

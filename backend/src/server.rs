@@ -46,6 +46,12 @@ pub struct Config {
     /// (repeatable). On a non-loopback address without it, any name is answered.
     #[arg(long, env = "PATCHBAY_ALLOW_HOST", value_delimiter = ',')]
     pub allow_host: Vec<String>,
+    /// A certificate chain (PEM) to serve HTTPS and WSS with, on the same port; needs --tls-key.
+    #[arg(long, env = "PATCHBAY_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "PATCHBAY_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// A network OSC is accepted from, as CIDR (repeatable) [default: loopback only].
     /// Datagrams and connections from elsewhere are dropped and counted.
     #[arg(long, env = "PATCHBAY_OSC_ALLOW", value_delimiter = ',')]
@@ -143,6 +149,8 @@ impl Config {
 /// A started server.
 pub struct Running {
     pub addr: SocketAddr,
+    /// `http` or `https`.
+    pub scheme: &'static str,
     /// The OSC port (UDP and TCP).
     pub osc_port: u16,
     /// The model and what the views share, as every view sees it.
@@ -202,7 +210,8 @@ fn access(config: &Config, port: u16) -> anyhow::Result<Access> {
     if tokens.is_none() && !config.host.is_loopback() {
         tracing::warn!(host = %config.host, "--insecure-no-auth: anyone who reaches this server may do anything");
     }
-    let site = Site::new(config.host, port, false, &config.allow_host, &config.allow_origin);
+    let tls = config.tls_cert.is_some();
+    let site = Site::new(config.host, port, tls, &config.allow_host, &config.allow_origin);
     Ok(Access { site, tokens })
 }
 
@@ -211,6 +220,14 @@ fn access(config: &Config, port: u16) -> anyhow::Result<Access> {
 pub async fn start(config: &Config, hub: Hub) -> anyhow::Result<Running> {
     // Checked before anything starts; the port is known only once bound.
     access(config, config.port)?;
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await.with_context(
+                || format!("reading the TLS certificate {} and key {}", cert.display(), key.display()),
+            )?)
+        }
+        _ => None,
+    };
     let data_dir = config.data_dir();
     let lab_config = LabConfig {
         host: config.host,
@@ -273,13 +290,25 @@ pub async fn start(config: &Config, hub: Hub) -> anyhow::Result<Running> {
     tokio::spawn(crate::memory::trim_periodically(shutdown.clone()));
     let dashboard = config.dashboard();
     let router = http::app(Arc::new(Web { app: app.clone(), dashboard: dashboard.clone(), access }));
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let stop = shutdown.clone();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await
-    });
-    Ok(Running { addr, osc_port: osc.port, app, data_dir, dashboard, shutdown, task, _osc: osc })
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let task = match tls {
+        None => tokio::spawn(async move {
+            axum::serve(listener, service).with_graceful_shutdown(stop.cancelled_owned()).await
+        }),
+        Some(tls) => {
+            let handle = axum_server::Handle::new();
+            let server = axum_server::from_tcp_rustls(listener.into_std()?, tls)?.handle(handle.clone());
+            tokio::spawn(async move {
+                stop.cancelled().await;
+                // Streams end on the same token; requests get a few seconds.
+                handle.graceful_shutdown(Some(Duration::from_secs(5)));
+            });
+            tokio::spawn(async move { server.serve(service).await })
+        }
+    };
+    Ok(Running { addr, scheme, osc_port: osc.port, app, data_dir, dashboard, shutdown, task, _osc: osc })
 }
 
 #[cfg(test)]

@@ -49,7 +49,7 @@ impl ChromeDriver {
                 "args": [
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--window-size=1300,800", format!("--user-data-dir={}", profile.display()),
+                    "--window-size=1300,800", "--ignore-certificate-errors", format!("--user-data-dir={}", profile.display()),
                 ],
             }
         });
@@ -338,4 +338,118 @@ async fn build_a_patch_in_the_browser_and_watch_its_meter() {
     fill("#set-value", "sine0/freq", "loud").await;
     wait_for_text(&browser, "#engine-error", |t| t.contains("Cannot set incompatible data type")).await;
     browser.close().await.unwrap();
+}
+
+/// A server started with a token file and a TLS certificate, as one
+/// exposed would be: the page (over HTTPS, its sockets over WSS) asks for
+/// the token once, then works as before, and keeps it for the tab.
+#[tokio::test]
+async fn a_server_with_tokens_and_tls_asks_the_page_for_a_token_and_then_works() {
+    let dist = built_dashboard();
+    assert!(dist.join("index.html").exists(), "dist/ is not built: run `trunk build --release`");
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.txt");
+    let admin = "a-token-for-the-browser-test-0001";
+    std::fs::write(&tokens, format!("admin {admin}\n")).unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+    std::fs::write(&key_file, cert.key_pair.serialize_pem()).unwrap();
+    let server = common::Binary::start(
+        &dir.path().join("data"),
+        &[
+            &format!("--dashboard={}", dist.display()),
+            &format!("--token-file={}", tokens.display()),
+            &format!("--tls-cert={}", cert_file.display()),
+            &format!("--tls-key={}", key_file.display()),
+        ],
+    );
+    let https = |path: &str| format!("https://{}{path}", server.addr);
+    let driver = ChromeDriver::start().await;
+    let browser = driver.browser().await;
+
+    browser.goto(&https("/")).await.unwrap();
+    let field = browser.wait().at_most(WAIT).for_element(Locator::Id("token")).await.unwrap();
+    field.send_keys("not-the-token-0000000000").await.unwrap();
+    click(&browser, "#login").await;
+    wait_for_text(&browser, ".login", |t| t.contains("not valid")).await;
+    let field = browser.wait().at_most(WAIT).for_element(Locator::Id("token")).await.unwrap();
+    field.send_keys(admin).await.unwrap();
+    click(&browser, "#login").await;
+    // "live" means the notification WebSocket opened with the token.
+    wait_for_text(&browser, ".status", |t| t == "live").await;
+    let input = browser.wait().at_most(WAIT).for_element(Locator::Id("new-project-name")).await.unwrap();
+    input.send_keys("Guarded lab").await.unwrap();
+    click(&browser, "#create-project").await;
+    wait_for_text(&browser, "#events .event", |t| t.contains("project.created Guarded lab")).await;
+    // The server agrees (curl, trusting the test's certificate).
+    let out = Command::new("curl")
+        .args(["-s", "--cacert"])
+        .arg(&cert_file)
+        .args(["-H", &format!("Authorization: Bearer {admin}"), &https("/v1/projects")])
+        .output()
+        .unwrap();
+    let projects: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(projects[0]["name"], "Guarded lab");
+    // A reload keeps the token for this tab: no second question.
+    browser.refresh().await.unwrap();
+    wait_for_text(&browser, ".status", |t| t == "live").await;
+    browser.close().await.unwrap();
+}
+
+/// Serves one HTML page on a free port of its own, as any web site would.
+async fn serve_page(html: String) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request).await;
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{html}",
+                html.len()
+            );
+            let _ = stream.write_all(response.as_bytes()).await;
+        }
+    });
+    port
+}
+
+/// A page from another local port tries what a hostile site would: a
+/// simple cross-origin POST, the OSC bridge (to send `/osw-quit`) and the
+/// notification socket. All are refused and the server stays up.
+#[tokio::test]
+async fn a_page_from_another_port_cannot_drive_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::Binary::start(dir.path(), &["--no-audio"]);
+    let target = server.addr;
+    let html = format!(
+        r#"<!doctype html><title>evil</title><pre id="log"></pre><script>
+        const log = (t) => document.getElementById('log').textContent += t + '\n';
+        fetch('http://{target}/v1/projects', {{method: 'POST', mode: 'no-cors',
+            headers: {{'Content-Type': 'text/plain'}}, body: '{{"name": "csrf"}}'}})
+          .then(() => log('post sent'), () => log('post failed'));
+        for (const path of ['/v1/osc/ws', '/v1/notifications/ws']) {{
+          const ws = new WebSocket('ws://{target}' + path);
+          ws.onopen = () => {{ log('open ' + path); ws.send(JSON.stringify({{address: '/osw-quit', args: []}})); }};
+          ws.onerror = () => log('refused ' + path);
+        }}
+        </script>"#
+    );
+    let page = serve_page(html).await;
+    let driver = ChromeDriver::start().await;
+    let browser = driver.browser().await;
+    browser.goto(&format!("http://127.0.0.1:{page}/")).await.unwrap();
+    let log = wait_for_text(&browser, "#log", |t| {
+        t.contains("post") && t.contains("/v1/osc/ws") && t.contains("/v1/notifications/ws")
+    })
+    .await;
+    assert!(log.contains("refused /v1/osc/ws") && log.contains("refused /v1/notifications/ws"), "{log}");
+    assert!(!log.contains("open"), "{log}");
+    browser.close().await.unwrap();
+    let projects: serde_json::Value =
+        reqwest::get(server.url("/v1/projects")).await.unwrap().json().await.unwrap();
+    assert_eq!(projects, serde_json::json!([]), "the page's POST created nothing");
+    assert_eq!(reqwest::get(server.url("/v1/version")).await.unwrap().status(), 200, "still up");
 }

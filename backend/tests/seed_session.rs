@@ -35,7 +35,43 @@ fn the_seed_curl_session_runs_as_written() {
     ])
     .arg(format!("--data-dir={}", dir.path().display()));
     let server = common::Binary::spawn(cmd, dir.path());
+    session("curl", "http", &format!("localhost:{}", server.addr.port()));
+}
+
+/// The same session over HTTPS, with a certificate made for the test and
+/// curl told to trust it (`--cacert`), as a user of a self-signed server would.
+#[test]
+fn the_seed_curl_session_runs_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+    std::fs::write(&key_file, cert.key_pair.serialize_pem()).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_patchbay"));
+    cmd.args(["--port=0", "--osc-port=0", "--discovery-port=0", "--console-ports=3000-3999"])
+        .args(["--udp-ports=20000-29999", "--no-audio"])
+        .arg(format!("--tls-cert={}", cert_file.display()))
+        .arg(format!("--tls-key={}", key_file.display()))
+        .arg(format!("--data-dir={}", dir.path().join("data").display()));
+    let server = common::Binary::spawn(cmd, dir.path());
     let host = format!("localhost:{}", server.addr.port());
+    // Plain HTTP to the TLS port gets nowhere.
+    let plain =
+        Command::new("curl").args(["-s", "-m", "5", &format!("http://{host}/v1/version")]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("version"));
+    session(&format!("curl --cacert {}", cert_file.display()), "https", &host);
+}
+
+/// The seed's commands, with `curl` standing for `curl_command` and the
+/// server at `scheme://host`.
+fn session(curl_command: &str, scheme: &str, host: &str) {
+    let typed = |line: &str| {
+        assert!(line.starts_with("curl "), "{line}");
+        line.replacen("curl ", &format!("{curl_command} "), 1).replace("\"http://", &format!("\"{scheme}://"))
+    };
+    let json = |line: &str| json(&typed(line));
+    let shell = |line: &str| shell(&typed(line));
 
     let version = json(&format!(r#"curl "http://{host}/v1/version""#));
     assert!(version["version"].is_string(), "{version}");

@@ -1,13 +1,27 @@
 //! Typed calls to the server's `/v1` API. Errors come back as the server's
 //! own message, ready to show.
 
-use gloo_net::http::{Request, Response};
+use gloo_net::http::{Request, RequestBuilder, Response};
+
+use crate::auth::with_token;
 use patchbay_shared::topology::Attachment;
 use patchbay_shared::{ErrorBody, Nio, Project, ProjectCreate, Switch, SwitchCreate, UdpPort, Vm, VmCreate};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 pub type ApiResult<T> = Result<T, String>;
+
+fn get(url: &str) -> RequestBuilder {
+    with_token(Request::get(url))
+}
+
+fn post(url: &str) -> RequestBuilder {
+    with_token(Request::post(url))
+}
+
+fn delete(url: &str) -> RequestBuilder {
+    with_token(Request::delete(url))
+}
 
 async fn read<T: DeserializeOwned>(res: Result<Response, gloo_net::Error>) -> ApiResult<T> {
     let res = check(res).await?;
@@ -26,60 +40,57 @@ async fn check(res: Result<Response, gloo_net::Error>) -> ApiResult<Response> {
 }
 
 pub async fn projects() -> ApiResult<Vec<Project>> {
-    read(Request::get("/v1/projects").send().await).await
+    read(get("/v1/projects").send().await).await
 }
 
 pub async fn create_project(name: String) -> ApiResult<Project> {
     let body = ProjectCreate { name: Some(name), ..Default::default() };
-    let req = Request::post("/v1/projects").json(&body).map_err(|e| e.to_string())?;
+    let req = post("/v1/projects").json(&body).map_err(|e| e.to_string())?;
     read(req.send().await).await
 }
 
 pub async fn delete_project(id: Uuid) -> ApiResult<()> {
-    check(Request::delete(&format!("/v1/projects/{id}")).send().await).await.map(drop)
+    check(delete(&format!("/v1/projects/{id}")).send().await).await.map(drop)
 }
 
 pub async fn vms(project: Uuid) -> ApiResult<Vec<Vm>> {
-    read(Request::get(&format!("/v1/projects/{project}/vpcs/vms")).send().await).await
+    read(get(&format!("/v1/projects/{project}/vpcs/vms")).send().await).await
 }
 
 pub async fn create_vm(project: Uuid, name: String) -> ApiResult<Vm> {
     let body = VmCreate { name, ..Default::default() };
-    let req =
-        Request::post(&format!("/v1/projects/{project}/vpcs/vms")).json(&body).map_err(|e| e.to_string())?;
+    let req = post(&format!("/v1/projects/{project}/vpcs/vms")).json(&body).map_err(|e| e.to_string())?;
     read(req.send().await).await
 }
 
 /// `start`, `stop` or `reload`.
 pub async fn vm_action(project: Uuid, vm: Uuid, action: &str) -> ApiResult<()> {
     let url = format!("/v1/projects/{project}/vpcs/vms/{vm}/{action}");
-    check(Request::post(&url).send().await).await.map(drop)
+    check(post(&url).send().await).await.map(drop)
 }
 
 pub async fn delete_vm(project: Uuid, vm: Uuid) -> ApiResult<()> {
-    check(Request::delete(&format!("/v1/projects/{project}/vpcs/vms/{vm}")).send().await).await.map(drop)
+    check(delete(&format!("/v1/projects/{project}/vpcs/vms/{vm}")).send().await).await.map(drop)
 }
 
 pub async fn switches(project: Uuid) -> ApiResult<Vec<Switch>> {
-    read(Request::get(&format!("/v1/projects/{project}/switches/vms")).send().await).await
+    read(get(&format!("/v1/projects/{project}/switches/vms")).send().await).await
 }
 
 pub async fn create_switch(project: Uuid, name: String) -> ApiResult<Switch> {
     let body = SwitchCreate { name, ..Default::default() };
     let url = format!("/v1/projects/{project}/switches/vms");
-    read(Request::post(&url).json(&body).map_err(|e| e.to_string())?.send().await).await
+    read(post(&url).json(&body).map_err(|e| e.to_string())?.send().await).await
 }
 
 /// `start` or `stop`.
 pub async fn switch_action(project: Uuid, switch: Uuid, action: &str) -> ApiResult<()> {
     let url = format!("/v1/projects/{project}/switches/vms/{switch}/{action}");
-    check(Request::post(&url).send().await).await.map(drop)
+    check(post(&url).send().await).await.map(drop)
 }
 
 pub async fn delete_switch(project: Uuid, switch: Uuid) -> ApiResult<()> {
-    check(Request::delete(&format!("/v1/projects/{project}/switches/vms/{switch}")).send().await)
-        .await
-        .map(drop)
+    check(delete(&format!("/v1/projects/{project}/switches/vms/{switch}")).send().await).await.map(drop)
 }
 
 /// Links two attachments as a GNS3 client does: a free UDP port for each
@@ -93,17 +104,17 @@ pub async fn link(project: Uuid, a: Attachment, b: Attachment) -> ApiResult<()> 
 /// Removes the tunnel at each end given.
 pub async fn unlink(project: Uuid, ends: &[Attachment]) -> ApiResult<()> {
     for end in ends {
-        check(Request::delete(&end.nio_path(project)).send().await).await?;
+        check(delete(&end.nio_path(project)).send().await).await?;
     }
     Ok(())
 }
 
 async fn udp_port(project: Uuid) -> ApiResult<u16> {
-    let req = Request::post(&format!("/v1/projects/{project}/ports/udp")).json(&serde_json::json!({}));
+    let req = post(&format!("/v1/projects/{project}/ports/udp")).json(&serde_json::json!({}));
     read::<UdpPort>(req.map_err(|e| e.to_string())?.send().await).await.map(|p| p.udp_port)
 }
 
 async fn attach(project: Uuid, at: Attachment, nio: &Nio) -> ApiResult<()> {
-    let req = Request::post(&at.nio_path(project)).json(nio).map_err(|e| e.to_string())?;
+    let req = post(&at.nio_path(project)).json(nio).map_err(|e| e.to_string())?;
     check(req.send().await).await.map(drop)
 }

@@ -3,6 +3,7 @@
 //!
 //! Layout:
 //! - [`api`]: typed calls to `/v1/...`;
+//! - [`auth`]: the token a server with `--token-file` asks for, sent with every call;
 //! - [`state`]: the live notification socket, shared through context;
 //! - [`components`]: the project list, a project's VMs and topology, the engine
 //!   (over the OSC bridge, with meters and OSC traffic), the event log.
@@ -12,6 +13,7 @@
 #![allow(unreachable_pub)]
 
 mod api;
+mod auth;
 mod components;
 mod state;
 
@@ -22,8 +24,44 @@ fn main() {
     leptos::mount::mount_to_body(App);
 }
 
+/// The dashboard, or the token form while the server does not let the page in.
 #[component]
 fn App() -> impl IntoView {
+    let admitted = LocalResource::new(auth::admitted);
+    move || match admitted.get() {
+        None => view! { <p class="status">"connecting…"</p> }.into_any(),
+        Some(Ok(false)) => view! { <Login /> }.into_any(),
+        Some(_) => view! { <Dashboard /> }.into_any(),
+    }
+}
+
+/// Asks for the token once; it is kept for this tab (see [`auth`]).
+#[component]
+fn Login() -> impl IntoView {
+    let token = RwSignal::new(String::new());
+    let tried = auth::token().is_some();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        auth::remember(&token.get_untracked());
+        let _ = web_sys::window().expect("a browser window").location().reload();
+    };
+    view! {
+        <main class="login">
+            <h1>"Patchbay"</h1>
+            <form on:submit=submit>
+                <p>{if tried { "That token is not valid here. Token:" } else { "This server needs a token:" }}</p>
+                <input id="token" type="password" autocomplete="current-password"
+                    prop:value=move || token.get()
+                    on:input=move |ev| token.set(event_target_value(&ev)) />
+                <button id="login" type="submit">"Log in"</button>
+                <p class="hint">"Make one on the server with " <code>"patchbay token new --token-file FILE"</code></p>
+            </form>
+        </main>
+    }
+}
+
+#[component]
+fn Dashboard() -> impl IntoView {
     let live = state::Live::connect();
     provide_context(live);
     let selected = RwSignal::new(None::<uuid::Uuid>);

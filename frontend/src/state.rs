@@ -4,7 +4,7 @@
 //! page follows changes made by anyone (another browser, curl, OSC).
 
 use futures::StreamExt;
-use gloo_net::websocket::{futures::WebSocket, Message};
+use gloo_net::websocket::Message;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use patchbay_shared::Notification;
@@ -56,7 +56,7 @@ impl Live {
     async fn run(self) {
         let mut seq = 0u64;
         loop {
-            if let Ok(socket) = WebSocket::open(&ws_url("/v1/notifications/ws")) {
+            if let Ok(socket) = crate::auth::open_socket("/v1/notifications/ws") {
                 let (_sink, mut stream) = socket.split();
                 while let Some(Ok(Message::Text(text))) = stream.next().await {
                     self.connected.set(true);

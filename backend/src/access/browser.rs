@@ -77,7 +77,7 @@ impl Site {
     /// Whether `origin` was allowed with `--allow-origin`.
     pub fn is_allowed_origin(&self, origin: &str) -> bool {
         let origin = origin.to_ascii_lowercase();
-        self.origins.iter().any(|o| *o == origin)
+        self.origins.contains(&origin)
     }
 
     /// Passes a request, or says why not.

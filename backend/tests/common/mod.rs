@@ -77,7 +77,10 @@ impl Binary {
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let first = lines.next().expect("the server prints where it listens").unwrap();
-        let url = first.strip_prefix("Patchbay listening on http://").unwrap_or_else(|| panic!("{first}"));
+        let url = first
+            .strip_prefix("Patchbay listening on http://")
+            .or_else(|| first.strip_prefix("Patchbay listening on https://"))
+            .unwrap_or_else(|| panic!("{first}"));
         let addr = url.parse().unwrap();
         if keep_reading {
             // Keep draining stdout so the server never blocks on a full pipe.

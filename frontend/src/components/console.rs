@@ -4,7 +4,7 @@
 
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
-use gloo_net::websocket::{futures::WebSocket, Message};
+use gloo_net::websocket::Message;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use uuid::Uuid;
@@ -24,8 +24,9 @@ pub fn ConsolePanel(project: Uuid, vm: Uuid, name: String) -> impl IntoView {
     // Dropped with the panel, which ends the sender below and so closes the socket.
     let lines = StoredValue::new(lines);
     spawn_local(async move {
-        let url = crate::state::ws_url(&format!("/v1/projects/{project}/vpcs/vms/{vm}/console/ws"));
-        let Ok(socket) = WebSocket::open(&url) else {
+        let Ok(socket) =
+            crate::auth::open_socket(&format!("/v1/projects/{project}/vpcs/vms/{vm}/console/ws"))
+        else {
             text.set("The console cannot be opened.\n".into());
             return;
         };

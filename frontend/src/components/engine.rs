@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
-use gloo_net::websocket::{futures::WebSocket, Message};
+use gloo_net::websocket::Message;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use patchbay_shared::{OscArg, OscJson, OscTraffic};
@@ -146,7 +146,7 @@ fn connect() -> Bridge {
         last_error: RwSignal::new(None),
     };
     spawn_local(async move {
-        let Ok(socket) = WebSocket::open(&crate::state::ws_url("/v1/osc/ws")) else { return };
+        let Ok(socket) = crate::auth::open_socket("/v1/osc/ws") else { return };
         let (mut sink, mut stream) = socket.split();
         spawn_local(async move {
             while let Some(json) = rx.next().await {
