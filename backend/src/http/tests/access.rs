@@ -14,6 +14,7 @@ use crate::app::App;
 use crate::http::guard::{Access, WS_TOKEN_PREFIX};
 use crate::http::{app, Web};
 use crate::model::testing::model;
+use patchbay_shared::VmCreate;
 
 const ADMIN: &str = "admin-token-0123456789";
 const VIEWER: &str = "viewer-token-0123456789";
@@ -27,11 +28,13 @@ enum Kind {
     Put,
     Delete,
     WebSocket(&'static str),
+    /// The console socket of the one PC made for the matrix.
+    Console,
 }
 
 impl Kind {
     fn changes(self) -> bool {
-        !matches!(self, Kind::Get | Kind::WebSocket(_))
+        !matches!(self, Kind::Get | Kind::WebSocket(_) | Kind::Console)
     }
 }
 
@@ -64,7 +67,7 @@ fn expected(case: &Case<'_>, tokens: bool) -> Option<StatusCode> {
     }
     let own = case.origin == Some("http://127.0.0.1:3080");
     let foreign = case.origin.is_some() && !own && case.origin != Some(ALLOWED);
-    if foreign && (case.kind.changes() || matches!(case.kind, Kind::WebSocket(_))) {
+    if foreign && (case.kind.changes() || matches!(case.kind, Kind::WebSocket(_) | Kind::Console)) {
         return Some(StatusCode::FORBIDDEN);
     }
     if tokens {
@@ -77,7 +80,12 @@ fn expected(case: &Case<'_>, tokens: bool) -> Option<StatusCode> {
     None
 }
 
-async fn send(r: &axum::Router, case: &Case<'_>, project: &str) -> (StatusCode, serde_json::Value, bool) {
+async fn send(
+    r: &axum::Router,
+    case: &Case<'_>,
+    project: &str,
+    console: &str,
+) -> (StatusCode, serde_json::Value, bool) {
     let (method, uri, body, content_type) = match case.kind {
         Kind::Get => (Method::GET, "/v1/projects".to_owned(), "", "application/json"),
         Kind::PostJson => (Method::POST, "/v1/projects".into(), r#"{"name": "made"}"#, "application/json"),
@@ -87,6 +95,7 @@ async fn send(r: &axum::Router, case: &Case<'_>, project: &str) -> (StatusCode, 
         }
         Kind::Delete => (Method::DELETE, format!("/v1/projects/{project}"), "", "application/json"),
         Kind::WebSocket(path) => (Method::GET, path.into(), "", "application/json"),
+        Kind::Console => (Method::GET, console.to_owned(), "", "application/json"),
     };
     let mut req = Request::builder()
         .method(method)
@@ -102,7 +111,7 @@ async fn send(r: &axum::Router, case: &Case<'_>, project: &str) -> (StatusCode, 
         Credential::Admin => Some(ADMIN),
         Credential::Wrong => Some("wrong-token-0123456789"),
     };
-    if let Kind::WebSocket(_) = case.kind {
+    if matches!(case.kind, Kind::WebSocket(_) | Kind::Console) {
         req = req
             .header("connection", "upgrade")
             .header("upgrade", "websocket")
@@ -140,7 +149,12 @@ async fn run_matrix(tokens: bool) {
         Kind::Delete,
         Kind::WebSocket("/v1/osc/ws"),
         Kind::WebSocket("/v1/notifications/ws"),
+        Kind::Console,
     ];
+    let lab = app.model.lab.create_project(Default::default()).await.unwrap().project_id;
+    let vm =
+        app.model.lab.create_vm(lab, VmCreate { name: "PC1".into(), ..Default::default() }).await.unwrap();
+    let console = format!("/v1/projects/{lab}/vpcs/vms/{}/console/ws", vm.vm_id);
     let origins = [None, Some("http://127.0.0.1:3080"), Some(ALLOWED), Some("http://evil.example")];
     let hosts = ["127.0.0.1:3080", "localhost:3080", "evil.example:3080"];
     let credentials = [Credential::None, Credential::Viewer, Credential::Admin, Credential::Wrong];
@@ -159,7 +173,7 @@ async fn run_matrix(tokens: bool) {
                         .to_string();
                     let before = projects(&app).await;
                     let case = Case { kind, origin, host, credential };
-                    let (status, body, cors) = send(&r, &case, &project).await;
+                    let (status, body, cors) = send(&r, &case, &project, &console).await;
                     let after = projects(&app).await;
                     let what =
                         format!("{kind:?} origin {origin:?} host {host} {credential:?}: {status} {body}");
@@ -187,7 +201,7 @@ async fn run_matrix(tokens: bool) {
                                     status == StatusCode::NO_CONTENT && after.len() + 1 == before.len()
                                 }
                                 // Past the guard the handshake itself answers (oneshot cannot upgrade).
-                                Kind::WebSocket(_) => status == StatusCode::UPGRADE_REQUIRED,
+                                Kind::WebSocket(_) | Kind::Console => status == StatusCode::UPGRADE_REQUIRED,
                             };
                             assert!(ok, "allowed, but: {what}");
                             if !kind.changes() {
@@ -202,7 +216,7 @@ async fn run_matrix(tokens: bool) {
             }
         }
     }
-    assert_eq!(checked, 7 * 4 * 3 * 4);
+    assert_eq!(checked, 8 * 4 * 3 * 4);
 }
 
 #[tokio::test]
