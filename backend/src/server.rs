@@ -35,6 +35,11 @@ pub struct Config {
     /// with `patchbay token new`. Given, every API route needs a token, even on loopback.
     #[arg(long, env = "PATCHBAY_TOKEN_FILE")]
     pub token_file: Option<PathBuf>,
+    /// Act as a GNS3 "local server": `/v1/version` says `local: true` (the GNS3 GUI's
+    /// local server must, a remote one must not), and `/v1/server/shutdown` and
+    /// `/v1/config/reload` work. On loopback only.
+    #[arg(long, env = "PATCHBAY_LOCAL")]
+    pub local: bool,
     /// Serve a non-loopback address without tokens: anyone who reaches it may do anything.
     #[arg(long)]
     pub insecure_no_auth: bool,
@@ -207,6 +212,9 @@ fn access(config: &Config, port: u16) -> anyhow::Result<Access> {
             config.host
         );
     }
+    if config.local && !config.host.is_loopback() {
+        anyhow::bail!("--local serves a GNS3 client on this machine only: use a loopback --host");
+    }
     if tokens.is_none() && !config.host.is_loopback() {
         tracing::warn!(host = %config.host, "--insecure-no-auth: anyone who reaches this server may do anything");
     }
@@ -289,7 +297,12 @@ pub async fn start(config: &Config, hub: Hub) -> anyhow::Result<Running> {
     }
     tokio::spawn(crate::memory::trim_periodically(shutdown.clone()));
     let dashboard = config.dashboard();
-    let router = http::app(Arc::new(Web { app: app.clone(), dashboard: dashboard.clone(), access }));
+    let router = http::app(Arc::new(Web {
+        app: app.clone(),
+        dashboard: dashboard.clone(),
+        access,
+        local: config.local,
+    }));
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let stop = shutdown.clone();
     let scheme = if tls.is_some() { "https" } else { "http" };

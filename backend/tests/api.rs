@@ -233,12 +233,14 @@ async fn bad_requests_are_400_and_name_the_field() {
         (r#"{"type": "nio_udp", "lport": 10000, "rhost": "127.0.0.1", "rport": -1}"#, "rport"),
         (r#"{"type": "nio_udp", "lport": 10000, "rhost": "bad host!", "rport": 1}"#, "rhost"),
         (r#"{"type": "nio_udp", "lport": 10000, "rport": 1}"#, "rhost"),
-        (r#"{"type": "nio_tap", "lport": 10000, "rhost": "h", "rport": 1}"#, "type"),
+        (r#"{"type": "nio_bogus", "lport": 10000, "rhost": "h", "rport": 1}"#, "type"),
         (r#"{"type": "nio_udp", "lport": 10000, "rhost": "h", "rport": 1, "x": 2}"#, "unknown field `x`"),
     ];
     for (body, field) in bad_nios {
         api.error(post.clone(), &nio, Some(body), 400, field).await;
     }
+    // GNS3's kinds that need host devices: a conflict that says so (as GNS3's own server answers).
+    api.error(post.clone(), &nio, Some(r#"{"type": "nio_tap", "tap_device": "tap0"}"#), 409, "nio_tap").await;
     api.error(
         Method::GET,
         "/v1/projects/not-a-uuid",

@@ -9,10 +9,22 @@ use uuid::Uuid;
 /// `GET /v1/version`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Version {
-    /// The GNS3 API level this server speaks.
+    /// The GNS3 API level this server speaks (GNS3 clients refuse any other).
     pub version: String,
+    /// Whether this is a GNS3 "local server" (`--local`): the GUI's local
+    /// server must say true, a remote one false, or the GUI refuses it.
+    pub local: bool,
     /// Patchbay's own version, for humans and bug reports.
     pub patchbay: String,
+}
+
+/// `POST /v1/version`: a client asking whether it speaks this server's version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionCheck {
+    pub version: String,
+    #[serde(default)]
+    pub local: Option<bool>,
 }
 
 /// Every error the API returns, whatever the route: `{"status": N, "message": "..."}`.
@@ -31,6 +43,8 @@ pub struct Project {
     pub temporary: bool,
     /// Where the project's files live on the server.
     pub path: String,
+    /// The directory projects are made in.
+    pub location: String,
 }
 
 /// `POST /v1/projects`. Posting the `project_id` of a closed project opens it again.
@@ -43,6 +57,11 @@ pub struct ProjectCreate {
     pub project_id: Option<Uuid>,
     #[serde(default)]
     pub temporary: Option<bool>,
+    /// Accepted as GNS3 clients send it (the GUI sends its own projects
+    /// folder, or null); projects stay in the data directory, and the
+    /// answer's `path` says where, which the GUI adopts.
+    #[serde(default)]
+    pub path: Option<String>,
 }
 
 /// `PUT /v1/projects/{project_id}`.
@@ -53,6 +72,10 @@ pub struct ProjectUpdate {
     pub name: Option<String>,
     #[serde(default)]
     pub temporary: Option<bool>,
+    /// The GUI's "save as": accepted, and the project stays where it is
+    /// (see [`ProjectCreate::path`]).
+    #[serde(default)]
+    pub path: Option<String>,
 }
 
 /// Whether a VM's runtime is running.
@@ -73,8 +96,11 @@ pub struct Vm {
     /// TCP port of the VM's telnet console.
     pub console: u16,
     pub status: VmStatus,
-    /// Shell commands run when the VM boots (VPCS's `startup.vpc`).
+    /// Shell commands run when the VM boots (VPCS's `startup.vpc`); `%h`
+    /// in a script set through the API reads as the VM's name, as GNS3 does.
     pub startup_script: Option<String>,
+    /// `startup.vpc` when the VM has a startup script, as GNS3 1.3 shows it.
+    pub startup_script_path: Option<String>,
     /// The adapter's tunnel, if one is attached (VPCS has one adapter with one port).
     pub nio: Option<Nio>,
     /// `00:50:79:66:68:XX`, unique across the server.

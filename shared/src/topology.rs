@@ -92,6 +92,7 @@ mod tests {
             console: 2000,
             status: VmStatus::Stopped,
             startup_script: None,
+            startup_script_path: None,
             nio,
             mac_address: "00:50:79:66:68:00".into(),
             ip_address: None,

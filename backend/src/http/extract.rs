@@ -57,6 +57,40 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// A NIO body. GNS3's other kinds (TAP devices, host Ethernet ports) are a
+/// 409 that says why, as the real server says of what its host lacks,
+/// rather than a schema error about an unknown variant.
+pub struct NioBody(pub patchbay_shared::Nio);
+
+/// NIO kinds of GNS3 1.x that need something of the host Patchbay does not use.
+const HOST_NIOS: [&str; 5] = ["nio_tap", "nio_generic_ethernet", "nio_linux_ethernet", "nio_unix", "nio_vde"];
+
+impl<S: Send + Sync> FromRequest<S> for NioBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|r| ApiError::bad_request(format!("Cannot read request body: {}", r.body_text())))?;
+        #[derive(Deserialize)]
+        struct Kind {
+            #[serde(rename = "type")]
+            kind: Option<String>,
+        }
+        if let Ok(Kind { kind: Some(kind) }) = serde_json::from_slice::<Kind>(&bytes) {
+            if HOST_NIOS.contains(&kind.as_str()) {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!(
+                        "This server links nodes with nio_udp tunnels only, as VPCS does: it has no {kind}"
+                    ),
+                ));
+            }
+        }
+        parse_json(&bytes).map(NioBody)
+    }
+}
+
 /// The body of actions that take no parameters (`start`, `stop`, `ports/udp` ...):
 /// empty or `{}`, and anything else is refused rather than ignored.
 #[derive(Deserialize)]

@@ -65,7 +65,8 @@ pub async fn guard(State(s): State<Shared>, mut req: Request, next: Next) -> Res
                 "credentials",
                 format_args!("refused {method} {} from {peer}: {}", req.uri().path(), refused.message),
             );
-            return with_cors(unauthorized(refused), allowed_origin);
+            let from_a_page = req.headers().contains_key("sec-fetch-mode");
+            return with_cors(unauthorized(refused, from_a_page), allowed_origin);
         }
     };
     if role == Role::Viewer && !matches!(method, Method::GET | Method::HEAD) {
@@ -119,9 +120,14 @@ fn credentials(headers: &HeaderMap) -> Option<String> {
         .find_map(|p| p.trim().strip_prefix(WS_TOKEN_PREFIX).map(str::to_owned))
 }
 
-fn unauthorized(refused: ApiError) -> Response {
+/// A 401 with its challenge: `Basic` in GNS3's words for clients such as
+/// its GUI (whose start-up check answers only a `Basic realm="GNS3 server"`
+/// challenge), `Bearer` for pages (a Basic challenge to a page's own fetch
+/// would make the browser pop up its login dialog over the dashboard's).
+fn unauthorized(refused: ApiError, from_a_page: bool) -> Response {
+    let challenge = if from_a_page { "Bearer realm=\"patchbay\"" } else { "Basic realm=\"GNS3 server\"" };
     let mut res = refused.into_response();
-    res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"patchbay\""));
+    res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
     res
 }
 

@@ -4,6 +4,7 @@
 //! - [`error`]: the JSON error type every route returns;
 //! - [`extract`]: body and path extractors that fail with that type;
 //! - [`projects`], [`vms`], [`switches`]: the lab's routes, thin calls into [`crate::lab::Lab`];
+//! - [`system`]: the server itself: version, interfaces, config reload, shutdown;
 //! - [`engine`]: the audio engine's status, transform types and patch file;
 //! - [`notifications`]: the chunked JSON stream and its WebSocket twin;
 //! - [`bridge`]: OSC over a WebSocket, as JSON;
@@ -19,6 +20,7 @@ pub mod guard;
 pub mod notifications;
 pub mod projects;
 pub mod switches;
+pub mod system;
 pub mod vms;
 
 #[cfg(test)]
@@ -27,12 +29,12 @@ mod tests;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::HeaderValue;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
-use patchbay_shared::Version;
+use axum::Router;
 use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::services::ServeDir;
@@ -53,6 +55,8 @@ pub struct Web {
     pub dashboard: Option<PathBuf>,
     /// Who may reach the routes, and with what role.
     pub access: guard::Access,
+    /// A GNS3 "local server" (`--local`): says so, and may be shut down by its client.
+    pub local: bool,
 }
 
 pub type Shared = Arc<Web>;
@@ -61,7 +65,10 @@ pub fn app(state: Shared) -> Router {
     let vm = "/v1/projects/{project_id}/vpcs/vms/{vm_id}";
     let sw = "/v1/projects/{project_id}/switches/vms/{vm_id}";
     let api = Router::new()
-        .route("/v1/version", get(version))
+        .route("/v1/version", get(system::version).post(system::check_version))
+        .route("/v1/interfaces", get(system::interfaces))
+        .route("/v1/config/reload", post(system::reload_config))
+        .route("/v1/server/shutdown", post(system::shutdown))
         .route("/v1/engine", get(engine::status))
         .route("/v1/engine/transform-types", get(engine::types))
         .route("/v1/engine/patch", get(engine::save).put(engine::load))
@@ -74,6 +81,7 @@ pub fn app(state: Shared) -> Router {
             get(projects::show).put(projects::update).delete(projects::delete),
         )
         .route("/v1/projects/{project_id}/close", post(projects::close))
+        .route("/v1/projects/{project_id}/commit", post(projects::commit))
         .route("/v1/projects/{project_id}/notifications", get(notifications::stream_project))
         .route("/v1/projects/{project_id}/ports/udp", post(projects::allocate_udp))
         .route("/v1/projects/{project_id}/vpcs/vms", get(vms::list).post(vms::create))
@@ -103,6 +111,7 @@ pub fn app(state: Shared) -> Router {
             post(switches::add_nio).delete(switches::remove_nio),
         )
         .method_not_allowed_fallback(error::method_not_allowed)
+        .route_layer(axum::middleware::map_response_with_state((), x_route))
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
 
     let router = api
@@ -119,8 +128,12 @@ pub fn app(state: Shared) -> Router {
     }
 }
 
-async fn version() -> Json<Version> {
-    Json(Version { version: API_VERSION.into(), patchbay: env!("CARGO_PKG_VERSION").into() })
+/// `X-Route`: the route's template, as GNS3's server sets it on every answer.
+async fn x_route(State(()): State<()>, path: Option<MatchedPath>, mut res: Response) -> Response {
+    if let Some(value) = path.and_then(|p| HeaderValue::from_str(p.as_str()).ok()) {
+        res.headers_mut().insert("x-route", value);
+    }
+    res
 }
 
 /// Files of the built dashboard; everything else, and all of `/v1/`, is a JSON 404.

@@ -46,6 +46,13 @@ pub async fn close(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `POST .../commit`, which GNS3's GUI sends on every save: every change is
+/// on disk when it is answered here, so there is nothing left to write.
+pub async fn commit(State(s): State<Shared>, p: Params) -> Result<StatusCode, ApiError> {
+    s.app.model.lab.get_project(p.uuid("project_id")?)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 pub async fn allocate_udp(
     State(s): State<Shared>,
     p: Params,

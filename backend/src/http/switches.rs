@@ -6,7 +6,7 @@ use axum::Json;
 use patchbay_shared::{Nio, Switch, SwitchCreate};
 
 use super::error::ApiError;
-use super::extract::{JsonBody, NoFields, Params};
+use super::extract::{JsonBody, NioBody, NoFields, Params};
 use super::vms::ids;
 use super::Shared;
 
@@ -52,7 +52,7 @@ pub async fn stop(State(s): State<Shared>, p: Params, _: JsonBody<NoFields>) -> 
 pub async fn add_nio(
     State(s): State<Shared>,
     p: Params,
-    JsonBody(nio): JsonBody<Nio>,
+    NioBody(nio): NioBody,
 ) -> Result<(StatusCode, Json<Nio>), ApiError> {
     let (project, id) = ids(&p)?;
     let (adapter, port) = (p.number("adapter_number")?, p.number("port_number")?);

@@ -7,7 +7,7 @@ use patchbay_shared::{CaptureFile, CaptureStart, Nio, Vm, VmCreate, VmUpdate};
 use uuid::Uuid;
 
 use super::error::ApiError;
-use super::extract::{JsonBody, NoFields, Params};
+use super::extract::{JsonBody, NioBody, NoFields, Params};
 use super::Shared;
 
 pub fn ids(p: &Params) -> Result<(Uuid, Uuid), ApiError> {
@@ -75,7 +75,7 @@ pub async fn reload(
 pub async fn add_nio(
     State(s): State<Shared>,
     p: Params,
-    JsonBody(nio): JsonBody<Nio>,
+    NioBody(nio): NioBody,
 ) -> Result<(StatusCode, Json<Nio>), ApiError> {
     let (project, vm) = ids(&p)?;
     let (adapter, port) = (p.number("adapter_number")?, p.number("port_number")?);

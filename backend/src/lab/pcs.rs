@@ -11,6 +11,12 @@ use super::validate::{check_adapter_port, check_nio, console_taken, valid_name};
 use super::vpc::driver::{Command, RunningPc, Spec};
 use super::{Lab, LabError, ProjectState, Result, State};
 
+/// A startup script set through the API, with `%h` read as the PC's name:
+/// GNS3's GUI gives every VPCS `set pcname %h`, which its server fills in.
+fn with_name(script: &str, name: &str) -> String {
+    script.replace("%h", name)
+}
+
 /// A PC of a project: its configuration, and its task while started.
 pub(super) struct PcEntry {
     pub(super) id: Uuid,
@@ -31,6 +37,7 @@ impl PcEntry {
             console: self.console,
             status: if self.running.is_some() { VmStatus::Started } else { VmStatus::Stopped },
             startup_script: self.startup_script.clone(),
+            startup_script_path: self.startup_script.as_ref().map(|_| "startup.vpc".to_owned()),
             nio: self.nio.clone(),
             mac_address: mac_string(self.mac),
             ip_address: self
@@ -155,15 +162,8 @@ impl Lab {
                 state.consoles.release(console);
                 return Err(LabError::Conflict("No MAC address left for a new VM".into()));
             };
-            let vm = PcEntry {
-                id,
-                mac,
-                name,
-                console,
-                startup_script: req.startup_script,
-                nio: None,
-                running: None,
-            };
+            let startup_script = req.startup_script.map(|s| with_name(&s, &name));
+            let vm = PcEntry { id, mac, name, console, startup_script, nio: None, running: None };
             state.project_mut(project)?.vms.push(vm);
         }
         self.save(project).await?;
@@ -193,7 +193,7 @@ impl Lab {
             if let Some(name) = name {
                 entry.name = name;
             }
-            if let Some(script) = req.startup_script {
+            if let Some(script) = req.startup_script.map(|s| with_name(&s, &entry.name)) {
                 if let Some(runtime) = &entry.running {
                     runtime.send(Command::SetScript(Some(script.clone())));
                 }

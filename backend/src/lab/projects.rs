@@ -242,6 +242,7 @@ impl Lab {
             name: p.name.clone(),
             temporary: p.temporary,
             path: self.store.project_dir(p.id).display().to_string(),
+            location: self.store.root().display().to_string(),
         }
     }
 }

@@ -101,6 +101,11 @@ impl Store {
         tokio::task::spawn_blocking(move || f(&store)).await.expect("disk work does not panic")
     }
 
+    /// The directory every project's directory is in.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     pub fn project_dir(&self, id: Uuid) -> PathBuf {
         self.root.join(id.to_string())
     }

@@ -49,7 +49,7 @@ enum Credential {
 async fn router(dir: &std::path::Path, tokens: Option<Tokens>) -> (axum::Router, Arc<App>) {
     let app_state = Arc::new(App::new(model(dir, 47200).await, CancellationToken::new()));
     let site = Site::new("127.0.0.1".parse().unwrap(), 3080, false, &[], &[ALLOWED.into()]);
-    let web = Web { app: app_state.clone(), dashboard: None, access: Access { site, tokens } };
+    let web = Web { app: app_state.clone(), dashboard: None, access: Access { site, tokens }, local: false };
     (app(Arc::new(web)), app_state)
 }
 
@@ -273,7 +273,11 @@ async fn a_basic_password_is_a_token_and_the_dashboard_loads_without_one() {
     assert_eq!(res.status(), StatusCode::OK);
     let res = r.clone().oneshot(get("/v1/version", None)).await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    assert!(res.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+    assert_eq!(res.headers()["www-authenticate"], "Basic realm=\"GNS3 server\"", "as GNS3's server asks");
+    let mut from_page = get("/v1/version", None);
+    from_page.headers_mut().insert("sec-fetch-mode", "cors".parse().unwrap());
+    let res = r.clone().oneshot(from_page).await.unwrap();
+    assert!(res.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"), "no browser dialog");
     // The page itself (here: the "not built" page) loads, so that it can ask for a token.
     let res = r.clone().oneshot(get("/", None)).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);

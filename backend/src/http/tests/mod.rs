@@ -2,6 +2,7 @@
 //! temporary directory: no socket, no server.
 
 mod access;
+mod gns3;
 
 use std::sync::Arc;
 
@@ -17,10 +18,15 @@ use crate::http::{app, Web};
 use crate::model::testing::model;
 
 async fn router(dir: &std::path::Path, first_port: u16) -> axum::Router {
+    router_as(dir, first_port, false).await
+}
+
+/// A router for a server started with or without `--local`.
+async fn router_as(dir: &std::path::Path, first_port: u16, local: bool) -> axum::Router {
     let app_state = Arc::new(App::new(model(dir, first_port).await, CancellationToken::new()));
     let access =
         Access { site: Site::new("127.0.0.1".parse().unwrap(), 3080, false, &[], &[]), tokens: None };
-    app(Arc::new(Web { app: app_state, dashboard: None, access }))
+    app(Arc::new(Web { app: app_state, dashboard: None, access, local }))
 }
 
 /// The status and the body as JSON.

@@ -1,0 +1,70 @@
+//! The server itself, as GNS3 1.x clients ask for it: its version (and the
+//! check of a client's), the host's network interfaces, and, for a "local
+//! server" (`--local`), reloading its configuration and shutting it down.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use patchbay_shared::{Version, VersionCheck};
+use serde::Serialize;
+
+use super::error::ApiError;
+use super::extract::JsonBody;
+use super::{Shared, API_VERSION};
+
+pub async fn version(State(s): State<Shared>) -> Json<Version> {
+    Json(Version { version: API_VERSION.into(), local: s.local, patchbay: env!("CARGO_PKG_VERSION").into() })
+}
+
+/// `POST /v1/version`: 200 with the version when the client's is the same,
+/// 409 in GNS3's words when not.
+pub async fn check_version(
+    State(s): State<Shared>,
+    JsonBody(check): JsonBody<VersionCheck>,
+) -> Result<Json<Version>, ApiError> {
+    if check.version != API_VERSION {
+        let message = format!("Client version {} differs with server version {API_VERSION}", check.version);
+        return Err(ApiError::new(StatusCode::CONFLICT, message));
+    }
+    Ok(version(State(s)).await)
+}
+
+/// One network interface of the host, as GNS3 lists them (for Cloud and Host nodes).
+#[derive(Serialize)]
+pub struct Interface {
+    id: String,
+    name: String,
+}
+
+pub async fn interfaces() -> Result<Json<Vec<Interface>>, ApiError> {
+    let addrs = nix::ifaddrs::getifaddrs().map_err(|e| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("Cannot list interfaces: {e}"))
+    })?;
+    let mut names: Vec<String> = addrs.map(|a| a.interface_name).collect();
+    names.sort();
+    names.dedup();
+    Ok(Json(names.into_iter().map(|n| Interface { id: n.clone(), name: n }).collect()))
+}
+
+/// `POST /v1/config/reload`: there is nothing to reload (the configuration
+/// is the command line), so a local server says it did, as GNS3's does.
+pub async fn reload_config(State(s): State<Shared>) -> Result<StatusCode, ApiError> {
+    if !s.local {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "You can only reload the configuration for a local server",
+        ));
+    }
+    Ok(StatusCode::CREATED)
+}
+
+/// `POST /v1/server/shutdown`: the GUI stops the local server it started
+/// when it exits. Projects are on disk already; the server stops as on Ctrl-C.
+pub async fn shutdown(State(s): State<Shared>) -> Result<StatusCode, ApiError> {
+    if !s.local {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "You can only stop a local server"));
+    }
+    tracing::info!("stopping: POST /v1/server/shutdown");
+    s.app.shutdown.cancel();
+    Ok(StatusCode::CREATED)
+}
