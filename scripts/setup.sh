@@ -63,5 +63,22 @@ if ! "$TOOLS/venv/bin/python" -c 'import pythonosc, zeroconf' 2>/dev/null; then
 fi
 export PATCHBAY_PYTHON="$TOOLS/venv/bin/python"
 
+# The real GNS3 server 1.3.13 (PyPI), for the differential test of the API (tests/gns3_server.rs).
+# It needs Python 3.6 (pyenv's, when there is one) and pins of its time; without 3.6 the test
+# says it is skipped.
+PY36="${PATCHBAY_PY36:-$HOME/.pyenv/versions/3.6.15/bin/python}"
+GNS3_SERVER="$TOOLS/gns3-server-1.3.13"
+if [ -x "$PY36" ] && [ ! -f "$GNS3_SERVER/.complete" ]; then
+  say "installing gns3-server 1.3.13 (Python 3.6)"
+  rm -rf "$GNS3_SERVER"
+  "$PY36" -m venv "$GNS3_SERVER"
+  "$GNS3_SERVER/bin/pip" install -q "pip==21.3.1"
+  "$GNS3_SERVER/bin/pip" install -q "gns3-server==1.3.13" "aiohttp==0.17.4" "jsonschema==2.4.0" \
+    "Jinja2==2.7.3" "raven==5.2.0"
+  "$GNS3_SERVER/bin/python" -c "import gns3server.version"
+  touch "$GNS3_SERVER/.complete"
+fi
+export PATCHBAY_GNS3_SERVER="$GNS3_SERVER/bin/gns3server"
+
 # Trunk builds offline, so every crate must be fetched beforehand.
 cargo fetch --locked -q

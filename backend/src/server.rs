@@ -40,6 +40,10 @@ pub struct Config {
     /// `/v1/config/reload` work. On loopback only.
     #[arg(long, env = "PATCHBAY_LOCAL")]
     pub local: bool,
+    /// The GNS3 version `/v1/version` answers: every GNS3 1.x client refuses a server
+    /// whose version differs from its own, so a 1.5 GUI needs `--gns3-version 1.5.4`.
+    #[arg(long, env = "PATCHBAY_GNS3_VERSION", default_value = crate::http::API_VERSION)]
+    pub gns3_version: String,
     /// Serve a non-loopback address without tokens: anyone who reaches it may do anything.
     #[arg(long)]
     pub insecure_no_auth: bool,
@@ -302,6 +306,7 @@ pub async fn start(config: &Config, hub: Hub) -> anyhow::Result<Running> {
         dashboard: dashboard.clone(),
         access,
         local: config.local,
+        gns3_version: config.gns3_version.clone(),
     }));
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let stop = shutdown.clone();

@@ -12,11 +12,28 @@ use crate::lab::LabError;
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
+    /// For a body that does not fit its route: the route and the body as
+    /// sent, which GNS3's server adds to such errors as `path` and `request`.
+    pub invalid_body: Option<Box<(String, serde_json::Value)>>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into() }
+        ApiError { status, message: message.into(), invalid_body: None }
+    }
+
+    /// Says which route refused which body (see [`ApiError::invalid_body`]).
+    pub fn for_body(mut self, route: Option<&str>, body: &[u8]) -> Self {
+        if let Some(route) = route {
+            // An empty body reads as `{}`, here as everywhere in this API.
+            let request = if body.iter().all(u8::is_ascii_whitespace) {
+                serde_json::json!({})
+            } else {
+                serde_json::from_slice(body).unwrap_or(serde_json::Value::Null)
+            };
+            self.invalid_body = Some(Box::new((route.to_owned(), request)));
+        }
+        self
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -27,7 +44,16 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody { status: self.status.as_u16(), message: self.message };
-        (self.status, Json(body)).into_response()
+        match self.invalid_body {
+            None => (self.status, Json(body)).into_response(),
+            Some(details) => {
+                let (path, request) = *details;
+                let body = serde_json::json!({
+                    "status": body.status, "message": body.message, "path": path, "request": request,
+                });
+                (self.status, Json(body)).into_response()
+            }
+        }
     }
 }
 

@@ -24,6 +24,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let route = route_of(&req);
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large")
@@ -31,8 +32,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 ApiError::bad_request(format!("Cannot read request body: {}", rejection.body_text()))
             }
         })?;
-        parse_json(&bytes).map(JsonBody)
+        parse_json(&bytes).map(JsonBody).map_err(|e| e.for_body(route.as_deref(), &bytes))
     }
+}
+
+/// The template of the route a request matched (`/v1/projects/{project_id}`).
+fn route_of(req: &Request) -> Option<String> {
+    req.extensions().get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_owned())
 }
 
 /// Parses JSON, naming the offending field on error (`console: invalid type ...`).
@@ -69,6 +75,7 @@ impl<S: Send + Sync> FromRequest<S> for NioBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let route = route_of(&req);
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|r| ApiError::bad_request(format!("Cannot read request body: {}", r.body_text())))?;
@@ -87,7 +94,7 @@ impl<S: Send + Sync> FromRequest<S> for NioBody {
                 ));
             }
         }
-        parse_json(&bytes).map(NioBody)
+        parse_json(&bytes).map(NioBody).map_err(|e| e.for_body(route.as_deref(), &bytes))
     }
 }
 
@@ -109,12 +116,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
             .await
             .map_err(|e| ApiError::bad_request(e.body_text()))?;
         let params = Params(map);
+        let route = parts.extensions.get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_owned());
         for name in params.0.keys() {
-            if name.ends_with("_id") {
-                params.uuid(name)?;
+            let checked = if name.ends_with("_id") {
+                params.uuid(name).map(drop)
             } else {
-                params.number(name)?;
-            }
+                params.number(name).map(drop)
+            };
+            checked.map_err(|e| e.for_body(route.as_deref(), b""))?;
         }
         Ok(params)
     }

@@ -45,7 +45,8 @@ use crate::app::App;
 /// Request bodies larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
-/// The GNS3 API level spoken here.
+/// The GNS3 version `/v1/version` answers by default: GNS3 clients refuse
+/// a server whose version differs from their own (`--gns3-version`).
 pub const API_VERSION: &str = "1.3.13";
 
 /// What the routes see: the app (model, traffic, shutdown) and the dashboard's files.
@@ -57,6 +58,8 @@ pub struct Web {
     pub access: guard::Access,
     /// A GNS3 "local server" (`--local`): says so, and may be shut down by its client.
     pub local: bool,
+    /// The GNS3 version answered (`--gns3-version`).
+    pub gns3_version: String,
 }
 
 pub type Shared = Arc<Web>;

@@ -10,10 +10,14 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use super::extract::JsonBody;
-use super::{Shared, API_VERSION};
+use super::Shared;
 
 pub async fn version(State(s): State<Shared>) -> Json<Version> {
-    Json(Version { version: API_VERSION.into(), local: s.local, patchbay: env!("CARGO_PKG_VERSION").into() })
+    Json(Version {
+        version: s.gns3_version.clone(),
+        local: s.local,
+        patchbay: env!("CARGO_PKG_VERSION").into(),
+    })
 }
 
 /// `POST /v1/version`: 200 with the version when the client's is the same,
@@ -22,8 +26,9 @@ pub async fn check_version(
     State(s): State<Shared>,
     JsonBody(check): JsonBody<VersionCheck>,
 ) -> Result<Json<Version>, ApiError> {
-    if check.version != API_VERSION {
-        let message = format!("Client version {} differs with server version {API_VERSION}", check.version);
+    if check.version != s.gns3_version {
+        let message =
+            format!("Client version {} differs with server version {}", check.version, s.gns3_version);
         return Err(ApiError::new(StatusCode::CONFLICT, message));
     }
     Ok(version(State(s)).await)

@@ -49,7 +49,13 @@ enum Credential {
 async fn router(dir: &std::path::Path, tokens: Option<Tokens>) -> (axum::Router, Arc<App>) {
     let app_state = Arc::new(App::new(model(dir, 47200).await, CancellationToken::new()));
     let site = Site::new("127.0.0.1".parse().unwrap(), 3080, false, &[], &[ALLOWED.into()]);
-    let web = Web { app: app_state.clone(), dashboard: None, access: Access { site, tokens }, local: false };
+    let web = Web {
+        app: app_state.clone(),
+        dashboard: None,
+        access: Access { site, tokens },
+        local: false,
+        gns3_version: crate::http::API_VERSION.into(),
+    };
     (app(Arc::new(web)), app_state)
 }
 

@@ -26,7 +26,13 @@ async fn router_as(dir: &std::path::Path, first_port: u16, local: bool) -> axum:
     let app_state = Arc::new(App::new(model(dir, first_port).await, CancellationToken::new()));
     let access =
         Access { site: Site::new("127.0.0.1".parse().unwrap(), 3080, false, &[], &[]), tokens: None };
-    app(Arc::new(Web { app: app_state, dashboard: None, access, local }))
+    app(Arc::new(Web {
+        app: app_state,
+        dashboard: None,
+        access,
+        local,
+        gns3_version: crate::http::API_VERSION.into(),
+    }))
 }
 
 /// The status and the body as JSON.
