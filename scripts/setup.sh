@@ -63,22 +63,32 @@ if ! "$TOOLS/venv/bin/python" -c 'import pythonosc, zeroconf' 2>/dev/null; then
 fi
 export PATCHBAY_PYTHON="$TOOLS/venv/bin/python"
 
-# The real GNS3 server 1.3.13 (PyPI), for the differential test of the API (tests/gns3_server.rs).
-# It needs Python 3.6 (pyenv's, when there is one) and pins of its time; without 3.6 the test
-# says it is skipped.
+# The real GNS3 server and GUI 1.3.13 (PyPI), for tests/gns3_server.rs (the API side by side)
+# and tests/gns3_gui.rs (the GUI's own client code against Patchbay). They need Python 3.6
+# (pyenv's, when there is one) and pins of their time; without 3.6 those tests say they are
+# skipped. py36_venv DIR IMPORT PACKAGES...: a venv at DIR with PACKAGES, checked by IMPORT.
 PY36="${PATCHBAY_PY36:-$HOME/.pyenv/versions/3.6.15/bin/python}"
-GNS3_SERVER="$TOOLS/gns3-server-1.3.13"
-if [ -x "$PY36" ] && [ ! -f "$GNS3_SERVER/.complete" ]; then
-  say "installing gns3-server 1.3.13 (Python 3.6)"
-  rm -rf "$GNS3_SERVER"
-  "$PY36" -m venv "$GNS3_SERVER"
-  "$GNS3_SERVER/bin/pip" install -q "pip==21.3.1"
-  "$GNS3_SERVER/bin/pip" install -q "gns3-server==1.3.13" "aiohttp==0.17.4" "jsonschema==2.4.0" \
-    "Jinja2==2.7.3" "raven==5.2.0"
-  "$GNS3_SERVER/bin/python" -c "import gns3server.version"
-  touch "$GNS3_SERVER/.complete"
-fi
-export PATCHBAY_GNS3_SERVER="$GNS3_SERVER/bin/gns3server"
+py36_venv() {
+  local dir=$1 check=$2
+  shift 2
+  if [ -x "$PY36" ] && [ ! -f "$dir/.complete" ]; then
+    say "installing $* (Python 3.6)"
+    rm -rf "$dir"
+    "$PY36" -m venv "$dir"
+    "$dir/bin/pip" install -q "pip==21.3.1" # the venv's pip 18 cannot see manylinux2014 wheels
+    "$dir/bin/pip" install -q "$@"
+    "$dir/bin/python" -c "import $check"
+    touch "$dir/.complete"
+  fi
+}
+py36_venv "$TOOLS/gns3-server-1.3.13" gns3server.version \
+  "gns3-server==1.3.13" "aiohttp==0.17.4" "jsonschema==2.4.0" "Jinja2==2.7.3" "raven==5.2.0"
+export PATCHBAY_GNS3_SERVER="$TOOLS/gns3-server-1.3.13/bin/gns3server"
+# gns3-gui 1.3 is written for PyQt4, which cannot be installed here: backend/tests/peers/pyqt4shim
+# maps the PyQt4 API it uses onto PyQt5. apache-libcloud 0.20.1: from 2.0 an Enum breaks its import.
+py36_venv "$TOOLS/gns3-gui-1.3.13" "PyQt5.QtNetwork, PyQt5.QtWidgets, gns3.version" \
+  "PyQt5==5.15.6" "gns3-gui==1.3.13" "apache-libcloud==0.20.1"
+export PATCHBAY_GNS3_GUI_PYTHON="$TOOLS/gns3-gui-1.3.13/bin/python"
 
 # Trunk builds offline, so every crate must be fetched beforehand.
 cargo fetch --locked -q
