@@ -150,7 +150,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
 
 async fn serve_on_runtime(config: Config) -> anyhow::Result<()> {
     let hub = config.hub();
-    patchbay::logging::init(&config.log_level, hub.clone())?;
+    patchbay::logging::init(config.log_filter(), hub.clone(), config.log_file.as_deref())?;
     let running = server::start(&config, hub).await?;
     // Before the first line: whoever reads it may signal at once.
     let signals = Signals::install()?;

@@ -74,6 +74,17 @@ pub struct Config {
     /// Log filter: a level (`info`, `debug` ...) or tracing directives (`patchbay=debug`).
     #[arg(long, env = "PATCHBAY_LOG", default_value = "info")]
     pub log_level: String,
+    /// Write the log to this file (appended) instead of stderr, as gns3server's `--log`,
+    /// which the GNS3 GUI passes to the local server it starts.
+    #[arg(long = "log", env = "PATCHBAY_LOG_FILE", value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+    /// The same as `--log-level debug` (gns3server's flag, which the GNS3 GUI may pass).
+    #[arg(long)]
+    pub debug: bool,
+    /// Accepted as gns3server takes it (the GNS3 GUI may pass it): consoles already
+    /// listen on `--host`, whatever it is.
+    #[arg(long, hide = true)]
+    pub allow: bool,
     /// The built dashboard to serve at `/` [default: ./dist when it exists].
     #[arg(long, env = "PATCHBAY_DASHBOARD")]
     pub dashboard: Option<PathBuf>,
@@ -138,6 +149,15 @@ fn port_range(s: &str) -> Result<RangeInclusive<u16>, String> {
 }
 
 impl Config {
+    /// The log filter: `--log-level`, or `debug` with `--debug`.
+    pub fn log_filter(&self) -> &str {
+        if self.debug {
+            "debug"
+        } else {
+            &self.log_level
+        }
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.data_dir.clone().unwrap_or_else(|| {
             dirs::data_dir().map(|d| d.join("patchbay")).unwrap_or_else(|| PathBuf::from("patchbay-data"))

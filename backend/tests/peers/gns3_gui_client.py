@@ -4,7 +4,12 @@ nodes made by the VPCS module (so each gets the GUI's `set pcname %h`), a
 link between them, start, the console (banner, the node's name as prompt,
 a ping across the link), save, stop, delete, close.
 
-    python gns3_gui_client.py local|remote HOST PORT WORKDIR
+    python gns3_gui_client.py local|remote HOST PORT WORKDIR [SERVER_BINARY]
+
+In local mode the GUI connects to a local server already running at
+HOST:PORT, or, as the GUI does at start-up when none is, starts
+SERVER_BINARY itself (`--host=HOST --port=PORT --local --log=FILE`) and
+shuts it down when the project closes.
 
 Run it with the venv of ../../../shared/peers/gns3-gui/setup_env.sh and its
 pyqt4shim first on PYTHONPATH. Prints one line per step; exits 0 when every
@@ -19,6 +24,7 @@ import time
 import urllib.request
 
 mode, host, port, workdir = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+server_binary = sys.argv[5] if len(sys.argv) > 5 else ""
 assert mode in ("local", "remote"), mode
 
 # A private home with the GUI's settings: which server, and nothing that
@@ -33,7 +39,7 @@ settings = {
     "LocalServer": {
         "host": host if mode == "local" else "127.0.0.1",
         "port": port if mode == "local" else 1,
-        "path": "",
+        "path": server_binary,
         "auto_start": True,
         "report_errors": False,
         "projects_path": os.path.join(workdir, "GNS3", "projects"),
@@ -92,11 +98,18 @@ def server_json(path):
 servers = Servers.instance()
 if mode == "local":
     server = servers.localServer()
-    # The GUI's start-up check (MainWindow.startupLoading): is a local GNS3
-    # server already running there? If not, it would start its own.
-    if not server.isLocalServerRunning():
+    # The GUI's start-up (MainWindow.startupLoading): is a local GNS3 server
+    # already running there? If not, it starts its own from its settings' path.
+    if server.isLocalServerRunning():
+        print("ok: the GUI finds a running local server")
+    elif not server_binary:
         fail("the GUI does not take the server for a running local server")
-    print("ok: the GUI finds a running local server")
+    else:
+        # startupLoading calls initLocalServer first, which only checks the path and
+        # port, and would build the main window for its error dialogs.
+        if not servers.startLocalServer():
+            fail("the GUI could not start " + server_binary)
+        wait(lambda: server.isLocalServerRunning(), "the GUI started its local server and connected")
 else:
     server = servers.getRemoteServer(host, port)
 
@@ -200,11 +213,19 @@ wait(lambda: errors or deleted, "PC2 deleted")
 if len(server_json("/projects/{}/vpcs/vms".format(project.id()))) != 1:
     fail("the server still has PC2")
 
+# Whether the GUI started the local server: then closing the project shuts it down.
+started_by_gui = mode == "local" and servers.localServerIsRunning()
 project.close(local_server_shutdown=(mode == "local"))
 wait(lambda: project.closed(), "project closed")
 if errors:
     fail("; ".join(errors))
-if mode == "local":
+if started_by_gui:
+    # Project.close sent /server/shutdown; on exit the GUI waits for the process.
+    servers.stopLocalServer(wait=True)
+    if servers.localServerIsRunning():
+        fail("the local server the GUI started is still running")
+    print("ok: the local server the GUI started has stopped")
+elif mode == "local":
     # What Project.close sends instead when the GUI started the local server itself.
     answered = []
     server.post("/server/shutdown", lambda result, error=False, **kw: answered.append(error))
