@@ -5,6 +5,7 @@
 //! - [`extract`]: body and path extractors that fail with that type;
 //! - [`projects`], [`vms`], [`switches`]: the lab's routes, thin calls into [`crate::lab::Lab`];
 //! - [`system`]: the server itself: version, interfaces, config reload, shutdown;
+//! - [`files`]: a capture file streamed as it grows (`/v1/files/stream`);
 //! - [`engine`]: the audio engine's status, transform types and patch file;
 //! - [`notifications`]: the chunked JSON stream and its WebSocket twin;
 //! - [`bridge`]: OSC over a WebSocket, as JSON;
@@ -16,6 +17,7 @@ pub mod console;
 pub mod engine;
 pub mod error;
 pub mod extract;
+pub mod files;
 pub mod guard;
 pub mod notifications;
 pub mod projects;
@@ -70,6 +72,7 @@ pub fn app(state: Shared) -> Router {
     let api = Router::new()
         .route("/v1/version", get(system::version).post(system::check_version))
         .route("/v1/interfaces", get(system::interfaces))
+        .route("/v1/files/stream", get(files::stream))
         .route("/v1/config/reload", post(system::reload_config))
         .route("/v1/server/shutdown", post(system::shutdown))
         .route("/v1/engine", get(engine::status))

@@ -64,3 +64,31 @@ impl Lab {
         Ok(())
     }
 }
+
+impl Lab {
+    /// The capture file at `location`, for `GET /v1/files/stream`: only a
+    /// `.pcap` file in a project's `project-files/captures/`, whatever path
+    /// the client sends (symbolic links and `..` resolved first), so that
+    /// this route never reads anything else of the server's disk.
+    pub fn capture_file(&self, location: &str) -> Result<std::path::PathBuf> {
+        if !location.ends_with(".pcap") {
+            return Err(LabError::Conflict("Only .pcap file are allowed".into()));
+        }
+        let real = std::fs::canonicalize(location).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => LabError::NotFound(format!("File {location} doesn't exist")),
+            _ => LabError::Conflict(format!("Can't access to file {location}: {e}")),
+        })?;
+        let root = std::fs::canonicalize(self.store.root())
+            .map_err(|e| LabError::Conflict(format!("Can't access to file {location}: {e}")))?;
+        let in_captures = real.strip_prefix(&root).ok().is_some_and(|rest| {
+            let parts: Vec<_> = rest.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+            matches!(parts.as_slice(), [_, files, captures, _] if files == "project-files" && captures == "captures")
+        });
+        if !in_captures || !real.is_file() {
+            return Err(LabError::Conflict(format!(
+                "Can't access to file {location}: only captures of this server's projects can be streamed"
+            )));
+        }
+        Ok(real)
+    }
+}

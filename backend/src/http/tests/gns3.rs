@@ -111,3 +111,49 @@ async fn interfaces_vpcs_scripts_nios_and_routes_as_gns3_shows_them() {
     let res = r.clone().oneshot(req).await.unwrap();
     assert_eq!(res.headers()["x-route"], "/v1/projects/{project_id}/vpcs/vms/{vm_id}");
 }
+
+#[tokio::test]
+async fn a_capture_streams_as_it_grows_and_nothing_else_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = router(dir.path(), 48200).await;
+    let (_, p) = call(&r, Method::POST, "/v1/projects", r#"{"name": "cap"}"#).await;
+    let captures = std::path::Path::new(p["path"].as_str().unwrap()).join("project-files/captures");
+    std::fs::create_dir_all(&captures).unwrap();
+    let file = captures.join("PC1_0.pcap");
+    std::fs::write(&file, b"first").unwrap();
+    let body = serde_json::json!({ "location": file }).to_string();
+    let req = Request::builder().uri("/v1/files/stream").body(Body::from(body)).unwrap();
+    let res = r.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut stream = res.into_body();
+    assert_eq!(next_chunk(&mut stream).await, "first");
+    // Written after the stream reached the end: it follows the file.
+    use std::io::Write;
+    std::fs::OpenOptions::new().append(true).open(&file).unwrap().write_all(b" then more").unwrap();
+    assert_eq!(next_chunk(&mut stream).await, " then more");
+
+    let outside = dir.path().join("secret.pcap");
+    std::fs::write(&outside, b"no").unwrap();
+    std::os::unix::fs::symlink(&outside, captures.join("link.pcap")).unwrap();
+    let refused = [
+        (captures.join("notes.txt"), StatusCode::CONFLICT, "Only .pcap"),
+        (outside.clone(), StatusCode::CONFLICT, "only captures"),
+        (captures.join("link.pcap"), StatusCode::CONFLICT, "only captures"),
+        (captures.join("../../../../secret.pcap"), StatusCode::CONFLICT, "only captures"),
+        (captures.join("../../project.json.pcap"), StatusCode::NOT_FOUND, "doesn't exist"),
+        (captures.join("missing.pcap"), StatusCode::NOT_FOUND, "doesn't exist"),
+    ];
+    for (location, status, says) in refused {
+        let body = serde_json::json!({ "location": location }).to_string();
+        let (got, e) = call(&r, Method::GET, "/v1/files/stream", &body).await;
+        assert_eq!(got, status, "{location:?}: {e}");
+        assert!(e["message"].as_str().unwrap().contains(says), "{location:?}: {e}");
+    }
+}
+
+/// The next chunk of a streamed body (within 5 s).
+async fn next_chunk(body: &mut Body) -> bytes::Bytes {
+    use http_body_util::BodyExt;
+    let frame = tokio::time::timeout(std::time::Duration::from_secs(5), body.frame()).await;
+    frame.expect("a chunk in time").unwrap().unwrap().into_data().unwrap()
+}
