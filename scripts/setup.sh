@@ -84,6 +84,9 @@ py36_venv() {
 py36_venv "$TOOLS/gns3-server-1.3.13" gns3server.version \
   "gns3-server==1.3.13" "aiohttp==0.17.4" "jsonschema==2.4.0" "Jinja2==2.7.3" "raven==5.2.0"
 export PATCHBAY_GNS3_SERVER="$TOOLS/gns3-server-1.3.13/bin/gns3server"
+py36_venv "$TOOLS/gns3-server-1.5.4" gns3server.version \
+  "gns3-server==1.5.4" "async-timeout==1.4.0" "multidict==2.1.6"
+export PATCHBAY_GNS3_SERVER_15="$TOOLS/gns3-server-1.5.4/bin/gns3server"
 # gns3-gui 1.3 is written for PyQt4, which cannot be installed here: backend/tests/peers/pyqt4shim
 # maps the PyQt4 API it uses onto PyQt5. apache-libcloud 0.20.1: from 2.0 an Enum breaks its import.
 py36_venv "$TOOLS/gns3-gui-1.3.13" "PyQt5.QtNetwork, PyQt5.QtWidgets, gns3.version" \

@@ -101,6 +101,14 @@ pub struct Vm {
     pub startup_script: Option<String>,
     /// `startup.vpc` when the VM has a startup script, as GNS3 1.3 shows it.
     pub startup_script_path: Option<String>,
+    /// The process GNS3 1.5 would run for it: none, the PC runs inside the
+    /// server (always `""`, as 1.5 shows a VM that is not running).
+    #[serde(default)]
+    pub command_line: String,
+    /// Where the VM's files are, as GNS3 1.5 shows it (its project's directory:
+    /// everything of a PC is in `project.json`).
+    #[serde(default)]
+    pub vm_directory: String,
     /// The adapter's tunnel, if one is attached (VPCS has one adapter with one port).
     pub nio: Option<Nio>,
     /// `00:50:79:66:68:XX`, unique across the server.

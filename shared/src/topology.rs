@@ -93,6 +93,8 @@ mod tests {
             status: VmStatus::Stopped,
             startup_script: None,
             startup_script_path: None,
+            command_line: String::new(),
+            vm_directory: String::new(),
             nio,
             mac_address: "00:50:79:66:68:00".into(),
             ip_address: None,

@@ -12,9 +12,10 @@ use crate::lab::LabError;
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
-    /// For a body that does not fit its route: the route and the body as
-    /// sent, which GNS3's server adds to such errors as `path` and `request`.
-    pub invalid_body: Option<Box<(String, serde_json::Value)>>,
+    /// For a body that does not fit its route: the method, the route and the
+    /// body as sent, which GNS3's server adds to such errors as `method`
+    /// (1.5), `path` and `request`.
+    pub invalid_body: Option<Box<(String, String, serde_json::Value)>>,
 }
 
 impl ApiError {
@@ -23,15 +24,16 @@ impl ApiError {
     }
 
     /// Says which route refused which body (see [`ApiError::invalid_body`]).
-    pub fn for_body(mut self, route: Option<&str>, body: &[u8]) -> Self {
-        if let Some(route) = route {
+    /// `route` is the method and the route's template.
+    pub fn for_body(mut self, route: Option<(String, String)>, body: &[u8]) -> Self {
+        if let Some((method, route)) = route {
             // An empty body reads as `{}`, here as everywhere in this API.
             let request = if body.iter().all(u8::is_ascii_whitespace) {
                 serde_json::json!({})
             } else {
                 serde_json::from_slice(body).unwrap_or(serde_json::Value::Null)
             };
-            self.invalid_body = Some(Box::new((route.to_owned(), request)));
+            self.invalid_body = Some(Box::new((method, route, request)));
         }
         self
     }
@@ -47,9 +49,10 @@ impl IntoResponse for ApiError {
         match self.invalid_body {
             None => (self.status, Json(body)).into_response(),
             Some(details) => {
-                let (path, request) = *details;
+                let (method, path, request) = *details;
                 let body = serde_json::json!({
-                    "status": body.status, "message": body.message, "path": path, "request": request,
+                    "status": body.status, "message": body.message, "method": method, "path": path,
+                    "request": request,
                 });
                 (self.status, Json(body)).into_response()
             }

@@ -32,13 +32,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 ApiError::bad_request(format!("Cannot read request body: {}", rejection.body_text()))
             }
         })?;
-        parse_json(&bytes).map(JsonBody).map_err(|e| e.for_body(route.as_deref(), &bytes))
+        parse_json(&bytes).map(JsonBody).map_err(|e| e.for_body(route.clone(), &bytes))
     }
 }
 
-/// The template of the route a request matched (`/v1/projects/{project_id}`).
-fn route_of(req: &Request) -> Option<String> {
-    req.extensions().get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_owned())
+/// The method and the template of the route a request matched
+/// (`POST`, `/v1/projects/{project_id}`).
+fn route_of(req: &Request) -> Option<(String, String)> {
+    let path = req.extensions().get::<axum::extract::MatchedPath>()?;
+    Some((req.method().to_string(), path.as_str().to_owned()))
 }
 
 /// Parses JSON, naming the offending field on error (`console: invalid type ...`).
@@ -94,7 +96,7 @@ impl<S: Send + Sync> FromRequest<S> for NioBody {
                 ));
             }
         }
-        parse_json(&bytes).map(NioBody).map_err(|e| e.for_body(route.as_deref(), &bytes))
+        parse_json(&bytes).map(NioBody).map_err(|e| e.for_body(route.clone(), &bytes))
     }
 }
 
@@ -116,14 +118,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
             .await
             .map_err(|e| ApiError::bad_request(e.body_text()))?;
         let params = Params(map);
-        let route = parts.extensions.get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_owned());
+        let route = parts
+            .extensions
+            .get::<axum::extract::MatchedPath>()
+            .map(|p| (parts.method.to_string(), p.as_str().to_owned()));
         for name in params.0.keys() {
             let checked = if name.ends_with("_id") {
                 params.uuid(name).map(drop)
             } else {
                 params.number(name).map(drop)
             };
-            checked.map_err(|e| e.for_body(route.as_deref(), b""))?;
+            checked.map_err(|e| e.for_body(route.clone(), b""))?;
         }
         Ok(params)
     }

@@ -34,21 +34,38 @@ pub async fn check_version(
     Ok(version(State(s)).await)
 }
 
-/// One network interface of the host, as GNS3 lists them (for Cloud and Host nodes).
-#[derive(Serialize)]
+/// One network interface of the host, as GNS3 lists them (for Cloud and
+/// Host nodes; 1.5 adds the IPv4 and MAC addresses).
+#[derive(Serialize, Default)]
 pub struct Interface {
     id: String,
     name: String,
+    ip_address: String,
+    mac_address: String,
 }
 
 pub async fn interfaces() -> Result<Json<Vec<Interface>>, ApiError> {
     let addrs = nix::ifaddrs::getifaddrs().map_err(|e| {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("Cannot list interfaces: {e}"))
     })?;
-    let mut names: Vec<String> = addrs.map(|a| a.interface_name).collect();
-    names.sort();
-    names.dedup();
-    Ok(Json(names.into_iter().map(|n| Interface { id: n.clone(), name: n }).collect()))
+    let mut found: std::collections::BTreeMap<String, Interface> = Default::default();
+    for a in addrs {
+        let name = a.interface_name.clone();
+        let entry = found.entry(name.clone()).or_insert_with(|| Interface {
+            id: name.clone(),
+            name,
+            ..Default::default()
+        });
+        let Some(address) = a.address else { continue };
+        if let Some(v4) = address.as_sockaddr_in() {
+            if entry.ip_address.is_empty() {
+                entry.ip_address = v4.ip().to_string();
+            }
+        } else if let Some(mac) = address.as_link_addr().and_then(|l| l.addr()) {
+            entry.mac_address = mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":");
+        }
+    }
+    Ok(Json(found.into_values().collect()))
 }
 
 /// `POST /v1/config/reload`: there is nothing to reload (the configuration

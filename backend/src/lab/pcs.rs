@@ -38,6 +38,8 @@ impl PcEntry {
             status: if self.running.is_some() { VmStatus::Started } else { VmStatus::Stopped },
             startup_script: self.startup_script.clone(),
             startup_script_path: self.startup_script.as_ref().map(|_| "startup.vpc".to_owned()),
+            command_line: String::new(),
+            vm_directory: String::new(), // filled in by the lab, which knows where projects are
             nio: self.nio.clone(),
             mac_address: mac_string(self.mac),
             ip_address: self
@@ -119,7 +121,9 @@ impl ProjectState {
 impl Lab {
     pub fn list_vms(&self, project: Uuid) -> Result<Vec<Vm>> {
         let state = self.state();
-        Ok(state.project(project)?.vms.iter().map(|vm| vm.json(project)).collect())
+        let dir = self.store.project_dir(project).display().to_string();
+        let json = |vm: &PcEntry| Vm { vm_directory: dir.clone(), ..vm.json(project) };
+        Ok(state.project(project)?.vms.iter().map(json).collect())
     }
 
     /// Where a started VM's console listens, for clients inside the server.
@@ -138,7 +142,8 @@ impl Lab {
     }
 
     pub(super) fn vm_json(&self, project: Uuid, vm: Uuid) -> Result<Vm> {
-        self.node_json::<PcEntry>(project, vm)
+        let dir = self.store.project_dir(project).display().to_string();
+        Ok(Vm { vm_directory: dir, ..self.node_json::<PcEntry>(project, vm)? })
     }
 
     pub async fn create_vm(&self, project: Uuid, req: VmCreate) -> Result<Vm> {
