@@ -225,9 +225,9 @@ pub fn yield_to_real_time() {
     }
 }
 
-/// The HTTP edge's access rules from the flags, or why the server must not
-/// start; `port` is the port bound.
-fn access(config: &Config, port: u16) -> anyhow::Result<Access> {
+/// The tokens from the flags, or why the server must not start. Checked
+/// before anything starts; the rest of [`Access`] needs the port bound.
+fn tokens(config: &Config) -> anyhow::Result<Option<Tokens>> {
     let tokens = config.token_file.as_deref().map(Tokens::load).transpose()?;
     if tokens.is_none() && !config.host.is_loopback() && !config.insecure_no_auth {
         anyhow::bail!(
@@ -242,16 +242,13 @@ fn access(config: &Config, port: u16) -> anyhow::Result<Access> {
     if tokens.is_none() && !config.host.is_loopback() {
         tracing::warn!(host = %config.host, "--insecure-no-auth: anyone who reaches this server may do anything");
     }
-    let tls = config.tls_cert.is_some();
-    let site = Site::new(config.host, port, tls, &config.allow_host, &config.allow_origin);
-    Ok(Access { site, tokens })
+    Ok(tokens)
 }
 
 /// Loads the lab, binds and serves. `hub` is passed in so logging can be
 /// hooked to it before anything logs.
 pub async fn start(config: &Config, hub: Hub) -> anyhow::Result<Running> {
-    // Checked before anything starts; the port is known only once bound.
-    access(config, config.port)?;
+    let tokens = tokens(config)?;
     let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => {
             Some(axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await.with_context(
@@ -285,7 +282,9 @@ pub async fn start(config: &Config, hub: Hub) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
     let addr = listener.local_addr()?;
-    let access = access(config, addr.port())?;
+    let tls_on = config.tls_cert.is_some();
+    let site = Site::new(config.host, addr.port(), tls_on, &config.allow_host, &config.allow_origin);
+    let access = Access { site, tokens };
     let osc_sockets = osc::bind(config.host, config.osc_port)
         .await
         .with_context(|| format!("cannot listen for OSC on {}:{}", config.host, config.osc_port))?;

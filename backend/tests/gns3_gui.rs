@@ -16,11 +16,18 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+/// The GUI's Python, or `None` after saying the test is skipped.
 fn gui_python() -> Option<PathBuf> {
     let path = std::env::var_os("PATCHBAY_GNS3_GUI_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
         PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/patchbay/gns3-gui-1.3.13/bin/python")
     });
-    path.exists().then_some(path)
+    if !path.exists() {
+        eprintln!(
+            "SKIPPED: gns3-gui 1.3.13 is not installed (scripts/setup.sh installs it where Python 3.6 is)"
+        );
+        return None;
+    }
+    Some(path)
 }
 
 /// The client script, as `mode`, against a server on `port`.
@@ -71,12 +78,7 @@ fn passed(out: std::process::Output) {
 }
 
 fn drive(mode: &str) {
-    let Some(python) = gui_python() else {
-        eprintln!(
-            "SKIPPED: gns3-gui 1.3.13 is not installed (scripts/setup.sh installs it where Python 3.6 is)"
-        );
-        return;
-    };
+    let Some(python) = gui_python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let mut flags = vec!["--no-audio"];
     if mode == "local" {
@@ -104,12 +106,7 @@ fn the_gns3_gui_runs_a_lab_with_patchbay_as_its_local_server() {
 /// settings (`patchbay --host=... --port=... --local --log=...`), and stops it.
 #[test]
 fn the_gns3_gui_starts_patchbay_as_its_local_server() {
-    let Some(python) = gui_python() else {
-        eprintln!(
-            "SKIPPED: gns3-gui 1.3.13 is not installed (scripts/setup.sh installs it where Python 3.6 is)"
-        );
-        return;
-    };
+    let Some(python) = gui_python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     // The GUI passes only its own flags; the rest reaches the server it starts by its environment.

@@ -24,23 +24,32 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let route = route_of(&req);
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large")
-            } else {
-                ApiError::bad_request(format!("Cannot read request body: {}", rejection.body_text()))
-            }
-        })?;
-        parse_json(&bytes).map(JsonBody).map_err(|e| e.for_body(route.clone(), &bytes))
+        let (route, bytes) = read_body(req, state).await?;
+        parse_json(&bytes).map(JsonBody).map_err(|e| e.for_body(route, &bytes))
     }
+}
+
+/// A request's body, and the route it came to (for errors about it).
+async fn read_body<S: Send + Sync>(
+    req: Request,
+    state: &S,
+) -> Result<(Option<(String, String)>, Bytes), ApiError> {
+    let route = route_of(req.method(), req.extensions());
+    let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large")
+        } else {
+            ApiError::bad_request(format!("Cannot read request body: {}", rejection.body_text()))
+        }
+    })?;
+    Ok((route, bytes))
 }
 
 /// The method and the template of the route a request matched
 /// (`POST`, `/v1/projects/{project_id}`).
-fn route_of(req: &Request) -> Option<(String, String)> {
-    let path = req.extensions().get::<axum::extract::MatchedPath>()?;
-    Some((req.method().to_string(), path.as_str().to_owned()))
+fn route_of(method: &axum::http::Method, extensions: &axum::http::Extensions) -> Option<(String, String)> {
+    let path = extensions.get::<axum::extract::MatchedPath>()?;
+    Some((method.to_string(), path.as_str().to_owned()))
 }
 
 /// Parses JSON, naming the offending field on error (`console: invalid type ...`).
@@ -77,10 +86,7 @@ impl<S: Send + Sync> FromRequest<S> for NioBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let route = route_of(&req);
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|r| ApiError::bad_request(format!("Cannot read request body: {}", r.body_text())))?;
+        let (route, bytes) = read_body(req, state).await?;
         #[derive(Deserialize)]
         struct Kind {
             #[serde(rename = "type")]
@@ -96,7 +102,7 @@ impl<S: Send + Sync> FromRequest<S> for NioBody {
                 ));
             }
         }
-        parse_json(&bytes).map(NioBody).map_err(|e| e.for_body(route.clone(), &bytes))
+        parse_json(&bytes).map(NioBody).map_err(|e| e.for_body(route, &bytes))
     }
 }
 
@@ -118,10 +124,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
             .await
             .map_err(|e| ApiError::bad_request(e.body_text()))?;
         let params = Params(map);
-        let route = parts
-            .extensions
-            .get::<axum::extract::MatchedPath>()
-            .map(|p| (parts.method.to_string(), p.as_str().to_owned()));
+        let route = route_of(&parts.method, &parts.extensions);
         for name in params.0.keys() {
             let checked = if name.ends_with("_id") {
                 params.uuid(name).map(drop)

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::error::ApiError;
 use super::extract::JsonBody;
 use super::Shared;
+use crate::lab::vpc::pc::mac_text;
 
 pub async fn version(State(s): State<Shared>) -> Json<Version> {
     Json(Version {
@@ -62,7 +63,7 @@ pub async fn interfaces() -> Result<Json<Vec<Interface>>, ApiError> {
                 entry.ip_address = v4.ip().to_string();
             }
         } else if let Some(mac) = address.as_link_addr().and_then(|l| l.addr()) {
-            entry.mac_address = mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":");
+            entry.mac_address = mac_text(smoltcp::wire::EthernetAddress(mac));
         }
     }
     Ok(Json(found.into_values().collect()))
