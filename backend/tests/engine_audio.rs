@@ -98,11 +98,21 @@ fn without_a_sound_card_the_engine_runs_on_its_own_clock() {
 
 /// Wake-ups of the server's timer clock thread so far.
 fn clock_wakeups(server: &Binary) -> u64 {
-    let tasks = std::fs::read_dir(format!("/proc/{}/task", server.child.id())).unwrap();
-    let clock = tasks
-        .flatten()
-        .find(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == "patchbay-clock"))
-        .expect("a clock thread");
+    // A new thread takes its name only once it first runs, which on a loaded
+    // machine can be after the server already answers: look for a while.
+    let find = || {
+        std::fs::read_dir(format!("/proc/{}/task", server.child.id())).unwrap().flatten().find(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == "patchbay-clock")
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let clock = loop {
+        match find() {
+            Some(task) => break task,
+            None if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            None => panic!("a clock thread"),
+        }
+    };
     let status = std::fs::read_to_string(clock.path().join("status")).unwrap();
     status
         .lines()
