@@ -38,7 +38,7 @@ pub struct EngineHost {
     engine: Arc<Mutex<Engine>>,
     pub source: ClockSource,
     pub setup: Setup,
-    hub: Hub,
+    announcer: Arc<Announcer>,
     stop: Arc<AtomicBool>,
     /// The control thread, woken when a call leaves it work.
     control: Option<JoinHandle<()>>,
@@ -75,8 +75,9 @@ impl EngineHost {
         let setup = engine.setup();
         let engine = Arc::new(Mutex::new(engine));
         let stop = Arc::new(AtomicBool::new(false));
+        let announcer = Arc::new(Announcer { hub, pending: Mutex::new(vec![]), publishing: Mutex::new(()) });
         let control = {
-            let (engine, stop, hub) = (engine.clone(), stop.clone(), hub.clone());
+            let (engine, stop, announcer) = (engine.clone(), stop.clone(), announcer.clone());
             std::thread::Builder::new().name("patchbay-control".into()).spawn(move || {
                 while !stop.load(Ordering::Acquire) {
                     let sleep = {
@@ -84,16 +85,16 @@ impl EngineHost {
                         let now = e.now();
                         e.run_timers(now);
                         e.pump();
-                        publish(&mut e, &hub);
-                        for change in e.take_value_changes() {
-                            hub.publish(&Notification::new(action::ENGINE_CHANGED, change));
-                        }
+                        let mut reports = Reports::take(&mut e);
+                        reports.changes.extend(e.take_value_changes());
+                        announcer.queue(reports);
                         (!e.settled()).then(|| {
                             e.next_timer().map_or(CONTROL_PERIOD, |t| {
                                 Duration::from_secs_f64((t - now).clamp(0.0, 0.005))
                             })
                         })
                     };
+                    announcer.publish();
                     match sleep {
                         Some(sleep) => std::thread::sleep(sleep.max(Duration::from_micros(500))),
                         // Nothing to do: an idle server should cost nothing. Once
@@ -107,7 +108,7 @@ impl EngineHost {
                 }
             })?
         };
-        Ok(EngineHost { engine, source, setup, hub, stop, control: Some(control), _clock: clock })
+        Ok(EngineHost { engine, source, setup, announcer, stop, control: Some(control), _clock: clock })
     }
 
     /// What drives the clock: the device's name, or why it is a timer.
@@ -130,11 +131,15 @@ impl EngineHost {
 
     /// Runs `f` on the engine, then sends its edits on and announces its changes.
     pub fn with<R>(&self, f: impl FnOnce(&mut Engine) -> R) -> R {
-        let mut e = lock(&self.engine);
-        let r = f(&mut e);
-        e.pump();
-        publish(&mut e, &self.hub);
-        self.wake_control(&e);
+        let r = {
+            let mut e = lock(&self.engine);
+            let r = f(&mut e);
+            e.pump();
+            self.wake_control(&e);
+            self.announcer.queue(Reports::take(&mut e));
+            r
+        };
+        self.announcer.publish();
         r
     }
 
@@ -157,21 +162,65 @@ impl Drop for EngineHost {
     }
 }
 
-fn lock(engine: &Mutex<Engine>) -> MutexGuard<'_, Engine> {
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic in a handler must not take the engine down with it.
-    engine.lock().unwrap_or_else(|e| e.into_inner())
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn publish(engine: &mut Engine, hub: &Hub) {
-    for change in engine.take_changes() {
-        hub.publish(&Notification::new(action::ENGINE_CHANGED, change));
+/// Announces what the engine reports with the engine free, so serializing
+/// and fanning out never hold up a query; in the order the engine made them.
+struct Announcer {
+    hub: Hub,
+    /// Reports taken under the engine lock (which orders them), not yet published.
+    pending: Mutex<Vec<Reports>>,
+    /// One publisher at a time, so the order holds.
+    publishing: Mutex<()>,
+}
+
+impl Announcer {
+    /// Called with the engine locked: a push, nothing more.
+    fn queue(&self, reports: Reports) {
+        if !reports.is_empty() {
+            lock(&self.pending).push(reports);
+        }
     }
-    for warning in engine.take_warnings() {
-        crate::limit_log::limit_hit("engine-propagation", warning);
+
+    /// Called with the engine free.
+    fn publish(&self) {
+        let _one = lock(&self.publishing);
+        for reports in std::mem::take(&mut *lock(&self.pending)) {
+            reports.publish(&self.hub);
+        }
     }
-    for line in engine.take_log() {
-        tracing::info!(target: "patchbay::engine", "{line}");
-        hub.publish(&Notification::new(action::ENGINE_PRINT, serde_json::json!({ "message": line })));
+}
+
+/// What the engine has to announce.
+struct Reports {
+    changes: Vec<crate::engine::Change>,
+    warnings: Vec<String>,
+    log: Vec<String>,
+}
+
+impl Reports {
+    fn take(engine: &mut Engine) -> Reports {
+        Reports { changes: engine.take_changes(), warnings: engine.take_warnings(), log: engine.take_log() }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.changes.is_empty() && self.warnings.is_empty() && self.log.is_empty()
+    }
+
+    fn publish(self, hub: &Hub) {
+        for change in self.changes {
+            hub.publish(&Notification::new(action::ENGINE_CHANGED, change));
+        }
+        for warning in self.warnings {
+            crate::limit_log::limit_hit("engine-propagation", warning);
+        }
+        for line in self.log {
+            tracing::info!(target: "patchbay::engine", "{line}");
+            hub.publish(&Notification::new(action::ENGINE_PRINT, serde_json::json!({ "message": line })));
+        }
     }
 }
 
