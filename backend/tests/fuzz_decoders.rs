@@ -26,8 +26,8 @@ use patchbay::lab::vpc::pc::Pc;
 use patchbay::lab::vpc::telnet::{self, LineEditor, Screen};
 use patchbay::lab::vpc::wire::{self, Segment};
 use patchbay::osc::codec::{self, Arg, Message, Packet};
-use patchbay::osc::slip;
 use patchbay::osc::split::{self, Reassembly, MAX_SPLIT_TOTAL};
+use patchbay::osc::{size_prefix, slip};
 use patchbay_shared::{Nio, ProjectCreate, SwitchCreate, VmCreate, VmUpdate};
 use smoltcp::wire::{EthernetAddress, Icmpv4Repr, Ipv4Address};
 
@@ -111,6 +111,24 @@ fn slip_framing() {
             let (packets, _) = decoder.feed(part, 4096);
             assert!(packets.iter().all(|p| p.len() <= 4096));
             assert!(decoder.pending() <= 2 * 4096 + 64, "unfinished frames stay bounded");
+        }
+    });
+}
+
+#[test]
+fn size_prefixed_framing() {
+    let seeds = osc_seeds().iter().map(|p| size_prefix::encode(p)).collect();
+    let mut decoder = size_prefix::Decoder::default();
+    let mut chunk = 1;
+    fuzz("size-prefix", seeds, |bytes| {
+        chunk = chunk % 97 + 1;
+        for part in bytes.chunks(chunk) {
+            match decoder.feed(part, 4096) {
+                Ok(packets) => assert!(packets.iter().all(|p| p.len() <= 4096)),
+                // The connection would end here: start a new one.
+                Err(_) => decoder = size_prefix::Decoder::default(),
+            }
+            assert!(decoder.pending() <= 2 * (4096 + 4) + 97, "unfinished frames stay bounded");
         }
     });
 }

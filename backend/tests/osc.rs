@@ -1,5 +1,5 @@
 //! OSC against the real server, in process: every exchange of seed 001,
-//! globs, `#split`, scheduled bundles, TCP with SLIP, the lab over OSC,
+//! globs, `#split`, scheduled bundles, TCP in both framings, the lab over OSC,
 //! malformed input. (Against liblo, python-osc and zeroconf: `osc_peers.rs`.)
 
 mod common;
@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use patchbay::osc::codec::{self, Arg, Message, Packet};
-use patchbay::osc::slip;
+use patchbay::osc::{size_prefix, slip};
 
 use common::osc_client::{client, s, server};
 
@@ -279,6 +279,82 @@ async fn tcp_with_slip_framing() {
     }
     let replies: Vec<Packet> = got.iter().map(|b| codec::decode(b).unwrap()).collect();
     assert_eq!(replies[1], Packet::Message(Message::new("/patch/add-transform", vec![Arg::Int(0)])));
+}
+
+/// A TCP connection that frames with a 4-byte length, as liblo's
+/// `osc.tcp://` and python-osc's 1.0 mode do.
+struct SizePrefixed {
+    tcp: tokio::net::TcpStream,
+    decoder: size_prefix::Decoder,
+    got: std::collections::VecDeque<Vec<u8>>,
+}
+
+impl SizePrefixed {
+    async fn connect(port: u16) -> SizePrefixed {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        SizePrefixed { tcp, decoder: Default::default(), got: Default::default() }
+    }
+
+    async fn send(&mut self, packet: &Packet) {
+        use tokio::io::AsyncWriteExt;
+        self.tcp.write_all(&size_prefix::encode(&codec::encode(packet))).await.unwrap();
+    }
+
+    /// The next reply, or `None` when the server closed the connection.
+    async fn recv(&mut self) -> Option<Message> {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 4096];
+        while self.got.is_empty() {
+            let n =
+                tokio::time::timeout(Duration::from_secs(5), self.tcp.read(&mut buf)).await.unwrap().ok()?;
+            if n == 0 {
+                return None;
+            }
+            self.got.extend(self.decoder.feed(&buf[..n], 1 << 20).unwrap());
+        }
+        match codec::decode(&self.got.pop_front()?).unwrap() {
+            Packet::Message(m) => Some(m),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_with_size_prefixed_framing_split_and_future_bundles() {
+    let (_dir, _server, port) = server().await;
+    let msg = |addr: &str, args: Vec<Arg>| Packet::Message(Message::new(addr, args));
+    let mut c = SizePrefixed::connect(port).await;
+    c.send(&msg("/patch/add-transform", vec![s("Value"), s("v")])).await;
+    assert_eq!(c.recv().await.unwrap(), Message::new("/patch/add-transform", vec![Arg::Int(0)]));
+    // A future bundle does not hold up the message after it on the same connection.
+    let at = patchbay::osc::time::ntp_now() + (1u64 << 32) / 4; // a quarter second ahead
+    let sent = Instant::now();
+    c.send(&Packet::Bundle { time: at, content: vec![msg("/patch/v/in", vec![Arg::Int(7)])] }).await;
+    c.send(&msg("/patch/v/value/current-value", vec![])).await;
+    let first = c.recv().await.unwrap();
+    assert_eq!(first, Message::new("/patch/v/value/current-value", vec![Arg::Int(0), Arg::Float(0.0)]));
+    assert!(sent.elapsed() < Duration::from_millis(200), "answered before the bundle's time");
+    assert_eq!(c.recv().await.unwrap(), Message::new("/patch/v/in", vec![Arg::Int(0)]));
+    let waited = sent.elapsed();
+    assert!(waited >= Duration::from_millis(245) && waited < Duration::from_millis(400), "{waited:?}");
+    // `#split` works over TCP too: a message sent in two fragments.
+    let whole = codec::encode_message(&Message::new("/patch/v/value/current-value", vec![]));
+    let (a, b) = whole.split_at(8);
+    for (i, part) in [a, b].iter().enumerate() {
+        c.send(&msg("#split", vec![Arg::Int(i as i32), Arg::Int(2), Arg::Blob(part.to_vec())])).await;
+    }
+    assert_eq!(c.recv().await.unwrap().args, vec![Arg::Int(0), Arg::Int(7)]);
+    // A length past the limit ends the connection, with a reason first.
+    let mut big = SizePrefixed::connect(port).await;
+    use tokio::io::AsyncWriteExt;
+    big.tcp.write_all(&[0x10, 0, 0, 0, b'/', b'x']).await.unwrap();
+    let reason = big.recv().await.expect("a reason before closing");
+    assert_eq!(reason.addr, "#frame");
+    assert!(matches!(&reason.args[1], Arg::Str(r) if r.contains("268435456")), "{reason:?}");
+    assert_eq!(big.recv().await, None, "closed");
+    // The first connection is unharmed.
+    c.send(&msg("/patch/v/value/current-value", vec![])).await;
+    assert_eq!(c.recv().await.unwrap().args, vec![Arg::Int(0), Arg::Int(7)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,4 +1,5 @@
-//! OSC against outside peers: liblo's `oscsend` and `oscdump`, python-osc,
+//! OSC against outside peers: liblo's `oscsend` and `oscdump` (UDP and TCP),
+//! python-osc (UDP, and TCP in both framings),
 //! and python-zeroconf browsing the DNS-SD announcement. Each test says
 //! which tool it needs when it is missing (`scripts/setup.sh` installs them).
 
@@ -7,8 +8,9 @@ mod common;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-use common::osc_client::server;
+use common::osc_client::{client, server};
 use common::require;
+use patchbay::osc::codec::Arg;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn liblo_oscsend_and_oscdump_talk_to_it() {
@@ -66,6 +68,26 @@ async fn liblo_oscsend_and_oscdump_talk_to_it() {
     }
 }
 
+/// liblo's `osc.tcp://` URLs frame with a size prefix (OSC 1.0).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liblo_oscsend_over_tcp() {
+    require("oscsend", "liblo-tools");
+    let (_dir, _server, port) = server().await;
+    let url = format!("osc.tcp://127.0.0.1:{port}");
+    tokio::task::spawn_blocking(move || {
+        for args in [&["/patch/add-transform", "ss", "Value", "v"][..], &["/patch/v/in", "i", "42"]] {
+            let ok = std::process::Command::new("oscsend").arg(&url).args(args).status().unwrap();
+            assert!(ok.success(), "oscsend {url} {args:?}");
+        }
+    })
+    .await
+    .unwrap();
+    client(port, |c| {
+        assert_eq!(c.ask("/patch/v/value/current-value", vec![]), vec![Arg::Int(0), Arg::Int(42)]);
+    })
+    .await;
+}
+
 /// python-osc builds the requests and parses the replies.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_osc_talks_to_it() {
@@ -111,6 +133,65 @@ ask("/nope")
             "/nope [-1, 'Invalid address']",
         ]
     );
+}
+
+/// python-osc's TCP client in both of its framings (1.0: size-prefixed,
+/// 1.1: SLIP), a bundle included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_osc_over_tcp_in_both_framings() {
+    require_python("pythonosc", "python-osc");
+    let (_dir, _server, port) = server().await;
+    let script = format!(
+        r#"
+from pythonosc.tcp_client import SimpleTCPClient
+from pythonosc.osc_bundle_builder import OscBundleBuilder, IMMEDIATELY
+from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.osc_message import OscMessage
+for mode in ("1.0", "1.1"):
+    c = SimpleTCPClient("127.0.0.1", {port}, mode=mode, timeout=5)
+    # get_messages waits for a timeout to end; take exactly what is due.
+    def take(n):
+        got = []
+        while len(got) < n:
+            packets = c.receive(5)
+            assert packets, "no reply within 5 s"
+            got += [OscMessage(p) for p in packets]
+        for m in got:
+            print(mode, m.address, m.params)
+    def ask(addr, *args):
+        c.send_message(addr, list(args))
+        take(1)
+    name = "n" + mode.replace(".", "")
+    ask("/patch/add-transform", "Counter", name)
+    b = OscBundleBuilder(IMMEDIATELY)
+    for _ in range(2):
+        b.add_content(OscMessageBuilder(address="/patch/" + name + "/bang").build())
+    c.send(b.build())
+    take(2)
+    ask("/patch/" + name + "/count/current-value")
+    c.close()
+"#
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python()).args(["-c", &script]).output().expect("python3 runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let expected: Vec<String> = ["1.0", "1.1"]
+        .iter()
+        .flat_map(|mode| {
+            let name = format!("n{}", mode.replace('.', ""));
+            [
+                format!("{mode} /patch/add-transform [0]"),
+                format!("{mode} /patch/{name}/bang [0]"),
+                format!("{mode} /patch/{name}/bang [0]"),
+                format!("{mode} /patch/{name}/count/current-value [0, 2]"),
+            ]
+        })
+        .collect();
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), expected);
 }
 
 /// The Python with python-osc and zeroconf that scripts/setup.sh installs.

@@ -18,6 +18,7 @@ pub mod discovery;
 pub mod dns_sd;
 pub mod pattern;
 pub mod schedule;
+pub mod size_prefix;
 pub mod slip;
 pub mod split;
 pub mod tcp;

@@ -1,5 +1,7 @@
-//! OSC over TCP with SLIP framing (OSC 1.1): a task per connection, whose
-//! future bundles wait in that task.
+//! OSC over TCP in both framings, SLIP (OSC 1.1) and size-prefixed (OSC
+//! 1.0), told apart per connection by its first byte: a task per
+//! connection, whose future bundles wait in its own schedule while the
+//! messages after them run at once.
 //!
 //! Connections are counted, and so are the bytes of their unfinished
 //! frames, for all connections together: a client that opens many, or
@@ -9,14 +11,16 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::codec::{self, DecodeError, Message, Packet};
-use super::slip;
-use super::split::MAX_SPLIT;
+use super::schedule::Schedule;
+use super::split::{Reassembly, MAX_SPLIT};
 use super::time::bundle_wait;
+use super::{size_prefix, slip};
 use crate::access::Role;
 use crate::app::App;
 use crate::limit_log::limit_hit;
@@ -67,23 +71,127 @@ impl Drop for Place {
     }
 }
 
+/// How a connection frames its packets, told from its first byte. SLIP
+/// packets start with END (or, from senders that only end them, with an
+/// OSC packet's `/` or `#`); anything else is a size prefix. A size prefix
+/// starting with one of those three bytes would announce hundreds of
+/// megabytes, far past [`MAX_FRAME`], so the two cannot be confused.
+enum Framing {
+    Slip(slip::Decoder),
+    SizePrefixed(size_prefix::Decoder),
+}
+
+impl Framing {
+    fn detect(first: u8) -> Framing {
+        match first {
+            0xC0 | b'/' | b'#' => Framing::Slip(slip::Decoder::default()),
+            _ => Framing::SizePrefixed(size_prefix::Decoder::default()),
+        }
+    }
+
+    fn encode(&self, packet: &[u8]) -> Vec<u8> {
+        match self {
+            Framing::Slip(_) => slip::encode(packet),
+            Framing::SizePrefixed(_) => size_prefix::encode(packet),
+        }
+    }
+
+    fn pending(&self) -> usize {
+        match self {
+            Framing::Slip(d) => d.pending(),
+            Framing::SizePrefixed(d) => d.pending(),
+        }
+    }
+
+    /// The complete frames, and how many over the limit were dropped; an
+    /// error when the stream cannot go on (a size prefix over the limit).
+    fn feed(&mut self, bytes: &[u8]) -> Result<(Vec<Vec<u8>>, usize), size_prefix::Oversized> {
+        match self {
+            Framing::Slip(d) => Ok(d.feed(bytes, MAX_FRAME)),
+            Framing::SizePrefixed(d) => d.feed(bytes, MAX_FRAME).map(|frames| (frames, 0)),
+        }
+    }
+}
+
+/// One connection: its framing, its future bundles and its unfinished
+/// `#split` message, all counted in its [`Place`].
+struct Connection {
+    stream: TcpStream,
+    peer: SocketAddr,
+    app: Arc<App>,
+    place: Place,
+    /// Known from the first byte; SLIP until then.
+    framing: Option<Framing>,
+    /// Future bundles wait here, so the messages after them run at once.
+    schedule: Schedule,
+    reassembly: Reassembly,
+}
+
 /// Accepts the connection if there is room, and serves it until it closes or the server stops.
 pub async fn serve(mut stream: TcpStream, peer: SocketAddr, app: Arc<App>, all: Arc<Connections>) {
-    let Some(mut place) = Place::take(&all) else {
+    let Some(place) = Place::take(&all) else {
         limit_hit("osc-tcp", format_args!("OSC connection from {peer} refused: {MAX_CONNECTIONS} are open"));
         let reason = format!("{MAX_CONNECTIONS} OSC connections are open: retry later");
-        let _ = write(&mut stream, &[namespace::error("#connection", reason)]).await;
+        let _ = stream
+            .write_all(&slip::encode(&codec::encode_message(&namespace::error("#connection", reason))))
+            .await;
         return;
     };
-    let stop = app.shutdown.clone();
-    let mut decoder = slip::Decoder::default();
-    let mut buf = vec![0u8; 65536];
-    loop {
-        let n = tokio::select! {
-            r = stream.read(&mut buf) => match r { Ok(0) | Err(_) => return, Ok(n) => n },
-            _ = stop.cancelled() => return,
-        };
-        let (packets, dropped) = decoder.feed(&buf[..n], MAX_FRAME);
+    let mut connection = Connection {
+        stream,
+        peer,
+        app,
+        place,
+        framing: None,
+        schedule: Schedule::default(),
+        reassembly: Reassembly::default(),
+    };
+    let _ = connection.serve().await;
+}
+
+impl Connection {
+    async fn serve(&mut self) -> std::io::Result<()> {
+        let stop = self.app.shutdown.clone();
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let due = self.schedule.next_at();
+            let n = tokio::select! {
+                r = self.stream.read(&mut buf) => match r? { 0 => return Ok(()), n => n },
+                _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now).into()), if due.is_some() => {
+                    let mut replies = vec![];
+                    while let Some((_, content, size)) = self.schedule.pop_due(Instant::now()) {
+                        for p in content {
+                            replies.extend(self.run(p, size).await);
+                        }
+                    }
+                    self.write(&replies).await?;
+                    continue;
+                }
+                _ = stop.cancelled() => return Ok(()),
+            };
+            let replies = match self.frames(&buf[..n]).await {
+                Ok(replies) => replies,
+                Err(reason) => {
+                    let _ = self.write(&[namespace::error("#frame", reason)]).await;
+                    return Ok(());
+                }
+            };
+            self.write(&replies).await?;
+        }
+    }
+
+    /// Runs the packets completed by `bytes`; an error (to send before
+    /// closing) when the connection cannot go on.
+    async fn frames(&mut self, bytes: &[u8]) -> Result<Vec<Message>, String> {
+        let peer = self.peer;
+        let framing = self.framing.get_or_insert_with(|| Framing::detect(bytes[0]));
+        let (frames, dropped) = framing.feed(bytes).map_err(|size_prefix::Oversized(len)| {
+            limit_hit(
+                "osc-tcp",
+                format_args!("OSC connection from {peer} closed: a frame of {len} bytes passes {MAX_FRAME}"),
+            );
+            format!("A TCP frame may hold at most {MAX_FRAME} bytes; this one announced {len}: closing")
+        })?;
         let mut replies = vec![];
         if dropped > 0 {
             limit_hit(
@@ -93,69 +201,105 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, app: Arc<App>, all: 
             replies
                 .push(namespace::error("#frame", format!("A TCP frame may hold at most {MAX_FRAME} bytes")));
         }
-        if !place.hold(decoder.pending()) {
-            limit_hit(
-                "osc-tcp",
-                format_args!(
-                    "OSC connection from {peer} closed: unfinished frames pass {MAX_PENDING_BYTES} bytes"
-                ),
-            );
-            let reason =
-                format!("The server holds {MAX_PENDING_BYTES} bytes of unfinished TCP frames: closing");
-            let _ = write(&mut stream, &[namespace::error("#frame", reason)]).await;
-            return;
-        }
-        for bytes in packets {
+        self.hold("unfinished frames")?;
+        for bytes in frames {
             match codec::decode_unbounded(&bytes) {
-                Ok(p) => replies.extend(run_packet(p, peer, &app).await),
+                Ok(p) => replies.extend(self.run(p, bytes.len()).await),
                 Err(DecodeError { addr: Some(addr), reason }) => {
                     replies.push(namespace::error(&addr, reason))
                 }
                 Err(e) => super::refused_packet("TCP", peer, &e),
             };
         }
-        if write(&mut stream, &replies).await.is_err() {
-            return;
+        self.reassembly.expire(Instant::now());
+        self.hold("unfinished frames, future bundles and #split fragments")?;
+        Ok(replies)
+    }
+
+    /// Counts what this connection holds among all connections.
+    fn hold(&mut self, what: &str) -> Result<(), String> {
+        let held = self.framing.as_ref().map_or(0, Framing::pending)
+            + self.schedule.bytes()
+            + self.reassembly.held();
+        if self.place.hold(held) {
+            return Ok(());
         }
+        let peer = self.peer;
+        limit_hit(
+            "osc-tcp",
+            format_args!("OSC connection from {peer} closed: {what} pass {MAX_PENDING_BYTES} bytes"),
+        );
+        Err(format!("The server holds {MAX_PENDING_BYTES} bytes of {what} from TCP connections: closing"))
     }
-}
 
-async fn write(stream: &mut TcpStream, replies: &[Message]) -> std::io::Result<()> {
-    for r in replies {
-        stream.write_all(&slip::encode(&codec::encode_message(r))).await?;
+    async fn write(&mut self, replies: &[Message]) -> std::io::Result<()> {
+        for r in replies {
+            let packet = codec::encode_message(r);
+            let bytes = match &self.framing {
+                Some(framing) => framing.encode(&packet),
+                None => slip::encode(&packet),
+            };
+            self.stream.write_all(&bytes).await?;
+        }
+        Ok(())
     }
-    Ok(())
-}
 
-/// Runs a packet from TCP: future bundles wait in this connection's task.
-async fn run_packet(p: Packet, peer: SocketAddr, app: &App) -> Vec<Message> {
-    let mut stack = vec![p];
-    let mut replies = vec![];
-    while let Some(p) = stack.pop() {
-        match p {
-            Packet::Bundle { time, content } => {
-                match bundle_wait(time) {
-                    Ok(None) => {}
-                    Ok(Some(wait)) => tokio::time::sleep(wait).await,
-                    Err(reason) => {
+    /// Runs a packet that arrived in `size` bytes: bundles due now in
+    /// order, future ones into this connection's schedule, `#split`
+    /// fragments into its reassembly.
+    async fn run(&mut self, p: Packet, size: usize) -> Vec<Message> {
+        let peer = self.peer;
+        let mut stack = vec![p];
+        let mut replies = vec![];
+        while let Some(p) = stack.pop() {
+            match p {
+                Packet::Bundle { time, content } => {
+                    let refused = match bundle_wait(time) {
+                        Ok(None) => {
+                            stack.extend(content.into_iter().rev());
+                            continue;
+                        }
+                        Ok(Some(wait)) => {
+                            let addr = codec::first_address(&content).map(str::to_owned);
+                            self.schedule
+                                .add(Instant::now() + wait, peer, content, size)
+                                .err()
+                                .map(|e| (addr, e))
+                        }
+                        Err(reason) => Some((codec::first_address(&content).map(str::to_owned), reason)),
+                    };
+                    if let Some((addr, reason)) = refused {
                         limit_hit(
                             "osc-bundles",
                             format_args!("OSC bundle over TCP from {peer} refused: {reason}"),
                         );
-                        if let Some(addr) = codec::first_address(&content) {
-                            replies.push(namespace::error(addr, reason));
+                        if let Some(addr) = addr {
+                            replies.push(namespace::error(&addr, reason));
                         }
-                        continue;
                     }
                 }
-                stack.extend(content.into_iter().rev());
-            }
-            Packet::Message(m) => {
-                replies.extend(app.osc(peer, m, Role::Admin).await);
+                Packet::Message(m) if m.addr == "#split" => {
+                    match self.reassembly.fragment(peer, &m, Instant::now()) {
+                        Ok(Some(whole)) => match codec::decode_unbounded(&whole) {
+                            Ok(p) => stack.push(p),
+                            Err(e) => replies
+                                .push(namespace::error(e.addr.as_deref().unwrap_or("#split"), e.reason)),
+                        },
+                        Ok(None) => {}
+                        Err(reason) => {
+                            limit_hit(
+                                "osc-split",
+                                format_args!("#split over TCP from {peer} refused: {reason}"),
+                            );
+                            replies.push(namespace::error("#split", reason));
+                        }
+                    }
+                }
+                Packet::Message(m) => replies.extend(self.app.osc(peer, m, Role::Admin).await),
             }
         }
+        replies
     }
-    replies
 }
 
 #[cfg(test)]
