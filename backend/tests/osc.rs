@@ -154,6 +154,72 @@ async fn globs_expand_for_set_values_and_queries() {
     .await;
 }
 
+/// Globs reach transforms and subpatches themselves, at every depth, not
+/// only their states and methods.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn globs_reach_transforms_and_subpatches() {
+    let (_dir, running, port) = server().await;
+    running.app.model.engine.with(|e| {
+        for name in ["sine0", "sine1", "x1y", "x10y", "x11y", "x2y"] {
+            e.add_transform("/patch", "Sinewave", name, "").unwrap();
+        }
+        // liblo's dispatch vectors (testlo.c): /pattern/foo, bar and baz.
+        e.add_transform("/patch", "Patch", "pattern", "").unwrap();
+        for name in ["foo", "bar", "baz"] {
+            e.add_transform("/patch/pattern", "Value", name, "").unwrap();
+        }
+    });
+    client(port, |c| {
+        let mut glob = |pattern: &str| -> Vec<String> {
+            c.send(pattern, vec![]);
+            let head = c.recv();
+            assert_eq!(head.addr, pattern);
+            let Arg::Int(n) = head.args[0] else { panic!("{head:?}") };
+            let mut got: Vec<String> = (0..n).map(|_| c.recv()).map(|m| m.addr).collect();
+            got.sort();
+            got
+        };
+        let docs = |names: &[&str], query: &str| -> Vec<String> {
+            let mut v: Vec<String> = names.iter().map(|n| format!("/patch/{n}/{query}")).collect();
+            v.sort();
+            v
+        };
+        // `*` reaches what the listing names: the transforms, the subpatch and the patch's methods.
+        let listing = c.ask("/patch/", vec![]);
+        let names: Vec<&str> = listing[1..].iter().filter_map(Arg::as_str).collect();
+        for name in ["sine0", "sine1", "x1y", "x10y", "x11y", "x2y", "pattern", "add-transform"] {
+            assert!(names.contains(&name), "{name} in {names:?}");
+        }
+        assert_eq!(glob("/patch/*/documentation"), docs(&names, "documentation"));
+        assert_eq!(glob("/patch/sine?/type-signature"), docs(&["sine0", "sine1"], "type-signature"));
+        assert_eq!(glob("/patch/x{1,10,11}y/documentation"), docs(&["x1y", "x10y", "x11y"], "documentation"));
+        assert_eq!(
+            glob("/patch/pattern/*/documentation"),
+            docs(
+                &[
+                    "pattern/foo",
+                    "pattern/bar",
+                    "pattern/baz",
+                    "pattern/add-transform",
+                    "pattern/delete-transform"
+                ],
+                "documentation"
+            )
+        );
+        assert_eq!(
+            glob("/patch/pattern/ba[rz]/documentation"),
+            docs(&["pattern/bar", "pattern/baz"], "documentation")
+        );
+        assert_eq!(glob("/p*/documentation"), ["/patch/documentation"], "the patch itself");
+        // The replies are the real ones, not placeholders.
+        assert_eq!(
+            c.ask("/patch/x10y/type-signature", vec![]),
+            vec![Arg::Int(0), s("N"), s("Transform"), s("Sinewave")]
+        );
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn split_messages_are_reassembled_and_big_replies_split() {
     let (_dir, running, port) = server().await;

@@ -201,7 +201,11 @@ impl Namespace<'_> {
                     out.push(port);
                 }
                 for (name, &child) in &node.children {
-                    stack.push((child, format!("{path}/{name}")));
+                    let child_path = format!("{path}/{name}");
+                    // The transform or subpatch itself, so that globs reach it
+                    // (`/patch/*/documentation`), not only what is under it.
+                    out.push(child_path.clone());
+                    stack.push((child, child_path));
                 }
             }
         });
