@@ -154,6 +154,50 @@ async fn globs_expand_for_set_values_and_queries() {
     .await;
 }
 
+/// Engine time as a double beside the seed's `t`, and a type's
+/// documentation without an instance of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clock_in_seconds_and_types_documented_without_an_instance() {
+    let (_dir, _server, port) = server().await;
+    client(port, |c| {
+        let before = c.ask("/main_clock/seconds/current-value", vec![]);
+        let [Arg::Int(0), Arg::Double(t0)] = before[..] else { panic!("{before:?}") };
+        let Arg::Time(tag) = c.ask("/main_clock/current-value", vec![])[1] else { panic!("the seed's t") };
+        let t1 = tag as f64 / 4294967296.0;
+        // (The t is truncated to 1/2^32 s.)
+        assert!(t1 > t0 - 1e-9 && t1 - t0 < 1.0, "the same clock: {t0} then {t1}");
+        assert_eq!(
+            c.ask("/main_clock/seconds/type-signature", vec![]),
+            vec![Arg::Int(0), s("d"), s("State"), s("Double")]
+        );
+        assert_eq!(c.ask("/main_clock/", vec![]), vec![Arg::Int(1), s("seconds")]);
+        assert_eq!(
+            c.ask("/main_clock/seconds", vec![Arg::Double(3.0)]),
+            vec![Arg::Int(-1), s("State is read-only")]
+        );
+        // A type's documentation and signature, with no transform of it in the patch.
+        let doc = c.ask("/transform-types/Sinewave/documentation", vec![]);
+        assert!(matches!(&doc[..], [Arg::Int(0), Arg::Str(d)] if !d.is_empty()), "{doc:?}");
+        assert_eq!(
+            c.ask("/transform-types/Sinewave/type-signature", vec![]),
+            vec![Arg::Int(0), s("N"), s("TransformType"), s("Sinewave")]
+        );
+        assert_eq!(
+            c.ask("/transform-types/Nope/documentation", vec![]),
+            vec![Arg::Int(-1), s("Invalid address")]
+        );
+        // Calling it still lists the types, and its listing names the same ones.
+        let called = c.ask("/transform-types", vec![]);
+        let mut listed = c.ask("/transform-types/", vec![]);
+        listed[1..].sort_by_key(|a| a.as_str().map(str::to_owned));
+        let mut called_sorted = called.clone();
+        called_sorted[1..].sort_by_key(|a| a.as_str().map(str::to_owned));
+        assert_eq!(listed, called_sorted);
+        assert!(called.contains(&s("Sinewave")));
+    })
+    .await;
+}
+
 /// Globs reach transforms and subpatches themselves, at every depth, not
 /// only their states and methods.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -43,6 +43,16 @@ pub(super) fn methods(path: &str) -> Vec<MethodSpec> {
     }
 }
 
+/// What sits under a builtin that is not a container: the clock's reading
+/// in seconds, and the transform types under `/transform-types`.
+pub(super) fn children_of(path: &str) -> Vec<String> {
+    match path {
+        "/main_clock" => vec!["seconds".into()],
+        "/transform-types" => library::all().map(|t| t.name.to_owned()).collect(),
+        _ => vec![],
+    }
+}
+
 /// Calls a builtin container's method (only the communicator has one).
 pub(super) fn call(addr: &str, _parent: &str, _name: &str) -> Message {
     ok(addr, vec![Arg::Str("basePort".into())])
@@ -63,6 +73,9 @@ pub(super) fn addresses() -> Vec<String> {
     );
     out.extend(COMMUNICATOR_METHODS.iter().map(|(m, _, _)| format!("{COMMUNICATOR}/{m}")));
     out.extend(["sample_rate", "block_size", "clock"].iter().map(|a| format!("/audio/{a}")));
+    for parent in ["/main_clock", "/transform-types"] {
+        out.extend(children_of(parent).into_iter().map(|c| format!("{parent}/{c}")));
+    }
     out
 }
 
@@ -105,6 +118,19 @@ impl Namespace<'_> {
                     _ => return None,
                 })
             }
+            ["main_clock", "seconds"] => Some(Node::Reading {
+                doc:
+                    "Engine time in seconds, as a double (for clients that cannot read the t of /main_clock)"
+                        .into(),
+                arg: Arg::Double(self.model.engine.quick(|e| e.now())),
+                tag: "d",
+                type_name: "Double",
+            }),
+            ["transform-types", name] => library::get(name).map(|t| Node::Container {
+                doc: t.doc.to_owned(),
+                children: vec![],
+                signature: vec!["N".into(), "TransformType".into(), t.name.to_owned()],
+            }),
             ["thread", name] => THREADS.iter().find(|(n, _)| n == name).map(|(_, d)| Node::Container {
                 doc: d.to_string(),
                 children: vec![],

@@ -85,6 +85,9 @@ enum Node {
     State { doc: String, value: Value, ty: ValueType, active: bool },
     /// Takes arguments and does something.
     Method { doc: String, tags: &'static str },
+    /// A read-only builtin state given directly as its OSC argument, for a
+    /// type the engine has no value for (`/main_clock/seconds`, a double).
+    Reading { doc: String, arg: Arg, tag: &'static str, type_name: &'static str },
 }
 
 /// The tree over one model, for the length of one request.
@@ -196,6 +199,7 @@ impl Namespace<'_> {
             Some(_) => {
                 let mut names: Vec<String> =
                     self.methods_of(path).into_iter().map(|(n, _, _)| n.to_string()).collect();
+                names.extend(builtins::children_of(path));
                 names.sort();
                 code(addr, names.len(), strs(names))
             }
@@ -234,7 +238,10 @@ impl Namespace<'_> {
         match (query, node) {
             (
                 "documentation",
-                Node::Container { doc, .. } | Node::State { doc, .. } | Node::Method { doc, .. },
+                Node::Container { doc, .. }
+                | Node::State { doc, .. }
+                | Node::Method { doc, .. }
+                | Node::Reading { doc, .. },
             ) => ok(addr, vec![Arg::Str(doc)]),
             ("type-signature", Node::Container { signature, .. }) => ok(addr, strs(signature)),
             ("type-signature", Node::State { value, ty, active, .. }) => {
@@ -245,7 +252,11 @@ impl Namespace<'_> {
                 ok(addr, strs(sig))
             }
             ("type-signature", Node::Method { tags, .. }) => ok(addr, strs([tags, "Method"])),
+            ("type-signature", Node::Reading { tag, type_name, .. }) => {
+                ok(addr, strs([tag, "State", type_name]))
+            }
             ("current-value", Node::State { value, .. }) => ok(addr, value_args(&value)),
+            ("current-value", Node::Reading { arg, .. }) => ok(addr, vec![arg]),
             ("current-value", _) => error(addr, "Address does not have a readable type"),
             _ => error(addr, "Invalid address"),
         }
@@ -282,7 +293,7 @@ impl Namespace<'_> {
             _ => match self.builtin_set(addr, &segs, args).await {
                 Some(done) => return done,
                 None => match self.node(addr) {
-                    Some(Node::State { .. }) => error(addr, "State is read-only"),
+                    Some(Node::State { .. } | Node::Reading { .. }) => error(addr, "State is read-only"),
                     Some(_) => error(addr, "Target object is not an OSW state."),
                     None => error(addr, "Invalid address"),
                 },
