@@ -27,7 +27,8 @@ use crate::osc::codec::{self, Arg, Message, Packet};
 const HELP: &str =
     "discover | open HOST:PORT | ls [PATH] | cd PATH | pwd | doc [PATH] | type [PATH] | get PATH\n\
 set PATH VALUE... | add TYPE NAME [ARGS...] | delete NAME | connect OUTLET INLET | disconnect OUTLET INLET\n\
-send ADDRESS [ARGS...] | help | quit";
+send ADDRESS [ARGS...] | help | quit\n\
+VALUE and ARGS: 1 (int), 1.5 (float), T or F, text, or \"quoted text\" (always one string)";
 
 /// `a/b` against `/patch` is `/patch/a/b`; `..` goes up.
 pub fn resolve(cwd: &str, path: &str) -> String {
@@ -43,18 +44,64 @@ pub fn resolve(cwd: &str, path: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
-/// A word as an OSC argument: integers, floats, `T`/`F`, `"quoted text"`, else text.
-pub fn parse_arg(word: &str) -> Arg {
-    if let Ok(i) = word.parse::<i32>() {
+/// One word of a command line; a quoted one is always text.
+#[derive(Debug, PartialEq)]
+pub struct Word {
+    pub text: String,
+    pub quoted: bool,
+}
+
+/// Splits a command line into words: `"..."` keeps its spaces (with `\"`
+/// and `\\` inside), so `set p/in "hello world"` sends one string.
+pub fn words(line: &str) -> Result<Vec<Word>, String> {
+    let (mut out, mut chars) = (vec![], line.chars().peekable());
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+        } else if c == '"' {
+            chars.next();
+            let mut text = String::new();
+            loop {
+                match chars.next() {
+                    Some('"') => break,
+                    Some('\\') => match chars.next() {
+                        Some(e @ ('"' | '\\')) => text.push(e),
+                        Some(other) => text.extend(['\\', other]),
+                        None => return Err("a quote is not closed".into()),
+                    },
+                    Some(ch) => text.push(ch),
+                    None => return Err("a quote is not closed".into()),
+                }
+            }
+            out.push(Word { text, quoted: true });
+        } else {
+            let mut text = String::new();
+            while let Some(&ch) = chars.peek().filter(|ch| !ch.is_whitespace()) {
+                text.push(ch);
+                chars.next();
+            }
+            out.push(Word { text, quoted: false });
+        }
+    }
+    Ok(out)
+}
+
+/// A word as an OSC argument: integers, floats, `T`/`F`, else text (and
+/// always text when quoted).
+pub fn parse_arg(word: &Word) -> Arg {
+    let w = word.text.as_str();
+    if word.quoted {
+        Arg::Str(word.text.clone())
+    } else if let Ok(i) = w.parse::<i32>() {
         Arg::Int(i)
-    } else if let Ok(f) = word.parse::<f32>() {
+    } else if let Ok(f) = w.parse::<f32>() {
         Arg::Float(f)
-    } else if word == "T" || word == "true" {
+    } else if w == "T" || w == "true" {
         Arg::True
-    } else if word == "F" || word == "false" {
+    } else if w == "F" || w == "false" {
         Arg::False
     } else {
-        Arg::Str(word.trim_matches('"').to_owned())
+        Arg::Str(word.text.clone())
     }
 }
 
@@ -62,6 +109,8 @@ pub fn parse_arg(word: &str) -> Arg {
 #[derive(Debug, PartialEq)]
 pub enum Action {
     Send(Message),
+    /// `ls`: a path's children, states and methods, apart.
+    List(String),
     Cd(String),
     Pwd,
     Open(String),
@@ -71,15 +120,17 @@ pub enum Action {
 }
 
 pub fn parse(line: &str, cwd: &str) -> Result<Option<Action>, String> {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let Some((&cmd, rest)) = words.split_first() else { return Ok(None) };
+    let all = words(line)?;
+    let Some((cmd, words)) = all.split_first() else { return Ok(None) };
+    let cmd = cmd.text.as_str();
+    let rest: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
     let path = |i: usize| resolve(cwd, rest.get(i).copied().unwrap_or("."));
     let need = |n: usize, usage: &str| if rest.len() < n { Err(format!("usage: {usage}")) } else { Ok(()) };
     let msg = |addr: String, args: Vec<Arg>| Ok(Some(Action::Send(Message::new(addr, args))));
     let join =
         |base: &str, leaf: &str| if base == "/" { format!("/{leaf}") } else { format!("{base}/{leaf}") };
     match cmd {
-        "ls" => msg(format!("{}/", path(0)).replace("//", "/"), vec![]),
+        "ls" => Ok(Some(Action::List(path(0)))),
         "cd" => Ok(Some(Action::Cd(path(0)))),
         "pwd" => Ok(Some(Action::Pwd)),
         "doc" => msg(join(&path(0), "documentation"), vec![]),
@@ -90,7 +141,7 @@ pub fn parse(line: &str, cwd: &str) -> Result<Option<Action>, String> {
         }
         "set" => {
             need(1, "set PATH VALUE...")?;
-            msg(path(0), rest[1..].iter().map(|w| parse_arg(w)).collect())
+            msg(path(0), words[1..].iter().map(parse_arg).collect())
         }
         "add" => {
             need(2, "add TYPE NAME [ARGS...]")?;
@@ -110,7 +161,7 @@ pub fn parse(line: &str, cwd: &str) -> Result<Option<Action>, String> {
         }
         "send" => {
             need(1, "send ADDRESS [ARGS...]")?;
-            msg(rest[0].to_owned(), rest[1..].iter().map(|w| parse_arg(w)).collect())
+            msg(rest[0].to_owned(), words[1..].iter().map(parse_arg).collect())
         }
         "open" => {
             need(1, "open HOST:PORT")?;
@@ -121,6 +172,46 @@ pub fn parse(line: &str, cwd: &str) -> Result<Option<Action>, String> {
         "quit" | "exit" => Ok(Some(Action::Quit)),
         other => Err(format!("unknown command {other:?}; try help")),
     }
+}
+
+/// `ls`: one glob for the type signature of everything under `path`, so
+/// that children, states and methods are listed apart; the plain listing
+/// (and its error) when the glob finds nothing.
+fn list(conn: &Conn, path: &str) -> Vec<String> {
+    let base = path.trim_end_matches('/');
+    let replies = conn.ask(&Message::new(format!("{base}/*/type-signature"), vec![]), Duration::from_secs(2));
+    let found = matches!(replies.first().and_then(|r| r.args.first()), Some(Arg::Int(n)) if *n > 0);
+    if !found {
+        let plain = conn.ask(&Message::new(format!("{base}/"), vec![]), Duration::from_secs(2));
+        return match plain.first() {
+            Some(r) => vec![show(r)],
+            None => vec!["no reply from the server".into()],
+        };
+    }
+    let mut groups: [(&str, Vec<String>); 3] =
+        [("children", vec![]), ("states", vec![]), ("methods", vec![])];
+    for r in &replies[1..] {
+        let Some(name) = r.addr.strip_suffix("/type-signature").and_then(|a| a.rsplit('/').next()) else {
+            continue;
+        };
+        let is = |kind: &str| r.args.iter().any(|a| a.as_str() == Some(kind));
+        let group = if is("Method") {
+            2
+        } else if is("State") {
+            1
+        } else {
+            0
+        };
+        groups[group].1.push(name.to_owned());
+    }
+    let mut out = vec![format!("{}/", if base.is_empty() { "" } else { base })];
+    for (label, mut names) in groups {
+        if !names.is_empty() {
+            names.sort();
+            out.push(format!("  {label}: {}", names.join("  ")));
+        }
+    }
+    out
 }
 
 fn show(m: &Message) -> String {
@@ -138,6 +229,8 @@ fn show(m: &Message) -> String {
             Arg::Nil => "Nil".into(),
             Arg::Impulse => "Impulse".into(),
             Arg::Samples(v) => format!("<{} samples>", v.len()),
+            Arg::Time(t) => format!("{:.6}s", *t as f64 / 4294967296.0),
+            Arg::Blob(b) => format!("<{} bytes>", b.len()),
             other => format!("{other:?}"),
         })
         .collect();
@@ -319,8 +412,21 @@ pub fn run(server: &str, discovery_port: u16) -> anyhow::Result<()> {
             Action::Pwd => println!("{}", cwd.borrow()),
             Action::Discover => discover(discovery_port).iter().for_each(|l| println!("{l}")),
             Action::Open(addr) => match Conn::open(&addr) {
-                Ok(c) => *conn.borrow_mut() = Some(c),
+                Ok(c) => {
+                    let hello = c.ask(&Message::new("/documentation", vec![]), Duration::from_secs(1));
+                    match hello.first().and_then(|m| m.args.get(1)).and_then(Arg::as_str) {
+                        Some(name) => println!("connected to {name} at {addr}"),
+                        None => println!(
+                            "no reply from {addr}: is a server running there? (talking to it anyway)"
+                        ),
+                    }
+                    *conn.borrow_mut() = Some(c)
+                }
                 Err(e) => println!("{e}"),
+            },
+            Action::List(path) => match conn.borrow().as_ref() {
+                Some(c) => list(c, &path).iter().for_each(|l| println!("{l}")),
+                None => println!("no server: open HOST:PORT"),
             },
             Action::Cd(path) => {
                 let reply = conn.borrow().as_ref().map(|c| {
@@ -371,8 +477,8 @@ mod tests {
             Some(Action::Send(m)) => m,
             other => panic!("{other:?}"),
         };
-        assert_eq!(send("ls"), Message::new("/patch/", vec![]));
-        assert_eq!(send("ls /"), Message::new("/", vec![]));
+        assert_eq!(parse("ls", "/patch").unwrap(), Some(Action::List("/patch".into())));
+        assert_eq!(parse("ls /", "/patch").unwrap(), Some(Action::List("/".into())));
         assert_eq!(send("doc sine0"), Message::new("/patch/sine0/documentation", vec![]));
         assert_eq!(send("type /main_clock"), Message::new("/main_clock/type-signature", vec![]));
         assert_eq!(send("get sine0/freq"), Message::new("/patch/sine0/freq/current-value", vec![]));
@@ -397,5 +503,21 @@ mod tests {
         assert!(parse("set", "/patch").unwrap_err().starts_with("usage"));
         assert!(parse("frobnicate", "/patch").is_err());
         assert_eq!(parse("   ", "/patch").unwrap(), None);
+    }
+
+    #[test]
+    fn quoted_words_keep_their_spaces_and_stay_text() {
+        let send = |line: &str| match parse(line, "/patch").unwrap() {
+            Some(Action::Send(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(send(r#"set p/in "hello world""#).args, vec![Arg::Str("hello world".into())]);
+        assert_eq!(send(r#"set p/in "42" 42"#).args, vec![Arg::Str("42".into()), Arg::Int(42)]);
+        assert_eq!(
+            send(r#"set p/in "say \"hi\"" x"#).args,
+            vec![Arg::Str("say \"hi\"".into()), Arg::Str("x".into())]
+        );
+        assert_eq!(send(r#"set p/in """#).args, vec![Arg::Str(String::new())]);
+        assert_eq!(parse(r#"set p/in "open"#, "/patch").unwrap_err(), "a quote is not closed");
     }
 }

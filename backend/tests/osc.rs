@@ -214,7 +214,7 @@ async fn globs_reach_transforms_and_subpatches() {
         }
     });
     client(port, |c| {
-        let mut glob = |pattern: &str| -> Vec<String> {
+        let glob = |pattern: &str| -> Vec<String> {
             c.send(pattern, vec![]);
             let head = c.recv();
             assert_eq!(head.addr, pattern);
@@ -515,8 +515,11 @@ async fn the_shell_builds_and_queries_a_patch() {
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let commands = "add Sinewave sine0 220\nadd AudioOutput out\nconnect sine0/samplesOut out/mix\nset sine0/freq 330\n\
-                        get sine0/freq\ncd sine0\nls\ntype freq\nbogus\nquit\n";
+        let commands = format!(
+            "add Sinewave sine0 220\nadd AudioOutput out\nconnect sine0/samplesOut out/mix\nset sine0/freq 330\n\
+             get sine0/freq\nadd Value v\nset v/in \"hello world\"\nget v/value\nget /main_clock\n\
+             cd sine0\nls\ntype freq\nbogus\nopen 127.0.0.1:9\nopen 127.0.0.1:{port}\nquit\n"
+        );
         shell.stdin.take().unwrap().write_all(commands.as_bytes()).unwrap();
         String::from_utf8(shell.wait_with_output().unwrap().stdout).unwrap()
     })
@@ -526,12 +529,19 @@ async fn the_shell_builds_and_queries_a_patch() {
         "/patch/add-transform 0",
         "/patch/sine0/samplesOut/connect 0",
         "/patch/sine0/freq/current-value 0 330",
-        "/patch/sine0/ 7 \"freq\" \"get-inlets\" \"get-outlets\" \"persistent-states\" \"phase\" \"samplesOut\" \"set-name\"",
+        "/patch/v/value/current-value 0 \"hello world\"",
+        "/patch/sine0/\n  states: freq  phase  samplesOut\n  methods: get-inlets  get-outlets  persistent-states  set-name\n",
         "/patch/sine0/freq/type-signature 0 \"f\" \"State\" \"Float\" \"Activator\"",
         "unknown command \"bogus\"; try help",
+        "no reply from 127.0.0.1:9: is a server running there?",
+        &format!("connected to Patchbay {} at 127.0.0.1:{port}", env!("CARGO_PKG_VERSION")),
     ] {
         assert!(out.contains(line), "{line:?} in:\n{out}");
     }
+    // The seed's t shown as seconds, not as a raw time tag.
+    let clock = out.lines().find(|l| l.contains("/main_clock/current-value")).expect("the clock's reply");
+    let seconds = clock.rsplit(' ').next().unwrap().strip_suffix('s').expect("seconds");
+    assert!(seconds.parse::<f64>().is_ok_and(|t| (0.0..60.0).contains(&t)), "{clock}");
     let connected = running.app.model.engine.with(|e| e.graph().connections().count());
     assert_eq!(connected, 1);
 }
