@@ -55,11 +55,12 @@ if ! wasm-opt --version 2>/dev/null | grep -q 'version 132'; then
   npm install --prefix "$TOOLS/npm" --no-audit --no-fund binaryen@132
 fi
 
-# python-osc and zeroconf (PyPI), peers for the OSC and DNS-SD tests, in a venv of their own.
-if ! "$TOOLS/venv/bin/python" -c 'import pythonosc, zeroconf' 2>/dev/null; then
-  say "installing python-osc and zeroconf"
+# python-osc, zeroconf and python-oscquery (PyPI, which needs Python 3.10 or later), peers for
+# the OSC, DNS-SD and OSCQuery tests, in a venv of their own.
+if ! "$TOOLS/venv/bin/python" -c 'import pythonosc, zeroconf, pythonoscquery' 2>/dev/null; then
+  say "installing python-osc, zeroconf and python-oscquery"
   [ -x "$TOOLS/venv/bin/pip" ] || python3 -m venv "$TOOLS/venv"
-  "$TOOLS/venv/bin/pip" install -q python-osc zeroconf
+  "$TOOLS/venv/bin/pip" install -q python-osc zeroconf python-oscquery==0.4.0
 fi
 export PATCHBAY_PYTHON="$TOOLS/venv/bin/python"
 

@@ -118,6 +118,10 @@ pub struct Config {
     /// OSC port, UDP and TCP (0 picks a free one).
     #[arg(long, env = "PATCHBAY_OSC_PORT", default_value_t = 7707)]
     pub osc_port: u16,
+    /// OSCQuery (JSON over HTTP: the namespace, its types and values) on this port;
+    /// 0: none [default: 7709, skipped with a warning when another program holds it].
+    #[arg(long, env = "PATCHBAY_OSCQUERY_PORT")]
+    pub oscquery_port: Option<u16>,
     /// Send OSC replies to this port of the sender's host instead of the sender's port (OSW used 7708).
     #[arg(long, env = "PATCHBAY_OSC_REPLY_PORT")]
     pub osc_reply_port: Option<u16>,
@@ -182,6 +186,8 @@ pub struct Running {
     pub scheme: &'static str,
     /// The OSC port (UDP and TCP).
     pub osc_port: u16,
+    /// Where OSCQuery listens, if it does.
+    pub oscquery_port: Option<u16>,
     /// The model and what the views share, as every view sees it.
     pub app: Arc<App>,
     pub data_dir: PathBuf,
@@ -305,7 +311,10 @@ pub async fn start(config: &Config, hub: Hub) -> anyhow::Result<Running> {
             if config.host.is_loopback() { config.host } else { std::net::Ipv4Addr::BROADCAST.into() };
         SocketAddr::new(ip, config.discovery_port)
     });
-    let osc_config = OscConfig { reply_port: config.osc_reply_port, discovery, dns_sd: config.dns_sd };
+    let oscquery = bind_oscquery(config).await?;
+    let oscquery_port = oscquery.as_ref().map(|l| l.local_addr()).transpose()?.map(|a| a.port());
+    let osc_config =
+        OscConfig { reply_port: config.osc_reply_port, discovery, dns_sd: config.dns_sd, oscquery_port };
     let osc = osc::start(osc_sockets, app.clone(), &osc_config)?;
     if let Some(mut events) = app.model.lab.take_events() {
         let (app, stop) = (app.clone(), shutdown.clone());
@@ -320,17 +329,67 @@ pub async fn start(config: &Config, hub: Hub) -> anyhow::Result<Running> {
     }
     tokio::spawn(crate::memory::trim_periodically(shutdown.clone()));
     let dashboard = config.dashboard();
-    let router = http::app(Arc::new(Web {
+    let web = |access| Web {
         app: app.clone(),
         dashboard: dashboard.clone(),
         access,
         local: config.local,
         gns3_version: config.gns3_version.clone(),
-    }));
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    let stop = shutdown.clone();
+    };
+    if let (Some(listener), Some(port)) = (oscquery, oscquery_port) {
+        let site = Site::new(config.host, port, tls_on, &config.allow_host, &config.allow_origin);
+        let router = http::oscquery::app(Arc::new(web(Access { site, tokens: access.tokens.clone() })));
+        tracing::info!(port, "OSCQuery: the namespace as JSON over HTTP");
+        // It ends with the server; its task is not waited for.
+        drop(serve(listener, router, tls.clone(), shutdown.clone())?);
+    }
+    let router = http::app(Arc::new(web(access)));
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let task = match tls {
+    let task = serve(listener, router, tls, shutdown.clone())?;
+    Ok(Running {
+        addr,
+        scheme,
+        osc_port: osc.port,
+        oscquery_port,
+        app,
+        data_dir,
+        dashboard,
+        shutdown,
+        task,
+        _osc: osc,
+    })
+}
+
+/// The OSCQuery listener, if there is to be one. The default port taken by
+/// another program is skipped with a warning (a second Patchbay still
+/// starts); a port asked for by name must be had.
+async fn bind_oscquery(config: &Config) -> anyhow::Result<Option<tokio::net::TcpListener>> {
+    let port = config.oscquery_port.unwrap_or(DEFAULT_OSCQUERY_PORT);
+    if port == 0 {
+        return Ok(None);
+    }
+    match tokio::net::TcpListener::bind((config.host, port)).await {
+        Ok(listener) => Ok(Some(listener)),
+        Err(e) if config.oscquery_port.is_none() => {
+            tracing::warn!(
+                port,
+                "OSCQuery is off: cannot listen on its default port ({e}); pick one with --oscquery-port"
+            );
+            Ok(None)
+        }
+        Err(e) => Err(anyhow::anyhow!("cannot listen for OSCQuery on {}:{port}: {e}", config.host)),
+    }
+}
+
+/// Serves `router` on `listener` (over TLS when configured) until `stop`.
+fn serve(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    stop: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    Ok(match tls {
         None => tokio::spawn(async move {
             axum::serve(listener, service).with_graceful_shutdown(stop.cancelled_owned()).await
         }),
@@ -344,9 +403,11 @@ pub async fn start(config: &Config, hub: Hub) -> anyhow::Result<Running> {
             });
             tokio::spawn(async move { server.serve(service).await })
         }
-    };
-    Ok(Running { addr, scheme, osc_port: osc.port, app, data_dir, dashboard, shutdown, task, _osc: osc })
+    })
 }
+
+/// Where OSCQuery listens unless told otherwise.
+pub const DEFAULT_OSCQUERY_PORT: u16 = 7709;
 
 #[cfg(test)]
 mod tests {

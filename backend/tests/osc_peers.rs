@@ -238,5 +238,37 @@ fn dns_sd_announces_osc_to_python_zeroconf() {
     assert!(found.starts_with("Patchbay on "), "{found}");
     assert!(found.contains(" 7707 ['127.0.0.1'] "), "{found}");
     let version = format!("'version': '{}'", env!("CARGO_PKG_VERSION"));
-    assert!(found.contains(&version) && found.contains("'tcp': 'slip'"), "{found}");
+    assert!(found.contains(&version) && found.contains("'tcp': 'slip,size'"), "{found}");
+}
+
+/// python-oscquery finds OSCQuery by DNS-SD, reads HOST_INFO and a node made
+/// over OSC (in a network namespace of its own, as the test above).
+#[test]
+fn python_oscquery_finds_and_reads_the_namespace() {
+    require_python("pythonoscquery", "python-oscquery");
+    require("unshare", "util-linux");
+    let dir = tempfile::tempdir().unwrap();
+    let script_path = std::env::current_dir().unwrap().join("tests/peers/oscquery_client.py");
+    let script = format!(
+        "ip link set lo up && ip link set lo multicast on && \
+         {bin} --port=0 --osc-port=7707 --oscquery-port=7709 --discovery-port=0 --no-audio --dns-sd \
+           --data-dir={data} >/dev/null 2>&1 & P=$!; sleep 0.5; {py} {client}; R=$?; kill $P; exit $R",
+        client = script_path.display(),
+        bin = env!("CARGO_BIN_EXE_patchbay"),
+        data = dir.path().display(),
+        py = python(),
+    );
+    let out = std::process::Command::new("unshare").args(["-n", "sh", "-c", &script]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    for line in [
+        "service Patchbay on ",
+        &format!("host Patchbay {} 7707 UDP", env!("CARGO_PKG_VERSION")),
+        "node /patch/sine0/freq [440.0] READWRITE_VALUE Frequency in Hz",
+        "missing None",
+        "root ['/advance-clock', '/audio', '/lab']",
+    ] {
+        assert!(text.lines().any(|l| l.starts_with(line)), "{line:?} in:\n{text}");
+    }
+    assert!(text.contains("._oscjson._tcp.local. 7709"), "{text}");
 }

@@ -35,7 +35,25 @@ pub struct Access {
     pub tokens: Option<Tokens>,
 }
 
-pub async fn guard(State(s): State<Shared>, mut req: Request, next: Next) -> Response {
+pub async fn guard(State(s): State<Shared>, req: Request, next: Next) -> Response {
+    door(&s, req, next, Public::DashboardFiles).await
+}
+
+/// The same door for a port where every path is data (OSCQuery): with a
+/// token file, every request needs a token.
+pub async fn guard_all(State(s): State<Shared>, req: Request, next: Next) -> Response {
+    door(&s, req, next, Public::Nothing).await
+}
+
+/// What may be read without a token when a token file is in use.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Public {
+    /// Everything outside `/v1`: the dashboard's files (the page must load to ask for a token).
+    DashboardFiles,
+    Nothing,
+}
+
+async fn door(s: &Shared, mut req: Request, next: Next, public: Public) -> Response {
     let access = &s.access;
     let headers = req.headers();
     let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
@@ -56,7 +74,7 @@ pub async fn guard(State(s): State<Shared>, mut req: Request, next: Next) -> Res
     if method == Method::OPTIONS && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
         return preflight(allowed_origin, origin);
     }
-    let role = match role(access, headers, req.uri().path()) {
+    let role = match role(access, headers, req.uri().path(), public) {
         Ok(role) => role,
         Err(refused) => {
             let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.to_string());
@@ -81,9 +99,9 @@ pub async fn guard(State(s): State<Shared>, mut req: Request, next: Next) -> Res
 /// The client's role, or why it has none. Without a token file everyone
 /// is an admin; with one, every `/v1` route needs a token, and the
 /// dashboard's files are public (the page must load to ask for one).
-fn role(access: &Access, headers: &HeaderMap, path: &str) -> Result<Role, ApiError> {
+fn role(access: &Access, headers: &HeaderMap, path: &str, public: Public) -> Result<Role, ApiError> {
     let Some(tokens) = &access.tokens else { return Ok(Role::Admin) };
-    if !(path == "/v1" || path.starts_with("/v1/")) {
+    if public == Public::DashboardFiles && !(path == "/v1" || path.starts_with("/v1/")) {
         return Ok(Role::Viewer);
     }
     let Some(secret) = credentials(headers) else {

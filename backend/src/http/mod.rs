@@ -10,6 +10,7 @@
 //! - [`notifications`]: the chunked JSON stream and its WebSocket twin;
 //! - [`bridge`]: OSC over a WebSocket, as JSON;
 //! - [`console`]: a PC's telnet console over a WebSocket, for the dashboard;
+//! - [`oscquery`]: the namespace as OSCQuery JSON, on its own port;
 //! - [`guard`]: in front of all of them: Host, Origin, tokens and roles, CORS.
 
 pub mod bridge;
@@ -20,6 +21,7 @@ pub mod extract;
 pub mod files;
 pub mod guard;
 pub mod notifications;
+pub mod oscquery;
 pub mod projects;
 pub mod switches;
 pub mod system;

@@ -11,10 +11,12 @@
 //! - `builtins.rs`: `/advance-clock`, `/main_clock`, `/transform-types`,
 //!   `/thread/`, `/osc_server/`, `/audio/`, `/osw-quit`, `/osw-restart`,
 //!   `/load-osx`, `/save-patch`;
-//! - `lab.rs`: `/lab/...`, the projects, PCs, switches and links of the lab.
+//! - `lab.rs`: `/lab/...`, the projects, PCs, switches and links of the lab;
+//! - [`oscquery`]: the same tree as OSCQuery JSON.
 
 mod builtins;
 mod lab;
+pub mod oscquery;
 mod patch;
 pub mod values;
 

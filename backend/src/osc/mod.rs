@@ -55,8 +55,11 @@ pub struct OscConfig {
     pub reply_port: Option<u16>,
     /// Where announcements go (port 7706); `None` turns them off.
     pub discovery: Option<SocketAddr>,
-    /// Also announce the service by DNS-SD (`_osc._udp`).
+    /// Also announce the service by DNS-SD (`_osc._udp`, and `_oscjson._tcp`
+    /// for OSCQuery when it listens).
     pub dns_sd: bool,
+    /// Where OSCQuery listens, to announce beside OSC.
+    pub oscquery_port: Option<u16>,
 }
 
 /// The OSC sockets, bound before the model is built (it shows the port).
@@ -102,7 +105,7 @@ pub fn start(sockets: Sockets, app: Arc<App>, config: &OscConfig) -> anyhow::Res
     // Discovery is a convenience: failing to announce leaves OSC serving.
     let dns_sd = config
         .dns_sd
-        .then(|| dns_sd::announce(host, port))
+        .then(|| dns_sd::announce(host, port, config.oscquery_port))
         .and_then(|r| r.map_err(|e| tracing::warn!("cannot announce OSC by DNS-SD: {e}")).ok());
 
     let runtime = tokio::runtime::Handle::current();

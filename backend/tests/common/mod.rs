@@ -30,6 +30,7 @@ fn port_args() -> Vec<String> {
         format!("--udp-ports={}-{}", udp, udp + 49),
         "--osc-port=0".into(),
         "--discovery-port=0".into(),
+        "--oscquery-port=0".into(),
     ]
 }
 

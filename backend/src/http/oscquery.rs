@@ -1,0 +1,94 @@
+//! OSCQuery over HTTP, on its own port (`--oscquery-port`, default 7709):
+//! `GET /any/path` gives that node and everything under it as JSON,
+//! `GET /any/path?VALUE` (or another attribute) that attribute alone, and
+//! `GET /?HOST_INFO` the server's name, its OSC port and transports and the
+//! extensions implemented. The tree is the namespace's own
+//! ([`crate::namespace::oscquery`]); the same door as the API stands in front
+//! ([`super::guard::guard_all`]: Host and Origin checked, and with a token
+//! file every request needs a token).
+
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json, Router};
+use serde_json::json;
+
+use super::error::ApiError;
+use super::Shared;
+use crate::access::Role;
+use crate::namespace::oscquery::{TreeError, ATTRIBUTES, MAX_NODES};
+use crate::namespace::Namespace;
+
+/// The extensions of the proposal this server implements, and those it does not.
+const EXTENSIONS: [(&str, bool); 12] = [
+    ("ACCESS", true),
+    ("VALUE", true),
+    ("DESCRIPTION", true),
+    ("RANGE", false),
+    ("TAGS", false),
+    ("EXTENDED_TYPE", false),
+    ("UNIT", false),
+    ("CRITICAL", false),
+    ("CLIPMODE", false),
+    ("LISTEN", false),
+    ("PATH_CHANGED", false),
+    ("HTML", false),
+];
+
+/// The OSCQuery port's routes: every path is a node.
+pub fn app(state: Shared) -> Router {
+    Router::new()
+        .fallback(node)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), super::guard::guard_all))
+        .with_state(state)
+}
+
+async fn node(State(state): State<Shared>, Extension(role): Extension<Role>, uri: Uri) -> Response {
+    let query = uri.query().unwrap_or_default().to_owned();
+    if query == "HOST_INFO" {
+        return Json(host_info(&state)).into_response();
+    }
+    let attribute = match query.as_str() {
+        "" => None,
+        a if ATTRIBUTES.contains(&a) => Some(a.to_owned()),
+        other => {
+            let message = format!("Unknown attribute {other:?}: ask for one of {ATTRIBUTES:?} or HOST_INFO");
+            return ApiError::new(StatusCode::BAD_REQUEST, message).into_response();
+        }
+    };
+    let path = uri.path().to_owned();
+    // A whole tree may be tens of thousands of lookups: off the async workers.
+    let app = state.app.clone();
+    let tree =
+        tokio::task::spawn_blocking(move || Namespace { model: &app.model, role }.oscquery_tree(&path)).await;
+    let tree = match tree {
+        Ok(Ok(tree)) => tree,
+        Ok(Err(TreeError::NotFound)) => {
+            return ApiError::new(StatusCode::NOT_FOUND, format!("No node at {}", uri.path())).into_response()
+        }
+        Ok(Err(TreeError::TooLarge)) => {
+            let message = format!("More than {MAX_NODES} nodes under {}: ask for a subtree", uri.path());
+            return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, message).into_response();
+        }
+        Err(_) => return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal error").into_response(),
+    };
+    match attribute {
+        None => Json(tree).into_response(),
+        // An attribute the node does not have: no content, as the proposal says.
+        Some(a) => match tree.get(&a) {
+            Some(value) => Json(json!({ a: value })).into_response(),
+            None => StatusCode::NO_CONTENT.into_response(),
+        },
+    }
+}
+
+fn host_info(state: &Shared) -> serde_json::Value {
+    let extensions: serde_json::Map<String, serde_json::Value> =
+        EXTENSIONS.iter().map(|(name, done)| (name.to_string(), json!(done))).collect();
+    json!({
+        "NAME": format!("Patchbay {}", env!("CARGO_PKG_VERSION")),
+        "OSC_PORT": state.app.model.powers.osc_port,
+        "OSC_TRANSPORT": "UDP",
+        "EXTENSIONS": extensions,
+    })
+}
