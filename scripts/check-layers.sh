@@ -21,6 +21,7 @@ rules=(
   "osc/codec.rs|app|model|namespace|http|server|lab|engine"
   "osc/pattern.rs|app|model|namespace|http|server|lab|engine"
   "osc/slip.rs|app|model|namespace|http|server|lab|engine"
+  "osc/size_prefix.rs|app|model|namespace|http|server|lab|engine"
   "osc/split.rs|app|model|namespace|http|server|lab|engine"
   "osc/time.rs|app|model|namespace|http|server|lab|engine"
   "osc|http|server|cli"

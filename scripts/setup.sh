@@ -54,6 +54,13 @@ if ! wasm-opt --version 2>/dev/null | grep -q 'version 132'; then
   say "installing binaryen 132 (wasm-opt) from npm"
   npm install --prefix "$TOOLS/npm" --no-audit --no-fund binaryen@132
 fi
+# osc.js (npm `osc`), an OSC peer for tests/osc_peers.rs (UDP, TCP and WebSocket); its
+# optional serial port support is left out (it builds native code).
+if [ ! -f "$TOOLS/npm/node_modules/osc/package.json" ]; then
+  say "installing osc.js 2.4.5 from npm"
+  npm install --prefix "$TOOLS/npm" --no-audit --no-fund --omit=optional osc@2.4.5
+fi
+export PATCHBAY_NODE_PATH="$TOOLS/npm/node_modules"
 
 # python-osc, zeroconf and python-oscquery (PyPI, which needs Python 3.10 or later), peers for
 # the OSC, DNS-SD and OSCQuery tests, in a venv of their own.

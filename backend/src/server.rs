@@ -329,12 +329,14 @@ pub async fn start(config: &Config, hub: Hub) -> anyhow::Result<Running> {
     }
     tokio::spawn(crate::memory::trim_periodically(shutdown.clone()));
     let dashboard = config.dashboard();
+    let osc_sockets = Arc::new(http::osc_binary::sessions());
     let web = |access| Web {
         app: app.clone(),
         dashboard: dashboard.clone(),
         access,
         local: config.local,
         gns3_version: config.gns3_version.clone(),
+        osc_sockets: osc_sockets.clone(),
     };
     if let (Some(listener), Some(port)) = (oscquery, oscquery_port) {
         let site = Site::new(config.host, port, tls_on, &config.allow_host, &config.allow_origin);

@@ -572,6 +572,49 @@ async fn changes_over_osc_are_announced() {
 }
 
 /// The WebSocket bridge: OSC as JSON both ways, and everyone's traffic.
+/// `/v1/osc/binary`: raw packets in binary frames; a future bundle does not
+/// hold up what follows; what is not a packet gets a readable error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_websocket_carries_raw_packets() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as Ws;
+    let (_dir, running, _port) = server().await;
+    let (ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/v1/osc/binary", running.addr)).await.unwrap();
+    let (mut tx, mut rx) = ws.split();
+    let mut recv = async || -> Message {
+        let frame = tokio::time::timeout(Duration::from_secs(5), rx.next()).await.unwrap().unwrap().unwrap();
+        match codec::decode(&frame.into_data()).unwrap() {
+            Packet::Message(m) => m,
+            other => panic!("{other:?}"),
+        }
+    };
+    let packet = |p: Packet| Ws::Binary(codec::encode(&p).into());
+    let msg = |addr: &str, args: Vec<Arg>| Packet::Message(Message::new(addr, args));
+    tx.send(packet(msg("/patch/add-transform", vec![s("Value"), s("v")]))).await.unwrap();
+    assert_eq!(recv().await, Message::new("/patch/add-transform", vec![Arg::Int(0)]));
+    // A bundle a quarter second ahead, then a query: the query is answered first.
+    let at = patchbay::osc::time::ntp_now() + (1u64 << 32) / 4;
+    let sent = Instant::now();
+    let bundle = Packet::Bundle { time: at, content: vec![msg("/patch/v/in", vec![Arg::Int(5)])] };
+    tx.send(packet(bundle)).await.unwrap();
+    tx.send(packet(msg("/patch/v/value/current-value", vec![]))).await.unwrap();
+    assert_eq!(
+        recv().await,
+        Message::new("/patch/v/value/current-value", vec![Arg::Int(0), Arg::Float(0.0)])
+    );
+    assert!(sent.elapsed() < Duration::from_millis(200), "not held up: {:?}", sent.elapsed());
+    assert_eq!(recv().await.addr, "/patch/v/in", "the bundle's reply, at its time");
+    assert!(sent.elapsed() >= Duration::from_millis(245), "{:?}", sent.elapsed());
+    tx.send(packet(msg("/patch/v/value/current-value", vec![]))).await.unwrap();
+    assert_eq!(recv().await.args, vec![Arg::Int(0), Arg::Int(5)]);
+    tx.send(Ws::Binary(vec![1, 2, 3].into())).await.unwrap();
+    assert_eq!(recv().await.addr, "#packet");
+    tx.send(Ws::Text("{}".into())).await.unwrap();
+    let r = recv().await;
+    assert!(matches!(&r.args[1], Arg::Str(e) if e.contains("binary frames")), "{r:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_websocket_bridge_carries_osc_both_ways() {
     use futures_util::{SinkExt, StreamExt};

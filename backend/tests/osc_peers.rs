@@ -1,5 +1,6 @@
 //! OSC against outside peers: liblo's `oscsend` and `oscdump` (UDP and TCP),
-//! python-osc (UDP, and TCP in both framings),
+//! python-osc (UDP, and TCP in both framings), osc.js (UDP, TCP, WebSocket),
+//! python-oscquery,
 //! and python-zeroconf browsing the DNS-SD announcement. Each test says
 //! which tool it needs when it is missing (`scripts/setup.sh` installs them).
 
@@ -192,6 +193,49 @@ for mode in ("1.0", "1.1"):
         })
         .collect();
     assert_eq!(stdout.lines().collect::<Vec<_>>(), expected);
+}
+
+/// osc.js (npm `osc`, as scripts/setup.sh installs it) over UDP, TCP (SLIP)
+/// and a WebSocket in binary frames, a bundle on each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn osc_js_over_udp_tcp_and_websocket() {
+    require("node", "nodejs");
+    let modules = std::env::var("PATCHBAY_NODE_PATH").unwrap_or_else(|_| {
+        format!("{}/.cache/patchbay/npm/node_modules", std::env::var("HOME").unwrap_or_default())
+    });
+    assert!(
+        std::path::Path::new(&modules).join("osc/package.json").exists(),
+        "this test needs osc.js in {modules}: run scripts/setup.sh, or npm install --prefix DIR osc@2.4.5 and set PATCHBAY_NODE_PATH=DIR/node_modules"
+    );
+    let (_dir, server, port) = server().await;
+    let http_port = server.addr.port();
+    let script = std::env::current_dir().unwrap().join("tests/peers/oscjs_client.js");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(&script)
+            .args([port.to_string(), http_port.to_string()])
+            .env("NODE_PATH", &modules)
+            .output()
+            .expect("node runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    for transport in ["udp", "tcp", "ws"] {
+        let v = format!("v_{transport}");
+        let lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with(&format!("{transport} "))).collect();
+        assert_eq!(
+            lines,
+            [
+                format!("{transport} /patch/add-transform [0]"),
+                format!("{transport} /patch/{v}/in [0]"),
+                format!("{transport} /patch/{v}/in [0]"),
+                format!("{transport} /patch/{v}/value/current-value [0,43]"),
+            ],
+            "{stdout}"
+        );
+    }
 }
 
 /// The Python with python-osc and zeroconf that scripts/setup.sh installs.

@@ -9,6 +9,7 @@
 //! - [`engine`]: the audio engine's status, transform types and patch file;
 //! - [`notifications`]: the chunked JSON stream and its WebSocket twin;
 //! - [`bridge`]: OSC over a WebSocket, as JSON;
+//! - [`osc_binary`]: OSC over a WebSocket, as raw packets in binary frames (osc.js);
 //! - [`console`]: a PC's telnet console over a WebSocket, for the dashboard;
 //! - [`oscquery`]: the namespace as OSCQuery JSON, on its own port;
 //! - [`guard`]: in front of all of them: Host, Origin, tokens and roles, CORS.
@@ -21,6 +22,7 @@ pub mod extract;
 pub mod files;
 pub mod guard;
 pub mod notifications;
+pub mod osc_binary;
 pub mod oscquery;
 pub mod projects;
 pub mod switches;
@@ -64,6 +66,8 @@ pub struct Web {
     pub local: bool,
     /// The GNS3 version answered (`--gns3-version`).
     pub gns3_version: String,
+    /// The budget the binary OSC WebSockets share.
+    pub osc_sockets: Arc<crate::osc::session::Sessions>,
 }
 
 pub type Shared = Arc<Web>;
@@ -83,6 +87,7 @@ pub fn app(state: Shared) -> Router {
         .route("/v1/notifications", get(notifications::stream_all))
         .route("/v1/notifications/ws", get(notifications::websocket))
         .route("/v1/osc/ws", get(bridge::websocket))
+        .route("/v1/osc/binary", get(osc_binary::websocket))
         .route("/v1/projects", get(projects::list).post(projects::create))
         .route(
             "/v1/projects/{project_id}",

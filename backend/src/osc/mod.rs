@@ -18,6 +18,7 @@ pub mod discovery;
 pub mod dns_sd;
 pub mod pattern;
 pub mod schedule;
+pub mod session;
 pub mod size_prefix;
 pub mod slip;
 pub mod split;
@@ -117,7 +118,7 @@ pub fn start(sockets: Sockets, app: Arc<App>, config: &OscConfig) -> anyhow::Res
     }
     {
         let app = app.clone();
-        let connections = Arc::new(tcp::Connections::default());
+        let connections = Arc::new(tcp::sessions());
         tokio::spawn(async move {
             let stop = app.shutdown.clone();
             loop {

@@ -1,25 +1,22 @@
 //! OSC over TCP in both framings, SLIP (OSC 1.1) and size-prefixed (OSC
 //! 1.0), told apart per connection by its first byte: a task per
-//! connection, whose future bundles wait in its own schedule while the
-//! messages after them run at once.
+//! connection, whose bundles and fragments its [`Session`] keeps.
 //!
-//! Connections are counted, and so are the bytes of their unfinished
-//! frames, for all connections together: a client that opens many, or
+//! Connections are counted, and so are the bytes they hold (unfinished
+//! frames, future bundles, fragments), for all connections together: a client that opens many, or
 //! sends frames that never end, meets a limit and is told, while the others
 //! go on.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::codec::{self, DecodeError, Message, Packet};
-use super::schedule::Schedule;
-use super::split::{Reassembly, MAX_SPLIT};
-use super::time::bundle_wait;
+use super::codec::{self, DecodeError, Message};
+use super::session::{Place, Session, Sessions};
+use super::split::MAX_SPLIT;
 use super::{size_prefix, slip};
 use crate::access::Role;
 use crate::app::App;
@@ -30,45 +27,13 @@ use crate::namespace;
 pub const MAX_CONNECTIONS: usize = 256;
 /// Largest packet in one TCP frame.
 pub const MAX_FRAME: usize = MAX_SPLIT;
-/// Bytes of unfinished frames all connections together may hold.
+/// Bytes of unfinished frames, future bundles and `#split` fragments all
+/// connections together may hold.
 pub const MAX_PENDING_BYTES: usize = 32 * 1024 * 1024;
 
-/// What all connections share: their count and their unfinished bytes.
-#[derive(Default)]
-pub struct Connections {
-    open: AtomicUsize,
-    pending: AtomicUsize,
-}
-
-/// One connection's place among [`Connections`], given back when it ends.
-struct Place {
-    all: Arc<Connections>,
-    pending: usize,
-}
-
-impl Place {
-    fn take(all: &Arc<Connections>) -> Option<Place> {
-        let open = all.open.fetch_add(1, Ordering::Relaxed);
-        let place = Place { all: all.clone(), pending: 0 };
-        (open < MAX_CONNECTIONS).then_some(place)
-    }
-
-    /// Counts this connection's unfinished bytes; false when all together pass the limit.
-    fn hold(&mut self, bytes: usize) -> bool {
-        // `before` includes what this connection held until now.
-        let before = self.all.pending.fetch_add(bytes, Ordering::Relaxed);
-        self.all.pending.fetch_sub(self.pending, Ordering::Relaxed);
-        let total = before + bytes - self.pending;
-        self.pending = bytes;
-        bytes == 0 || total <= MAX_PENDING_BYTES
-    }
-}
-
-impl Drop for Place {
-    fn drop(&mut self) {
-        self.all.pending.fetch_sub(self.pending, Ordering::Relaxed);
-        self.all.open.fetch_sub(1, Ordering::Relaxed);
-    }
+/// The budget all OSC connections share.
+pub fn sessions() -> Sessions {
+    Sessions::new(MAX_CONNECTIONS, MAX_PENDING_BYTES)
 }
 
 /// How a connection frames its packets, told from its first byte. SLIP
@@ -122,13 +87,11 @@ struct Connection {
     place: Place,
     /// Known from the first byte; SLIP until then.
     framing: Option<Framing>,
-    /// Future bundles wait here, so the messages after them run at once.
-    schedule: Schedule,
-    reassembly: Reassembly,
+    session: Session,
 }
 
 /// Accepts the connection if there is room, and serves it until it closes or the server stops.
-pub async fn serve(mut stream: TcpStream, peer: SocketAddr, app: Arc<App>, all: Arc<Connections>) {
+pub async fn serve(mut stream: TcpStream, peer: SocketAddr, app: Arc<App>, all: Arc<Sessions>) {
     let Some(place) = Place::take(&all) else {
         limit_hit("osc-tcp", format_args!("OSC connection from {peer} refused: {MAX_CONNECTIONS} are open"));
         let reason = format!("{MAX_CONNECTIONS} OSC connections are open: retry later");
@@ -137,15 +100,8 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, app: Arc<App>, all: 
             .await;
         return;
     };
-    let mut connection = Connection {
-        stream,
-        peer,
-        app,
-        place,
-        framing: None,
-        schedule: Schedule::default(),
-        reassembly: Reassembly::default(),
-    };
+    let session = Session::new(app.clone(), peer, Role::Admin, "TCP");
+    let mut connection = Connection { stream, peer, app, place, framing: None, session };
     let _ = connection.serve().await;
 }
 
@@ -154,16 +110,11 @@ impl Connection {
         let stop = self.app.shutdown.clone();
         let mut buf = vec![0u8; 65536];
         loop {
-            let due = self.schedule.next_at();
+            let due = self.session.next_due();
             let n = tokio::select! {
                 r = self.stream.read(&mut buf) => match r? { 0 => return Ok(()), n => n },
                 _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now).into()), if due.is_some() => {
-                    let mut replies = vec![];
-                    while let Some((_, content, size)) = self.schedule.pop_due(Instant::now()) {
-                        for p in content {
-                            replies.extend(self.run(p, size).await);
-                        }
-                    }
+                    let replies = self.session.run_due().await;
                     self.write(&replies).await?;
                     continue;
                 }
@@ -204,23 +155,20 @@ impl Connection {
         self.hold("unfinished frames")?;
         for bytes in frames {
             match codec::decode_unbounded(&bytes) {
-                Ok(p) => replies.extend(self.run(p, bytes.len()).await),
+                Ok(p) => replies.extend(self.session.run(p, bytes.len()).await),
                 Err(DecodeError { addr: Some(addr), reason }) => {
                     replies.push(namespace::error(&addr, reason))
                 }
                 Err(e) => super::refused_packet("TCP", peer, &e),
             };
         }
-        self.reassembly.expire(Instant::now());
         self.hold("unfinished frames, future bundles and #split fragments")?;
         Ok(replies)
     }
 
     /// Counts what this connection holds among all connections.
     fn hold(&mut self, what: &str) -> Result<(), String> {
-        let held = self.framing.as_ref().map_or(0, Framing::pending)
-            + self.schedule.bytes()
-            + self.reassembly.held();
+        let held = self.framing.as_ref().map_or(0, Framing::pending) + self.session.held();
         if self.place.hold(held) {
             return Ok(());
         }
@@ -242,83 +190,5 @@ impl Connection {
             self.stream.write_all(&bytes).await?;
         }
         Ok(())
-    }
-
-    /// Runs a packet that arrived in `size` bytes: bundles due now in
-    /// order, future ones into this connection's schedule, `#split`
-    /// fragments into its reassembly.
-    async fn run(&mut self, p: Packet, size: usize) -> Vec<Message> {
-        let peer = self.peer;
-        let mut stack = vec![p];
-        let mut replies = vec![];
-        while let Some(p) = stack.pop() {
-            match p {
-                Packet::Bundle { time, content } => {
-                    let refused = match bundle_wait(time) {
-                        Ok(None) => {
-                            stack.extend(content.into_iter().rev());
-                            continue;
-                        }
-                        Ok(Some(wait)) => {
-                            let addr = codec::first_address(&content).map(str::to_owned);
-                            self.schedule
-                                .add(Instant::now() + wait, peer, content, size)
-                                .err()
-                                .map(|e| (addr, e))
-                        }
-                        Err(reason) => Some((codec::first_address(&content).map(str::to_owned), reason)),
-                    };
-                    if let Some((addr, reason)) = refused {
-                        limit_hit(
-                            "osc-bundles",
-                            format_args!("OSC bundle over TCP from {peer} refused: {reason}"),
-                        );
-                        if let Some(addr) = addr {
-                            replies.push(namespace::error(&addr, reason));
-                        }
-                    }
-                }
-                Packet::Message(m) if m.addr == "#split" => {
-                    match self.reassembly.fragment(peer, &m, Instant::now()) {
-                        Ok(Some(whole)) => match codec::decode_unbounded(&whole) {
-                            Ok(p) => stack.push(p),
-                            Err(e) => replies
-                                .push(namespace::error(e.addr.as_deref().unwrap_or("#split"), e.reason)),
-                        },
-                        Ok(None) => {}
-                        Err(reason) => {
-                            limit_hit(
-                                "osc-split",
-                                format_args!("#split over TCP from {peer} refused: {reason}"),
-                            );
-                            replies.push(namespace::error("#split", reason));
-                        }
-                    }
-                }
-                Packet::Message(m) => replies.extend(self.app.osc(peer, m, Role::Admin).await),
-            }
-        }
-        replies
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn places_count_connections_and_their_unfinished_bytes() {
-        let all = Arc::new(Connections::default());
-        let places: Vec<Place> = (0..MAX_CONNECTIONS).map(|_| Place::take(&all).expect("room")).collect();
-        assert!(Place::take(&all).is_none(), "one too many");
-        assert_eq!(all.open.load(Ordering::Relaxed), MAX_CONNECTIONS, "a refused one gives its place back");
-        drop(places);
-        let (mut a, mut b) = (Place::take(&all).unwrap(), Place::take(&all).unwrap());
-        assert!(a.hold(MAX_PENDING_BYTES / 2));
-        assert!(a.hold(MAX_PENDING_BYTES / 2 + 10), "growing is counted once, not again");
-        assert!(!b.hold(MAX_PENDING_BYTES / 2), "together they pass");
-        assert!(a.hold(0) && b.hold(MAX_PENDING_BYTES / 2), "a finished frame frees its bytes");
-        drop((a, b));
-        assert_eq!((all.open.load(Ordering::Relaxed), all.pending.load(Ordering::Relaxed)), (0, 0));
     }
 }

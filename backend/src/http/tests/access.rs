@@ -55,6 +55,7 @@ async fn router(dir: &std::path::Path, tokens: Option<Tokens>) -> (axum::Router,
         access: Access { site, tokens },
         local: false,
         gns3_version: crate::http::API_VERSION.into(),
+        osc_sockets: Arc::new(crate::http::osc_binary::sessions()),
     };
     (app(Arc::new(web)), app_state)
 }

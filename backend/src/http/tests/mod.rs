@@ -32,6 +32,7 @@ async fn router_as(dir: &std::path::Path, first_port: u16, local: bool) -> axum:
         access,
         local,
         gns3_version: crate::http::API_VERSION.into(),
+        osc_sockets: Arc::new(crate::http::osc_binary::sessions()),
     }))
 }
 
