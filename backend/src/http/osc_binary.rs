@@ -72,7 +72,7 @@ async fn serve(mut socket: WebSocket, app: Arc<App>, all: Arc<Sessions>, role: R
                 Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => return,
                 Some(Ok(_)) => continue,
             },
-            _ = tokio::time::sleep_until(due.unwrap_or_else(std::time::Instant::now).into()), if due.is_some() => {
+            _ = crate::osc::deadline::sleep_until(due.unwrap_or_else(std::time::Instant::now)), if due.is_some() => {
                 session.run_due().await
             }
             _ = shutdown.cancelled() => {

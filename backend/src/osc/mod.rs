@@ -14,6 +14,7 @@
 
 pub mod batch;
 pub mod codec;
+pub mod deadline;
 pub mod discovery;
 pub mod dns_sd;
 pub mod pattern;

@@ -15,6 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::codec::{self, DecodeError, Message};
+use super::deadline;
 use super::session::{Place, Session, Sessions};
 use super::split::MAX_SPLIT;
 use super::{size_prefix, slip};
@@ -113,7 +114,7 @@ impl Connection {
             let due = self.session.next_due();
             let n = tokio::select! {
                 r = self.stream.read(&mut buf) => match r? { 0 => return Ok(()), n => n },
-                _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now).into()), if due.is_some() => {
+                _ = deadline::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
                     let replies = self.session.run_due().await;
                     self.write(&replies).await?;
                     continue;

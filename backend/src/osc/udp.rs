@@ -208,7 +208,14 @@ impl UdpLoop {
                 let _ = self.socket.set_read_timeout(Some(wait));
                 timeout = wait;
             }
-            let received = if wait_for_one {
+            // The socket's receive timeout counts in scheduler ticks (4-8 ms
+            // here): with a bundle due, wait for a datagram or its time with
+            // poll, which sleeps to the nanosecond (within the timer slack).
+            let bundle_due_first =
+                wait_for_one && self.schedule.next_at().is_some() && !readable_within(&self.socket, wait);
+            let received = if bundle_due_first {
+                Ok(0)
+            } else if wait_for_one {
                 batch.wait_for_one(&self.socket)
             } else {
                 batch.take_waiting(&self.socket)
@@ -375,6 +382,14 @@ impl UdpLoop {
             self.out.push((datagram, to));
         }
     }
+}
+
+/// Whether a datagram arrives within `wait` (true on an error: the receive reports it).
+fn readable_within(socket: &UdpSocket, wait: Duration) -> bool {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let timeout = Timespec { tv_sec: wait.as_secs() as i64, tv_nsec: wait.subsec_nanos() as i64 };
+    let mut fds = [PollFd::new(socket, PollFlags::IN)];
+    !matches!(poll(&mut fds, Some(&timeout)), Ok(0))
 }
 
 /// How often unfinished `#split` messages are looked at for expiry.

@@ -1,0 +1,204 @@
+//! Bundle timing: how late a future bundle's reply arrives after its time
+//! tag. 500 bundles at +10-500 ms (each a `current-value` query on a
+//! transform of its own, so each reply names its bundle), over UDP and
+//! over TCP (SLIP), idle and then with an OSC load of `current-value`
+//! requests at `BENCH_LOAD` per second (default 20,000) from another socket.
+//!
+//! `cargo bench -p patchbay --bench bundles` (`BENCH_ROUNDS`, default 3;
+//! rounds interleave the four phases). Lateness = arrival − time tag, on
+//! the client's clock (the server shares it: same machine).
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use patchbay::osc::codec::{self, Message, Packet};
+use patchbay::osc::{slip, time::ntp_now};
+
+const BUNDLES: usize = 500;
+
+fn main() {
+    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let load: f64 = std::env::var("BENCH_LOAD").ok().and_then(|s| s.parse().ok()).unwrap_or(20_000.0);
+    let data = tempfile::tempdir().unwrap();
+    let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = common::Server::start(data.path(), &["--no-audio".into(), format!("--osc-port={port}")]);
+    let transforms: Vec<String> =
+        (0..BUNDLES).map(|i| format!(r#"{{"name": "v{i}", "type": "Value", "args": "{i}"}}"#)).collect();
+    let patch =
+        format!(r#"{{"format": "patchbay-patch", "version": 1, "transforms": [{}]}}"#, transforms.join(","));
+    let res = reqwest::blocking::Client::new()
+        .put(format!("{}/v1/engine/patch", server.base))
+        .body(patch)
+        .send()
+        .unwrap();
+    assert!(res.status().is_success());
+
+    println!("\n{BUNDLES} bundles at +10-500 ms per phase, {rounds} rounds, load {load:.0} requests/s\n");
+    println!("| round | transport | load | p50 late | p99 late | max late |");
+    println!("|---|---|---|---|---|---|");
+    let mut results: HashMap<(&str, bool), Vec<[f64; 3]>> = HashMap::new();
+    for round in 1..=rounds {
+        for loaded in [false, true] {
+            for transport in ["UDP", "TCP"] {
+                let stop = Arc::new(AtomicBool::new(false));
+                let flood = loaded.then(|| {
+                    let stop = stop.clone();
+                    std::thread::spawn(move || flood(port, load, &stop))
+                });
+                if loaded {
+                    std::thread::sleep(Duration::from_millis(300));
+                }
+                let mut late = match transport {
+                    "UDP" => udp_phase(port),
+                    _ => tcp_phase(port),
+                };
+                stop.store(true, Ordering::Relaxed);
+                if let Some(f) = flood {
+                    f.join().unwrap();
+                }
+                late.sort_by(f64::total_cmp);
+                let q = |p: f64| late[((late.len() - 1) as f64 * p) as usize];
+                let row = [q(0.5), q(0.99), *late.last().unwrap()];
+                println!(
+                    "| {round} | {transport} | {} | {:.3} ms | {:.3} ms | {:.3} ms |",
+                    if loaded { "yes" } else { "idle" },
+                    row[0],
+                    row[1],
+                    row[2]
+                );
+                results.entry((transport, loaded)).or_default().push(row);
+            }
+        }
+    }
+    println!("\nMedians of rounds:\n");
+    for transport in ["UDP", "TCP"] {
+        for loaded in [false, true] {
+            let rows = &results[&(transport, loaded)];
+            let median = |i: usize| {
+                let mut v: Vec<f64> = rows.iter().map(|r| r[i]).collect();
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            };
+            println!(
+                "{transport} {}: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+                if loaded { "with load" } else { "idle" },
+                median(0),
+                median(1),
+                median(2)
+            );
+        }
+    }
+}
+
+/// The bundles to send: (index, the time they are for, the encoded bundle).
+fn bundles() -> Vec<(usize, Instant, Vec<u8>)> {
+    // A fixed spread over 10-500 ms (a linear congruential walk, the same every run).
+    let mut x: u64 = 12345;
+    (0..BUNDLES)
+        .map(|i| {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let ahead = Duration::from_micros(10_000 + (x >> 33) % 490_000);
+            let (tag, at) = (ntp_now() + (ahead.as_secs_f64() * 4294967296.0) as u64, Instant::now() + ahead);
+            let query = Message::new(format!("/patch/v{i}/value/current-value"), vec![]);
+            (i, at, codec::encode(&Packet::Bundle { time: tag, content: vec![Packet::Message(query)] }))
+        })
+        .collect()
+}
+
+fn index_of(m: &Message) -> Option<usize> {
+    m.addr.strip_prefix("/patch/v")?.split('/').next()?.parse().ok()
+}
+
+/// Milliseconds late of each bundle's reply.
+fn lateness(targets: &HashMap<usize, Instant>, arrivals: Vec<(Message, Instant)>) -> Vec<f64> {
+    let late: Vec<f64> = arrivals
+        .into_iter()
+        .filter_map(|(m, t)| Some(t.duration_since(*targets.get(&index_of(&m)?)?).as_secs_f64() * 1e3))
+        .collect();
+    assert_eq!(late.len(), BUNDLES, "every bundle answered once");
+    late
+}
+
+fn udp_phase(port: u16) -> Vec<f64> {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.connect(("127.0.0.1", port)).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut targets = HashMap::new();
+    for (i, at, bytes) in bundles() {
+        socket.send(&bytes).unwrap();
+        targets.insert(i, at);
+    }
+    let mut arrivals = vec![];
+    let mut buf = vec![0u8; 65536];
+    while arrivals.len() < BUNDLES {
+        let n = socket.recv(&mut buf).expect("every bundle answered within 2 s of the last");
+        let t = Instant::now();
+        if let Ok(Packet::Message(m)) = codec::decode(&buf[..n]) {
+            arrivals.push((m, t));
+        }
+    }
+    lateness(&targets, arrivals)
+}
+
+fn tcp_phase(port: u16) -> Vec<f64> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_nodelay(true).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut targets = HashMap::new();
+    let mut out = vec![];
+    for (i, at, bytes) in bundles() {
+        out.extend(slip::encode(&bytes));
+        targets.insert(i, at);
+    }
+    stream.write_all(&out).unwrap();
+    let mut decoder = slip::Decoder::default();
+    let mut arrivals = vec![];
+    let mut buf = vec![0u8; 65536];
+    while arrivals.len() < BUNDLES {
+        let n = stream.read(&mut buf).expect("every bundle answered within 2 s of the last");
+        let t = Instant::now();
+        for frame in decoder.feed(&buf[..n], 1 << 20).0 {
+            if let Ok(Packet::Message(m)) = codec::decode(&frame) {
+                arrivals.push((m, t));
+            }
+        }
+    }
+    lateness(&targets, arrivals)
+}
+
+/// `current-value` requests at `rate` per second until `stop`, replies drained.
+fn flood(port: u16, rate: f64, stop: &AtomicBool) {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.connect(("127.0.0.1", port)).unwrap();
+    let reader = socket.try_clone().unwrap();
+    reader.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let drain = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 1024];
+            while !done.load(Ordering::Relaxed) {
+                let _ = reader.recv(&mut buf);
+            }
+        })
+    };
+    let request = codec::encode_message(&Message::new("/patch/v0/value/current-value", vec![]));
+    let (start, period) = (Instant::now(), Duration::from_secs_f64(1.0 / rate));
+    let mut sent = 0u32;
+    while !stop.load(Ordering::Relaxed) {
+        let due = start + period * sent;
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let _ = socket.send(&request);
+        sent += 1;
+    }
+    done.store(true, Ordering::Relaxed);
+    drain.join().unwrap();
+}
