@@ -87,7 +87,8 @@ async fn the_namespace_as_oscquery_json() {
     assert_eq!(info["OSC_PORT"], osc);
     assert_eq!(info["OSC_TRANSPORT"], "UDP");
     assert_eq!(info["EXTENSIONS"]["VALUE"], true);
-    assert_eq!(info["EXTENSIONS"]["LISTEN"], false);
+    assert_eq!(info["EXTENSIONS"]["LISTEN"], true);
+    assert_eq!(info["EXTENSIONS"]["RANGE"], false, "not claimed: not implemented");
 
     // The lab is there too.
     let create = serde_json::from_value(json!({ "name": "oq" })).unwrap();
@@ -155,4 +156,68 @@ async fn the_oscquery_port_has_the_same_door() {
     let r = http.get(format!("{base}/patch")).bearer_auth("s3cret-token-for-the-test").send().await.unwrap();
     assert_eq!(status(r), 200);
     drop(running);
+}
+
+/// The WebSocket: LISTEN streams a value as binary OSC (its value at once,
+/// then each change), path events follow the patch, IGNORE stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_streams_values_and_path_events_follow_changes() {
+    use futures_util::{SinkExt, StreamExt};
+    use patchbay::osc::codec::{self, Message, Packet};
+    use std::time::Duration;
+    use tokio_tungstenite::tungstenite::Message as Ws;
+    let (_dir, running, osc, base) = server_with_oscquery().await;
+    running.app.model.engine.with(|e| e.add_transform("/patch", "Sinewave", "sine0", "").unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(base.replace("http", "ws") + "/").await.unwrap();
+    ws.send(Ws::Text(r#"{"COMMAND": "LISTEN", "DATA": "/patch/sine0/freq"}"#.into())).await.unwrap();
+    let mut recv = async || -> Result<Message, Json> {
+        loop {
+            let frame =
+                tokio::time::timeout(Duration::from_secs(5), ws.next()).await.unwrap().unwrap().unwrap();
+            match frame {
+                Ws::Binary(b) => match codec::decode(&b).unwrap() {
+                    Packet::Message(m) => return Ok(m),
+                    other => panic!("{other:?}"),
+                },
+                Ws::Text(t) => return Err(serde_json::from_str(&t).unwrap()),
+                _ => continue,
+            }
+        }
+    };
+    assert_eq!(
+        recv().await,
+        Ok(Message::new("/patch/sine0/freq", vec![Arg::Float(440.0)])),
+        "the value at once"
+    );
+    client(osc, |c| assert_eq!(c.ask("/patch/sine0/freq", vec![Arg::Float(300.0)]), vec![Arg::Int(0)])).await;
+    assert_eq!(
+        recv().await,
+        Ok(Message::new("/patch/sine0/freq", vec![Arg::Float(300.0)])),
+        "then the change"
+    );
+    // A transform added over OSC, then renamed: path events.
+    client(osc, |c| {
+        assert_eq!(c.ask("/patch/add-transform", vec![s("Value"), s("v")]), vec![Arg::Int(0)]);
+        assert_eq!(c.ask("/patch/v/set-name", vec![s("w")]), vec![Arg::Int(0)]);
+    })
+    .await;
+    assert_eq!(recv().await, Err(json!({"COMMAND": "PATH_ADDED", "DATA": "/patch/v"})));
+    assert_eq!(
+        recv().await,
+        Err(json!({"COMMAND": "PATH_RENAMED", "DATA": {"OLD": "/patch/v", "NEW": "/patch/w"}}))
+    );
+    // Bad commands are answered, not dropped silently.
+    let (mut tx, mut rx) = ws.split();
+    tx.send(Ws::Text(r#"{"COMMAND": "SUBSCRIBE", "DATA": "/x"}"#.into())).await.unwrap();
+    let frame = tokio::time::timeout(Duration::from_secs(5), rx.next()).await.unwrap().unwrap().unwrap();
+    let error: Json = serde_json::from_str(frame.to_text().unwrap()).unwrap();
+    assert_eq!(error["COMMAND"], "ERROR", "{error}");
+    // IGNORE: changes stop coming.
+    tx.send(Ws::Text(r#"{"COMMAND": "IGNORE", "DATA": "/patch/sine0/freq"}"#.into())).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    client(osc, |c| assert_eq!(c.ask("/patch/sine0/freq", vec![Arg::Float(310.0)]), vec![Arg::Int(0)])).await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), rx.next()).await.is_err(),
+        "nothing after IGNORE"
+    );
 }

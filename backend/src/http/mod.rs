@@ -12,6 +12,7 @@
 //! - [`osc_binary`]: OSC over a WebSocket, as raw packets in binary frames (osc.js);
 //! - [`console`]: a PC's telnet console over a WebSocket, for the dashboard;
 //! - [`oscquery`]: the namespace as OSCQuery JSON, on its own port;
+//! - [`oscquery_ws`]: OSCQuery's WebSocket: LISTEN to values, path changes;
 //! - [`guard`]: in front of all of them: Host, Origin, tokens and roles, CORS.
 
 pub mod bridge;
@@ -24,6 +25,7 @@ pub mod guard;
 pub mod notifications;
 pub mod osc_binary;
 pub mod oscquery;
+pub mod oscquery_ws;
 pub mod projects;
 pub mod switches;
 pub mod system;

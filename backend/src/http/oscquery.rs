@@ -2,7 +2,8 @@
 //! `GET /any/path` gives that node and everything under it as JSON,
 //! `GET /any/path?VALUE` (or another attribute) that attribute alone, and
 //! `GET /?HOST_INFO` the server's name, its OSC port and transports and the
-//! extensions implemented. The tree is the namespace's own
+//! extensions implemented; a WebSocket on any path streams values and path
+//! changes ([`super::oscquery_ws`]). The tree is the namespace's own
 //! ([`crate::namespace::oscquery`]); the same door as the API stands in front
 //! ([`super::guard::guard_all`]: Host and Origin checked, and with a token
 //! file every request needs a token).
@@ -14,13 +15,14 @@ use axum::{Extension, Json, Router};
 use serde_json::json;
 
 use super::error::ApiError;
+use super::extract::Upgrade;
 use super::Shared;
 use crate::access::Role;
 use crate::namespace::oscquery::{TreeError, ATTRIBUTES, MAX_NODES};
 use crate::namespace::Namespace;
 
 /// The extensions of the proposal this server implements, and those it does not.
-const EXTENSIONS: [(&str, bool); 12] = [
+const EXTENSIONS: [(&str, bool); 15] = [
     ("ACCESS", true),
     ("VALUE", true),
     ("DESCRIPTION", true),
@@ -30,8 +32,11 @@ const EXTENSIONS: [(&str, bool); 12] = [
     ("UNIT", false),
     ("CRITICAL", false),
     ("CLIPMODE", false),
-    ("LISTEN", false),
-    ("PATH_CHANGED", false),
+    ("LISTEN", true),
+    ("PATH_CHANGED", true),
+    ("PATH_ADDED", true),
+    ("PATH_REMOVED", true),
+    ("PATH_RENAMED", true),
     ("HTML", false),
 ];
 
@@ -43,7 +48,19 @@ pub fn app(state: Shared) -> Router {
         .with_state(state)
 }
 
-async fn node(State(state): State<Shared>, Extension(role): Extension<Role>, uri: Uri) -> Response {
+/// Largest message a client sends on the WebSocket (a LISTEN or IGNORE).
+const MAX_COMMAND: usize = 64 * 1024;
+
+async fn node(
+    State(state): State<Shared>,
+    Extension(role): Extension<Role>,
+    uri: Uri,
+    upgrade: Result<Upgrade<MAX_COMMAND>, ApiError>,
+) -> Response {
+    if let Ok(Upgrade(ws)) = upgrade {
+        let app = state.app.clone();
+        return ws.on_upgrade(move |socket| super::oscquery_ws::serve(socket, app, role));
+    }
     let query = uri.query().unwrap_or_default().to_owned();
     if query == "HOST_INFO" {
         return Json(host_info(&state)).into_response();

@@ -50,6 +50,16 @@ impl Namespace<'_> {
         self.oscquery_node(&path, 0, &mut budget)?.ok_or(TreeError::NotFound)
     }
 
+    /// The value at `path` as OSC arguments, for OSCQuery's LISTEN; `None`
+    /// when nothing readable is there.
+    pub fn oscquery_value(&self, path: &str) -> Option<Vec<Arg>> {
+        match self.node(path)? {
+            Node::State { value, .. } => Some(value_args(&value)),
+            Node::Reading { arg, .. } => Some(vec![arg]),
+            _ => None,
+        }
+    }
+
     fn oscquery_node(&self, path: &str, depth: usize, budget: &mut usize) -> Result<Option<Json>, TreeError> {
         *budget = budget.checked_sub(1).ok_or(TreeError::TooLarge)?;
         let node = match self.node(if path == "/" { "" } else { path }) {
