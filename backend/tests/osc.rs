@@ -198,6 +198,22 @@ async fn the_clock_in_seconds_and_types_documented_without_an_instance() {
     .await;
 }
 
+/// `set-name` on a state, as the seed lists it under State Methods.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_is_renamed_with_set_name() {
+    let (_dir, _server, port) = server().await;
+    client(port, |c| {
+        assert_eq!(c.ask("/patch/add-transform", vec![s("Sinewave"), s("s")]), vec![Arg::Int(0)]);
+        assert_eq!(c.ask("/patch/s/freq", vec![Arg::Float(330.0)]), vec![Arg::Int(0)]);
+        assert_eq!(c.ask("/patch/s/freq/set-name", vec![s("pitch")]), vec![Arg::Int(0)]);
+        assert_eq!(c.ask("/patch/s/pitch/current-value", vec![]), vec![Arg::Int(0), Arg::Float(330.0)]);
+        assert_eq!(c.ask("/patch/s/freq/current-value", vec![]), vec![Arg::Int(-1), s("Invalid address")]);
+        let taken = c.ask("/patch/s/pitch/set-name", vec![s("phase")]);
+        assert_eq!(taken[0], Arg::Int(-1), "{taken:?}");
+    })
+    .await;
+}
+
 /// Globs reach transforms and subpatches themselves, at every depth, not
 /// only their states and methods.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -77,6 +77,7 @@ impl Engine {
             shape,
             meters: built.meters,
             children: Default::default(),
+            renamed: Default::default(),
             timer: None,
             fresh: 0,
         };
@@ -133,6 +134,33 @@ impl Engine {
         let to = self.graph.path(id);
         let from = format!("{}/{old}", to.rsplit_once('/').map_or("", |(p, _)| p));
         self.changes.push(Change::Renamed { from, to });
+        Ok(())
+    }
+
+    /// Renames a state, inlet or outlet of one transform (the seed's
+    /// `set-name` on a state). Its connections and value stay; the patch
+    /// file keeps the rename. The new name may not be another port's, a
+    /// member's or a method's.
+    pub fn rename_port(&mut self, path: &str, new_name: &str) -> Result<(), EngineError> {
+        let Target::Port(id, port) = self.graph.resolve(path)? else {
+            return Err(EngineError::InvalidAddress);
+        };
+        check_name(new_name)?;
+        let node = self.graph.nodes.get_mut(&id).unwrap();
+        if node.port(new_name).is_some()
+            || node.children.contains_key(new_name)
+            || library::RESERVED.contains(&new_name)
+        {
+            return Err(EngineError::NameTaken(new_name.to_owned()));
+        }
+        let old = std::mem::replace(&mut node.ports[port].name, new_name.to_owned());
+        node.renamed.entry(port).or_insert_with(|| old.clone());
+        if node.renamed.get(&port).is_some_and(|original| original == new_name) {
+            node.renamed.remove(&port); // back to its own name
+        }
+        let base = self.graph.path(id);
+        self.changes
+            .push(Change::Renamed { from: format!("{base}/{old}"), to: format!("{base}/{new_name}") });
         Ok(())
     }
 

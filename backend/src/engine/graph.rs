@@ -60,6 +60,8 @@ pub struct Node {
     pub(crate) meters: Vec<(usize, Arc<Meter>)>,
     /// A patch's members by name.
     pub children: BTreeMap<String, NodeId>,
+    /// Ports renamed with `set-name`: their index and the name their type gave them.
+    pub renamed: BTreeMap<usize, String>,
     pub(crate) timer: Option<f64>,
     /// Active inlets that received a value since the last activation (co-activation).
     pub(crate) fresh: u64,
@@ -127,6 +129,7 @@ impl Graph {
             shape: Shape::default(),
             meters: vec![],
             children: BTreeMap::new(),
+            renamed: BTreeMap::new(),
             timer: None,
             fresh: 0,
         };

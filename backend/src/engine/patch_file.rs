@@ -39,6 +39,9 @@ pub struct TransformFile {
     pub type_name: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub args: String,
+    /// Ports renamed with `set-name`: the name their type gives them to theirs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub renamed: BTreeMap<String, String>,
     /// Port name to value: inlets and persistent states.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub values: BTreeMap<String, Value>,
@@ -110,10 +113,13 @@ fn save_body(engine: &Engine, patch: NodeId) -> Body {
                 .map(|(i, p)| (p.name.clone(), n.values[i].clone()))
                 .collect();
             let patch = (n.kind == Kind::Patch).then(|| save_body(engine, id));
+            let renamed =
+                n.renamed.iter().map(|(&i, original)| (original.clone(), n.ports[i].name.clone())).collect();
             TransformFile {
                 name: n.name.clone(),
                 type_name: n.type_name.clone(),
                 args: n.args.clone(),
+                renamed,
                 values,
                 patch,
             }
@@ -172,6 +178,15 @@ fn build(engine: &mut Engine, at: &str, body: &Body) -> Result<(), EngineError> 
     for t in &body.transforms {
         let here = format!("{at}/{}", t.name);
         engine.add_transform(at, &t.type_name, &t.name, &t.args).map_err(|e| context(&here, e))?;
+        // Through a passing name first, so that swapped names load too.
+        for (i, original) in t.renamed.keys().enumerate() {
+            let port = format!("{here}/{original}");
+            engine.rename_port(&port, &format!("renaming~{i}")).map_err(|e| context(&port, e))?;
+        }
+        for (i, name) in t.renamed.values().enumerate() {
+            let port = format!("{here}/renaming~{i}");
+            engine.rename_port(&port, name).map_err(|e| context(&format!("{here}/{name}"), e))?;
+        }
         if let Some(inner) = &t.patch {
             build(engine, &here, inner)?;
         }
@@ -234,6 +249,38 @@ mod tests {
         assert_eq!(f.current_value("/patch/sin0/freq").unwrap(), Value::Float(220.0));
         assert_eq!(f.current_value("/patch/n/count").unwrap(), Value::Integer(7));
         assert!(json.contains(r#""from": "sub/out0/out""#), "{json}");
+    }
+
+    #[test]
+    fn renamed_ports_keep_connections_values_and_survive_save_and_load() {
+        let (mut e, _a) = Engine::new(SETUP);
+        e.add_transform("/patch", "Sinewave", "s", "").unwrap();
+        e.add_transform("/patch", "AudioOutput", "out", "").unwrap();
+        e.connect("/patch/s/samplesOut", "/patch/out/mix").unwrap();
+        e.set_value("/patch/s/freq", Value::Float(330.0)).unwrap();
+        e.rename_port("/patch/s/freq", "pitch").unwrap();
+        // Swapped names must load too.
+        e.rename_port("/patch/s/samplesOut", "tmp").unwrap();
+        e.rename_port("/patch/s/phase", "samplesOut").unwrap();
+        e.rename_port("/patch/s/tmp", "phase").unwrap();
+        assert_eq!(e.current_value("/patch/s/pitch").unwrap(), Value::Float(330.0), "the value stays");
+        assert!(e.current_value("/patch/s/freq").is_err(), "the old name is gone");
+        assert_eq!(e.graph().connections().count(), 1, "the connection stays");
+        assert_eq!(e.rename_port("/patch/s/pitch", "phase"), Err(EngineError::NameTaken("phase".into())));
+        assert_eq!(e.rename_port("/patch/s/pitch", "connect"), Err(EngineError::NameTaken("connect".into())));
+        assert!(e.rename_port("/patch/s/pitch", "a b").is_err());
+        let saved = save(&e);
+        let json = saved.to_json();
+        assert!(json.contains(r#""freq": "pitch""#), "{json}");
+        let (mut f, _b) = Engine::new(SETUP);
+        load(&mut f, &PatchFile::parse(&json).unwrap()).unwrap();
+        assert_eq!(save(&f), saved, "round trip");
+        assert_eq!(f.current_value("/patch/s/pitch").unwrap(), Value::Float(330.0));
+        let c = f.graph().connections().next().map(|c| f.graph().port_path(c.from));
+        assert_eq!(c.as_deref(), Some("/patch/s/phase"), "the connection follows the port, not the name");
+        // Back to its own name: no rename is kept.
+        f.rename_port("/patch/s/pitch", "freq").unwrap();
+        assert!(!save(&f).to_json().contains("pitch"));
     }
 
     #[test]

@@ -23,7 +23,7 @@ const TRANSFORM_METHODS: [MethodSpec; 4] = [
 const STATE_METHODS: [MethodSpec; 3] = [
     ("get-coactivators", "The inlets that must all change before the activation runs", ""),
     ("get-effects", "The outlets a change here may change", ""),
-    ("set-name", "Renames this state (inlets, outlets and states keep their names here: refused)", "s"),
+    ("set-name", "Renames this state, inlet or outlet (its connections and value stay)", "s"),
 ];
 const OUTLET_METHODS: [MethodSpec; 2] = [
     ("connect", "Connects this outlet to the inlet at the given address", "s"),
@@ -114,7 +114,11 @@ impl Namespace<'_> {
                         e.rename(parent, &s(0).ok_or("Give a name")?).map_err(|e| e.to_string())?;
                         ok(addr, vec![])
                     }
-                    _ => return Err("Ports keep the names their transform gives them".into()),
+                    Ok(EngineTarget::Port(..)) => {
+                        e.rename_port(parent, &s(0).ok_or("Give a name")?).map_err(|e| e.to_string())?;
+                        ok(addr, vec![])
+                    }
+                    Err(e) => return Err(e.to_string()),
                 },
                 "get-inlets" | "get-outlets" => {
                     let Ok(EngineTarget::Node(id)) = e.graph().resolve(parent) else {
