@@ -17,8 +17,9 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 # Debian packages: ALSA headers (cpal), Chromium and its driver (dashboard
 # tests), curl and telnet (the seed session), real vpcs (the interoperability
 # peer), tshark (reads our captures), wrk (benchmarks), liblo-tools (oscsend and
-# oscdump, OSC peers; -dev for the liblo echo benchmark peer), python3-venv (for python-osc).
-PACKAGES=(pkg-config libasound2-dev chromium chromium-driver curl telnet vpcs tshark wrk liblo-tools liblo-dev python3-venv)
+# oscdump, OSC peers; -dev for the liblo echo benchmark peer), python3-venv (for python-osc),
+# puredata-core (Pd's oscformat and oscparse, an OSC peer; also the engine benchmark's peer).
+PACKAGES=(pkg-config libasound2-dev chromium chromium-driver curl telnet vpcs tshark wrk liblo-tools liblo-dev python3-venv puredata-core)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if ((${#missing[@]})); then

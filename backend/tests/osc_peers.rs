@@ -1,6 +1,6 @@
 //! OSC against outside peers: liblo's `oscsend` and `oscdump` (UDP and TCP),
 //! python-osc (UDP, and TCP in both framings), osc.js (UDP, TCP, WebSocket),
-//! python-oscquery,
+//! python-oscquery, Pure Data's oscformat/oscparse,
 //! and python-zeroconf browsing the DNS-SD announcement. Each test says
 //! which tool it needs when it is missing (`scripts/setup.sh` installs them).
 
@@ -236,6 +236,51 @@ async fn osc_js_over_udp_tcp_and_websocket() {
             "{stdout}"
         );
     }
+}
+
+/// Pure Data: `[oscformat]` into `[netsend -u -b]` asks (add, set, query,
+/// documentation, an error), `[netreceive -u -b]` into `[oscparse]` reads
+/// every reply (tests/peers/pd_client.pd; PORT and RPORT filled in here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pure_data_asks_and_decodes_every_reply() {
+    require("pd", "puredata-core");
+    let reply_port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let running =
+        common::start_in_process(dir.path(), &["--no-audio", &format!("--osc-reply-port={reply_port}")])
+            .await;
+    let patch =
+        std::fs::read_to_string(std::env::current_dir().unwrap().join("tests/peers/pd_client.pd")).unwrap();
+    let patch =
+        patch.replace("RPORT", &reply_port.to_string()).replace(" PORT", &format!(" {}", running.osc_port));
+    let file = dir.path().join("client.pd");
+    std::fs::write(&file, patch).unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("timeout")
+            .args(["30", "pd", "-nogui", "-nosound", "-noprefs", "-stderr", "-open"])
+            .arg(&file)
+            .output()
+            .expect("pd runs")
+    })
+    .await
+    .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    let replies: Vec<&str> = log.lines().filter(|l| l.starts_with("reply: ")).collect();
+    assert_eq!(
+        replies,
+        [
+            "reply: patch add-transform 0",
+            "reply: patch v in 0",
+            "reply: patch v value current-value 0 42",
+            "reply: patch v value type-signature 0 N State Any",
+            "reply: patch v value documentation 0 The\\ stored\\ value",
+            &format!("reply: documentation 0 Patchbay\\ {}", env!("CARGO_PKG_VERSION")),
+            "reply: nope -1 Invalid\\ address",
+        ],
+        "{log}"
+    );
+    assert!(!log.contains("error"), "every reply decoded: {log}");
 }
 
 /// The Python with python-osc and zeroconf that scripts/setup.sh installs.
