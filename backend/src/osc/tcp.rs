@@ -3,9 +3,9 @@
 //! connection, whose bundles and fragments its [`Session`] keeps.
 //!
 //! Connections are counted, and so are the bytes they hold (unfinished
-//! frames, future bundles, fragments), for all connections together: a client that opens many, or
-//! sends frames that never end, meets a limit and is told, while the others
-//! go on.
+//! frames, future bundles, fragments), for all connections together: a
+//! client that opens many, or sends frames that never end, meets a limit
+//! and is told, while the others go on.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
