@@ -221,3 +221,44 @@ async fn listen_streams_values_and_path_events_follow_changes() {
         "nothing after IGNORE"
     );
 }
+
+/// Many clients together stay bounded: 64 sockets, 4,096 listened paths.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oscquery_sockets_and_listens_are_bounded_for_all_clients() {
+    use futures_util::{SinkExt, StreamExt};
+    use std::time::Duration;
+    use tokio_tungstenite::tungstenite::Message as Ws;
+    let (_dir, _running, _osc, base) = server_with_oscquery().await;
+    let url = base.replace("http", "ws") + "/";
+    let mut sockets = vec![];
+    for _ in 0..64 {
+        let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        // Served once it answers (the handshake comes before the socket takes its place).
+        socket.send(Ws::Text("hello".into())).await.unwrap();
+        let frame =
+            tokio::time::timeout(Duration::from_secs(5), socket.next()).await.unwrap().unwrap().unwrap();
+        assert!(frame.to_text().unwrap().contains("ERROR"));
+        sockets.push(socket);
+    }
+    let (mut extra, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let frame = tokio::time::timeout(Duration::from_secs(5), extra.next()).await.unwrap().unwrap().unwrap();
+    assert!(frame.to_text().unwrap().contains("64 OSCQuery WebSockets are open"), "{frame:?}");
+    // Four sockets listen to 1,024 paths each; a fifth path anywhere is refused.
+    for (s, socket) in sockets.iter_mut().take(4).enumerate() {
+        for i in 0..1024 {
+            let listen = format!(r#"{{"COMMAND": "LISTEN", "DATA": "/nothing/{s}/{i}"}}"#);
+            socket.send(Ws::Text(listen.into())).await.unwrap();
+        }
+    }
+    // Each socket takes its commands in order: a bad one answered proves the LISTENs before it were taken.
+    for socket in sockets.iter_mut().take(4) {
+        socket.send(Ws::Text("done?".into())).await.unwrap();
+        let frame =
+            tokio::time::timeout(Duration::from_secs(5), socket.next()).await.unwrap().unwrap().unwrap();
+        assert!(frame.to_text().unwrap().contains("Not JSON"), "{frame:?}");
+    }
+    let fifth = &mut sockets[4];
+    fifth.send(Ws::Text(r#"{"COMMAND": "LISTEN", "DATA": "/one/more"}"#.into())).await.unwrap();
+    let frame = tokio::time::timeout(Duration::from_secs(5), fifth.next()).await.unwrap().unwrap().unwrap();
+    assert!(frame.to_text().unwrap().contains("listen to at most 4096 paths"), "{frame:?}");
+}

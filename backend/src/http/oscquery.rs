@@ -14,12 +14,16 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json, Router};
 use serde_json::json;
 
+use std::sync::Arc;
+
 use super::error::ApiError;
 use super::extract::Upgrade;
 use super::Shared;
 use crate::access::Role;
+use crate::limit_log::limit_hit;
 use crate::namespace::oscquery::{TreeError, ATTRIBUTES, MAX_NODES};
 use crate::namespace::Namespace;
+use crate::osc::session::Sessions;
 
 /// The extensions of the proposal this server implements, and those it does not.
 const EXTENSIONS: [(&str, bool); 15] = [
@@ -40,10 +44,31 @@ const EXTENSIONS: [(&str, bool); 15] = [
     ("HTML", false),
 ];
 
+/// Whole trees built at once: a larger burst waits (at most [`TREE_WAIT`]).
+pub const MAX_TREE_BUILDS: usize = 2;
+/// How long a request waits for its turn to build a tree before a 503.
+pub const TREE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// OSCQuery WebSockets open at once.
+pub const MAX_SOCKETS: usize = 64;
+/// Paths listened to by all OSCQuery WebSockets together (each is looked at 30 times a second).
+pub const MAX_LISTENED: usize = 4096;
+
+/// What all OSCQuery clients share, so that many together stay bounded.
+pub struct Limits {
+    trees: tokio::sync::Semaphore,
+    /// Sockets open, and the paths they listen to.
+    pub sockets: Arc<Sessions>,
+}
+
 /// The OSCQuery port's routes: every path is a node.
 pub fn app(state: Shared) -> Router {
+    let limits = Arc::new(Limits {
+        trees: tokio::sync::Semaphore::new(MAX_TREE_BUILDS),
+        sockets: Arc::new(Sessions::new(MAX_SOCKETS, MAX_LISTENED)),
+    });
     Router::new()
         .fallback(node)
+        .layer(Extension(limits))
         .layer(axum::middleware::from_fn_with_state(state.clone(), super::guard::guard_all))
         .with_state(state)
 }
@@ -54,13 +79,19 @@ const MAX_COMMAND: usize = 64 * 1024;
 async fn node(
     State(state): State<Shared>,
     Extension(role): Extension<Role>,
+    Extension(limits): Extension<Arc<Limits>>,
     uri: Uri,
     upgrade: Result<Upgrade<MAX_COMMAND>, ApiError>,
 ) -> Response {
     if let Ok(Upgrade(ws)) = upgrade {
-        let app = state.app.clone();
-        return ws.on_upgrade(move |socket| super::oscquery_ws::serve(socket, app, role));
+        let (app, sockets) = (state.app.clone(), limits.sockets.clone());
+        return ws.on_upgrade(move |socket| super::oscquery_ws::serve(socket, app, sockets, role));
     }
+    let Ok(Ok(_turn)) = tokio::time::timeout(TREE_WAIT, limits.trees.acquire()).await else {
+        limit_hit("oscquery", format_args!("OSCQuery request for {} waited over {TREE_WAIT:?}", uri.path()));
+        let message = format!("{MAX_TREE_BUILDS} OSCQuery trees are being built: retry");
+        return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message).into_response();
+    };
     let query = uri.query().unwrap_or_default().to_owned();
     if query == "HOST_INFO" {
         return Json(host_info(&state)).into_response();

@@ -14,15 +14,23 @@ use serde_json::{json, Value as Json};
 
 use crate::access::Role;
 use crate::app::App;
+use crate::limit_log::limit_hit;
 use crate::namespace::Namespace;
 use crate::osc::codec::{self, Arg, Message};
+use crate::osc::session::{Place, Sessions};
 
 /// How often listened values are looked at: the fastest a value is streamed.
 pub const LISTEN_RATE: u32 = 30;
 /// Paths one socket may listen to.
 pub const MAX_LISTENS: usize = 1024;
 
-pub async fn serve(mut socket: WebSocket, app: Arc<App>, role: Role) {
+pub async fn serve(mut socket: WebSocket, app: Arc<App>, all: Arc<Sessions>, role: Role) {
+    let Some(mut place) = Place::take(&all) else {
+        limit_hit("oscquery", format_args!("OSCQuery WebSocket refused: {} are open", all.max_open()));
+        let _ =
+            socket.send(error(format!("{} OSCQuery WebSockets are open: retry later", all.max_open()))).await;
+        return;
+    };
     let mut feed = app.model.hub.subscribe(None);
     let shutdown = app.shutdown.clone();
     // Each listened path with the value last sent.
@@ -32,7 +40,18 @@ pub async fn serve(mut socket: WebSocket, app: Arc<App>, role: Role) {
     loop {
         let out: Vec<WsMessage> = tokio::select! {
             incoming = socket.next() => match incoming {
-                Some(Ok(WsMessage::Text(text))) => command(&text, &mut listening).into_iter().collect(),
+                Some(Ok(WsMessage::Text(text))) => {
+                    let mut answer = command(&text, &mut listening);
+                    if !place.hold(listening.len()) {
+                        // Over what all sockets may listen to: this LISTEN is undone.
+                        let added = serde_json::from_str::<Json>(&text).ok().and_then(|c| c["DATA"].as_str().map(str::to_owned));
+                        added.map(|path| listening.remove(&path));
+                        place.hold(listening.len());
+                        limit_hit("oscquery", format_args!("OSCQuery LISTEN refused: all sockets listen to {} paths", all.max_held()));
+                        answer = Some(error(format!("All OSCQuery clients together listen to at most {} paths", all.max_held())));
+                    }
+                    answer.into_iter().collect()
+                }
                 Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => return,
                 Some(Ok(_)) => continue,
             },
@@ -67,11 +86,13 @@ pub async fn serve(mut socket: WebSocket, app: Arc<App>, role: Role) {
     }
 }
 
+fn error(message: String) -> WsMessage {
+    WsMessage::Text(json!({ "COMMAND": "ERROR", "DATA": message }).to_string().into())
+}
+
 /// A client's command; what to answer, if anything (errors only).
 fn command(text: &str, listening: &mut BTreeMap<String, Option<Vec<Arg>>>) -> Option<WsMessage> {
-    let error = |message: String| {
-        Some(WsMessage::Text(json!({ "COMMAND": "ERROR", "DATA": message }).to_string().into()))
-    };
+    let error = |message: String| Some(error(message));
     let Ok(parsed) = serde_json::from_str::<Json>(text) else {
         return error(r#"Not JSON: send {"COMMAND": "LISTEN", "DATA": "/path"}"#.into());
     };

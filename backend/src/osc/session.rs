@@ -160,10 +160,16 @@ impl Place {
 
     /// Counts what this session holds now; false when all together pass `max_held`.
     pub fn hold(&mut self, bytes: usize) -> bool {
-        // `before` includes what this session held until now.
-        let before = self.all.held.fetch_add(bytes, Ordering::Relaxed);
-        self.all.held.fetch_sub(self.held, Ordering::Relaxed);
-        let total = before + bytes - self.held;
+        // One atomic step by the difference: adding the new count and then
+        // taking the old one away would count this session twice for a
+        // moment, and refuse another session that looked just then.
+        let total = if bytes >= self.held {
+            let grow = bytes - self.held;
+            self.all.held.fetch_add(grow, Ordering::Relaxed) + grow
+        } else {
+            let shrink = self.held - bytes;
+            self.all.held.fetch_sub(shrink, Ordering::Relaxed) - shrink
+        };
         self.held = bytes;
         bytes == 0 || total <= self.all.max_held
     }
