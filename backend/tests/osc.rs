@@ -198,6 +198,36 @@ async fn the_clock_in_seconds_and_types_documented_without_an_instance() {
     .await;
 }
 
+/// Once audio is on, `current-value` of AudioOutput's mix is its last block,
+/// a `v` of block-size samples (before, Nil: the seed exchange above).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mix_of_a_playing_output_reads_as_samples() {
+    let (_dir, _server, port) = server().await;
+    client(port, |c| {
+        for (addr, args) in [
+            ("/patch/add-transform", vec![s("Sig~"), s("dc"), s("0.25")]),
+            ("/patch/add-transform", vec![s("AudioOutput"), s("out")]),
+            ("/patch/dc/samplesOut/connect", vec![s("/patch/out/mix")]),
+            ("/patch/out/onoff", vec![Arg::True]),
+        ] {
+            assert_eq!(c.ask(addr, args), vec![Arg::Int(0)], "{addr}");
+        }
+        // The engine's own clock plays a block every 1.3 ms: soon there is one.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let samples = loop {
+            match c.ask("/patch/out/mix/current-value", vec![]).as_slice() {
+                [Arg::Int(0), Arg::Samples(v)] => break v.clone(),
+                other => {
+                    assert!(Instant::now() < deadline, "still {other:?}");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        };
+        assert_eq!(samples, vec![0.25; 64]);
+    })
+    .await;
+}
+
 /// `set-name` on a state, as the seed lists it under State Methods.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_state_is_renamed_with_set_name() {

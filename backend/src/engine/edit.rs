@@ -76,6 +76,7 @@ impl Engine {
             dsp,
             shape,
             meters: built.meters,
+            taps: built.taps,
             children: Default::default(),
             renamed: Default::default(),
             timer: None,

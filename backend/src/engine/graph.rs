@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::transform::{Control, DspNode, Meter, PortSpec};
+use super::transform::{Control, DspNode, Meter, PortSpec, Tap};
 use super::value::Value;
 use super::EngineError;
 
@@ -58,6 +58,8 @@ pub struct Node {
     pub(crate) dsp: Dsp,
     pub(crate) shape: Shape,
     pub(crate) meters: Vec<(usize, Arc<Meter>)>,
+    /// Audio ports whose last block the DSP node keeps (see `Built::tap`).
+    pub(crate) taps: Vec<(usize, Arc<Tap>)>,
     /// A patch's members by name.
     pub children: BTreeMap<String, NodeId>,
     /// Ports renamed with `set-name`: their index and the name their type gave them.
@@ -79,6 +81,9 @@ impl Node {
     }
     /// The live value of a port: meters for what the audio side measures.
     pub fn value(&self, port: usize) -> Value {
+        if let Some((_, tap)) = self.taps.iter().find(|(p, _)| *p == port) {
+            return tap.read().map_or(Value::Nil, Value::Samples);
+        }
         match self.meters.iter().find(|(p, _)| *p == port) {
             Some((_, m)) => Value::Float(m.get() as f64),
             None => self.values[port].clone(),
@@ -128,6 +133,7 @@ impl Graph {
             dsp: Dsp::None,
             shape: Shape::default(),
             meters: vec![],
+            taps: vec![],
             children: BTreeMap::new(),
             renamed: BTreeMap::new(),
             timer: None,

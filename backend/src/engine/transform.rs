@@ -5,7 +5,7 @@
 //! In OSW inlets and outlets are kinds of state; here all three are
 //! [`PortSpec`]s in one list, so a port is addressed by its index.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
 use super::value::{Value, ValueType};
@@ -110,11 +110,37 @@ impl Meter {
     pub fn shared() -> Arc<Meter> {
         Arc::new(Meter::default())
     }
+
     pub fn set(&self, x: f32) {
         self.0.store(x.to_bits(), Ordering::Relaxed);
     }
     pub fn get(&self) -> f32 {
         f32::from_bits(self.0.load(Ordering::Relaxed))
+    }
+}
+
+/// The last block of an audio port, for `current-value` (the seed's `v`):
+/// the audio side writes it while the transform plays, the control side
+/// reads it. Relaxed stores: the audio thread never waits, and a reader may
+/// see a block while the next one is being written.
+#[derive(Debug)]
+pub struct Tap {
+    cells: Box<[Meter]>,
+    written: AtomicBool,
+}
+
+impl Tap {
+    /// A tap for blocks of `n` samples.
+    pub fn shared(n: usize) -> Arc<Tap> {
+        Arc::new(Tap { cells: (0..n).map(|_| Meter::default()).collect(), written: AtomicBool::new(false) })
+    }
+    pub fn write(&self, block: &[f32]) {
+        self.cells.iter().zip(block).for_each(|(c, &x)| c.set(x));
+        self.written.store(true, Ordering::Release);
+    }
+    /// The last block, or `None` before the first (the seed: Nil before audio is on).
+    pub fn read(&self) -> Option<Vec<f32>> {
+        self.written.load(Ordering::Acquire).then(|| self.cells.iter().map(Meter::get).collect())
     }
 }
 
@@ -239,13 +265,16 @@ pub struct Built {
     pub dsp: Option<Box<dyn DspNode>>,
     /// Cells the DSP node writes and `current-value` reads, by port index.
     pub meters: Vec<(usize, Arc<Meter>)>,
+    /// A block of cells per audio port the DSP node copies its last block
+    /// into, so `current-value` of that port gives samples (the seed's `v`).
+    pub taps: Vec<(usize, Arc<Tap>)>,
 }
 
 impl Built {
     /// Ports with their defaults: numbers start at 0, Booleans false, the rest Nil.
     pub fn new(ports: Vec<PortSpec>) -> Built {
         let values = ports.iter().map(|p| default_value(p.ty)).collect();
-        Built { ports, values, control: None, dsp: None, meters: vec![] }
+        Built { ports, values, control: None, dsp: None, meters: vec![], taps: vec![] }
     }
     pub fn control(mut self, c: impl Control + 'static) -> Built {
         self.control = Some(Box::new(c));
@@ -264,6 +293,12 @@ impl Built {
     pub fn meter(mut self, name: &str, meter: Arc<Meter>) -> Built {
         let i = self.port(name);
         self.meters.push((i, meter));
+        self
+    }
+    /// The last block of the audio port called `name`, kept in `cells`.
+    pub fn tap(mut self, name: &str, tap: Arc<Tap>) -> Built {
+        let i = self.port(name);
+        self.taps.push((i, tap));
         self
     }
     pub fn port(&self, name: &str) -> usize {

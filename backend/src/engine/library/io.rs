@@ -11,7 +11,7 @@ use std::sync::Arc;
 use super::{Args, TypeEntry};
 use crate::engine::program::{InputBus, CHANNELS};
 use crate::engine::simd;
-use crate::engine::transform::{Built, Control, Ctx, DspNode, Meter, PortSpec};
+use crate::engine::transform::{Built, Control, Ctx, DspNode, Meter, PortSpec, Tap};
 use crate::engine::value::{Value, ValueType as T};
 
 /// Ports: 0 `onoff`, 1 `mix`, 2 `samplesIn`, 3 `samplesIn2`; extra outputs: left, right.
@@ -19,12 +19,19 @@ struct Output {
     on: bool,
     gain: f32,
     levels: [Arc<Meter>; CHANNELS],
+    /// The last block of mix, samplesIn and samplesIn2, for `current-value`.
+    taps: [Arc<Tap>; 1 + CHANNELS],
 }
 
 impl DspNode for Output {
     fn process(&mut self, inputs: &[f32], out: &mut [f32]) {
         let b = out.len() / CHANNELS;
         let (mix, rest) = inputs.split_at(b);
+        if self.on || self.gain > 0.0 {
+            for (tap, block) in self.taps.iter().zip(inputs.chunks(b)) {
+                tap.write(block);
+            }
+        }
         let target = if self.on { 1.0 } else { 0.0 };
         // Turning on or off fades over one block instead of clicking.
         let step = (target - self.gain) / b as f32;
@@ -309,14 +316,17 @@ pub fn entries() -> Vec<TypeEntry> {
                     PortSpec::reading("level_right", T::Float, "Peak of the last block, right"),
                 ];
                 let levels = [Meter::shared(), Meter::shared()];
+                let taps = [(); 1 + CHANNELS].map(|_| Tap::shared(args.setup.block));
                 Ok(Built::new(ports)
                     .init("sample_rate", Value::Float(args.setup.rate))
                     .init("block_size", Value::Integer(args.setup.block as i64))
                     .init("channels", Value::Integer(CHANNELS as i64))
-                    .init("mix", Value::Nil)
                     .meter("level_left", levels[0].clone())
                     .meter("level_right", levels[1].clone())
-                    .dsp(Output { on: false, gain: 0.0, levels }))
+                    .tap("mix", taps[0].clone())
+                    .tap("samplesIn", taps[1].clone())
+                    .tap("samplesIn2", taps[2].clone())
+                    .dsp(Output { on: false, gain: 0.0, levels, taps }))
             },
         ),
         TypeEntry::new(
@@ -397,6 +407,9 @@ mod tests {
         );
         assert_eq!(f(&e, "level_left"), 1.0);
         assert_eq!(a.channel(1)[10], first[10], "mix reaches both channels");
+        // Once audio is on, current-value of an input is its last block of samples (the seed's v).
+        assert_eq!(get(&e, "mix"), Value::Samples(vec![1.0; 64]));
+        assert_eq!(get(&e, "samplesIn"), Value::Samples(vec![0.0; 64]), "nothing connected: silence");
     }
 
     #[test]
