@@ -77,6 +77,16 @@ impl App {
         replies
     }
 
+    /// [`App::osc`] for the requests the namespace answers at once
+    /// ([`Namespace::handle_at_once`]), with no future to build; `None`
+    /// (and nothing published) for the rest.
+    pub fn osc_at_once(&self, peer: SocketAddr, message: &Message, role: Role) -> Option<Message> {
+        let reply = Namespace { model: &self.model, role }.handle_at_once(message)?;
+        self.publish(true, peer, message);
+        self.publish(false, peer, &reply);
+        Some(reply)
+    }
+
     /// A feed of the OSC traffic, in and out, from every transport.
     pub fn traffic(&self) -> fanout::Receiver<Arc<Traffic>> {
         self.traffic.subscribe()

@@ -40,6 +40,8 @@ pub struct EngineHost {
     pub setup: Setup,
     announcer: Arc<Announcer>,
     stop: Arc<AtomicBool>,
+    /// Set when the control thread was woken since it last went to rest.
+    woken: Arc<AtomicBool>,
     /// The control thread, woken when a call leaves it work.
     control: Option<JoinHandle<()>>,
     _clock: Clock,
@@ -75,9 +77,11 @@ impl EngineHost {
         let setup = engine.setup();
         let engine = Arc::new(Mutex::new(engine));
         let stop = Arc::new(AtomicBool::new(false));
+        let woken = Arc::new(AtomicBool::new(false));
         let announcer = Arc::new(Announcer { hub, pending: Mutex::new(vec![]), publishing: Mutex::new(()) });
         let control = {
-            let (engine, stop, announcer) = (engine.clone(), stop.clone(), announcer.clone());
+            let (engine, stop, announcer, woken) =
+                (engine.clone(), stop.clone(), announcer.clone(), woken.clone());
             std::thread::Builder::new().name("patchbay-control".into()).spawn(move || {
                 while !stop.load(Ordering::Acquire) {
                     let sleep = {
@@ -88,11 +92,18 @@ impl EngineHost {
                         let mut reports = Reports::take(&mut e);
                         reports.changes.extend(e.take_value_changes());
                         announcer.queue(reports);
-                        (!e.settled()).then(|| {
+                        let sleep = (!e.settled()).then(|| {
                             e.next_timer().map_or(CONTROL_PERIOD, |t| {
                                 Duration::from_secs_f64((t - now).clamp(0.0, 0.005))
                             })
-                        })
+                        });
+                        if sleep.is_none() {
+                            // About to rest: the next call that leaves work wakes it.
+                            // Under the engine's lock, as `wake_control` is, so
+                            // no wake-up falls between the two.
+                            woken.store(false, Ordering::Release);
+                        }
+                        sleep
                     };
                     announcer.publish();
                     match sleep {
@@ -108,7 +119,16 @@ impl EngineHost {
                 }
             })?
         };
-        Ok(EngineHost { engine, source, setup, announcer, stop, control: Some(control), _clock: clock })
+        Ok(EngineHost {
+            engine,
+            source,
+            setup,
+            announcer,
+            stop,
+            woken,
+            control: Some(control),
+            _clock: clock,
+        })
     }
 
     /// What drives the clock: the device's name, or why it is a timer.
@@ -145,9 +165,15 @@ impl EngineHost {
 
     /// Wakes the control thread if `e` has left it work (a query leaves
     /// none, so the OSC fast path pays nothing for this).
+    /// Called with the engine locked.
     fn wake_control(&self, e: &Engine) {
+        // One wake-up per rest: a flood of set-values makes one system call,
+        // not one each (the thread clears the flag, under the same lock,
+        // when it decides to rest).
         if let Some(control) = self.control.as_ref().filter(|_| !e.settled()) {
-            control.thread().unpark();
+            if !self.woken.swap(true, Ordering::AcqRel) {
+                control.thread().unpark();
+            }
         }
     }
 }

@@ -136,7 +136,7 @@ fn size_prefixed_framing() {
 #[test]
 fn split_reassembly() {
     let seeds: Vec<Vec<u8>> =
-        split::split(&codec::encode_message(&Message::new("/x", vec![Arg::Blob(vec![3; 130_000])])))
+        split::split(codec::encode_message(&Message::new("/x", vec![Arg::Blob(vec![3; 130_000])])))
             .into_iter()
             .chain([codec::encode_message(&Message::new(
                 "#split",

@@ -61,7 +61,11 @@ impl Engine {
             return Err(EngineError::Incompatible);
         }
         if !matches!(value, Value::Samples(_)) {
-            self.set_values.insert(path.to_owned(), value.clone());
+            // A flood of set-values on one address allocates its key once.
+            match self.set_values.get_mut(path) {
+                Some(latest) => *latest = value.clone(),
+                None => drop(self.set_values.insert(path.to_owned(), value.clone())),
+            }
         }
         if spec.is_inlet() {
             self.propagate(|e| e.deliver((id, port), value, 0))

@@ -100,6 +100,19 @@ pub struct Namespace<'a> {
 }
 
 impl Namespace<'_> {
+    /// The reply to the two commonest requests (an explicit engine
+    /// address's `current-value`, or a set-value on it), without the
+    /// general path's future; `None` for everything else. The same answer
+    /// [`Namespace::handle`] gives, which tries this first too.
+    pub fn handle_at_once(&self, msg: &Message) -> Option<Message> {
+        let addr = msg.addr.as_str();
+        if addr.len() > pattern::MAX_ADDRESS || addr.ends_with('/') || self.role == Role::Viewer {
+            return None;
+        }
+        let (target, query) = split_query(addr);
+        self.patch_fast_path(addr, target, query, &msg.args)
+    }
+
     /// Every reply to one message, and what the server must do after sending them.
     pub async fn handle(&self, msg: &Message) -> (Vec<Message>, After) {
         let addr = msg.addr.as_str();

@@ -172,3 +172,27 @@ async fn a_viewer_reads_but_sets_and_calls_nothing() {
     assert_eq!(value[1], Arg::Int(42), "the glob of set-values changed nothing");
     assert!(model.lab.list_projects().is_empty());
 }
+
+/// The requests answered at once are answered as the general path answers them.
+#[tokio::test]
+async fn answers_at_once_equal_the_general_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = model(dir.path(), 48400).await;
+    let ns = Namespace { model: &model, role: Role::Admin };
+    one(&ns, "/patch/add-transform", vec![s("Bang"), s("b")]).await;
+    one(&ns, "/patch/add-transform", vec![s("Value"), s("v"), s("1")]).await;
+    for (addr, args) in [
+        ("/patch/b/in", vec![]),
+        ("/patch/v/in", vec![Arg::Int(5)]),
+        ("/patch/v/value/current-value", vec![]),
+    ] {
+        let m = Message::new(addr, args);
+        let at_once = ns.handle_at_once(&m).unwrap_or_else(|| panic!("{addr} is answered at once"));
+        let (general, _) = ns.handle(&m).await;
+        assert_eq!(vec![at_once], general, "{addr}");
+    }
+    // What is not answered at once: patterns, listings, methods, the lab.
+    for addr in ["/patch/*/documentation", "/patch/", "/patch/v/set-name", "/lab/create-project"] {
+        assert!(ns.handle_at_once(&Message::new(addr, vec![])).is_none(), "{addr}");
+    }
+}

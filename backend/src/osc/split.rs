@@ -27,10 +27,11 @@ pub const SPLIT_EXPIRY: Duration = Duration::from_secs(5);
 /// What one stored fragment costs besides its bytes (map node, vector header).
 const FRAGMENT_OVERHEAD: usize = 64;
 
-/// Splits an encoded message that is too large for one datagram.
-pub fn split(bytes: &[u8]) -> Vec<Vec<u8>> {
+/// Splits an encoded message that is too large for one datagram (one
+/// that fits is handed back as it is, not copied).
+pub fn split(bytes: Vec<u8>) -> Vec<Vec<u8>> {
     if bytes.len() <= MAX_DATAGRAM {
-        return vec![bytes.to_vec()];
+        return vec![bytes];
     }
     let chunk = MAX_DATAGRAM - 64;
     let n = bytes.len().div_ceil(chunk);
@@ -168,7 +169,7 @@ mod tests {
     #[test]
     fn fragments_in_any_order_make_the_message_again() {
         let message = codec::encode_message(&Message::new("/x", vec![Arg::Blob(vec![7; 150_000])]));
-        let mut fragments: Vec<Message> = split(&message)
+        let mut fragments: Vec<Message> = split(message.clone())
             .iter()
             .map(|d| match codec::decode(d).unwrap() {
                 codec::Packet::Message(m) => m,

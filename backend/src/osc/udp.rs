@@ -63,7 +63,7 @@ impl Replier {
 
     /// Each reply as the datagrams that carry it.
     fn datagrams(m: &Message) -> Vec<Vec<u8>> {
-        split(&codec::encode_message(m))
+        split(codec::encode_message(m))
     }
 
     /// Sends what a task's dispatch gave, or says it failed.
@@ -344,6 +344,19 @@ impl UdpLoop {
             if self.lanes.len() >= MAX_LANES && namespace::may_wait(&m.addr) {
                 let reason = format!("{MAX_LANES} clients have requests running: retry");
                 return self.refuse("osc-udp-lanes", &m.addr, reason, peer);
+            }
+        }
+        if previous.is_none() {
+            // The commonest requests, answered without building a future
+            // (measured: the boxed future and its polling were a tenth of
+            // this thread's user time at 64 requests in flight).
+            let app = &self.app;
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                app.osc_at_once(peer, &m, Role::Admin)
+            })) {
+                Ok(Some(reply)) => return self.send(&reply, peer),
+                Ok(None) => {}
+                Err(_) => return self.internal_error(&m.addr, peer),
             }
         }
         let addr = m.addr.clone();
