@@ -53,13 +53,26 @@ impl ChromeDriver {
                 ],
             }
         });
-        let caps = caps.as_object().unwrap().clone().into_iter().collect();
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        ClientBuilder::new(connector)
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{}", self.1))
-            .await
-            .expect("a Chromium session")
+        let caps: serde_json::Map<String, serde_json::Value> = caps.as_object().unwrap().clone();
+        // chromedriver accepts connections a moment before it serves them
+        // well: a reset session request (seen once on a loaded machine) is tried again.
+        let mut tries = 0;
+        loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{}", self.1))
+                .await
+            {
+                Ok(client) => return client,
+                Err(e) if tries < 3 => {
+                    tries += 1;
+                    eprintln!("chromedriver session refused ({e}); trying again");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => panic!("a Chromium session: {e:?}"),
+            }
+        }
     }
 }
 

@@ -75,16 +75,26 @@ async fn liblo_oscsend_over_tcp() {
     require("oscsend", "liblo-tools");
     let (_dir, _server, port) = server().await;
     let url = format!("osc.tcp://127.0.0.1:{port}");
-    tokio::task::spawn_blocking(move || {
-        for args in [&["/patch/add-transform", "ss", "Value", "v"][..], &["/patch/v/in", "i", "42"]] {
+    client(port, move |c| {
+        // oscsend connects, sends and leaves: each connection is served on its
+        // own, so wait for each message's effect before the next.
+        let send_then_wait = |args: &[&str], query: &str, until: &dyn Fn(&[Arg]) -> bool| {
             let ok = std::process::Command::new("oscsend").arg(&url).args(args).status().unwrap();
             assert!(ok.success(), "oscsend {url} {args:?}");
-        }
-    })
-    .await
-    .unwrap();
-    client(port, |c| {
-        assert_eq!(c.ask("/patch/v/value/current-value", vec![]), vec![Arg::Int(0), Arg::Int(42)]);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                let reply = c.ask(query, vec![]);
+                if until(&reply) {
+                    return;
+                }
+                assert!(Instant::now() < deadline, "after oscsend {args:?}: {query} is still {reply:?}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        };
+        let add = ["/patch/add-transform", "ss", "Value", "v"];
+        send_then_wait(&add, "/patch/v/documentation", &|r| r.first() == Some(&Arg::Int(0)));
+        let set = ["/patch/v/in", "i", "42"];
+        send_then_wait(&set, "/patch/v/value/current-value", &|r| r == [Arg::Int(0), Arg::Int(42)]);
     })
     .await;
 }
