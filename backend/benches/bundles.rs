@@ -28,16 +28,7 @@ fn main() {
     let data = tempfile::tempdir().unwrap();
     let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let server = common::Server::start(data.path(), &["--no-audio".into(), format!("--osc-port={port}")]);
-    let transforms: Vec<String> =
-        (0..BUNDLES).map(|i| format!(r#"{{"name": "v{i}", "type": "Value", "args": "{i}"}}"#)).collect();
-    let patch =
-        format!(r#"{{"format": "patchbay-patch", "version": 1, "transforms": [{}]}}"#, transforms.join(","));
-    let res = reqwest::blocking::Client::new()
-        .put(format!("{}/v1/engine/patch", server.base))
-        .body(patch)
-        .send()
-        .unwrap();
-    assert!(res.status().is_success());
+    server.load_values(BUNDLES);
 
     println!("\n{BUNDLES} bundles at +10-500 ms per phase, {rounds} rounds, load {load:.0} requests/s\n");
     println!("| round | transport | load | p50 late | p99 late | max late |");

@@ -93,16 +93,7 @@ fn start(binary: &std::path::Path) -> (tempfile::TempDir, (common::Server, u16))
         data.path(),
         &["--no-audio".into(), format!("--osc-port={port}")],
     );
-    let transforms: Vec<String> =
-        (0..VALUES).map(|i| format!(r#"{{"name": "v{i}", "type": "Value", "args": "{i}"}}"#)).collect();
-    let patch =
-        format!(r#"{{"format": "patchbay-patch", "version": 1, "transforms": [{}]}}"#, transforms.join(","));
-    let res = reqwest::blocking::Client::new()
-        .put(format!("{}/v1/engine/patch", server.base))
-        .body(patch)
-        .send()
-        .unwrap();
-    assert!(res.status().is_success());
+    server.load_values(VALUES);
     (data, (server, port))
 }
 

@@ -41,6 +41,24 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Loads a patch of `n` Value transforms, `v0` .. `v{n-1}` (each holding its index).
+    pub(crate) fn load_values(&self, n: usize) {
+        let transforms: Vec<String> =
+            (0..n).map(|i| format!(r#"{{"name": "v{i}", "type": "Value", "args": "{i}"}}"#)).collect();
+        let patch = format!(
+            r#"{{"format": "patchbay-patch", "version": 1, "transforms": [{}]}}"#,
+            transforms.join(",")
+        );
+        let res = reqwest::blocking::Client::new()
+            .put(format!("{}/v1/engine/patch", self.base))
+            .body(patch)
+            .send()
+            .unwrap();
+        assert!(res.status().is_success());
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
