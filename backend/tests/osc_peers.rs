@@ -126,13 +126,7 @@ ask("/patch/n/count/type-signature")
 ask("/nope")
 "#
     );
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(python()).args(["-c", &script]).output().expect("python3 runs")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = run_python(script).await;
     assert_eq!(
         stdout.lines().collect::<Vec<_>>(),
         [
@@ -183,13 +177,7 @@ for mode in ("1.0", "1.1"):
     c.close()
 "#
     );
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(python()).args(["-c", &script]).output().expect("python3 runs")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = run_python(script).await;
     let expected: Vec<String> = ["1.0", "1.1"]
         .iter()
         .flat_map(|mode| {
@@ -291,6 +279,19 @@ async fn pure_data_asks_and_decodes_every_reply() {
         "{log}"
     );
     assert!(!log.contains("error"), "every reply decoded: {log}");
+}
+
+/// Runs a Python script (off the runtime) and gives its output; fails the
+/// test with its output and errors when it fails.
+async fn run_python(script: String) -> String {
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python()).args(["-c", &script]).output().expect("python3 runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    stdout
 }
 
 /// The Python with python-osc and zeroconf that scripts/setup.sh installs.
