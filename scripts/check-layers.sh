@@ -14,7 +14,7 @@ rules=(
   "engine|engine_host|lab|model|namespace|app|osc|http|server|cli"
   "notify.rs|engine|engine_host|lab|model|namespace|app|osc|http|server|cli"
   "lab|engine_host|model|namespace|app|osc|http|server|cli"
-  "engine_host.rs|lab|model|namespace|app|osc|http|server|cli"
+  "engine_host|lab|model|namespace|app|osc|http|server|cli"
   "model.rs|namespace|app|osc|http|server|cli"
   "namespace|app|http|server|cli|$TRANSPORTS"
   "app.rs|http|server|cli|$TRANSPORTS"

@@ -6,7 +6,8 @@
 //! - [`limit_log`]: one log line per limit a client hits, rate-limited;
 //! - [`fanout`]: one publisher to many consumers, each bounded in events and bytes;
 //! - [`engine`]: the OSW-style audio engine (graph, transforms, clocks); no tokio, no sockets;
-//! - [`engine_host`]: the engine inside the server (clock, control thread, notifications);
+//! - [`engine_host`]: the engine inside the server: its clock, and its one owner thread, which
+//!   every view sends commands to (the OSC UDP loop runs on it) and which announces changes;
 //! - [`lab`]: projects of virtual PCs and switches, ports, tunnels, persistence;
 //! - [`notify`]: the hub every change is announced on;
 //! - [`model`]: the one model under every view (lab, engine host, hub, powers); no axum, no sockets;

@@ -80,9 +80,9 @@ impl Engine {
         }
     }
 
-    /// Nothing for the control thread to do until someone calls in: no
+    /// Nothing for the control step to do until someone calls in: no
     /// timer, no command queued, no program to send, clean up or get back,
-    /// nothing to announce. It then sleeps until woken (see `engine_host.rs`).
+    /// nothing to announce. Its owner thread then sleeps until called (see `engine_host/owner.rs`).
     pub fn settled(&self) -> bool {
         self.timers.is_empty()
             && self.backlog.is_empty()

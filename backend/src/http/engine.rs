@@ -72,7 +72,7 @@ pub async fn load(State(state): State<Shared>, body: axum::body::Bytes) -> Resul
         .app
         .model
         .engine
-        .with(|e| patch_file::load(e, &file).map(|_| patch_file::save(e)))
+        .with(move |e| patch_file::load(e, &file).map(|_| patch_file::save(e)))
         .map(Json)
         .map_err(|e| ApiError::bad_request(e.to_string()))
 }

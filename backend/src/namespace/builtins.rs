@@ -193,7 +193,7 @@ impl Namespace<'_> {
         let reply = match segs {
             ["advance-clock"] => {
                 let n = args.first().and_then(Arg::as_i64).unwrap_or(1).clamp(1, 1 << 20) as u32;
-                self.model.engine.with(|e| e.advance_clock(n));
+                self.model.engine.with(move |e| e.advance_clock(n));
                 ok(addr, vec![])
             }
             ["transform-types"] => {
@@ -202,9 +202,10 @@ impl Namespace<'_> {
             }
             ["osw-quit"] if powers.quit => return Some((vec![ok(addr, vec![])], After::Quit)),
             ["osw-restart"] if powers.quit => {
-                let result = self.model.engine.with(|e| {
+                let start_patch = powers.start_patch.clone();
+                let result = self.model.engine.with(move |e| {
                     e.clear();
-                    match &powers.start_patch {
+                    match &start_patch {
                         Some(p) => crate::engine_host::load_file(e, p).map_err(|e| e.to_string()),
                         None => Ok(()),
                     }
@@ -236,7 +237,7 @@ impl Namespace<'_> {
             })
             .await
             .and_then(|file| {
-                self.model.engine.with(|e| patch_file::load(e, &file)).map_err(|e| e.to_string())
+                self.model.engine.with(move |e| patch_file::load(e, &file)).map_err(|e| e.to_string())
             }),
             Err(e) => Err(e),
         };

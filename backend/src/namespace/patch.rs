@@ -45,7 +45,10 @@ impl Namespace<'_> {
             return None;
         }
         match query {
-            Some("current-value") => match self.model.engine.quick(|e| e.current_value(target)) {
+            Some("current-value") => match self.model.engine.quick({
+                let target = target.to_owned();
+                move |e| e.current_value(&target)
+            }) {
                 Ok(v) => Some(ok(addr, value_args(&v))),
                 Err(_) => None,
             },
@@ -58,7 +61,8 @@ impl Namespace<'_> {
                 if is_method {
                     return None;
                 }
-                match self.model.engine.quick(|e| e.set_value(addr, args_value(args))) {
+                let (addr_owned, value) = (addr.to_owned(), args_value(args));
+                match self.model.engine.quick(move |e| e.set_value(&addr_owned, value)) {
                     Ok(()) => Some(ok(addr, vec![])),
                     Err(_) => None, // the general path words the error
                 }
@@ -68,13 +72,15 @@ impl Namespace<'_> {
     }
 
     pub(super) fn patch_node(&self, path: &str) -> Option<Node> {
-        self.model.engine.quick(|e| node(e, path))
+        let path = path.to_owned();
+        self.model.engine.quick(move |e| node(e, &path))
     }
 
     /// A set-value on an engine address.
     pub(super) fn patch_set(&self, addr: &str, args: &[Arg]) -> Message {
         let value = args_value(args);
-        match self.model.engine.with(|e| e.set_value(addr, value)) {
+        let owned = addr.to_owned();
+        match self.model.engine.with(move |e| e.set_value(&owned, value)) {
             Ok(()) => ok(addr, vec![]),
             Err(EngineError::NotAState) => error(addr, "Target object is not an OSW state."),
             Err(e) => error(addr, e),
@@ -82,7 +88,8 @@ impl Namespace<'_> {
     }
 
     pub(super) fn patch_methods(&self, path: &str) -> Vec<MethodSpec> {
-        self.model.engine.quick(|e| match e.graph().resolve(path) {
+        let path = path.to_owned();
+        self.model.engine.quick(move |e| match e.graph().resolve(&path) {
             Ok(EngineTarget::Node(id)) if e.graph().nodes[&id].is_container() => PATCH_METHODS.to_vec(),
             Ok(EngineTarget::Node(_)) => TRANSFORM_METHODS.to_vec(),
             Ok(EngineTarget::Port(id, p)) => {
@@ -97,8 +104,12 @@ impl Namespace<'_> {
     }
 
     pub(super) fn patch_call(&self, addr: &str, parent: &str, name: &str, args: &[Arg]) -> Message {
-        let s = |i: usize| args.get(i).and_then(Arg::as_str).map(str::to_owned);
-        let reply = self.model.engine.with(|e| -> Result<Message, String> {
+        let args = args.to_vec();
+        let s = move |i: usize| args.get(i).and_then(Arg::as_str).map(str::to_owned);
+        let (addr, parent, name) = (addr.to_owned(), parent.to_owned(), name.to_owned());
+        let reply_to = addr.clone();
+        let reply = self.model.engine.with(move |e| -> Result<Message, String> {
+            let (addr, parent, name) = (addr.as_str(), parent.as_str(), name.as_str());
             Ok(match name {
                 "add-transform" => {
                     let (ty, n) = (s(0).ok_or("Give a type and a name")?, s(1).unwrap_or_default());
@@ -184,12 +195,14 @@ impl Namespace<'_> {
                 _ => return Err("Invalid address".into()),
             })
         });
-        reply.unwrap_or_else(|e| error(addr, e))
+        reply.unwrap_or_else(|e| error(&reply_to, e))
     }
 
     /// Every address under `/patch`, methods included.
     pub(super) fn patch_addresses(&self, out: &mut Vec<String>) {
-        self.model.engine.quick(|e| {
+        let mut found = std::mem::take(out);
+        *out = self.model.engine.quick(move |e| {
+            let out = &mut found;
             let mut stack = vec![(ROOT, "/patch".to_owned())];
             while let Some((id, path)) = stack.pop() {
                 let node = &e.graph().nodes[&id];
@@ -212,6 +225,7 @@ impl Namespace<'_> {
                     stack.push((child, child_path));
                 }
             }
+            found
         });
     }
 }

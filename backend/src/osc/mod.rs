@@ -113,9 +113,7 @@ pub fn start(sockets: Sockets, app: Arc<App>, config: &OscConfig) -> anyhow::Res
     let runtime = tokio::runtime::Handle::current();
     {
         let (app, reply_port) = (app.clone(), config.reply_port);
-        std::thread::Builder::new()
-            .name("patchbay-osc".into())
-            .spawn(move || udp::run(udp, app, reply_port, runtime))?;
+        udp::serve_on_engine(udp, app, reply_port, runtime);
     }
     {
         let app = app.clone();

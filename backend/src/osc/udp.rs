@@ -1,6 +1,7 @@
-//! OSC over UDP: one blocking thread receives, dispatches and replies, with
-//! future bundles waiting in a priority queue on the same thread, so bundles
-//! run atomically and in order.
+//! OSC over UDP: the engine's owner thread receives, dispatches and replies
+//! (a [`Guest`] of it, so engine requests need no thread hop), with future
+//! bundles waiting in a priority queue on the same thread, so bundles run
+//! atomically and in order.
 //!
 //! The thread never waits on the lab: a request whose dispatch cannot finish
 //! at once (a lab operation, which waits for disk writes and PC tasks) goes
@@ -12,6 +13,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -27,6 +29,7 @@ use super::split::{split, Reassembly};
 use super::time::bundle_wait;
 use crate::access::Role;
 use crate::app::App;
+use crate::engine_host::Guest;
 use crate::namespace;
 
 /// The receive buffer asked of the kernel, so that a pause of the OSC
@@ -151,26 +154,36 @@ fn raise_priority() -> i32 {
     getpriority_process(me).unwrap_or(0)
 }
 
-/// Runs the UDP side until the app shuts down.
-pub fn run(socket: UdpSocket, app: Arc<App>, reply_port: Option<u16>, runtime: tokio::runtime::Handle) {
-    let niceness = raise_priority();
-    tracing::info!(niceness, "OSC over UDP: receiving");
+/// Serves OSC over UDP on the engine's owner thread until the app shuts
+/// down: engine requests reach the engine there without a thread hop.
+pub fn serve_on_engine(
+    socket: UdpSocket,
+    app: Arc<App>,
+    reply_port: Option<u16>,
+    runtime: tokio::runtime::Handle,
+) {
     let replier = match socket.try_clone() {
         Ok(clone) => Arc::new(Replier { socket: clone, reply_port }),
         Err(e) => return tracing::error!("OSC over UDP stopped: cannot share its socket: {e}"),
     };
-    UdpLoop {
-        socket,
-        app,
-        replier,
-        runtime,
-        reassembly: Reassembly::default(),
-        schedule: Schedule::default(),
-        out: vec![],
-        lanes: HashMap::new(),
-        waiting_bytes: Arc::default(),
-    }
-    .run()
+    let engine_app = app.clone();
+    engine_app.model.engine.attach(move || {
+        let niceness = raise_priority();
+        tracing::info!(niceness, "OSC over UDP: receiving on the engine's thread");
+        Box::new(UdpLoop {
+            socket,
+            app,
+            replier,
+            runtime,
+            reassembly: Reassembly::default(),
+            schedule: Schedule::default(),
+            out: vec![],
+            lanes: HashMap::new(),
+            waiting_bytes: Arc::default(),
+            batch: Some(Batch::default()),
+            swept: Instant::now(),
+        })
+    });
 }
 
 struct UdpLoop {
@@ -185,75 +198,74 @@ struct UdpLoop {
     /// Peers with a request still running, and what waits behind it.
     lanes: HashMap<SocketAddr, Lane>,
     waiting_bytes: Arc<AtomicUsize>,
+    /// The receive and send buffers (taken out while a batch is served).
+    batch: Option<Batch>,
+    /// When unfinished `#split` messages were last looked at for expiry.
+    swept: Instant,
 }
 
-impl UdpLoop {
-    fn run(mut self) {
+impl Guest for UdpLoop {
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+
+    /// The next bundle's time, the next `#split` sweep, and a look at the
+    /// shutdown flag at least every 100 ms.
+    fn deadline(&self) -> Option<Instant> {
+        let sweep = self.swept + SWEEP;
+        let stop_check = Instant::now() + Duration::from_millis(100);
+        Some(self.schedule.next_at().map_or(sweep, |at| at.min(sweep)).min(stop_check))
+    }
+
+    fn turn(&mut self, readable: bool) -> bool {
+        if self.app.shutdown.is_cancelled() {
+            return false;
+        }
         // The namespace's futures may spawn tokio tasks: they need the runtime's context.
         let runtime = self.runtime.clone();
         let _context = runtime.enter();
-        let stop = self.app.shutdown.clone();
-        let mut batch = Batch::default();
-        let mut timeout = Duration::ZERO;
-        // Wait for one datagram; after any, drain without waiting until none is left.
-        let mut wait_for_one = true;
-        let mut swept = Instant::now();
-        while !stop.is_cancelled() {
-            let wait = self.schedule.next_at().map_or(Duration::from_millis(100), |at| {
-                at.saturating_duration_since(Instant::now())
-                    .clamp(Duration::from_micros(50), Duration::from_millis(100))
-            });
-            // A system call: only when the timeout changes (not once per packet).
-            if wait != timeout {
-                let _ = self.socket.set_read_timeout(Some(wait));
-                timeout = wait;
-            }
-            // The socket's receive timeout counts in scheduler ticks (4-8 ms
-            // here): with a bundle due, wait for a datagram or its time with
-            // poll, which sleeps to the nanosecond (within the timer slack).
-            let bundle_due_first =
-                wait_for_one && self.schedule.next_at().is_some() && !readable_within(&self.socket, wait);
-            let received = if bundle_due_first {
-                Ok(0)
-            } else if wait_for_one {
-                batch.wait_for_one(&self.socket)
-            } else {
-                batch.take_waiting(&self.socket)
-            };
-            match received {
+        // A few batches a turn, so that other views' commands and the
+        // engine's control step are not kept waiting by a flood.
+        let Some(mut batch) = self.batch.take() else { return true };
+        for _ in 0..if readable { BATCHES_PER_TURN } else { 0 } {
+            match batch.take_waiting(&self.socket) {
+                Ok(0) => break,
                 Ok(n) => {
                     for i in 0..n {
                         let (bytes, peer) = batch.datagram(i);
                         self.packet(bytes, peer);
                     }
-                    wait_for_one = n == 0;
-                }
-                Err(e)
-                    if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
-                {
-                    wait_for_one = true
+                    self.flush(&mut batch);
                 }
                 Err(e) => {
                     tracing::debug!("OSC receive: {e}");
-                    wait_for_one = true;
+                    break;
                 }
             }
-            while let Some((peer, content, size)) = self.schedule.pop_due(Instant::now()) {
-                for p in content {
-                    self.run_packet(p, peer, size);
-                }
-            }
-            // Unfinished `#split` messages expire by the clock, fragments or not.
-            if swept.elapsed() >= SWEEP {
-                swept = Instant::now();
-                self.reassembly.expire(swept);
-            }
-            // All the replies to this batch in one system call.
-            for (bytes, to) in self.out.drain(..) {
-                batch.queue(bytes, to);
-            }
-            batch.flush(&self.socket);
         }
+        while let Some((peer, content, size)) = self.schedule.pop_due(Instant::now()) {
+            for p in content {
+                self.run_packet(p, peer, size);
+            }
+        }
+        // Unfinished `#split` messages expire by the clock, fragments or not.
+        if self.swept.elapsed() >= SWEEP {
+            self.swept = Instant::now();
+            self.reassembly.expire(self.swept);
+        }
+        self.flush(&mut batch);
+        self.batch = Some(batch);
+        true
+    }
+}
+
+impl UdpLoop {
+    /// All the replies ready so far in one system call.
+    fn flush(&mut self, batch: &mut Batch) {
+        for (bytes, to) in self.out.drain(..) {
+            batch.queue(bytes, to);
+        }
+        batch.flush(&self.socket);
     }
 
     fn packet(&mut self, bytes: &[u8], peer: SocketAddr) {
@@ -397,13 +409,7 @@ impl UdpLoop {
     }
 }
 
-/// Whether a datagram arrives within `wait` (true on an error: the receive reports it).
-fn readable_within(socket: &UdpSocket, wait: Duration) -> bool {
-    use rustix::event::{poll, PollFd, PollFlags, Timespec};
-    let timeout = Timespec { tv_sec: wait.as_secs() as i64, tv_nsec: wait.subsec_nanos() as i64 };
-    let mut fds = [PollFd::new(socket, PollFlags::IN)];
-    !matches!(poll(&mut fds, Some(&timeout)), Ok(0))
-}
-
 /// How often unfinished `#split` messages are looked at for expiry.
 const SWEEP: Duration = Duration::from_millis(500);
+/// Receive batches a turn of the engine's thread, at most.
+const BATCHES_PER_TURN: usize = 4;
