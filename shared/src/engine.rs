@@ -1,9 +1,13 @@
-//! Changes to the patch tree, for the notification stream.
+//! The engine's wire types: the changes its notifications carry.
 
-use super::Value;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::value::Value;
 
 /// A change to the patch tree, for the notification stream.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum Change {
     Added {
@@ -31,4 +35,107 @@ pub enum Change {
         path: String,
         value: Value,
     },
+}
+
+/// The `format` of a patch file.
+pub const FORMAT: &str = "patchbay-patch";
+/// The `version` of the patch file format this build reads and writes.
+pub const VERSION: u32 = 1;
+
+/// A patch file: `{"format": "patchbay-patch", "version": 1, "transforms": [...], "connections": [...]}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchFile {
+    pub format: String,
+    pub version: u32,
+    #[serde(default)]
+    pub transforms: Vec<TransformFile>,
+    #[serde(default)]
+    pub connections: Vec<ConnectionFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransformFile {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub args: String,
+    /// Ports renamed with `set-name`: the name their type gives them to theirs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub renamed: BTreeMap<String, String>,
+    /// Port name to value: inlets and persistent states.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub values: BTreeMap<String, Value>,
+    /// A subpatch's members.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch: Option<Body>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Body {
+    #[serde(default)]
+    pub transforms: Vec<TransformFile>,
+    #[serde(default)]
+    pub connections: Vec<ConnectionFile>,
+}
+
+/// Port addresses relative to the patch: `sine0/samplesOut` to `out/mix`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionFile {
+    pub from: String,
+    pub to: String,
+}
+
+/// Why a text is not a patch file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("Patch file: {0}")]
+pub struct PatchFileError(pub String);
+
+impl PatchFile {
+    /// Reads a patch file, checking its format and version (not what it builds:
+    /// the engine checks that when it loads it).
+    pub fn parse(json: &str) -> Result<PatchFile, PatchFileError> {
+        let file: PatchFile = serde_json::from_str(json).map_err(|e| PatchFileError(e.to_string()))?;
+        if file.format != FORMAT || file.version != VERSION {
+            return Err(PatchFileError(format!(
+                "not a {FORMAT} version {VERSION} file (format {:?}, version {})",
+                file.format, file.version
+            )));
+        }
+        Ok(file)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("patch files serialize")
+    }
+}
+
+/// `GET /v1/engine`: the engine's clock and size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineStatus {
+    pub sample_rate: f64,
+    pub block_size: usize,
+    /// `device` or `timer`.
+    pub clock: String,
+    /// The device's name, or why there is none.
+    pub clock_detail: String,
+    /// Engine time, seconds.
+    pub time: f64,
+    /// Transforms in the whole patch, subpatches' members included.
+    pub transforms: usize,
+    /// OSC datagrams and connections dropped: their source is not in `--osc-allow`.
+    pub osc_refused: u64,
+}
+
+/// One entry of `GET /v1/engine/types`: a transform type the engine can build.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TypeInfo {
+    pub name: String,
+    /// `audio`, `control`, `patch` ...: the palette's groups.
+    pub category: String,
+    pub documentation: String,
 }

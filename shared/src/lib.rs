@@ -6,17 +6,21 @@
 //! Layout:
 //! - [`api`]: the objects of `/v1/...` (projects, VMs, NIOs, errors) and their request bodies;
 //! - [`canonical_id`]: ids in their one canonical spelling;
+//! - [`engine`]: the engine's wire types (changes, patch files, transform types, status);
 //! - [`notify`]: the notification stream's `{"action", "event"}` lines and action names;
 //! - [`osc`]: OSC messages as JSON, for the WebSocket bridge;
-//! - [`topology`]: which tunnels link which PCs and switches.
+//! - [`topology`]: which tunnels link which PCs and switches;
+//! - [`value`]: the engine's values and their types (OSW's type set), with their casts.
 //!
 //! No tokio, no leptos: this crate builds for wasm32 as well as for the host.
 
 pub mod api;
 pub mod canonical_id;
+pub mod engine;
 pub mod notify;
 pub mod osc;
 pub mod topology;
+pub mod value;
 
 pub use api::*;
 pub use notify::*;

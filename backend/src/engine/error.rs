@@ -54,3 +54,9 @@ pub enum EngineError {
     #[error("Patch file: {0}")]
     File(String),
 }
+
+impl From<patchbay_shared::engine::PatchFileError> for EngineError {
+    fn from(e: patchbay_shared::engine::PatchFileError) -> Self {
+        EngineError::File(e.0)
+    }
+}

@@ -28,7 +28,6 @@
 
 pub(crate) mod activation;
 mod audio_sync;
-mod change;
 pub mod clock;
 pub mod compile;
 pub mod device;
@@ -43,10 +42,11 @@ pub mod simd;
 #[cfg(test)]
 mod tests;
 pub mod transform;
-pub mod value;
+/// Values and their types live in the shared crate: the dashboard edits them too.
+pub use patchbay_shared::value;
 
-pub use change::Change;
 pub use error::EngineError;
+pub use patchbay_shared::engine::Change;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};

@@ -5,84 +5,14 @@
 //! or hostile file fails with a clear error and leaves the running patch
 //! untouched.
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
-
 use super::graph::{Kind, NodeId, ROOT};
 use super::{Engine, EngineError, Value};
 
-pub const FORMAT: &str = "patchbay-patch";
-pub const VERSION: u32 = 1;
+pub use patchbay_shared::engine::{Body, ConnectionFile, PatchFile, TransformFile, FORMAT, VERSION};
 /// Limits that keep a hostile file from exhausting the server.
 const MAX_TRANSFORMS: usize = 20_000;
 const MAX_DEPTH: usize = 16;
 const MAX_ARGS: usize = 4096;
-
-/// A patch file: `{"format": "patchbay-patch", "version": 1, "transforms": [...], "connections": [...]}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PatchFile {
-    pub format: String,
-    pub version: u32,
-    #[serde(default)]
-    pub transforms: Vec<TransformFile>,
-    #[serde(default)]
-    pub connections: Vec<ConnectionFile>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TransformFile {
-    pub name: String,
-    #[serde(rename = "type")]
-    pub type_name: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub args: String,
-    /// Ports renamed with `set-name`: the name their type gives them to theirs.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub renamed: BTreeMap<String, String>,
-    /// Port name to value: inlets and persistent states.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub values: BTreeMap<String, Value>,
-    /// A subpatch's members.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub patch: Option<Body>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Body {
-    #[serde(default)]
-    pub transforms: Vec<TransformFile>,
-    #[serde(default)]
-    pub connections: Vec<ConnectionFile>,
-}
-
-/// Port addresses relative to the patch: `sine0/samplesOut` to `out/mix`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectionFile {
-    pub from: String,
-    pub to: String,
-}
-
-impl PatchFile {
-    pub fn parse(json: &str) -> Result<PatchFile, EngineError> {
-        let file: PatchFile = serde_json::from_str(json).map_err(|e| EngineError::File(e.to_string()))?;
-        if file.format != FORMAT || file.version != VERSION {
-            return Err(EngineError::File(format!(
-                "not a {FORMAT} version {VERSION} file (format {:?}, version {})",
-                file.format, file.version
-            )));
-        }
-        Ok(file)
-    }
-
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("patch files serialize")
-    }
-}
 
 /// The running `/patch` as a file.
 pub fn save(engine: &Engine) -> PatchFile {
@@ -371,7 +301,11 @@ mod tests {
             ),
         ];
         for (json, why) in cases {
-            let err = PatchFile::parse(json).and_then(|f| load(&mut e, &f)).unwrap_err().to_string();
+            let err = PatchFile::parse(json)
+                .map_err(EngineError::from)
+                .and_then(|f| load(&mut e, &f))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(why), "{json}: {err}");
             assert_eq!(save(&e), before, "{json} changed the patch");
         }
@@ -379,8 +313,9 @@ mod tests {
         for _ in 0..20 {
             deep = format!(r#"[{{"name": "p", "type": "Patch", "patch": {{"transforms": {deep}}}}}]"#);
         }
-        let err =
-            PatchFile::parse(&format!(r#"{{{base}, "transforms": {deep}}}"#)).and_then(|f| load(&mut e, &f));
+        let err = PatchFile::parse(&format!(r#"{{{base}, "transforms": {deep}}}"#))
+            .map_err(EngineError::from)
+            .and_then(|f| load(&mut e, &f));
         assert!(err.unwrap_err().to_string().contains("nest deeper"));
         assert_eq!(save(&e), before);
     }

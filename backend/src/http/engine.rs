@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use axum::Json;
-use serde::Serialize;
+use patchbay_shared::engine::{EngineStatus, TypeInfo};
 
 use super::error::ApiError;
 use super::Shared;
@@ -12,29 +12,14 @@ use crate::engine::device::ClockSource;
 use crate::engine::library;
 use crate::engine::patch_file::{self, PatchFile};
 
-#[derive(Serialize)]
-pub struct Status {
-    sample_rate: f64,
-    block_size: usize,
-    /// `device` or `timer`.
-    clock: &'static str,
-    /// The device's name, or why there is none.
-    clock_detail: String,
-    /// Engine time, seconds.
-    time: f64,
-    transforms: usize,
-    /// OSC datagrams and connections dropped: their source is not in `--osc-allow`.
-    osc_refused: u64,
-}
-
-pub async fn status(State(state): State<Shared>) -> Json<Status> {
+pub async fn status(State(state): State<Shared>) -> Json<EngineStatus> {
     let engine = &state.app.model.engine;
     let (clock, clock_detail) = match &engine.source {
-        ClockSource::Device { name, .. } => ("device", name.clone()),
-        ClockSource::Timer { reason } => ("timer", reason.clone()),
+        ClockSource::Device { name, .. } => ("device".to_owned(), name.clone()),
+        ClockSource::Timer { reason } => ("timer".to_owned(), reason.clone()),
     };
     let (time, transforms) = engine.with(|e| (e.now(), e.graph().nodes.len() - 1));
-    Json(Status {
+    Json(EngineStatus {
         sample_rate: engine.setup.rate,
         block_size: engine.setup.block,
         clock,
@@ -45,17 +30,14 @@ pub async fn status(State(state): State<Shared>) -> Json<Status> {
     })
 }
 
-#[derive(Serialize)]
-pub struct TypeInfo {
-    name: &'static str,
-    category: &'static str,
-    documentation: &'static str,
-}
-
 pub async fn types() -> Json<Vec<TypeInfo>> {
     Json(
         library::all()
-            .map(|t| TypeInfo { name: t.name, category: t.category, documentation: t.doc })
+            .map(|t| TypeInfo {
+                name: t.name.to_owned(),
+                category: t.category.to_owned(),
+                documentation: t.doc.to_owned(),
+            })
             .collect(),
     )
 }
