@@ -24,7 +24,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use patchbay::engine::render::step;
-use patchbay::engine::transform::Setup;
+use patchbay::engine::Setup;
 use patchbay::engine::{Engine, Value};
 
 const RATE: f64 = 48000.0;

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use mutate::{mutate, osc_seeds, Rng};
-use patchbay::http::bridge::to_json;
+use patchbay::decoders::to_json;
 use patchbay::osc::codec::{self, Packet};
 use patchbay::osc::slip;
 use watch::{free_osc_port, quantile, rss};

@@ -15,7 +15,7 @@ use crate::osc::codec::{Arg, Message};
 
 /// What the traffic feed holds for a slow watcher: it loses the oldest
 /// messages past this many, and is closed past this many bytes.
-pub const TRAFFIC_LIMITS: fanout::Limits =
+pub(crate) const TRAFFIC_LIMITS: fanout::Limits =
     fanout::Limits { events: 4096, bytes: 4 * 1024 * 1024, total_bytes: 32 * 1024 * 1024 };
 
 /// One OSC message in or out, for the bridge's traffic view.

@@ -47,7 +47,9 @@ pub fn resolve(cwd: &str, path: &str) -> String {
 /// One word of a command line; a quoted one is always text.
 #[derive(Debug, PartialEq)]
 pub struct Word {
+    /// The word, quotes removed.
     pub text: String,
+    /// Whether it was quoted (so `"1"` stays the string `1`).
     pub quoted: bool,
 }
 
@@ -108,17 +110,25 @@ pub fn parse_arg(word: &Word) -> Arg {
 /// One command line as the OSC messages it sends, or a local action.
 #[derive(Debug, PartialEq)]
 pub enum Action {
+    /// Send this message to the server and print its replies.
     Send(Message),
     /// `ls`: a path's children, states and methods, apart.
     List(String),
+    /// `cd`: make this path the current one.
     Cd(String),
+    /// `pwd`: print the current path.
     Pwd,
+    /// `open host:port`: talk to another server from now on.
     Open(String),
+    /// `discover`: find servers on the network (DNS-SD).
     Discover,
+    /// `help`: print the commands.
     Help,
+    /// `quit` or end of input.
     Quit,
 }
 
+/// Reads one command line, relative paths resolved against `cwd`: `None` for a blank line.
 pub fn parse(line: &str, cwd: &str) -> Result<Option<Action>, String> {
     let all = words(line)?;
     let Some((cmd, words)) = all.split_first() else { return Ok(None) };

@@ -24,7 +24,7 @@ pub trait Weigh {
 
 /// What each consumer may hold, and all of them together.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Events a consumer may lag behind before it loses the oldest.
     pub events: usize,
     /// Bytes a consumer may have queued before it is closed.
@@ -74,7 +74,7 @@ struct Shared<T> {
 }
 
 /// The publishing side; clones publish to the same consumers.
-pub struct Fanout<T> {
+pub(crate) struct Fanout<T> {
     shared: Arc<Shared<T>>,
 }
 
@@ -96,7 +96,7 @@ fn lock<S>(m: &Mutex<S>) -> MutexGuard<'_, S> {
 
 impl<T: Clone + Weigh> Fanout<T> {
     /// `name` says what the consumers are in the log (`notification stream`).
-    pub fn new(name: &'static str, limits: Limits) -> Self {
+    pub(crate) fn new(name: &'static str, limits: Limits) -> Self {
         let limits = Limits { events: limits.events.max(1), ..limits };
         let queues = Mutex::default();
         let (receivers, total) = (AtomicUsize::new(0), AtomicUsize::new(0));
@@ -104,12 +104,15 @@ impl<T: Clone + Weigh> Fanout<T> {
     }
 
     /// A consumer of every value.
-    pub fn subscribe(&self) -> Receiver<T> {
+    pub(crate) fn subscribe(&self) -> Receiver<T> {
         self.subscribe_to(None)
     }
 
     /// A consumer of the values `wants` accepts (only those count against it).
-    pub fn subscribe_filtered(&self, wants: impl Fn(&T) -> bool + Send + Sync + 'static) -> Receiver<T> {
+    pub(crate) fn subscribe_filtered(
+        &self,
+        wants: impl Fn(&T) -> bool + Send + Sync + 'static,
+    ) -> Receiver<T> {
         self.subscribe_to(Some(Box::new(wants)))
     }
 
@@ -123,12 +126,12 @@ impl<T: Clone + Weigh> Fanout<T> {
     }
 
     /// Consumers subscribed now.
-    pub fn receiver_count(&self) -> usize {
+    pub(crate) fn receiver_count(&self) -> usize {
         self.shared.receivers.load(Ordering::Relaxed)
     }
 
     /// Queues `value` for every consumer that wants it.
-    pub fn send(&self, value: T) {
+    pub(crate) fn send(&self, value: T) {
         let Limits { events, bytes: budget, total_bytes } = self.shared.limits;
         let size = value.bytes();
         let mut queues = lock(&self.shared.queues);

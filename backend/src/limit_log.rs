@@ -13,7 +13,7 @@ static LAST: Mutex<Option<HashMap<&'static str, (Instant, u64)>>> = Mutex::new(N
 
 /// Logs `detail` as a warning unless a line of this `kind` was logged less
 /// than a second ago (then it is counted, and the next line says so).
-pub fn limit_hit(kind: &'static str, detail: impl std::fmt::Display) {
+pub(crate) fn limit_hit(kind: &'static str, detail: impl std::fmt::Display) {
     let skipped = {
         let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
         let entry = last.get_or_insert_with(HashMap::new).entry(kind).or_insert((Instant::now() - EVERY, 0));

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use patchbay::access::tokens::{self, Role};
 use patchbay::engine::patch_file::PatchFile;
 use patchbay::engine::render::{render_to_wav, RenderOptions};
-use patchbay::engine::transform::Setup;
+use patchbay::engine::Setup;
 use patchbay::server::{self, Config};
 
 #[derive(Parser)]

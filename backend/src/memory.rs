@@ -16,7 +16,7 @@ use std::time::Duration;
 const EVERY: Duration = Duration::from_secs(2);
 
 /// Trims now; true if some memory was released.
-pub fn trim() -> bool {
+pub(crate) fn trim() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         // SAFETY: malloc_trim only walks the allocator's own free lists, under its locks.
@@ -27,7 +27,7 @@ pub fn trim() -> bool {
 }
 
 /// Trims every [`EVERY`] until the token is cancelled.
-pub async fn trim_periodically(stop: tokio_util::sync::CancellationToken) {
+pub(crate) async fn trim_periodically(stop: tokio_util::sync::CancellationToken) {
     let mut tick = tokio::time::interval(EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -17,9 +17,9 @@ use uuid::Uuid;
 use crate::fanout::{self, Fanout, Recv, Weigh};
 
 /// Bytes of events one consumer may have unread before it is closed.
-pub const CONSUMER_BYTES: usize = 8 * 1024 * 1024;
+pub(crate) const CONSUMER_BYTES: usize = 8 * 1024 * 1024;
 /// Bytes of unread events all consumers together may hold.
-pub const TOTAL_BYTES: usize = 64 * 1024 * 1024;
+pub(crate) const TOTAL_BYTES: usize = 64 * 1024 * 1024;
 
 /// A notification serialized once for all consumers.
 #[derive(Debug)]

@@ -20,9 +20,11 @@ use crate::model::{Model, Powers};
 use crate::notify::Hub;
 use crate::osc::{self, Osc, OscConfig};
 
+/// The server's configuration: its command line (`patchbay --help`).
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
     name = "patchbay",
+    long_about = None,
     version,
     about = "Networked lab server for sound and networks",
     args_override_self = true
@@ -162,6 +164,7 @@ impl Config {
         }
     }
 
+    /// Where projects and patches are kept: `--data-dir`, or the user's data directory.
     pub fn data_dir(&self) -> PathBuf {
         self.data_dir.clone().unwrap_or_else(|| {
             dirs::data_dir().map(|d| d.join("patchbay")).unwrap_or_else(|| PathBuf::from("patchbay-data"))
@@ -174,6 +177,7 @@ impl Config {
             .or_else(|| Some(PathBuf::from("dist")).filter(|d| d.join("index.html").exists()))
     }
 
+    /// The notification hub this configuration asks for.
     pub fn hub(&self) -> Hub {
         Hub::new(self.notification_buffer, Duration::from_secs_f64(self.ping_interval.max(0.01)))
     }
@@ -181,6 +185,7 @@ impl Config {
 
 /// A started server.
 pub struct Running {
+    /// The HTTP address it listens on.
     pub addr: SocketAddr,
     /// `http` or `https`.
     pub scheme: &'static str,
@@ -190,7 +195,9 @@ pub struct Running {
     pub oscquery_port: Option<u16>,
     /// The model and what the views share, as every view sees it.
     pub app: Arc<App>,
+    /// Where it keeps projects and patches.
     pub data_dir: PathBuf,
+    /// The dashboard it serves, if any.
     pub dashboard: Option<PathBuf>,
     shutdown: CancellationToken,
     task: JoinHandle<std::io::Result<()>>,
@@ -209,6 +216,7 @@ impl Running {
         self.task.await.context("server task")?.context("server")
     }
 
+    /// A token that stops the server when cancelled (Ctrl-C, `/quit`).
     pub fn stopper(&self) -> CancellationToken {
         self.shutdown.clone()
     }

@@ -4,9 +4,9 @@
 //! allocate or are absent from `engine::program` and the transforms' DSP code.)
 
 use assert_no_alloc::{assert_no_alloc, reset_violation_count, violation_count, AllocDisabler};
-use patchbay::engine::library;
+
 use patchbay::engine::render::step;
-use patchbay::engine::transform::Setup;
+use patchbay::engine::Setup;
 use patchbay::engine::{AudioSide, Engine, Value};
 
 #[global_allocator]
@@ -41,7 +41,7 @@ fn every_transform_type_ticks_without_allocating() {
     engine.add_transform("/patch", "Sinewave", "src", "220").unwrap();
     engine.set_value("/patch/out/onoff", Value::Boolean(true)).unwrap();
     let mut added = 0;
-    for (i, t) in library::all().enumerate() {
+    for (i, t) in patchbay::engine::transform_types().enumerate() {
         if matches!(t.name, "Inlet" | "Outlet") {
             continue;
         }

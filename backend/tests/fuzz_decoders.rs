@@ -20,11 +20,11 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::mutate::{mutate, osc_seeds, Rng};
+use patchbay::decoders::parse_json;
+use patchbay::decoders::telnet::{self, LineEditor, Screen};
+use patchbay::decoders::wire::{self, Segment};
+use patchbay::decoders::Pc;
 use patchbay::engine::patch_file::{self, PatchFile};
-use patchbay::http::extract::parse_json;
-use patchbay::lab::vpc::pc::Pc;
-use patchbay::lab::vpc::telnet::{self, LineEditor, Screen};
-use patchbay::lab::vpc::wire::{self, Segment};
 use patchbay::osc::codec::{self, Arg, Message, Packet};
 use patchbay::osc::split::{self, Reassembly, MAX_SPLIT_TOTAL};
 use patchbay::osc::{size_prefix, slip};
@@ -270,10 +270,8 @@ fn patch_files() {
     fuzz("patch files", seeds, |bytes| {
         let Ok(text) = std::str::from_utf8(bytes) else { return };
         if let Ok(file) = PatchFile::parse(text) {
-            let (mut engine, _audio) = patchbay::engine::Engine::new(patchbay::engine::transform::Setup {
-                rate: 48000.0,
-                block: 64,
-            });
+            let (mut engine, _audio) =
+                patchbay::engine::Engine::new(patchbay::engine::Setup { rate: 48000.0, block: 64 });
             let _ = patch_file::load(&mut engine, &file);
         }
     });

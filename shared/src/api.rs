@@ -22,7 +22,9 @@ pub struct Version {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VersionCheck {
+    /// The client's API version; it must equal this server's.
     pub version: String,
+    /// Whether the client wants a local server; GNS3 clients send it, and it is not checked.
     #[serde(default)]
     pub local: Option<bool>,
 }
@@ -30,14 +32,18 @@ pub struct VersionCheck {
 /// Every error the API returns, whatever the route: `{"status": N, "message": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
+    /// The HTTP status, repeated for clients that only read bodies.
     pub status: u16,
+    /// What went wrong, in words a user can act on.
     pub message: String,
 }
 
 /// A project as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Project {
+    /// The project's id, stable across close and open.
     pub project_id: Uuid,
+    /// Display name.
     pub name: String,
     /// Temporary projects are deleted, files and all, when closed.
     pub temporary: bool,
@@ -51,10 +57,13 @@ pub struct Project {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectCreate {
+    /// Display name; `untitled` when absent.
     #[serde(default)]
     pub name: Option<String>,
+    /// The id to use (or to open again); a new one when absent.
     #[serde(default, deserialize_with = "crate::canonical_id::optional")]
     pub project_id: Option<Uuid>,
+    /// Deleted with its files when closed; false when absent.
     #[serde(default)]
     pub temporary: Option<bool>,
     /// Accepted as GNS3 clients send it (the GUI sends its own projects
@@ -68,8 +77,10 @@ pub struct ProjectCreate {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectUpdate {
+    /// A new display name.
     #[serde(default)]
     pub name: Option<String>,
+    /// Make the project temporary, or keep it.
     #[serde(default)]
     pub temporary: Option<bool>,
     /// The GUI's "save as": accepted, and the project stays where it is
@@ -82,19 +93,25 @@ pub struct ProjectUpdate {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum VmStatus {
+    /// Not running: no console, no traffic.
     #[default]
     Stopped,
+    /// Running: console open, tunnels live.
     Started,
 }
 
 /// A VPCS VM as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vm {
+    /// The VM's id.
     pub vm_id: Uuid,
+    /// The project it belongs to.
     pub project_id: Uuid,
+    /// Display name, unique in its project (the console prompt shows it).
     pub name: String,
     /// TCP port of the VM's telnet console.
     pub console: u16,
+    /// Running or not.
     pub status: VmStatus,
     /// Shell commands run when the VM boots (VPCS's `startup.vpc`); `%h`
     /// in a script set through the API reads as the VM's name, as GNS3 does.
@@ -121,11 +138,15 @@ pub struct Vm {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VmCreate {
+    /// Display name, unique in its project.
     pub name: String,
+    /// The id to use; a new one when absent.
     #[serde(default, deserialize_with = "crate::canonical_id::optional")]
     pub vm_id: Option<Uuid>,
+    /// The console's TCP port; a free one when absent.
     #[serde(default)]
     pub console: Option<u16>,
+    /// Commands to run at boot (see [`Vm::startup_script`]).
     #[serde(default)]
     pub startup_script: Option<String>,
 }
@@ -134,10 +155,13 @@ pub struct VmCreate {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VmUpdate {
+    /// A new display name.
     #[serde(default)]
     pub name: Option<String>,
+    /// A new console port.
     #[serde(default)]
     pub console: Option<u16>,
+    /// A new startup script.
     #[serde(default)]
     pub startup_script: Option<String>,
 }
@@ -150,14 +174,19 @@ pub struct VmUpdate {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Nio {
+    /// The tunnel's kind (`type` in JSON): always `nio_udp`.
     #[serde(rename = "type")]
     pub kind: NioKind,
+    /// The local UDP port frames arrive on.
     pub lport: u16,
+    /// The host frames are sent to.
     pub rhost: String,
+    /// The UDP port frames are sent to.
     pub rport: u16,
 }
 
 impl Nio {
+    /// A UDP tunnel from `lport` to `rhost:rport`.
     pub fn udp(lport: u16, rhost: impl Into<String>, rport: u16) -> Self {
         Nio { kind: NioKind::Udp, lport, rhost: rhost.into(), rport }
     }
@@ -167,6 +196,7 @@ impl Nio {
 /// UDP tunnels, as real VPCS does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NioKind {
+    /// `nio_udp`: one Ethernet frame per UDP datagram.
     #[serde(rename = "nio_udp")]
     Udp,
 }
@@ -175,18 +205,26 @@ pub enum NioKind {
 /// each port a UDP tunnel; it learns MACs and floods unknown destinations.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Switch {
+    /// The switch's id (GNS3 calls every node a VM).
     pub vm_id: Uuid,
+    /// The project it belongs to.
     pub project_id: Uuid,
+    /// Display name, unique in its project.
     pub name: String,
     /// Always `"ethernet_switch"`: tells switches from PCs in notifications.
     pub node_type: String,
+    /// Started while it forwards frames (after `start`), stopped otherwise.
     pub status: VmStatus,
+    /// Every port, attached or not, by number.
     pub ports: Vec<SwitchPort>,
 }
 
+/// One port of a [`Switch`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SwitchPort {
+    /// Its number, from 0.
     pub port_number: u32,
+    /// Its tunnel, if one is attached.
     pub nio: Option<Nio>,
 }
 
@@ -194,7 +232,9 @@ pub struct SwitchPort {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SwitchCreate {
+    /// Display name, unique in its project.
     pub name: String,
+    /// The id to use; a new one when absent.
     #[serde(default, deserialize_with = "crate::canonical_id::optional")]
     pub vm_id: Option<Uuid>,
     /// How many ports (1 to 64, default 8).
@@ -216,12 +256,14 @@ pub struct CaptureStart {
 /// The answer to `start_capture`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaptureFile {
+    /// The pcap file's full path on the server.
     pub pcap_file_path: String,
 }
 
 /// `POST /v1/projects/{project_id}/ports/udp`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UdpPort {
+    /// A free UDP port for a tunnel's local end, reserved for this project.
     pub udp_port: u16,
 }
 

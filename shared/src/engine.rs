@@ -10,29 +10,46 @@ use crate::value::Value;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum Change {
+    /// A transform was built.
     Added {
+        /// Its address, from the root: `/patch/sine0`.
         path: String,
+        /// Its type: `Sine`.
         type_name: String,
     },
+    /// A transform was deleted, with its connections.
     Deleted {
+        /// Its address.
         path: String,
     },
+    /// A transform was renamed (`set-name`).
     Renamed {
+        /// The old address.
         from: String,
+        /// The new address.
         to: String,
     },
+    /// An outlet was connected to an inlet.
     Connected {
+        /// The outlet's address.
         from: String,
+        /// The inlet's address.
         to: String,
     },
+    /// A connection was removed.
     Disconnected {
+        /// The outlet's address.
         from: String,
+        /// The inlet's address.
         to: String,
     },
+    /// A whole patch was loaded: everything may have changed.
     Loaded,
     /// A value set from outside (OSC, HTTP); the latest per address, every few ms.
     Value {
+        /// The port's address.
         path: String,
+        /// Its new value.
         value: Value,
     },
 }
@@ -46,20 +63,28 @@ pub const VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchFile {
+    /// Always [`FORMAT`].
     pub format: String,
+    /// The file format's version: [`VERSION`].
     pub version: u32,
+    /// The root patch's transforms, in build order.
     #[serde(default)]
     pub transforms: Vec<TransformFile>,
+    /// The root patch's connections.
     #[serde(default)]
     pub connections: Vec<ConnectionFile>,
 }
 
+/// One transform of a patch file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TransformFile {
+    /// Its name in its patch: `sine0`.
     pub name: String,
+    /// Its type (`type` in JSON): `Sine`.
     #[serde(rename = "type")]
     pub type_name: String,
+    /// Its creation arguments, as typed after the type name.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub args: String,
     /// Ports renamed with `set-name`: the name their type gives them to theirs.
@@ -73,11 +98,14 @@ pub struct TransformFile {
     pub patch: Option<Body>,
 }
 
+/// The members of a subpatch: transforms and connections, as in a file.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Body {
+    /// The subpatch's transforms.
     #[serde(default)]
     pub transforms: Vec<TransformFile>,
+    /// The subpatch's connections.
     #[serde(default)]
     pub connections: Vec<ConnectionFile>,
 }
@@ -86,7 +114,9 @@ pub struct Body {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionFile {
+    /// The outlet: `transform/outlet`.
     pub from: String,
+    /// The inlet: `transform/inlet`.
     pub to: String,
 }
 
@@ -109,6 +139,7 @@ impl PatchFile {
         Ok(file)
     }
 
+    /// The file's text, pretty-printed so that diffs read well.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("patch files serialize")
     }
@@ -117,7 +148,9 @@ impl PatchFile {
 /// `GET /v1/engine`: the engine's clock and size.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EngineStatus {
+    /// Samples per second.
     pub sample_rate: f64,
+    /// Samples per block: the granularity of control changes.
     pub block_size: usize,
     /// `device` or `timer`.
     pub clock: String,
@@ -129,13 +162,18 @@ pub struct EngineStatus {
     pub transforms: usize,
     /// OSC datagrams and connections dropped: their source is not in `--osc-allow`.
     pub osc_refused: u64,
+    /// Blocks the timer clock started more than a block late: the machine was too busy.
+    #[serde(default)]
+    pub late_blocks: u64,
 }
 
 /// One entry of `GET /v1/engine/types`: a transform type the engine can build.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TypeInfo {
+    /// The type's name, as `new` takes it: `Sine`.
     pub name: String,
     /// `audio`, `control`, `patch` ...: the palette's groups.
     pub category: String,
+    /// What it does, and its ports.
     pub documentation: String,
 }

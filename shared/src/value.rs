@@ -13,20 +13,31 @@ use std::fmt;
 pub enum Value {
     /// No value yet (an AudioOutput's input before audio is on, seed 001).
     Nil,
+    /// A trigger without data.
     Bang,
+    /// A number.
     Float(f64),
+    /// A whole number.
     Integer(i64),
+    /// True or false.
     Boolean(bool),
+    /// Text.
     String(String),
     /// Seconds.
     Time(f64),
+    /// Real and imaginary parts.
     Complex(f32, f32),
     /// One block of audio.
     Samples(Vec<f32>),
+    /// Values of any types, in order.
     List(Vec<Value>),
+    /// A table of numbers (a wavetable, an envelope).
     Table(Vec<f32>),
+    /// A value of a type Patchbay does not know, kept as its bytes.
     Raw {
+        /// Its type's name.
         type_name: String,
+        /// Its bytes.
         bytes: Vec<u8>,
     },
 }
@@ -36,16 +47,27 @@ pub enum Value {
 pub enum ValueType {
     /// Accepts anything (Print, Gate, FanOut ...).
     Any,
+    /// [`Value::Bang`].
     Bang,
+    /// [`Value::Float`].
     Float,
+    /// [`Value::Integer`].
     Integer,
+    /// [`Value::Boolean`].
     Boolean,
+    /// [`Value::String`].
     String,
+    /// [`Value::Time`].
     Time,
+    /// [`Value::Complex`].
     Complex,
+    /// [`Value::Samples`].
     Samples,
+    /// [`Value::List`].
     List,
+    /// [`Value::Table`].
     Table,
+    /// [`Value::Raw`].
     Raw,
 }
 
@@ -53,7 +75,9 @@ pub enum ValueType {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("cannot convert {from} to {to}")]
 pub struct CastError {
+    /// The value's type.
     pub from: ValueType,
+    /// The type it was sent to.
     pub to: ValueType,
 }
 
@@ -100,6 +124,7 @@ impl fmt::Display for ValueType {
 }
 
 impl Value {
+    /// Its type (Nil is `Any`: it fits everywhere).
     pub fn value_type(&self) -> ValueType {
         match self {
             Value::Nil => ValueType::Any,

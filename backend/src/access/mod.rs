@@ -8,8 +8,8 @@
 //! - [`tokens`]: the token file, roles, constant-time checks, new tokens;
 //! - [`sources`]: the networks OSC is accepted from.
 
-pub mod browser;
-pub mod sources;
+pub(crate) mod browser;
+pub(crate) mod sources;
 pub mod tokens;
 
 pub use browser::Site;

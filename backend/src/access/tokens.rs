@@ -33,6 +33,7 @@ pub enum Role {
 }
 
 impl Role {
+    /// The role a token file names: `admin`, `operator` or `viewer`.
     pub fn parse(s: &str) -> Option<Role> {
         match s {
             "admin" => Some(Role::Admin),

@@ -11,19 +11,18 @@ use super::graph::{Dsp, Graph, NodeId, Shape};
 use super::program::{Edge, Fade, Program, Slot};
 
 /// An audio connection: `(from node, outlet port, to node, inlet port)`.
-pub type AudioEdge = (NodeId, usize, NodeId, usize);
+pub(crate) type AudioEdge = (NodeId, usize, NodeId, usize);
 
 /// A deleted node whose DSP half still sits in the last program.
-pub struct Dying {
+pub(crate) struct Dying {
     pub id: NodeId,
     pub shape: Shape,
 }
 
 /// What the compiler remembers of the program it sent last.
 #[derive(Default)]
-pub struct Layout {
-    /// Node in each slot.
-    pub slots: Vec<NodeId>,
+pub(crate) struct Layout {
+    /// Slot of each node.
     pub slot_of: HashMap<NodeId, usize>,
     pub edges: HashSet<AudioEdge>,
     /// Whether the last program still carries dying nodes or fading-out edges.
@@ -43,7 +42,12 @@ fn audio_edges(graph: &Graph) -> Vec<AudioEdge> {
 }
 
 /// Builds the next program, taking pending DSP nodes out of `graph`.
-pub fn compile(graph: &mut Graph, last: &Layout, dying: Vec<Dying>, block: usize) -> (Program, Layout) {
+pub(crate) fn compile(
+    graph: &mut Graph,
+    last: &Layout,
+    dying: Vec<Dying>,
+    block: usize,
+) -> (Program, Layout) {
     let mut shapes: HashMap<NodeId, Shape> =
         graph.nodes.values().filter(|n| n.has_dsp()).map(|n| (n.id, n.shape.clone())).collect();
     let current = audio_edges(graph);
@@ -141,7 +145,7 @@ pub fn compile(graph: &mut Graph, last: &Layout, dying: Vec<Dying>, block: usize
     // fan-ins whose connections have become steady.
     let fresh = current.iter().any(|e| !last.edges.contains(e));
     let needs_cleanup = !dying_ids.is_empty() || !fading.is_empty() || fresh;
-    let layout = Layout { slots: order, slot_of, edges: current_set, needs_cleanup };
+    let layout = Layout { slot_of, edges: current_set, needs_cleanup };
     (Program::new(block, slots, inlets, edges, adopt, fused.inlets.len()), layout)
 }
 

@@ -31,7 +31,7 @@ pub enum ClockSource {
 }
 
 /// A running clock thread; dropping it stops the thread.
-pub struct Clock {
+pub(crate) struct Clock {
     pub source: ClockSource,
     /// Blocks the timer clock started late by more than a block.
     pub late: Arc<AtomicU64>,
@@ -52,7 +52,7 @@ impl Drop for Clock {
 /// Opens the default output device at its own rate, or falls back to a
 /// timer at `fallback.rate` (at once when `skip` gives a reason not to try).
 /// Returns the engine built for that rate.
-pub fn start(fallback: Setup, skip: Option<String>) -> (Engine, Clock) {
+pub(crate) fn start(fallback: Setup, skip: Option<String>) -> (Engine, Clock) {
     let stop = Arc::new(AtomicBool::new(false));
     let late = Arc::new(AtomicU64::new(0));
     if let Some(reason) = skip {

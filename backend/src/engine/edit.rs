@@ -218,6 +218,7 @@ impl Engine {
         Ok(())
     }
 
+    /// Removes the connection from the outlet `from` to the inlet `to`.
     pub fn disconnect(&mut self, from: &str, to: &str) -> Result<(), EngineError> {
         let (a, b) = (self.endpoint(from, true)?, self.endpoint(to, false)?);
         if !self.graph.remove_connection(a, b) {

@@ -4,6 +4,8 @@ use super::activation::{MAX_ACTIVATIONS, MAX_DEPTH, MAX_PROPAGATION};
 use super::ValueType;
 
 /// Errors, worded as seed 001's replies where it has one.
+// Each variant's `#[error]` text is its documentation.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EngineError {
     #[error("Invalid address")]

@@ -10,11 +10,11 @@ use super::transform::{Control, DspNode, Meter, PortSpec, Tap};
 use super::value::Value;
 use super::EngineError;
 
-pub type NodeId = u64;
+pub(crate) type NodeId = u64;
 
 /// The root patch's id and name: `/patch`.
-pub const ROOT: NodeId = 0;
-pub const ROOT_NAME: &str = "patch";
+pub(crate) const ROOT: NodeId = 0;
+pub(crate) const ROOT_NAME: &str = "patch";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -29,7 +29,7 @@ pub enum Kind {
 /// How a node's DSP half looks from the compiler, kept after the box has
 /// gone to the audio side.
 #[derive(Debug, Clone, Default)]
-pub struct Shape {
+pub(crate) struct Shape {
     /// Port indices of the audio inlets and outlets, in order.
     pub audio_in: Vec<usize>,
     pub audio_out: Vec<usize>,
@@ -37,7 +37,7 @@ pub struct Shape {
     pub sink: bool,
 }
 
-pub enum Dsp {
+pub(crate) enum Dsp {
     None,
     /// Built, not yet sent: the control side still owns the node.
     Pending(Box<dyn DspNode>),
@@ -92,7 +92,7 @@ impl Node {
 }
 
 /// An endpoint of a connection.
-pub type End = (NodeId, usize);
+pub(crate) type End = (NodeId, usize);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Connection {
@@ -300,7 +300,7 @@ impl Default for Graph {
 }
 
 /// Names are path segments: no slashes, no OSC pattern characters, no spaces.
-pub fn check_name(name: &str) -> Result<(), EngineError> {
+pub(crate) fn check_name(name: &str) -> Result<(), EngineError> {
     let bad = |c: char| c.is_whitespace() || c.is_control() || "/?*[]{}!,#".contains(c);
     if name.is_empty() || name.len() > 64 || name.chars().any(bad) {
         return Err(EngineError::BadName(name.to_owned()));

@@ -28,20 +28,20 @@
 
 pub(crate) mod activation;
 mod audio_sync;
-pub mod clock;
-pub mod compile;
-pub mod device;
+pub(crate) mod clock;
+pub(crate) mod compile;
+pub(crate) mod device;
 mod edit;
 mod error;
-pub mod graph;
-pub mod library;
+pub(crate) mod graph;
+pub(crate) mod library;
 pub mod patch_file;
-pub mod program;
+pub(crate) mod program;
 pub mod render;
 pub mod simd;
 #[cfg(test)]
 mod tests;
-pub mod transform;
+pub(crate) mod transform;
 /// Values and their types live in the shared crate: the dashboard edits them too.
 pub use patchbay_shared::value;
 
@@ -57,9 +57,10 @@ use activation::TimeKey;
 use clock::ClockState;
 use compile::{Dying, Layout};
 use graph::{Graph, NodeId};
+pub use library::{all as transform_types, TypeEntry};
 pub use program::AudioSide;
 use program::{Command, Trash};
-use transform::Setup;
+pub use transform::Setup;
 pub use value::{Value, ValueType};
 
 const QUEUE: usize = 4096;
@@ -140,10 +141,12 @@ impl Engine {
         &self.graph
     }
 
+    /// The rate and block size the engine was built for.
     pub fn setup(&self) -> Setup {
         self.setup
     }
 
+    /// The clock the audio side advances, shared with the views that read the time.
     pub fn clock(&self) -> &Arc<ClockState> {
         &self.clock
     }
@@ -173,6 +176,7 @@ impl Engine {
         std::mem::take(&mut self.warnings)
     }
 
+    /// Edits and value changes since the last call, for the host to announce.
     pub fn take_changes(&mut self) -> Vec<Change> {
         std::mem::take(&mut self.changes)
     }

@@ -22,10 +22,10 @@ use super::transform::{DspNode, Meter};
 const PREFETCH_AHEAD: usize = 4;
 
 /// Output channels of the engine (AudioOutput's left and right).
-pub const CHANNELS: usize = 2;
+pub(crate) const CHANNELS: usize = 2;
 
 /// One DSP node in execution order.
-pub struct Slot {
+pub(crate) struct Slot {
     pub(crate) node: Option<Box<dyn DspNode>>,
     /// Where the node's output blocks start in the arena.
     pub(crate) out_at: usize,
@@ -48,7 +48,7 @@ pub struct Slot {
 pub(crate) type InletEdges = Range<usize>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fade {
+pub(crate) enum Fade {
     Steady,
     /// A new connection: ramps up over the first block.
     In,
@@ -57,7 +57,7 @@ pub enum Fade {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Edge {
+pub(crate) struct Edge {
     /// Offset of the source block in the arena (or in the accumulators).
     pub buf: usize,
     pub fade: Fade,
@@ -66,7 +66,7 @@ pub struct Edge {
 }
 
 /// A compiled patch, ready for the audio side.
-pub struct Program {
+pub(crate) struct Program {
     pub(crate) slots: Vec<Slot>,
     pub(crate) inlets: Vec<InletEdges>,
     pub(crate) edges: Vec<Edge>,
@@ -115,7 +115,7 @@ impl Program {
         }
     }
 
-    pub fn empty(block: usize) -> Program {
+    pub(crate) fn empty(block: usize) -> Program {
         Program::new(block, vec![], vec![], vec![], vec![], 0)
     }
 
@@ -192,7 +192,7 @@ impl Program {
     }
 
     /// The last block, channel `ch`.
-    pub fn channel(&self, ch: usize) -> &[f32] {
+    pub(crate) fn channel(&self, ch: usize) -> &[f32] {
         &self.mix[ch * self.block..(ch + 1) * self.block]
     }
 }
@@ -208,7 +208,7 @@ fn contain(node: &mut dyn DspNode, out: &mut [f32]) {
 }
 
 /// Messages from the control side to the audio side.
-pub enum Command {
+pub(crate) enum Command {
     Swap(Box<Program>),
     /// A numeric value for port `port` of the node in slot `slot`.
     Set {
@@ -225,7 +225,9 @@ pub enum Command {
 }
 
 /// What the audio side hands back to be freed elsewhere.
-pub enum Trash {
+/// Its boxes are never read: they are only held until dropped off the audio thread.
+#[allow(dead_code)]
+pub(crate) enum Trash {
     Program(Box<Program>),
     Data(Box<[f32]>),
 }
@@ -280,6 +282,7 @@ impl AudioSide {
         self.capture = Some(ring);
     }
 
+    /// The clock this side advances, one block per tick.
     pub fn clock(&self) -> &Arc<ClockState> {
         &self.clock
     }

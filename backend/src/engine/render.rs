@@ -11,13 +11,18 @@ use super::transform::Setup;
 use super::{AudioSide, Engine, EngineError};
 
 #[derive(Debug, Clone, Copy)]
+/// What to render offline.
 pub struct RenderOptions {
+    /// Length of the file, in seconds of engine time.
     pub seconds: f64,
+    /// Rate and block size to render at.
     pub setup: Setup,
 }
 
 #[derive(Debug, Clone, Copy)]
+/// What an offline render did and how long it took.
 pub struct RenderReport {
+    /// Frames written per channel.
     pub frames: u64,
     /// Building the patch.
     pub load: Duration,

@@ -96,6 +96,7 @@ type Rotations = [[f32; 2]; 8];
 const RESYNC: u8 = 16;
 
 impl Sine {
+    /// A sine starting at `phase` (cycles) advancing `inc` cycles per sample.
     pub fn new(phase: f64, inc: f64) -> Sine {
         let mut s = Sine {
             phase: phase.rem_euclid(1.0),
@@ -119,10 +120,12 @@ impl Sine {
         self.fresh = 0;
     }
 
+    /// Where the next sample starts, in cycles in `[0, 1)`.
     pub fn phase(&self) -> f64 {
         self.phase
     }
 
+    /// Jumps to `phase` cycles (wrapped into `[0, 1)`).
     pub fn set_phase(&mut self, phase: f64) {
         self.phase = phase.rem_euclid(1.0);
         self.fresh = 0;

@@ -105,7 +105,7 @@ fn fan_in_sums_and_control_fans_out_by_activation_order() {
     for _ in 0..4 {
         tick(&mut e, &mut a);
     }
-    assert!(e.layout.slots.len() == 4 && !e.layout.needs_cleanup);
+    assert!(e.layout.slot_of.len() == 4 && !e.layout.needs_cleanup);
     assert!(tick(&mut e, &mut a).iter().all(|x| *x == 0.875));
     e.set_value("/patch/s1/value", Value::Float(0.0)).unwrap();
     tick(&mut e, &mut a);
@@ -191,7 +191,7 @@ fn edits_while_playing_fade_instead_of_clicking() {
         tick(&mut e, &mut a);
     }
     assert!(!e.layout.needs_cleanup);
-    assert_eq!(e.layout.slots.len(), 1);
+    assert_eq!(e.layout.slot_of.len(), 1);
 }
 
 #[test]

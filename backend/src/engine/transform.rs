@@ -147,6 +147,7 @@ impl Tap {
 /// Fixed facts every DSP node is built for.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Setup {
+    /// Samples per second.
     pub rate: f64,
     /// Samples per block (per tick of the clock).
     pub block: usize,
@@ -236,10 +237,10 @@ impl Ctx<'_> {
 }
 
 /// A control behaviour that is just a function of (inlet, context).
-pub struct FnControl<F>(F);
+pub(crate) struct FnControl<F>(F);
 
 /// Wraps a closure as a [`Control`] (the bound lets the closure's types be inferred).
-pub fn control_fn<F: FnMut(usize, &mut Ctx) + Send>(f: F) -> FnControl<F> {
+pub(crate) fn control_fn<F: FnMut(usize, &mut Ctx) + Send>(f: F) -> FnControl<F> {
     FnControl(f)
 }
 
@@ -306,7 +307,7 @@ impl Built {
     }
 }
 
-pub fn default_value(ty: ValueType) -> Value {
+pub(crate) fn default_value(ty: ValueType) -> Value {
     match ty {
         ValueType::Float => Value::Float(0.0),
         ValueType::Integer => Value::Integer(0),

@@ -16,7 +16,7 @@ use crate::engine::patch_file::{self, PatchFile};
 use crate::engine::transform::Setup;
 use crate::engine::Engine;
 use crate::notify::Hub;
-pub use owner::Guest;
+pub(crate) use owner::Guest;
 use owner::{Bell, Command, Owned};
 
 pub struct EngineOptions {
@@ -40,7 +40,7 @@ pub struct EngineHost {
     bell: Arc<Bell>,
     stop: Arc<AtomicBool>,
     owner: Option<JoinHandle<()>>,
-    _clock: Clock,
+    clock: Clock,
 }
 
 impl EngineHost {
@@ -82,7 +82,13 @@ impl EngineHost {
                 .name("patchbay-engine".into())
                 .spawn(move || owner::run(id, engine, hub, inbox, bell, stop))?
         };
-        Ok(EngineHost { id, source, setup, commands, bell, stop, owner: Some(owner), _clock: clock })
+        Ok(EngineHost { id, source, setup, commands, bell, stop, owner: Some(owner), clock })
+    }
+
+    /// Blocks the timer clock started more than a block late (the machine
+    /// was too busy to keep time); 0 on a sound card, which keeps its own.
+    pub fn late_blocks(&self) -> u64 {
+        self.clock.late.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// What drives the clock: the device's name, or why it is a timer.
@@ -155,7 +161,7 @@ impl Drop for EngineHost {
     }
 }
 
-pub fn load_file(engine: &mut Engine, path: &Path) -> anyhow::Result<()> {
+pub(crate) fn load_file(engine: &mut Engine, path: &Path) -> anyhow::Result<()> {
     let json = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let file = PatchFile::parse(&json).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     patch_file::load(engine, &file).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))

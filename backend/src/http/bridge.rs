@@ -21,9 +21,9 @@ use crate::fanout::Recv;
 use crate::osc::codec::{Arg, Message};
 
 /// Largest message a bridge client may send (JSON).
-pub const MAX_MESSAGE: usize = 1024 * 1024;
+pub(crate) const MAX_MESSAGE: usize = 1024 * 1024;
 
-pub async fn websocket(
+pub(crate) async fn websocket(
     State(s): State<Shared>,
     Extension(role): Extension<Role>,
     Upgrade(ws): Upgrade<MAX_MESSAGE>,
@@ -36,7 +36,7 @@ const PEER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr
 
 /// Generic over the socket so tests can drive it with channels. `role` is
 /// the client's token's: a viewer's messages only query.
-pub async fn serve<S, E>(mut socket: S, app: Arc<App>, role: Role)
+pub(crate) async fn serve<S, E>(mut socket: S, app: Arc<App>, role: Role)
 where
     S: Sink<WsMessage> + Stream<Item = Result<WsMessage, E>> + Unpin,
 {
@@ -106,6 +106,7 @@ async fn send<S: Sink<WsMessage> + Unpin>(socket: &mut S, frame: &OscTraffic) ->
     socket.send(WsMessage::Text(text.into())).await
 }
 
+/// An OSC message as the bridge's JSON form (`{"address", "args": [{"type", "value"}]}`).
 pub fn to_json(m: &Message) -> OscJson {
     fn arg(a: &Arg) -> OscArg {
         match a {
@@ -132,7 +133,7 @@ pub fn to_json(m: &Message) -> OscJson {
     OscJson { address: m.addr.clone(), args: m.args.iter().map(arg).collect() }
 }
 
-pub fn from_json(m: OscJson) -> Message {
+pub(crate) fn from_json(m: OscJson) -> Message {
     fn arg(a: OscArg) -> Arg {
         match a {
             OscArg::Int(i) => Arg::Int(i),

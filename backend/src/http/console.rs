@@ -22,7 +22,7 @@ use crate::lab::vpc::telnet::{Screen, MAX_LINE};
 /// Largest frame a console client may send: lines are cut at `MAX_LINE` anyway.
 const MAX_TYPED: usize = 64 * 1024;
 
-pub async fn websocket(
+pub(crate) async fn websocket(
     State(s): State<Shared>,
     Extension(role): Extension<Role>,
     p: Params,
@@ -41,7 +41,7 @@ pub async fn websocket(
 
 /// Generic over the socket so tests can drive it with channels. A viewer
 /// watches: what it types is not passed on, and it is told so once.
-pub async fn serve<S, E>(mut socket: S, console: SocketAddr, role: Role)
+pub(crate) async fn serve<S, E>(mut socket: S, console: SocketAddr, role: Role)
 where
     S: Sink<Message> + Stream<Item = Result<Message, E>> + Unpin,
 {

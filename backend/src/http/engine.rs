@@ -12,7 +12,7 @@ use crate::engine::device::ClockSource;
 use crate::engine::library;
 use crate::engine::patch_file::{self, PatchFile};
 
-pub async fn status(State(state): State<Shared>) -> Json<EngineStatus> {
+pub(crate) async fn status(State(state): State<Shared>) -> Json<EngineStatus> {
     let engine = &state.app.model.engine;
     let (clock, clock_detail) = match &engine.source {
         ClockSource::Device { name, .. } => ("device".to_owned(), name.clone()),
@@ -27,10 +27,11 @@ pub async fn status(State(state): State<Shared>) -> Json<EngineStatus> {
         time,
         transforms,
         osc_refused: state.app.model.powers.osc_sources.refused(),
+        late_blocks: engine.late_blocks(),
     })
 }
 
-pub async fn types() -> Json<Vec<TypeInfo>> {
+pub(crate) async fn types() -> Json<Vec<TypeInfo>> {
     Json(
         library::all()
             .map(|t| TypeInfo {
@@ -42,12 +43,15 @@ pub async fn types() -> Json<Vec<TypeInfo>> {
     )
 }
 
-pub async fn save(State(state): State<Shared>) -> Json<PatchFile> {
+pub(crate) async fn save(State(state): State<Shared>) -> Json<PatchFile> {
     Json(state.app.model.engine.with(|e| patch_file::save(e)))
 }
 
 /// Replaces `/patch`. A bad file is a 400 naming the problem, and the running patch is kept.
-pub async fn load(State(state): State<Shared>, body: axum::body::Bytes) -> Result<Json<PatchFile>, ApiError> {
+pub(crate) async fn load(
+    State(state): State<Shared>,
+    body: axum::body::Bytes,
+) -> Result<Json<PatchFile>, ApiError> {
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("Patch file is not UTF-8"))?;
     let file = PatchFile::parse(text).map_err(|e| ApiError::bad_request(e.to_string()))?;
     state

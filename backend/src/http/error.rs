@@ -75,17 +75,17 @@ impl From<LabError> for ApiError {
 }
 
 /// Unknown routes.
-pub async fn not_found(uri: axum::http::Uri) -> ApiError {
+pub(crate) async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, format!("No route for {}", uri.path()))
 }
 
 /// Known routes, wrong method.
-pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+pub(crate) async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, format!("Method {method} is not allowed on {}", uri.path()))
 }
 
 /// A handler panicked: the client still gets JSON, and the server keeps serving.
-pub fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+pub(crate) fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let detail = panic
         .downcast_ref::<String>()
         .map(String::as_str)

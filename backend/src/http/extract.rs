@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::error::ApiError;
 
 /// A JSON body. An empty body reads as `{}`.
-pub struct JsonBody<T>(pub T);
+pub(crate) struct JsonBody<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
@@ -77,7 +77,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 /// A NIO body. GNS3's other kinds (TAP devices, host Ethernet ports) are a
 /// 409 that says why, as the real server says of what its host lacks,
 /// rather than a schema error about an unknown variant.
-pub struct NioBody(pub patchbay_shared::Nio);
+pub(crate) struct NioBody(pub patchbay_shared::Nio);
 
 /// NIO kinds of GNS3 1.x that need something of the host Patchbay does not use.
 const HOST_NIOS: [&str; 5] = ["nio_tap", "nio_generic_ethernet", "nio_linux_ethernet", "nio_unix", "nio_vde"];
@@ -110,11 +110,11 @@ impl<S: Send + Sync> FromRequest<S> for NioBody {
 /// empty or `{}`, and anything else is refused rather than ignored.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NoFields {}
+pub(crate) struct NoFields {}
 
 /// The path's parameters, checked one by one so errors name the parameter.
 /// All are checked before the body is read: a bad path wins over a bad body.
-pub struct Params(HashMap<String, String>);
+pub(crate) struct Params(HashMap<String, String>);
 
 impl<S: Send + Sync> FromRequestParts<S> for Params {
     type Rejection = ApiError;
@@ -144,13 +144,13 @@ impl Params {
 
     /// Only the canonical spelling (`8-4-4-4-12` hex digits): one node has
     /// one address, not also `{...}`, `urn:uuid:...` and a dashless form.
-    pub fn uuid(&self, name: &str) -> Result<Uuid, ApiError> {
+    pub(crate) fn uuid(&self, name: &str) -> Result<Uuid, ApiError> {
         let raw = self.raw(name)?;
         patchbay_shared::canonical_id::parse(raw)
             .ok_or_else(|| ApiError::bad_request(format!("{name}: {raw:?} is not a valid UUID")))
     }
 
-    pub fn number(&self, name: &str) -> Result<u32, ApiError> {
+    pub(crate) fn number(&self, name: &str) -> Result<u32, ApiError> {
         let raw = self.raw(name)?;
         raw.parse()
             .map_err(|_| ApiError::bad_request(format!("{name}: {raw:?} is not a non-negative integer")))
@@ -161,7 +161,7 @@ impl Params {
 /// like every other error of the API, with the size of one incoming
 /// message capped at `MAX` bytes. A client that offers the subprotocol
 /// `patchbay` (with its token beside it, see [`super::guard`]) gets it.
-pub struct Upgrade<const MAX: usize>(pub WebSocketUpgrade);
+pub(crate) struct Upgrade<const MAX: usize>(pub WebSocketUpgrade);
 
 impl<S: Send + Sync, const MAX: usize> FromRequestParts<S> for Upgrade<MAX> {
     type Rejection = ApiError;

@@ -24,11 +24,11 @@ const CHUNK: usize = 64 * 1024;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct StreamRequest {
+pub(crate) struct StreamRequest {
     location: String,
 }
 
-pub async fn stream(
+pub(crate) async fn stream(
     State(s): State<Shared>,
     JsonBody(req): JsonBody<StreamRequest>,
 ) -> Result<Response, ApiError> {

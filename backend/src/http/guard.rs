@@ -23,25 +23,25 @@ use crate::access::{browser, Role, Site, Tokens};
 use crate::limit_log::limit_hit;
 
 /// The subprotocol a WebSocket client offers, with its token beside it.
-pub const WS_PROTOCOL: &str = "patchbay";
+pub(crate) const WS_PROTOCOL: &str = "patchbay";
 /// Prefix of the subprotocol that carries the token.
-pub const WS_TOKEN_PREFIX: &str = "patchbay.token.";
+pub(crate) const WS_TOKEN_PREFIX: &str = "patchbay.token.";
 
 /// How the HTTP edge decides who may do what.
 #[derive(Debug, Clone)]
-pub struct Access {
+pub(crate) struct Access {
     pub site: Site,
     /// `None`: no token file, so every client that passes the browser checks is an admin.
     pub tokens: Option<Tokens>,
 }
 
-pub async fn guard(State(s): State<Shared>, req: Request, next: Next) -> Response {
+pub(crate) async fn guard(State(s): State<Shared>, req: Request, next: Next) -> Response {
     door(&s, req, next, Public::DashboardFiles).await
 }
 
 /// The same door for a port where every path is data (OSCQuery): with a
 /// token file, every request needs a token.
-pub async fn guard_all(State(s): State<Shared>, req: Request, next: Next) -> Response {
+pub(crate) async fn guard_all(State(s): State<Shared>, req: Request, next: Next) -> Response {
     door(&s, req, next, Public::Nothing).await
 }
 

@@ -15,21 +15,21 @@
 //! - [`oscquery_ws`]: OSCQuery's WebSocket: LISTEN to values, path changes;
 //! - [`guard`]: in front of all of them: Host, Origin, tokens and roles, CORS.
 
-pub mod bridge;
-pub mod console;
-pub mod engine;
-pub mod error;
-pub mod extract;
-pub mod files;
-pub mod guard;
-pub mod notifications;
-pub mod osc_binary;
-pub mod oscquery;
-pub mod oscquery_ws;
-pub mod projects;
-pub mod switches;
-pub mod system;
-pub mod vms;
+pub(crate) mod bridge;
+pub(crate) mod console;
+pub(crate) mod engine;
+pub(crate) mod error;
+pub(crate) mod extract;
+pub(crate) mod files;
+pub(crate) mod guard;
+pub(crate) mod notifications;
+pub(crate) mod osc_binary;
+pub(crate) mod oscquery;
+pub(crate) mod oscquery_ws;
+pub(crate) mod projects;
+pub(crate) mod switches;
+pub(crate) mod system;
+pub(crate) mod vms;
 
 #[cfg(test)]
 mod tests;
@@ -51,14 +51,14 @@ use tower_http::trace::TraceLayer;
 use crate::app::App;
 
 /// Request bodies larger than this are refused with 413.
-pub const BODY_LIMIT: usize = 1024 * 1024;
+pub(crate) const BODY_LIMIT: usize = 1024 * 1024;
 
 /// The GNS3 version `/v1/version` answers by default: GNS3 clients refuse
 /// a server whose version differs from their own (`--gns3-version`).
-pub const API_VERSION: &str = "1.3.13";
+pub(crate) const API_VERSION: &str = "1.3.13";
 
 /// What the routes see: the app (model, traffic, shutdown) and the dashboard's files.
-pub struct Web {
+pub(crate) struct Web {
     pub app: Arc<App>,
     /// The built dashboard (Trunk's `dist/`), if there is one.
     pub dashboard: Option<PathBuf>,
@@ -72,9 +72,9 @@ pub struct Web {
     pub osc_sockets: Arc<crate::osc::session::Sessions>,
 }
 
-pub type Shared = Arc<Web>;
+pub(crate) type Shared = Arc<Web>;
 
-pub fn app(state: Shared) -> Router {
+pub(crate) fn app(state: Shared) -> Router {
     let vm = "/v1/projects/{project_id}/vpcs/vms/{vm_id}";
     let sw = "/v1/projects/{project_id}/switches/vms/{vm_id}";
     let api = Router::new()

@@ -16,11 +16,11 @@ use super::extract::{Params, Upgrade};
 use super::Shared;
 use crate::notify::Feed;
 
-pub async fn stream_all(State(s): State<Shared>) -> Response {
+pub(crate) async fn stream_all(State(s): State<Shared>) -> Response {
     chunked(s.app.model.hub.subscribe(None), s.app.shutdown.clone())
 }
 
-pub async fn stream_project(State(s): State<Shared>, p: Params) -> Result<Response, ApiError> {
+pub(crate) async fn stream_project(State(s): State<Shared>, p: Params) -> Result<Response, ApiError> {
     let project = p.uuid("project_id")?;
     s.app.model.lab.get_project(project)?;
     Ok(chunked(s.app.model.hub.subscribe(Some(project)), s.app.shutdown.clone()))
@@ -38,7 +38,7 @@ fn chunked(feed: Feed, shutdown: CancellationToken) -> Response {
 /// The stream is one-way: what a client sends is read and dropped, and may not be large.
 const MAX_INCOMING: usize = 64 * 1024;
 
-pub async fn websocket(State(s): State<Shared>, Upgrade(ws): Upgrade<MAX_INCOMING>) -> Response {
+pub(crate) async fn websocket(State(s): State<Shared>, Upgrade(ws): Upgrade<MAX_INCOMING>) -> Response {
     let feed = s.app.model.hub.subscribe(None);
     let shutdown = s.app.shutdown.clone();
     ws.on_upgrade(move |socket: WebSocket| pump(socket, feed, shutdown))
@@ -46,7 +46,7 @@ pub async fn websocket(State(s): State<Shared>, Upgrade(ws): Upgrade<MAX_INCOMIN
 
 /// Forwards the feed to a WebSocket until either side ends. Generic over the
 /// socket so tests can drive it with channels.
-pub async fn pump<S, E>(mut socket: S, mut feed: Feed, shutdown: CancellationToken)
+pub(crate) async fn pump<S, E>(mut socket: S, mut feed: Feed, shutdown: CancellationToken)
 where
     S: Sink<Message> + Stream<Item = Result<Message, E>> + Unpin,
 {

@@ -24,18 +24,18 @@ use crate::osc::session::{Place, Session, Sessions};
 use crate::osc::split::MAX_SPLIT;
 
 /// Largest frame a client may send: one packet, as large as one TCP frame.
-pub const MAX_FRAME: usize = MAX_SPLIT;
+pub(crate) const MAX_FRAME: usize = MAX_SPLIT;
 /// Binary OSC sockets open at once.
-pub const MAX_SOCKETS: usize = 256;
+pub(crate) const MAX_SOCKETS: usize = 256;
 /// Bytes of future bundles and `#split` fragments all of them together may hold.
-pub const MAX_HELD_BYTES: usize = 32 * 1024 * 1024;
+pub(crate) const MAX_HELD_BYTES: usize = 32 * 1024 * 1024;
 
 /// The budget all binary OSC sockets share.
-pub fn sessions() -> Sessions {
+pub(crate) fn sessions() -> Sessions {
     Sessions::new(MAX_SOCKETS, MAX_HELD_BYTES)
 }
 
-pub async fn websocket(
+pub(crate) async fn websocket(
     State(s): State<Shared>,
     Extension(role): Extension<Role>,
     Upgrade(ws): Upgrade<MAX_FRAME>,

@@ -45,23 +45,23 @@ const EXTENSIONS: [(&str, bool); 15] = [
 ];
 
 /// Whole trees built at once: a larger burst waits (at most [`TREE_WAIT`]).
-pub const MAX_TREE_BUILDS: usize = 2;
+pub(crate) const MAX_TREE_BUILDS: usize = 2;
 /// How long a request waits for its turn to build a tree before a 503.
-pub const TREE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+pub(crate) const TREE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// OSCQuery WebSockets open at once.
-pub const MAX_SOCKETS: usize = 64;
+pub(crate) const MAX_SOCKETS: usize = 64;
 /// Paths listened to by all OSCQuery WebSockets together (each is looked at 30 times a second).
-pub const MAX_LISTENED: usize = 4096;
+pub(crate) const MAX_LISTENED: usize = 4096;
 
 /// What all OSCQuery clients share, so that many together stay bounded.
-pub struct Limits {
+pub(crate) struct Limits {
     trees: tokio::sync::Semaphore,
     /// Sockets open, and the paths they listen to.
     pub sockets: Arc<Sessions>,
 }
 
 /// The OSCQuery port's routes: every path is a node.
-pub fn app(state: Shared) -> Router {
+pub(crate) fn app(state: Shared) -> Router {
     let limits = Arc::new(Limits {
         trees: tokio::sync::Semaphore::new(MAX_TREE_BUILDS),
         sockets: Arc::new(Sessions::new(MAX_SOCKETS, MAX_LISTENED)),

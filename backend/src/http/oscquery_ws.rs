@@ -20,11 +20,11 @@ use crate::osc::codec::{self, Arg, Message};
 use crate::osc::session::{Place, Sessions};
 
 /// How often listened values are looked at: the fastest a value is streamed.
-pub const LISTEN_RATE: u32 = 30;
+pub(crate) const LISTEN_RATE: u32 = 30;
 /// Paths one socket may listen to.
-pub const MAX_LISTENS: usize = 1024;
+pub(crate) const MAX_LISTENS: usize = 1024;
 
-pub async fn serve(mut socket: WebSocket, app: Arc<App>, all: Arc<Sessions>, role: Role) {
+pub(crate) async fn serve(mut socket: WebSocket, app: Arc<App>, all: Arc<Sessions>, role: Role) {
     let Some(mut place) = Place::take(&all) else {
         limit_hit("oscquery", format_args!("OSCQuery WebSocket refused: {} are open", all.max_open()));
         let _ =

@@ -9,22 +9,22 @@ use super::error::ApiError;
 use super::extract::{JsonBody, NoFields, Params};
 use super::Shared;
 
-pub async fn list(State(s): State<Shared>) -> Json<Vec<Project>> {
+pub(crate) async fn list(State(s): State<Shared>) -> Json<Vec<Project>> {
     Json(s.app.model.lab.list_projects())
 }
 
-pub async fn create(
+pub(crate) async fn create(
     State(s): State<Shared>,
     JsonBody(req): JsonBody<ProjectCreate>,
 ) -> Result<(StatusCode, Json<Project>), ApiError> {
     Ok((StatusCode::CREATED, Json(s.app.model.lab.create_project(req).await?)))
 }
 
-pub async fn show(State(s): State<Shared>, p: Params) -> Result<Json<Project>, ApiError> {
+pub(crate) async fn show(State(s): State<Shared>, p: Params) -> Result<Json<Project>, ApiError> {
     Ok(Json(s.app.model.lab.get_project(p.uuid("project_id")?)?))
 }
 
-pub async fn update(
+pub(crate) async fn update(
     State(s): State<Shared>,
     p: Params,
     JsonBody(req): JsonBody<ProjectUpdate>,
@@ -32,12 +32,12 @@ pub async fn update(
     Ok(Json(s.app.model.lab.update_project(p.uuid("project_id")?, req).await?))
 }
 
-pub async fn delete(State(s): State<Shared>, p: Params) -> Result<StatusCode, ApiError> {
+pub(crate) async fn delete(State(s): State<Shared>, p: Params) -> Result<StatusCode, ApiError> {
     s.app.model.lab.delete_project(p.uuid("project_id")?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn close(
+pub(crate) async fn close(
     State(s): State<Shared>,
     p: Params,
     _: JsonBody<NoFields>,
@@ -48,12 +48,12 @@ pub async fn close(
 
 /// `POST .../commit`, which GNS3's GUI sends on every save: every change is
 /// on disk when it is answered here, so there is nothing left to write.
-pub async fn commit(State(s): State<Shared>, p: Params) -> Result<StatusCode, ApiError> {
+pub(crate) async fn commit(State(s): State<Shared>, p: Params) -> Result<StatusCode, ApiError> {
     s.app.model.lab.get_project(p.uuid("project_id")?)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn allocate_udp(
+pub(crate) async fn allocate_udp(
     State(s): State<Shared>,
     p: Params,
     _: JsonBody<NoFields>,

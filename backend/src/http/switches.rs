@@ -10,11 +10,11 @@ use super::extract::{JsonBody, NioBody, NoFields, Params};
 use super::vms::ids;
 use super::Shared;
 
-pub async fn list(State(s): State<Shared>, p: Params) -> Result<Json<Vec<Switch>>, ApiError> {
+pub(crate) async fn list(State(s): State<Shared>, p: Params) -> Result<Json<Vec<Switch>>, ApiError> {
     Ok(Json(s.app.model.lab.list_switches(p.uuid("project_id")?)?))
 }
 
-pub async fn create(
+pub(crate) async fn create(
     State(s): State<Shared>,
     p: Params,
     JsonBody(req): JsonBody<SwitchCreate>,
@@ -22,18 +22,18 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(s.app.model.lab.create_switch(p.uuid("project_id")?, req).await?)))
 }
 
-pub async fn show(State(s): State<Shared>, p: Params) -> Result<Json<Switch>, ApiError> {
+pub(crate) async fn show(State(s): State<Shared>, p: Params) -> Result<Json<Switch>, ApiError> {
     let (project, id) = ids(&p)?;
     Ok(Json(s.app.model.lab.get_switch(project, id).await?))
 }
 
-pub async fn delete(State(s): State<Shared>, p: Params) -> Result<StatusCode, ApiError> {
+pub(crate) async fn delete(State(s): State<Shared>, p: Params) -> Result<StatusCode, ApiError> {
     let (project, id) = ids(&p)?;
     s.app.model.lab.delete_switch(project, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn start(
+pub(crate) async fn start(
     State(s): State<Shared>,
     p: Params,
     _: JsonBody<NoFields>,
@@ -43,13 +43,17 @@ pub async fn start(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn stop(State(s): State<Shared>, p: Params, _: JsonBody<NoFields>) -> Result<StatusCode, ApiError> {
+pub(crate) async fn stop(
+    State(s): State<Shared>,
+    p: Params,
+    _: JsonBody<NoFields>,
+) -> Result<StatusCode, ApiError> {
     let (project, id) = ids(&p)?;
     s.app.model.lab.stop_switch(project, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn add_nio(
+pub(crate) async fn add_nio(
     State(s): State<Shared>,
     p: Params,
     NioBody(nio): NioBody,
@@ -59,7 +63,7 @@ pub async fn add_nio(
     Ok((StatusCode::CREATED, Json(s.app.model.lab.add_switch_nio(project, id, adapter, port, nio).await?)))
 }
 
-pub async fn remove_nio(State(s): State<Shared>, p: Params) -> Result<StatusCode, ApiError> {
+pub(crate) async fn remove_nio(State(s): State<Shared>, p: Params) -> Result<StatusCode, ApiError> {
     let (project, id) = ids(&p)?;
     let (adapter, port) = (p.number("adapter_number")?, p.number("port_number")?);
     s.app.model.lab.remove_switch_nio(project, id, adapter, port).await?;

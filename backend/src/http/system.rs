@@ -13,7 +13,7 @@ use super::extract::JsonBody;
 use super::Shared;
 use crate::lab::vpc::pc::mac_text;
 
-pub async fn version(State(s): State<Shared>) -> Json<Version> {
+pub(crate) async fn version(State(s): State<Shared>) -> Json<Version> {
     Json(Version {
         version: s.gns3_version.clone(),
         local: s.local,
@@ -23,7 +23,7 @@ pub async fn version(State(s): State<Shared>) -> Json<Version> {
 
 /// `POST /v1/version`: 200 with the version when the client's is the same,
 /// 409 in GNS3's words when not.
-pub async fn check_version(
+pub(crate) async fn check_version(
     State(s): State<Shared>,
     JsonBody(check): JsonBody<VersionCheck>,
 ) -> Result<Json<Version>, ApiError> {
@@ -38,14 +38,14 @@ pub async fn check_version(
 /// One network interface of the host, as GNS3 lists them (for Cloud and
 /// Host nodes; 1.5 adds the IPv4 and MAC addresses).
 #[derive(Serialize, Default)]
-pub struct Interface {
+pub(crate) struct Interface {
     id: String,
     name: String,
     ip_address: String,
     mac_address: String,
 }
 
-pub async fn interfaces() -> Result<Json<Vec<Interface>>, ApiError> {
+pub(crate) async fn interfaces() -> Result<Json<Vec<Interface>>, ApiError> {
     let addrs = nix::ifaddrs::getifaddrs().map_err(|e| {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("Cannot list interfaces: {e}"))
     })?;
@@ -71,7 +71,7 @@ pub async fn interfaces() -> Result<Json<Vec<Interface>>, ApiError> {
 
 /// `POST /v1/config/reload`: there is nothing to reload (the configuration
 /// is the command line), so a local server says it did, as GNS3's does.
-pub async fn reload_config(State(s): State<Shared>) -> Result<StatusCode, ApiError> {
+pub(crate) async fn reload_config(State(s): State<Shared>) -> Result<StatusCode, ApiError> {
     if !s.local {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -83,7 +83,7 @@ pub async fn reload_config(State(s): State<Shared>) -> Result<StatusCode, ApiErr
 
 /// `POST /v1/server/shutdown`: the GUI stops the local server it started
 /// when it exits. Projects are on disk already; the server stops as on Ctrl-C.
-pub async fn shutdown(State(s): State<Shared>) -> Result<StatusCode, ApiError> {
+pub(crate) async fn shutdown(State(s): State<Shared>) -> Result<StatusCode, ApiError> {
     if !s.local {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "You can only stop a local server"));
     }

@@ -10,15 +10,15 @@ use super::error::ApiError;
 use super::extract::{JsonBody, NioBody, NoFields, Params};
 use super::Shared;
 
-pub fn ids(p: &Params) -> Result<(Uuid, Uuid), ApiError> {
+pub(crate) fn ids(p: &Params) -> Result<(Uuid, Uuid), ApiError> {
     Ok((p.uuid("project_id")?, p.uuid("vm_id")?))
 }
 
-pub async fn list(State(s): State<Shared>, p: Params) -> Result<Json<Vec<Vm>>, ApiError> {
+pub(crate) async fn list(State(s): State<Shared>, p: Params) -> Result<Json<Vec<Vm>>, ApiError> {
     Ok(Json(s.app.model.lab.list_vms(p.uuid("project_id")?)?))
 }
 
-pub async fn create(
+pub(crate) async fn create(
     State(s): State<Shared>,
     p: Params,
     JsonBody(req): JsonBody<VmCreate>,
@@ -26,12 +26,12 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(s.app.model.lab.create_vm(p.uuid("project_id")?, req).await?)))
 }
 
-pub async fn show(State(s): State<Shared>, p: Params) -> Result<Json<Vm>, ApiError> {
+pub(crate) async fn show(State(s): State<Shared>, p: Params) -> Result<Json<Vm>, ApiError> {
     let (project, vm) = ids(&p)?;
     Ok(Json(s.app.model.lab.get_vm(project, vm).await?))
 }
 
-pub async fn update(
+pub(crate) async fn update(
     State(s): State<Shared>,
     p: Params,
     JsonBody(req): JsonBody<VmUpdate>,
@@ -40,13 +40,13 @@ pub async fn update(
     Ok(Json(s.app.model.lab.update_vm(project, vm, req).await?))
 }
 
-pub async fn delete(State(s): State<Shared>, p: Params) -> Result<StatusCode, ApiError> {
+pub(crate) async fn delete(State(s): State<Shared>, p: Params) -> Result<StatusCode, ApiError> {
     let (project, vm) = ids(&p)?;
     s.app.model.lab.delete_vm(project, vm).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn start(
+pub(crate) async fn start(
     State(s): State<Shared>,
     p: Params,
     _: JsonBody<NoFields>,
@@ -56,13 +56,17 @@ pub async fn start(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn stop(State(s): State<Shared>, p: Params, _: JsonBody<NoFields>) -> Result<StatusCode, ApiError> {
+pub(crate) async fn stop(
+    State(s): State<Shared>,
+    p: Params,
+    _: JsonBody<NoFields>,
+) -> Result<StatusCode, ApiError> {
     let (project, vm) = ids(&p)?;
     s.app.model.lab.stop_vm(project, vm).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn reload(
+pub(crate) async fn reload(
     State(s): State<Shared>,
     p: Params,
     _: JsonBody<NoFields>,
@@ -72,7 +76,7 @@ pub async fn reload(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn add_nio(
+pub(crate) async fn add_nio(
     State(s): State<Shared>,
     p: Params,
     NioBody(nio): NioBody,
@@ -83,14 +87,14 @@ pub async fn add_nio(
     Ok((StatusCode::CREATED, Json(nio)))
 }
 
-pub async fn remove_nio(State(s): State<Shared>, p: Params) -> Result<StatusCode, ApiError> {
+pub(crate) async fn remove_nio(State(s): State<Shared>, p: Params) -> Result<StatusCode, ApiError> {
     let (project, vm) = ids(&p)?;
     let (adapter, port) = (p.number("adapter_number")?, p.number("port_number")?);
     s.app.model.lab.remove_nio(project, vm, adapter, port).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn start_capture(
+pub(crate) async fn start_capture(
     State(s): State<Shared>,
     p: Params,
     JsonBody(req): JsonBody<CaptureStart>,
@@ -101,7 +105,7 @@ pub async fn start_capture(
     Ok(Json(CaptureFile { pcap_file_path }))
 }
 
-pub async fn stop_capture(
+pub(crate) async fn stop_capture(
     State(s): State<Shared>,
     p: Params,
     _: JsonBody<NoFields>,

@@ -25,7 +25,7 @@ const BATCH: usize = 64;
 
 /// Where a frame goes.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Forward {
+pub(crate) enum Forward {
     Port(usize),
     /// Every connected port but the one it came in on.
     Flood,
@@ -33,12 +33,12 @@ pub enum Forward {
 }
 
 #[derive(Default)]
-pub struct Bridge {
+pub(crate) struct Bridge {
     table: HashMap<[u8; 6], (usize, Instant)>,
 }
 
 impl Bridge {
-    pub fn forward(&mut self, now: Instant, in_port: usize, frame: &[u8]) -> Forward {
+    pub(crate) fn forward(&mut self, now: Instant, in_port: usize, frame: &[u8]) -> Forward {
         if frame.len() < 14 {
             return Forward::Drop;
         }
@@ -67,13 +67,13 @@ impl Bridge {
 }
 
 /// A running switch. Dropping it stops every port.
-pub struct RunningSwitch {
+pub(crate) struct RunningSwitch {
     tasks: JoinSet<()>,
 }
 
 impl RunningSwitch {
     /// Binds every connected port and starts forwarding.
-    pub async fn start(host: IpAddr, nios: &[Option<Nio>]) -> std::io::Result<RunningSwitch> {
+    pub(crate) async fn start(host: IpAddr, nios: &[Option<Nio>]) -> std::io::Result<RunningSwitch> {
         let lab = network_thread::handle();
         let nios = nios.to_vec();
         let ports = lab.spawn(bind_ports(host, nios)).await.map_err(std::io::Error::other)??;
@@ -97,7 +97,7 @@ impl RunningSwitch {
     }
 
     /// Stops every port and waits until their sockets are closed.
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         self.tasks.abort_all();
         while self.tasks.join_next().await.is_some() {}
     }

@@ -30,22 +30,22 @@
 //! project are serialized by its own lock and always write the latest state.
 
 mod captures;
-pub mod console_line;
-pub mod ethernet_switch;
+pub(crate) mod console_line;
+pub(crate) mod ethernet_switch;
 mod lifecycle;
-pub mod links;
+pub(crate) mod links;
 mod macs;
-pub mod network_thread;
+pub(crate) mod network_thread;
 mod pcs;
-pub mod ports;
+pub(crate) mod ports;
 mod projects;
-pub mod store;
-pub mod switches;
+pub(crate) mod store;
+pub(crate) mod switches;
 #[cfg(test)]
 mod tests;
-pub mod tunnel;
+pub(crate) mod tunnel;
 mod validate;
-pub mod vpc;
+pub(crate) mod vpc;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -89,7 +89,7 @@ pub enum LabError {
     Storage(#[from] StoreError),
 }
 
-pub type Result<T, E = LabError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = LabError> = std::result::Result<T, E>;
 
 impl From<PortError> for LabError {
     fn from(e: PortError) -> Self {

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use tokio::runtime::{Builder, Handle};
 
 /// The runtime's handle, started on first use; it runs until the process ends.
-pub fn handle() -> &'static Handle {
+pub(crate) fn handle() -> &'static Handle {
     static HANDLE: OnceLock<Handle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         let runtime = Builder::new_current_thread()

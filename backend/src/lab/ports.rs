@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::ops::RangeInclusive;
 
 /// Asks whether a port can be bound right now.
-pub type Probe = Box<dyn Fn(u16) -> bool + Send + Sync>;
+pub(crate) type Probe = Box<dyn Fn(u16) -> bool + Send + Sync>;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PortError {
@@ -18,19 +18,19 @@ pub enum PortError {
     InUse(u16),
 }
 
-pub struct PortAllocator {
+pub(crate) struct PortAllocator {
     range: RangeInclusive<u16>,
     taken: BTreeSet<u16>,
     probe: Probe,
 }
 
 impl PortAllocator {
-    pub fn new(range: RangeInclusive<u16>, probe: Probe) -> Self {
+    pub(crate) fn new(range: RangeInclusive<u16>, probe: Probe) -> Self {
         PortAllocator { range, taken: BTreeSet::new(), probe }
     }
 
     /// The lowest port of the range that is neither booked nor bound elsewhere.
-    pub fn allocate(&mut self) -> Result<u16, PortError> {
+    pub(crate) fn allocate(&mut self) -> Result<u16, PortError> {
         let port = self
             .range
             .clone()
@@ -41,12 +41,12 @@ impl PortAllocator {
     }
 
     /// The ports this allocator gives out.
-    pub fn range(&self) -> &RangeInclusive<u16> {
+    pub(crate) fn range(&self) -> &RangeInclusive<u16> {
         &self.range
     }
 
     /// Books a port the user chose. It may lie outside the range.
-    pub fn reserve(&mut self, port: u16) -> Result<(), PortError> {
+    pub(crate) fn reserve(&mut self, port: u16) -> Result<(), PortError> {
         if self.taken.contains(&port) || !(self.probe)(port) {
             return Err(PortError::InUse(port));
         }
@@ -56,26 +56,22 @@ impl PortAllocator {
 
     /// Books a port known to belong to us (a saved project being loaded),
     /// without probing: our own earlier run may still hold it a moment.
-    pub fn reserve_unchecked(&mut self, port: u16) -> bool {
+    pub(crate) fn reserve_unchecked(&mut self, port: u16) -> bool {
         self.taken.insert(port)
     }
 
-    pub fn release(&mut self, port: u16) {
+    pub(crate) fn release(&mut self, port: u16) {
         self.taken.remove(&port);
-    }
-
-    pub fn is_taken(&self, port: u16) -> bool {
-        self.taken.contains(&port)
     }
 }
 
 /// A probe that tries to bind a TCP listener on `host:port`.
-pub fn tcp_probe(host: std::net::IpAddr) -> Probe {
+pub(crate) fn tcp_probe(host: std::net::IpAddr) -> Probe {
     Box::new(move |port| std::net::TcpListener::bind((host, port)).is_ok())
 }
 
 /// A probe that tries to bind a UDP socket on `host:port`.
-pub fn udp_probe(host: std::net::IpAddr) -> Probe {
+pub(crate) fn udp_probe(host: std::net::IpAddr) -> Probe {
     Box::new(move |port| std::net::UdpSocket::bind((host, port)).is_ok())
 }
 
@@ -112,7 +108,7 @@ mod tests {
         assert_eq!(ports.reserve(2003), Err(PortError::InUse(2003)));
         assert_eq!(ports.reserve(2005), Err(PortError::InUse(2005)));
         assert_eq!(ports.allocate(), Ok(2000));
-        assert!(ports.is_taken(2003));
+        assert!(ports.taken.contains(&2003));
     }
 
     #[test]

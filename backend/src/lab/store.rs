@@ -18,7 +18,7 @@ const FORMAT: u32 = 1;
 /// What is saved of a project.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ProjectFile {
+pub(crate) struct ProjectFile {
     pub format: u32,
     pub project_id: Uuid,
     pub name: String,
@@ -33,7 +33,7 @@ pub struct ProjectFile {
 /// What is saved of a switch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SwitchRecord {
+pub(crate) struct SwitchRecord {
     pub vm_id: Uuid,
     pub name: String,
     /// One entry per port: its tunnel, if connected.
@@ -44,7 +44,7 @@ pub struct SwitchRecord {
 /// What is saved of a VM.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct VmRecord {
+pub(crate) struct VmRecord {
     pub vm_id: Uuid,
     /// Kept so peers' ARP caches stay right across restarts.
     #[serde(default)]
@@ -58,7 +58,13 @@ pub struct VmRecord {
 }
 
 impl ProjectFile {
-    pub fn new(project_id: Uuid, name: String, temporary: bool, closed: bool, vms: Vec<VmRecord>) -> Self {
+    pub(crate) fn new(
+        project_id: Uuid,
+        name: String,
+        temporary: bool,
+        closed: bool,
+        vms: Vec<VmRecord>,
+    ) -> Self {
         ProjectFile { format: FORMAT, project_id, name, temporary, closed, vms, switches: vec![] }
     }
 }
@@ -82,35 +88,35 @@ const DISK_CONCURRENCY: usize = 2;
 
 /// The projects directory under the data directory.
 #[derive(Debug, Clone)]
-pub struct Store {
+pub(crate) struct Store {
     root: PathBuf,
     turns: Arc<tokio::sync::Semaphore>,
 }
 
 impl Store {
-    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+    pub(crate) fn open(data_dir: &Path) -> Result<Self, StoreError> {
         let root = data_dir.join("projects");
         std::fs::create_dir_all(&root).map_err(|source| StoreError::Io { path: root.clone(), source })?;
         Ok(Store { root, turns: Arc::new(tokio::sync::Semaphore::new(DISK_CONCURRENCY)) })
     }
 
     /// Runs `f` off the runtime's threads, at most `DISK_CONCURRENCY` at a time.
-    pub async fn run<T: Send + 'static>(&self, f: impl FnOnce(&Store) -> T + Send + 'static) -> T {
+    pub(crate) async fn run<T: Send + 'static>(&self, f: impl FnOnce(&Store) -> T + Send + 'static) -> T {
         let _turn = self.turns.acquire().await.expect("the semaphore is never closed");
         let store = self.clone();
         tokio::task::spawn_blocking(move || f(&store)).await.expect("disk work does not panic")
     }
 
     /// The directory every project's directory is in.
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
-    pub fn project_dir(&self, id: Uuid) -> PathBuf {
+    pub(crate) fn project_dir(&self, id: Uuid) -> PathBuf {
         self.root.join(id.to_string())
     }
 
-    pub fn save(&self, file: &ProjectFile) -> Result<(), StoreError> {
+    pub(crate) fn save(&self, file: &ProjectFile) -> Result<(), StoreError> {
         let dir = self.project_dir(file.project_id);
         let io = |source| StoreError::Io { path: dir.clone(), source };
         std::fs::create_dir_all(&dir).map_err(io)?;
@@ -119,7 +125,7 @@ impl Store {
     }
 
     /// The saved project with this id, if there is one.
-    pub fn load(&self, id: Uuid) -> Result<Option<ProjectFile>, StoreError> {
+    pub(crate) fn load(&self, id: Uuid) -> Result<Option<ProjectFile>, StoreError> {
         let path = self.project_dir(id).join(PROJECT_FILE);
         match std::fs::read(&path) {
             Ok(bytes) => parse(&path, &bytes).map(Some),
@@ -129,7 +135,7 @@ impl Store {
     }
 
     /// Every saved project, each parsed on its own so one bad file costs only itself.
-    pub fn load_all(&self) -> Vec<Result<ProjectFile, StoreError>> {
+    pub(crate) fn load_all(&self) -> Vec<Result<ProjectFile, StoreError>> {
         let entries = match std::fs::read_dir(&self.root) {
             Ok(entries) => entries,
             Err(source) => return vec![Err(StoreError::Io { path: self.root.clone(), source })],
@@ -147,7 +153,7 @@ impl Store {
             .collect()
     }
 
-    pub fn remove(&self, id: Uuid) -> Result<(), StoreError> {
+    pub(crate) fn remove(&self, id: Uuid) -> Result<(), StoreError> {
         let dir = self.project_dir(id);
         match std::fs::remove_dir_all(&dir) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -168,7 +174,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<ProjectFile, StoreError> {
 }
 
 /// Temporary file, fsync, rename, fsync of the directory.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     // Unique per write, so concurrent writers never share a temporary file.

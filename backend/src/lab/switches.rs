@@ -11,10 +11,10 @@ use super::lifecycle::{find, find_mut, Node};
 use super::validate::{check_nio, valid_name};
 use super::{Lab, LabError, ProjectState, Result, State};
 
-pub const NODE_TYPE: &str = "ethernet_switch";
+pub(crate) const NODE_TYPE: &str = "ethernet_switch";
 const MAX_PORTS: u32 = 64;
 
-pub struct SwitchEntry {
+pub(crate) struct SwitchEntry {
     pub id: Uuid,
     pub name: String,
     pub ports: Vec<Option<Nio>>,
@@ -22,7 +22,7 @@ pub struct SwitchEntry {
 }
 
 impl SwitchEntry {
-    pub fn json(&self, project_id: Uuid) -> Switch {
+    pub(crate) fn json(&self, project_id: Uuid) -> Switch {
         Switch {
             vm_id: self.id,
             project_id,
@@ -36,7 +36,7 @@ impl SwitchEntry {
         }
     }
 
-    pub fn record(&self, closed: bool) -> SwitchRecord {
+    pub(crate) fn record(&self, closed: bool) -> SwitchRecord {
         SwitchRecord {
             vm_id: self.id,
             name: self.name.clone(),
@@ -45,7 +45,7 @@ impl SwitchEntry {
         }
     }
 
-    pub fn from_record(record: SwitchRecord) -> Self {
+    pub(crate) fn from_record(record: SwitchRecord) -> Self {
         SwitchEntry { id: record.vm_id, name: record.name, ports: record.ports, running: None }
     }
 }

@@ -34,7 +34,7 @@ use tokio::sync::Notify;
 
 /// Takes the datagram just sent to an endpoint, on the sender's stack.
 /// False when it cannot now (its owner is busy): the owner's task is woken.
-pub type Deliver = Box<dyn Fn() -> bool + Send + Sync>;
+pub(crate) type Deliver = Box<dyn Fn() -> bool + Send + Sync>;
 
 /// How deep deliveries may nest (a PC's reply to a PC behind a switch is
 /// three); deeper, the receiver's task is woken instead.
@@ -60,7 +60,7 @@ thread_local! {
 }
 
 /// Runs `f` with a 64 KB receive buffer of this thread's.
-pub fn with_buffer<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+pub(crate) fn with_buffer<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
     let mut buffer = BUFFERS.with_borrow_mut(Vec::pop).unwrap_or_else(|| vec![0; 65536].into_boxed_slice());
     let result = f(&mut buffer);
     BUFFERS.with_borrow_mut(|all| all.push(buffer));
@@ -69,14 +69,14 @@ pub fn with_buffer<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
 
 /// Why a task woke for its endpoint, which decides how to read it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Wake {
+pub(crate) enum Wake {
     /// The reactor saw the socket readable.
     Reactor,
     /// Another endpoint of this server has just sent to it.
     HandOver,
 }
 
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     socket: UdpSocket,
     addr: SocketAddr,
     /// Where frames go: `rhost:rport`, or nowhere when it does not resolve.
@@ -92,7 +92,7 @@ impl Endpoint {
     /// lookup. Call it on the lab's thread: the socket belongs to the
     /// reactor of the runtime it is made on, and senders find it in the
     /// thread's registry.
-    pub async fn bind(host: IpAddr, lport: u16, peer: Option<SocketAddr>) -> io::Result<Endpoint> {
+    pub(crate) async fn bind(host: IpAddr, lport: u16, peer: Option<SocketAddr>) -> io::Result<Endpoint> {
         let socket = UdpSocket::bind((host, lport)).await?;
         setsockopt(&socket, sockopt::ReceiveTimestampns, &true)?;
         let addr = socket.local_addr()?;
@@ -112,12 +112,12 @@ impl Endpoint {
     /// Lets senders of this thread deliver to this endpoint themselves; the
     /// first handler set stays. `deliver` must not block: it runs inside
     /// someone else's send.
-    pub fn deliver_with(&self, deliver: Deliver) {
+    pub(crate) fn deliver_with(&self, deliver: Deliver) {
         let _ = self.inbox.deliver.set(deliver);
     }
 
     /// Waits until a datagram may be waiting.
-    pub async fn wake(&self) -> Wake {
+    pub(crate) async fn wake(&self) -> Wake {
         tokio::select! {
             biased;
             () = self.inbox.handed.notified() => Wake::HandOver,
@@ -127,7 +127,7 @@ impl Endpoint {
 
     /// Takes one waiting datagram into `buffer`: its length and when it
     /// was taken. `WouldBlock` when none is waiting.
-    pub fn receive(&self, buffer: &mut [u8], wake: Wake) -> io::Result<(usize, Instant)> {
+    pub(crate) fn receive(&self, buffer: &mut [u8], wake: Wake) -> io::Result<(usize, Instant)> {
         self.take(buffer, wake, false)
     }
 
@@ -135,7 +135,7 @@ impl Endpoint {
     /// PC timing its probes. The stamp is dearer to read (measured: 6.8
     /// against 4.5 µs for the first receive after 10 ms idle), so a PC
     /// that only answers does without.
-    pub fn receive_stamped(&self, buffer: &mut [u8], wake: Wake) -> io::Result<(usize, Instant)> {
+    pub(crate) fn receive_stamped(&self, buffer: &mut [u8], wake: Wake) -> io::Result<(usize, Instant)> {
         self.take(buffer, wake, true)
     }
 
@@ -160,7 +160,7 @@ impl Endpoint {
     /// is dropped, as a busy link would. Straight to the socket, as nothing
     /// ever waits for it to be writable (tokio's `try_send_to` refuses until
     /// the reactor has seen the socket once).
-    pub fn send(&self, frame: &[u8]) {
+    pub(crate) fn send(&self, frame: &[u8]) {
         let Some(peer) = self.peer else { return };
         let fd = self.socket.as_raw_fd();
         let send = || match self.connected {
@@ -223,7 +223,7 @@ fn recv_stamped(fd: i32, buffer: &mut [u8]) -> io::Result<(usize, Instant)> {
 
 /// How far a converted stamp may be off: half the widest clock reading
 /// `clock_pair` accepts.
-pub const STAMP_SLACK: Duration = Duration::from_micros(2);
+pub(crate) const STAMP_SLACK: Duration = Duration::from_micros(2);
 
 /// The monotonic clock and the wall clock read at one moment, as the
 /// kernel stamps arrivals by the wall clock. The monotonic clock is read
@@ -260,7 +260,7 @@ fn recvmsg_once(fd: i32, buffer: &mut [u8]) -> nix::Result<(usize, Option<System
 }
 
 /// Where a NIO's frames go: `rhost:rport`, its first IPv4 address.
-pub async fn resolve(rhost: &str, rport: u16) -> io::Result<SocketAddr> {
+pub(crate) async fn resolve(rhost: &str, rport: u16) -> io::Result<SocketAddr> {
     tokio::net::lookup_host((rhost, rport))
         .await?
         .find(SocketAddr::is_ipv4)

@@ -16,9 +16,9 @@
 
 mod builtins;
 mod lab;
-pub mod oscquery;
+pub(crate) mod oscquery;
 mod patch;
-pub mod values;
+pub(crate) mod values;
 
 #[cfg(test)]
 mod tests;
@@ -30,20 +30,20 @@ use crate::osc::codec::{Arg, Message};
 use crate::osc::pattern;
 use values::{type_tag, value_args};
 
-pub const QUERIES: [&str; 3] = ["documentation", "type-signature", "current-value"];
+pub(crate) const QUERIES: [&str; 3] = ["documentation", "type-signature", "current-value"];
 
 /// Methods that only answer, and so may be reached by a glob.
 const READ_ONLY_METHODS: [&str; 6] =
     ["get-inlets", "get-outlets", "persistent-states", "get-coactivators", "get-effects", "transform-types"];
 
 /// Most addresses one pattern may expand to; more is an error reply.
-pub const MAX_GLOB_MATCHES: usize = 4096;
+pub(crate) const MAX_GLOB_MATCHES: usize = 4096;
 /// Most bytes of replies one pattern may produce; the rest is cut with an error reply.
-pub const MAX_GLOB_REPLY_BYTES: usize = 1 << 20;
+pub(crate) const MAX_GLOB_REPLY_BYTES: usize = 1 << 20;
 
 /// What happened, besides the replies: the server may have to act.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum After {
+pub(crate) enum After {
     #[default]
     Nothing,
     Quit,
@@ -65,7 +65,7 @@ fn code(addr: &str, n: usize, mut args: Vec<Arg>) -> Message {
 /// An error reply: `-1` and a readable message, at the input's address,
 /// cut to its first [`pattern::MAX_ADDRESS`] bytes: an error about a huge
 /// address must not be a huge reply (to a sender UDP cannot verify).
-pub fn error(addr: &str, message: impl ToString) -> Message {
+pub(crate) fn error(addr: &str, message: impl ToString) -> Message {
     let cut =
         (0..=addr.len().min(pattern::MAX_ADDRESS)).rev().find(|&i| addr.is_char_boundary(i)).unwrap_or(0);
     Message::new(&addr[..cut], vec![Arg::Int(-1), Arg::Str(message.to_string())])
@@ -93,7 +93,7 @@ enum Node {
 }
 
 /// The tree over one model, for the length of one request.
-pub struct Namespace<'a> {
+pub(crate) struct Namespace<'a> {
     pub model: &'a Model,
     /// What the sender may do: a viewer's set-values and methods are refused.
     pub role: Role,
@@ -104,7 +104,7 @@ impl Namespace<'_> {
     /// address's `current-value`, or a set-value on it), without the
     /// general path's future; `None` for everything else. The same answer
     /// [`Namespace::handle`] gives, which tries this first too.
-    pub fn handle_at_once(&self, msg: &Message) -> Option<Message> {
+    pub(crate) fn handle_at_once(&self, msg: &Message) -> Option<Message> {
         let addr = msg.addr.as_str();
         if addr.len() > pattern::MAX_ADDRESS || addr.ends_with('/') || self.role == Role::Viewer {
             return None;
@@ -114,7 +114,7 @@ impl Namespace<'_> {
     }
 
     /// Every reply to one message, and what the server must do after sending them.
-    pub async fn handle(&self, msg: &Message) -> (Vec<Message>, After) {
+    pub(crate) async fn handle(&self, msg: &Message) -> (Vec<Message>, After) {
         let addr = msg.addr.as_str();
         if addr.len() > pattern::MAX_ADDRESS {
             let message = format!("Address longer than {} bytes", pattern::MAX_ADDRESS);
@@ -318,7 +318,7 @@ impl Namespace<'_> {
     }
 
     /// Every explicit address, for glob expansion.
-    pub fn all_addresses(&self) -> Vec<String> {
+    pub(crate) fn all_addresses(&self) -> Vec<String> {
         let mut out = builtins::addresses();
         self.patch_addresses(&mut out);
         self.lab_addresses(&mut out);
@@ -333,7 +333,7 @@ fn is_read_only_method(addr: &str) -> bool {
 
 /// Whether a message to `addr` may have to wait (on the lab or on files)
 /// rather than answer at once. Patterns never wait: they run no methods.
-pub fn may_wait(addr: &str) -> bool {
+pub(crate) fn may_wait(addr: &str) -> bool {
     !pattern::is_pattern(addr) && (addr.starts_with("/lab/") || addr == "/load-osx" || addr == "/save-patch")
 }
 

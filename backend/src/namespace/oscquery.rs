@@ -20,12 +20,12 @@ use crate::osc::codec::Arg;
 
 /// Deepest level of a tree served in one answer (the engine's patches nest
 /// deeper only by hand; the lab is 6 deep).
-pub const MAX_DEPTH: usize = 32;
+pub(crate) const MAX_DEPTH: usize = 32;
 /// Most nodes in one answer: a larger tree is refused with a pointer to its subtrees.
-pub const MAX_NODES: usize = 50_000;
+pub(crate) const MAX_NODES: usize = 50_000;
 
 /// The attributes a node may be asked for one at a time (`/path?VALUE`).
-pub const ATTRIBUTES: [&str; 6] = ["FULL_PATH", "CONTENTS", "TYPE", "VALUE", "ACCESS", "DESCRIPTION"];
+pub(crate) const ATTRIBUTES: [&str; 6] = ["FULL_PATH", "CONTENTS", "TYPE", "VALUE", "ACCESS", "DESCRIPTION"];
 
 /// ACCESS values of the proposal.
 const NO_VALUE: u8 = 0;
@@ -35,7 +35,7 @@ const READ_WRITE: u8 = 3;
 
 /// Why a tree could not be given.
 #[derive(Debug, PartialEq, Eq)]
-pub enum TreeError {
+pub(crate) enum TreeError {
     /// No node at that path.
     NotFound,
     /// More than [`MAX_NODES`] nodes under it.
@@ -44,7 +44,7 @@ pub enum TreeError {
 
 impl Namespace<'_> {
     /// The OSCQuery node at `path` with everything under it.
-    pub fn oscquery_tree(&self, path: &str) -> Result<Json, TreeError> {
+    pub(crate) fn oscquery_tree(&self, path: &str) -> Result<Json, TreeError> {
         let path = normalize(path);
         let mut budget = MAX_NODES;
         self.oscquery_node(&path, 0, &mut budget)?.ok_or(TreeError::NotFound)
@@ -52,7 +52,7 @@ impl Namespace<'_> {
 
     /// The value at `path` as OSC arguments, for OSCQuery's LISTEN; `None`
     /// when nothing readable is there.
-    pub fn oscquery_value(&self, path: &str) -> Option<Vec<Arg>> {
+    pub(crate) fn oscquery_value(&self, path: &str) -> Option<Vec<Arg>> {
         match self.node(path)? {
             Node::State { value, .. } => Some(value_args(&value)),
             Node::Reading { arg, .. } => Some(vec![arg]),

@@ -4,7 +4,7 @@ use crate::engine::{Value, ValueType};
 use crate::osc::codec::Arg;
 
 /// A value as OSC arguments.
-pub fn value_args(v: &Value) -> Vec<Arg> {
+pub(crate) fn value_args(v: &Value) -> Vec<Arg> {
     match v {
         Value::Nil => vec![Arg::Nil],
         Value::Bang => vec![Arg::Impulse],
@@ -28,7 +28,7 @@ fn seconds_to_ntp(t: f64) -> u64 {
 }
 
 /// OSC arguments as a value: none is a bang, one is itself, more are a list.
-pub fn args_value(args: &[Arg]) -> Value {
+pub(crate) fn args_value(args: &[Arg]) -> Value {
     fn one(a: &Arg) -> Value {
         match a {
             Arg::Int(i) => Value::Integer(*i as i64),

@@ -16,10 +16,10 @@ use std::os::fd::AsRawFd;
 use nix::sys::socket::{recvmmsg, sendmmsg, MsgFlags, MultiHeaders, SockaddrStorage};
 
 /// Datagrams per system call.
-pub const BATCH: usize = 32;
+pub(crate) const BATCH: usize = 32;
 const SIZE: usize = 65536;
 
-pub struct Batch {
+pub(crate) struct Batch {
     bufs: Vec<Vec<u8>>,
     rx: MultiHeaders<SockaddrStorage>,
     tx: MultiHeaders<SockaddrStorage>,
@@ -49,16 +49,8 @@ fn to_std(a: &SockaddrStorage) -> Option<SocketAddr> {
 }
 
 impl Batch {
-    /// Waits (up to the socket's read timeout) for one datagram.
-    pub fn wait_for_one(&mut self, socket: &UdpSocket) -> std::io::Result<usize> {
-        self.got.clear();
-        let (n, addr) = socket.recv_from(&mut self.bufs[0])?;
-        self.got.push((n, addr));
-        Ok(1)
-    }
-
     /// Takes the datagrams already waiting, without waiting: 0 when none.
-    pub fn take_waiting(&mut self, socket: &UdpSocket) -> std::io::Result<usize> {
+    pub(crate) fn take_waiting(&mut self, socket: &UdpSocket) -> std::io::Result<usize> {
         self.got.clear();
         let mut slices: Vec<[IoSliceMut; 1]> = self.bufs.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
         let results =
@@ -76,17 +68,17 @@ impl Batch {
     }
 
     /// Datagram `i` of the last receive.
-    pub fn datagram(&self, i: usize) -> (&[u8], SocketAddr) {
+    pub(crate) fn datagram(&self, i: usize) -> (&[u8], SocketAddr) {
         let (n, addr) = self.got[i];
         (&self.bufs[i][..n], addr)
     }
 
-    pub fn queue(&mut self, bytes: Vec<u8>, to: SocketAddr) {
+    pub(crate) fn queue(&mut self, bytes: Vec<u8>, to: SocketAddr) {
         self.out.push((bytes, to));
     }
 
     /// Sends the queued replies, [`BATCH`] per system call.
-    pub fn flush(&mut self, socket: &UdpSocket) {
+    pub(crate) fn flush(&mut self, socket: &UdpSocket) {
         for chunk in self.out.chunks(BATCH) {
             let slices: Vec<[IoSlice; 1]> = chunk.iter().map(|(b, _)| [IoSlice::new(b)]).collect();
             let addrs: Vec<Option<SockaddrStorage>> =

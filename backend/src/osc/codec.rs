@@ -22,29 +22,48 @@ pub const MAX_BUNDLE_DEPTH: usize = 8;
 pub const MAX_STRING: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq)]
+/// One OSC argument; each variant names its type tag.
 pub enum Arg {
+    /// `i`: 32-bit integer.
     Int(i32),
+    /// `f`: 32-bit float.
     Float(f32),
+    /// `s`: string.
     Str(String),
+    /// `b`: blob of bytes.
     Blob(Vec<u8>),
     /// NTP format: seconds since 1900 in the high half, fraction in the low.
     Time(u64),
+    /// `h`: 64-bit integer.
     Long(i64),
+    /// `d`: 64-bit float.
     Double(f64),
+    /// `S`: symbol (a string by another tag).
     Symbol(String),
+    /// `c`: one character.
     Char(char),
+    /// `r`: RGBA colour.
     Color(u32),
+    /// `m`: MIDI message (port, status, data 1, data 2).
     Midi([u8; 4]),
+    /// `T`: true, no data.
     True,
+    /// `F`: false, no data.
     False,
+    /// `N`: nil, no data.
     Nil,
+    /// `I`: impulse (bang), no data.
     Impulse,
+    /// `[` ... `]`: an array of arguments.
     Array(Vec<Arg>),
+    /// `C`: complex number, real and imaginary (an OSW extension).
     Complex(f32, f32),
+    /// `v`: a vector of samples (an OSW extension).
     Samples(Vec<f32>),
 }
 
 impl Arg {
+    /// The type tag of this argument (`[` for an array).
     pub fn tag(&self) -> char {
         match self {
             Arg::Int(_) => 'i',
@@ -68,6 +87,7 @@ impl Arg {
         }
     }
 
+    /// The text of a string or symbol.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Arg::Str(s) | Arg::Symbol(s) => Some(s),
@@ -75,6 +95,7 @@ impl Arg {
         }
     }
 
+    /// An integer, or a float with no fraction, as `i64`.
     pub fn as_i64(&self) -> Option<i64> {
         match *self {
             Arg::Int(i) => Some(i as i64),
@@ -87,21 +108,33 @@ impl Arg {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// An OSC message: an address (or pattern) and its arguments.
 pub struct Message {
+    /// Address or address pattern, starting with `/`.
     pub addr: String,
+    /// Its arguments, in order.
     pub args: Vec<Arg>,
 }
 
 impl Message {
+    /// A message to `addr` with `args`.
     pub fn new(addr: impl Into<String>, args: Vec<Arg>) -> Message {
         Message { addr: addr.into(), args }
     }
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// What one datagram or frame carries.
 pub enum Packet {
+    /// A single message.
     Message(Message),
-    Bundle { time: u64, content: Vec<Packet> },
+    /// A bundle: packets to run at the NTP time tag `time` (1 means now), in order.
+    Bundle {
+        /// When to run: NTP seconds since 1900 in the high half, fraction in the low.
+        time: u64,
+        /// The packets inside, messages and bundles.
+        content: Vec<Packet>,
+    },
 }
 
 /// Why a packet was refused; `addr` is set when it could be read, so the
@@ -109,7 +142,9 @@ pub enum Packet {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{reason}")]
 pub struct DecodeError {
+    /// The address, when the packet got that far.
     pub addr: Option<String>,
+    /// What is wrong, for the log and the reply.
     pub reason: String,
 }
 
@@ -484,6 +519,7 @@ fn push_data(out: &mut Vec<u8>, args: &[Arg]) {
     }
 }
 
+/// One message as bytes (rosc's encoder where it can: it lacks `v`, `C` and non-`/` addresses).
 pub fn encode_message(m: &Message) -> Vec<u8> {
     if m.addr.starts_with('/') {
         if let Some(args) = m.args.iter().map(to_rosc).collect::<Option<Vec<_>>>() {
@@ -502,6 +538,7 @@ pub fn encode_message(m: &Message) -> Vec<u8> {
     out
 }
 
+/// A packet as bytes, bundles nested.
 pub fn encode(p: &Packet) -> Vec<u8> {
     match p {
         Packet::Message(m) => encode_message(m),

@@ -75,7 +75,7 @@ fn timer() -> &'static Sender<(Instant, oneshot::Sender<()>)> {
 
 /// Completes at `at`, to within the kernel's timer slack. Dropping it
 /// early is fine: the thread forgets it when it would fire, or sooner.
-pub async fn sleep_until(at: Instant) {
+pub(crate) async fn sleep_until(at: Instant) {
     let (wake, woken) = oneshot::channel();
     if timer().send((at, wake)).is_err() {
         return tokio::time::sleep_until(at.into()).await; // the thread is gone: tokio's timer

@@ -10,7 +10,7 @@ use super::codec::{self, Arg, Message};
 use crate::app::App;
 
 /// Every few seconds: `/patchbay/announce "Patchbay x.y" port uptime activations-per-second`.
-pub async fn announce(app: Arc<App>, port: u16, target: SocketAddr) {
+pub(crate) async fn announce(app: Arc<App>, port: u16, target: SocketAddr) {
     let stop = app.shutdown.clone();
     let socket = match tokio::net::UdpSocket::bind((if target.is_ipv4() { "0.0.0.0" } else { "::" }, 0)).await
     {

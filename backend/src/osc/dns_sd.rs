@@ -11,19 +11,23 @@ use std::net::IpAddr;
 
 use mdns_sd::{IfKind, ServiceDaemon, ServiceInfo};
 
-pub const SERVICE_TYPE: &str = "_osc._udp.local.";
+pub(crate) const SERVICE_TYPE: &str = "_osc._udp.local.";
 /// OSCQuery's service type.
-pub const OSCQUERY_SERVICE_TYPE: &str = "_oscjson._tcp.local.";
+pub(crate) const OSCQUERY_SERVICE_TYPE: &str = "_oscjson._tcp.local.";
 
 /// The announcement; dropping it withdraws the services.
-pub struct Announcement {
+pub(crate) struct Announcement {
     daemon: ServiceDaemon,
     fullnames: Vec<String>,
 }
 
 /// Announces the OSC service on `port`, and OSCQuery on `oscquery_port`,
 /// reachable at `host`.
-pub fn announce(host: IpAddr, port: u16, oscquery_port: Option<u16>) -> Result<Announcement, mdns_sd::Error> {
+pub(crate) fn announce(
+    host: IpAddr,
+    port: u16,
+    oscquery_port: Option<u16>,
+) -> Result<Announcement, mdns_sd::Error> {
     let daemon = ServiceDaemon::new()?;
     if !host.is_unspecified() {
         daemon.disable_interface(IfKind::All)?;

@@ -12,20 +12,20 @@
 //!
 //! What messages mean is [`crate::namespace`]'s business.
 
-pub mod batch;
+pub(crate) mod batch;
 pub mod codec;
-pub mod deadline;
-pub mod discovery;
-pub mod dns_sd;
+pub(crate) mod deadline;
+pub(crate) mod discovery;
+pub(crate) mod dns_sd;
 pub mod pattern;
-pub mod schedule;
-pub mod session;
+pub(crate) mod schedule;
+pub(crate) mod session;
 pub mod size_prefix;
 pub mod slip;
 pub mod split;
-pub mod tcp;
+pub(crate) mod tcp;
 pub mod time;
-pub mod udp;
+pub(crate) mod udp;
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -68,6 +68,7 @@ pub struct OscConfig {
 pub struct Sockets {
     udp: UdpSocket,
     tcp: tokio::net::TcpListener,
+    /// The port both are bound to.
     pub port: u16,
 }
 
@@ -88,6 +89,7 @@ pub async fn bind(host: IpAddr, port: u16) -> std::io::Result<Sockets> {
 
 /// The running OSC service; dropping it withdraws the DNS-SD announcement.
 pub struct Osc {
+    /// The port it serves, UDP and TCP.
     pub port: u16,
     _dns_sd: Option<dns_sd::Announcement>,
 }

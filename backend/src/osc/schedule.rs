@@ -8,11 +8,11 @@ use std::time::Instant;
 use super::codec::Packet;
 
 /// Future bundles one sender may have waiting.
-pub const MAX_BUNDLES_PER_PEER: usize = 1024;
+pub(crate) const MAX_BUNDLES_PER_PEER: usize = 1024;
 /// Bytes of future bundles one sender may have waiting.
-pub const MAX_BUNDLE_BYTES_PER_PEER: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_BUNDLE_BYTES_PER_PEER: usize = 4 * 1024 * 1024;
 /// Bytes of future bundles all senders together may have waiting.
-pub const MAX_BUNDLE_BYTES: usize = 32 * 1024 * 1024;
+pub(crate) const MAX_BUNDLE_BYTES: usize = 32 * 1024 * 1024;
 
 /// A bundle waiting for its time.
 struct Due {
@@ -43,7 +43,7 @@ impl Ord for Due {
 }
 
 #[derive(Default)]
-pub struct Schedule {
+pub(crate) struct Schedule {
     heap: BinaryHeap<Due>,
     seq: u64,
     /// Bundles and bytes waiting, per sender.
@@ -53,7 +53,7 @@ pub struct Schedule {
 
 impl Schedule {
     /// Queues `content` to run at `at`; `size` is the bytes it arrived in.
-    pub fn add(
+    pub(crate) fn add(
         &mut self,
         at: Instant,
         peer: SocketAddr,
@@ -80,12 +80,12 @@ impl Schedule {
     }
 
     /// When the earliest bundle is due.
-    pub fn next_at(&self) -> Option<Instant> {
+    pub(crate) fn next_at(&self) -> Option<Instant> {
         self.heap.peek().map(|d| d.at)
     }
 
     /// The earliest bundle if it is due by `now`: its sender, content and size.
-    pub fn pop_due(&mut self, now: Instant) -> Option<(SocketAddr, Vec<Packet>, usize)> {
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(SocketAddr, Vec<Packet>, usize)> {
         if self.heap.peek()?.at > now {
             return None;
         }
@@ -102,7 +102,7 @@ impl Schedule {
     }
 
     /// Bytes waiting, all senders together.
-    pub fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         self.bytes
     }
 }

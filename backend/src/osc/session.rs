@@ -18,7 +18,7 @@ use crate::app::App;
 use crate::limit_log::limit_hit;
 use crate::namespace;
 
-pub struct Session {
+pub(crate) struct Session {
     app: Arc<App>,
     peer: SocketAddr,
     role: Role,
@@ -29,7 +29,7 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(app: Arc<App>, peer: SocketAddr, role: Role, transport: &'static str) -> Session {
+    pub(crate) fn new(app: Arc<App>, peer: SocketAddr, role: Role, transport: &'static str) -> Session {
         Session {
             app,
             peer,
@@ -41,12 +41,12 @@ impl Session {
     }
 
     /// When the earliest waiting bundle is due.
-    pub fn next_due(&self) -> Option<Instant> {
+    pub(crate) fn next_due(&self) -> Option<Instant> {
         self.schedule.next_at()
     }
 
     /// Runs the bundles that are due, in time and then arrival order.
-    pub async fn run_due(&mut self) -> Vec<Message> {
+    pub(crate) async fn run_due(&mut self) -> Vec<Message> {
         let mut replies = vec![];
         while let Some((_, content, size)) = self.schedule.pop_due(Instant::now()) {
             for p in content {
@@ -58,7 +58,7 @@ impl Session {
 
     /// Bytes held for this client: waiting bundles and unfinished fragments
     /// (after dropping fragments too old to finish).
-    pub fn held(&mut self) -> usize {
+    pub(crate) fn held(&mut self) -> usize {
         self.reassembly.expire(Instant::now());
         self.schedule.bytes() + self.reassembly.held()
     }
@@ -66,7 +66,7 @@ impl Session {
     /// Runs a packet that arrived in `size` bytes: bundles due now in
     /// order, future ones into the schedule, `#split` fragments into the
     /// reassembly.
-    pub async fn run(&mut self, p: Packet, size: usize) -> Vec<Message> {
+    pub(crate) async fn run(&mut self, p: Packet, size: usize) -> Vec<Message> {
         let (peer, transport) = (self.peer, self.transport);
         let mut stack = vec![p];
         let mut replies = vec![];
@@ -123,7 +123,7 @@ impl Session {
 
 /// What all sessions of one transport share: how many are open and the
 /// bytes they hold, each under its limit.
-pub struct Sessions {
+pub(crate) struct Sessions {
     open: AtomicUsize,
     held: AtomicUsize,
     max_open: usize,
@@ -131,35 +131,35 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    pub fn new(max_open: usize, max_held: usize) -> Sessions {
+    pub(crate) fn new(max_open: usize, max_held: usize) -> Sessions {
         Sessions { open: AtomicUsize::new(0), held: AtomicUsize::new(0), max_open, max_held }
     }
 
-    pub fn max_open(&self) -> usize {
+    pub(crate) fn max_open(&self) -> usize {
         self.max_open
     }
 
-    pub fn max_held(&self) -> usize {
+    pub(crate) fn max_held(&self) -> usize {
         self.max_held
     }
 }
 
 /// One session's place among [`Sessions`], given back when it ends.
-pub struct Place {
+pub(crate) struct Place {
     all: Arc<Sessions>,
     held: usize,
 }
 
 impl Place {
     /// A place, or `None` when `max_open` sessions are open.
-    pub fn take(all: &Arc<Sessions>) -> Option<Place> {
+    pub(crate) fn take(all: &Arc<Sessions>) -> Option<Place> {
         let open = all.open.fetch_add(1, Ordering::Relaxed);
         let place = Place { all: all.clone(), held: 0 };
         (open < all.max_open).then_some(place)
     }
 
     /// Counts what this session holds now; false when all together pass `max_held`.
-    pub fn hold(&mut self, bytes: usize) -> bool {
+    pub(crate) fn hold(&mut self, bytes: usize) -> bool {
         // One atomic step by the difference: adding the new count and then
         // taking the old one away would count this session twice for a
         // moment, and refuse another session that looked just then.

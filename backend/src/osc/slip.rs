@@ -7,6 +7,7 @@ const ESC: u8 = 0xDB;
 const ESC_END: u8 = 0xDC;
 const ESC_ESC: u8 = 0xDD;
 
+/// One packet as a SLIP frame (RFC 1055, as OSC 1.1 frames TCP): END, the escaped bytes, END.
 pub fn encode(packet: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(packet.len() + 8);
     out.push(END);

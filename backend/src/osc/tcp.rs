@@ -25,15 +25,15 @@ use crate::limit_log::limit_hit;
 use crate::namespace;
 
 /// OSC connections served at once.
-pub const MAX_CONNECTIONS: usize = 256;
+pub(crate) const MAX_CONNECTIONS: usize = 256;
 /// Largest packet in one TCP frame.
-pub const MAX_FRAME: usize = MAX_SPLIT;
+pub(crate) const MAX_FRAME: usize = MAX_SPLIT;
 /// Bytes of unfinished frames, future bundles and `#split` fragments all
 /// connections together may hold.
-pub const MAX_PENDING_BYTES: usize = 32 * 1024 * 1024;
+pub(crate) const MAX_PENDING_BYTES: usize = 32 * 1024 * 1024;
 
 /// The budget all OSC connections share.
-pub fn sessions() -> Sessions {
+pub(crate) fn sessions() -> Sessions {
     Sessions::new(MAX_CONNECTIONS, MAX_PENDING_BYTES)
 }
 
@@ -92,7 +92,7 @@ struct Connection {
 }
 
 /// Accepts the connection if there is room, and serves it until it closes or the server stops.
-pub async fn serve(mut stream: TcpStream, peer: SocketAddr, app: Arc<App>, all: Arc<Sessions>) {
+pub(crate) async fn serve(mut stream: TcpStream, peer: SocketAddr, app: Arc<App>, all: Arc<Sessions>) {
     let Some(place) = Place::take(&all) else {
         limit_hit("osc-tcp", format_args!("OSC connection from {peer} refused: {MAX_CONNECTIONS} are open"));
         let reason = format!("{MAX_CONNECTIONS} OSC connections are open: retry later");

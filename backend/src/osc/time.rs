@@ -8,6 +8,7 @@ pub fn ntp_now() -> u64 {
     ((d.as_secs() + 2_208_988_800) << 32) | (((d.subsec_nanos() as u64) << 32) / 1_000_000_000)
 }
 
+/// How long from now until the NTP time tag `tag`: zero if it is past.
 pub fn ntp_to_duration_from_now(tag: u64) -> Duration {
     let now = ntp_now();
     let delta = tag.saturating_sub(now);

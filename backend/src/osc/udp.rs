@@ -35,12 +35,12 @@ use crate::namespace;
 /// The receive buffer asked of the kernel, so that a pause of the OSC
 /// thread (the machine busy with HTTP clients, say) is a delay, not a loss:
 /// 8 MiB holds about 100,000 small requests.
-pub const RECEIVE_BUFFER: usize = 8 * 1024 * 1024;
+pub(crate) const RECEIVE_BUFFER: usize = 8 * 1024 * 1024;
 
 /// Sets the socket's receive buffer to [`RECEIVE_BUFFER`] and returns what
 /// the kernel granted. Beyond `net.core.rmem_max` only a privileged process
 /// gets it (`SO_RCVBUFFORCE`); others get the maximum.
-pub fn raise_receive_buffer(socket: &UdpSocket) -> usize {
+pub(crate) fn raise_receive_buffer(socket: &UdpSocket) -> usize {
     use nix::sys::socket::{getsockopt, setsockopt, sockopt};
     if setsockopt(socket, sockopt::RcvBufForce, &RECEIVE_BUFFER).is_err() {
         let _ = setsockopt(socket, sockopt::RcvBuf, &RECEIVE_BUFFER);
@@ -85,11 +85,11 @@ impl Replier {
 }
 
 /// Messages one peer may have waiting behind its unfinished request.
-pub const LANE_MESSAGES: usize = 64;
+pub(crate) const LANE_MESSAGES: usize = 64;
 /// Peers that may have unfinished requests at once.
-pub const MAX_LANES: usize = 1024;
+pub(crate) const MAX_LANES: usize = 1024;
 /// Bytes of messages waiting in all lanes together.
-pub const MAX_WAITING_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_WAITING_BYTES: usize = 16 * 1024 * 1024;
 
 /// What one dispatch gives: the replies, or the panic it caught.
 type Outcome = std::thread::Result<Vec<Message>>;
@@ -156,7 +156,7 @@ fn raise_priority() -> i32 {
 
 /// Serves OSC over UDP on the engine's owner thread until the app shuts
 /// down: engine requests reach the engine there without a thread hop.
-pub fn serve_on_engine(
+pub(crate) fn serve_on_engine(
     socket: UdpSocket,
     app: Arc<App>,
     reply_port: Option<u16>,

@@ -151,7 +151,7 @@ fn table_of(cells: &[Meter]) -> Value {
     Value::Table(cells.iter().map(Meter::get).collect())
 }
 
-pub fn entries() -> Vec<TypeEntry> {
+pub(crate) fn entries() -> Vec<TypeEntry> {
     vec![
         measure("Peak", "Peak level of the last block", "peak", "Largest absolute sample of the last block", Measured::Peak),
         measure("RMS", "RMS level, smoothed over about 50 ms", "rms", "Root mean square level", Measured::Rms),

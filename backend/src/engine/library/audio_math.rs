@@ -9,18 +9,18 @@ use crate::engine::value::{Value, ValueType as T};
 
 /// A control value that glides to its target over one block.
 #[derive(Clone, Copy)]
-pub struct Smoothed {
+pub(crate) struct Smoothed {
     pub current: f32,
     pub target: f32,
 }
 
 impl Smoothed {
-    pub fn new(x: f32) -> Smoothed {
+    pub(crate) fn new(x: f32) -> Smoothed {
         Smoothed { current: x, target: x }
     }
     /// Per-sample values for this block, by calling `f(i, value)`.
     #[inline]
-    pub fn ramp(&mut self, n: usize, mut f: impl FnMut(usize, f32)) {
+    pub(crate) fn ramp(&mut self, n: usize, mut f: impl FnMut(usize, f32)) {
         if self.current == self.target {
             (0..n).for_each(|i| f(i, self.current));
         } else {
@@ -205,7 +205,7 @@ impl DspNode for SampleHold {
     }
 }
 
-pub fn entries() -> Vec<TypeEntry> {
+pub(crate) fn entries() -> Vec<TypeEntry> {
     vec![
         binary("Add~", "Adds two signals (argument: a constant added to b)", |a, b| a + b),
         binary("Subtract~", "Subtracts b from a", |a, b| a - b),

@@ -86,19 +86,19 @@ impl Control for Line {
 }
 
 /// xorshift64*: small, fast, and the same sequence for the same seed everywhere.
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 impl Rng {
-    pub fn new(seed: u64) -> Rng {
+    pub(crate) fn new(seed: u64) -> Rng {
         Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
     /// Uniform in [0, 1).
-    pub fn unit(&mut self) -> f64 {
+    pub(crate) fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
@@ -116,7 +116,7 @@ fn letter_type(word: &str) -> Result<T, String> {
     })
 }
 
-pub fn entries() -> Vec<TypeEntry> {
+pub(crate) fn entries() -> Vec<TypeEntry> {
     vec![
         TypeEntry::new("Gate", "control", "Passes input through while open", |args: &Args| {
             let ports = vec![

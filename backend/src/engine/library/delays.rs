@@ -157,7 +157,7 @@ impl DspNode for Reverb {
     }
 }
 
-pub fn entries() -> Vec<TypeEntry> {
+pub(crate) fn entries() -> Vec<TypeEntry> {
     vec![
         delay("DelayLine", "Delays a signal (arguments: time max, in ms)", Kind::Delay),
         delay("Comb", "Feedback comb filter (arguments: time max feedback)", Kind::Comb),

@@ -149,7 +149,7 @@ impl Segments {
     }
 }
 
-pub fn entries() -> Vec<TypeEntry> {
+pub(crate) fn entries() -> Vec<TypeEntry> {
     vec![
         TypeEntry::new(
             "ADSR",

@@ -184,7 +184,7 @@ impl DspNode for Resonators {
     }
 }
 
-pub fn entries() -> Vec<TypeEntry> {
+pub(crate) fn entries() -> Vec<TypeEntry> {
     vec![
         rbj("Lowpass", "Two-pole lowpass, 12 dB per octave (arguments: freq q)", Kind::Lowpass),
         rbj("Highpass", "Two-pole highpass, 12 dB per octave (arguments: freq q)", Kind::Highpass),

@@ -77,7 +77,7 @@ impl DspNode for Input {
 /// it: `..`, absolute names, and symbolic links (in the name or at it)
 /// that lead outside. What exists of the path is resolved, so a link to a
 /// file not yet written is refused too.
-pub fn sandboxed(dir: &Path, name: &str) -> Result<PathBuf, String> {
+pub(crate) fn sandboxed(dir: &Path, name: &str) -> Result<PathBuf, String> {
     let path = Path::new(name);
     let inside = !name.is_empty() && path.components().all(|c| matches!(c, Component::Normal(_)));
     if !inside {
@@ -98,7 +98,7 @@ pub fn sandboxed(dir: &Path, name: &str) -> Result<PathBuf, String> {
 }
 
 /// Reads a WAV file as mono `f32` at its own rate.
-pub fn read_wav(path: &Path) -> Result<(Vec<f32>, u32), String> {
+pub(crate) fn read_wav(path: &Path) -> Result<(Vec<f32>, u32), String> {
     let reader = hound::WavReader::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let spec = reader.spec();
     let channels = spec.channels.max(1) as usize;
@@ -297,7 +297,7 @@ impl Control for RecorderControl {
     }
 }
 
-pub fn entries() -> Vec<TypeEntry> {
+pub(crate) fn entries() -> Vec<TypeEntry> {
     vec![
         TypeEntry::new(
             "AudioOutput",

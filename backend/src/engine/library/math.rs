@@ -45,14 +45,14 @@ fn unary(name: &'static str, doc: &'static str, f: Unary) -> TypeEntry {
     })
 }
 
-pub fn mtof(m: f64) -> f64 {
+pub(crate) fn mtof(m: f64) -> f64 {
     if m <= -1500.0 {
         0.0
     } else {
         440.0 * ((m.min(1499.0) - 69.0) / 12.0).exp2()
     }
 }
-pub fn ftom(f: f64) -> f64 {
+pub(crate) fn ftom(f: f64) -> f64 {
     if f > 0.0 {
         69.0 + 12.0 * (f / 440.0).log2()
     } else {
@@ -60,14 +60,14 @@ pub fn ftom(f: f64) -> f64 {
     }
 }
 /// Pd's convention: 100 dB is an RMS of 1, 0 dB or less is silence.
-pub fn dbtorms(db: f64) -> f64 {
+pub(crate) fn dbtorms(db: f64) -> f64 {
     if db <= 0.0 {
         0.0
     } else {
         10f64.powf((db.min(485.0) - 100.0) / 20.0)
     }
 }
-pub fn rmstodb(rms: f64) -> f64 {
+pub(crate) fn rmstodb(rms: f64) -> f64 {
     if rms <= 0.0 {
         0.0
     } else {
@@ -76,7 +76,7 @@ pub fn rmstodb(rms: f64) -> f64 {
 }
 
 /// Γ(x) by the Lanczos approximation (g = 7, 9 terms), with reflection below 1/2.
-pub fn gamma(x: f64) -> f64 {
+pub(crate) fn gamma(x: f64) -> f64 {
     const G: [f64; 9] = [
         0.999_999_999_999_809_9,
         676.520_368_121_885_1,
@@ -97,7 +97,7 @@ pub fn gamma(x: f64) -> f64 {
     (2.0 * std::f64::consts::PI).sqrt() * t.powf(x + 0.5) * (-t).exp() * sum
 }
 
-pub fn entries() -> Vec<TypeEntry> {
+pub(crate) fn entries() -> Vec<TypeEntry> {
     let mut list = vec![
         binary("+", "Adds b to a", T::Float, |a, b| num(a + b)),
         binary("-", "Subtracts b from a", T::Float, |a, b| num(a - b)),

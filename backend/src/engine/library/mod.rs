@@ -6,16 +6,16 @@
 //! [`delays`], [`analysis`], [`io`] (sound card and files) and [`patch`]
 //! (subpatches and their borders).
 
-pub mod analysis;
-pub mod audio_math;
-pub mod control;
-pub mod delays;
-pub mod envelopes;
-pub mod filters;
-pub mod io;
-pub mod math;
-pub mod patch;
-pub mod sources;
+pub(crate) mod analysis;
+pub(crate) mod audio_math;
+pub(crate) mod control;
+pub(crate) mod delays;
+pub(crate) mod envelopes;
+pub(crate) mod filters;
+pub(crate) mod io;
+pub(crate) mod math;
+pub(crate) mod patch;
+pub(crate) mod sources;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,7 +27,7 @@ use super::transform::{Built, Setup};
 use super::value::Value;
 
 /// Method names of transforms and patches: no transform may take them.
-pub const RESERVED: &[&str] = &[
+pub(crate) const RESERVED: &[&str] = &[
     "add-transform",
     "delete-transform",
     "documentation",
@@ -47,13 +47,18 @@ type Build = Box<dyn Fn(&Args) -> Result<Built, String> + Send + Sync>;
 
 /// One creatable transform type.
 pub struct TypeEntry {
+    /// The name `add-transform` takes.
     pub name: &'static str,
+    /// What it does and what its ports mean (`documentation`).
     pub doc: &'static str,
+    /// Where the palette files it.
     pub category: &'static str,
+    /// Builds one instance from its creation arguments.
     pub build: Build,
 }
 
 impl TypeEntry {
+    /// A type built by `build`.
     pub fn new(
         name: &'static str,
         category: &'static str,
@@ -130,7 +135,7 @@ fn registry() -> &'static BTreeMap<&'static str, TypeEntry> {
     })
 }
 
-pub fn get(name: &str) -> Option<&'static TypeEntry> {
+pub(crate) fn get(name: &str) -> Option<&'static TypeEntry> {
     registry().get(name)
 }
 

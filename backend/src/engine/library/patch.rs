@@ -41,7 +41,7 @@ fn border(in_doc: &str, out_doc: &str, args: &Args) -> Result<Built, String> {
     Ok(if ty == T::Samples { built.dsp(Pass) } else { built })
 }
 
-pub fn entries() -> Vec<TypeEntry> {
+pub(crate) fn entries() -> Vec<TypeEntry> {
     vec![
         TypeEntry::new(
             "Patch",

@@ -197,7 +197,7 @@ impl DspNode for Constant {
 }
 
 /// Sample values of a Table or a List of numbers.
-pub fn table_data(v: &Value) -> Option<Box<[f32]>> {
+pub(crate) fn table_data(v: &Value) -> Option<Box<[f32]>> {
     match v {
         Value::Table(t) | Value::Samples(t) => Some(t.clone().into_boxed_slice()),
         Value::List(l) => l.iter().map(|x| x.as_f64().map(|x| x as f32)).collect(),
@@ -205,7 +205,7 @@ pub fn table_data(v: &Value) -> Option<Box<[f32]>> {
     }
 }
 
-pub fn entries() -> Vec<TypeEntry> {
+pub(crate) fn entries() -> Vec<TypeEntry> {
     vec![
         oscillator("Sinewave", "Sine oscillator (argument: frequency, default 440)", Wave::Sine),
         oscillator("Cosine", "Cosine oscillator: a sine a quarter turn ahead (argument: frequency)", Wave::Cosine),

@@ -26,7 +26,7 @@ enum Message {
 }
 
 /// The lab's end of a running capture. Dropping it ends the capture.
-pub struct Capture {
+pub(crate) struct Capture {
     queue: SyncSender<Message>,
     /// Frames the writer had no room for.
     skipped: u64,
@@ -34,7 +34,7 @@ pub struct Capture {
 
 impl Capture {
     /// Writes the pcap header and starts the writer.
-    pub fn start(file: File) -> io::Result<Capture> {
+    pub(crate) fn start(file: File) -> io::Result<Capture> {
         let file = Shared(Arc::new(Mutex::new(BufWriter::new(file))));
         let writer = PcapWriter::new(file.clone()).map_err(io::Error::other)?;
         file.lock().flush()?;
@@ -46,7 +46,7 @@ impl Capture {
 
     /// Queues a copy of `frame`, stamped now. False once the writer has
     /// stopped (its disk failed): the capture is over, the PC goes on.
-    pub fn record(&mut self, frame: &[u8]) -> bool {
+    pub(crate) fn record(&mut self, frame: &[u8]) -> bool {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         match self.queue.try_send(Message::Frame(now, frame.to_vec())) {
             Ok(()) => true,
@@ -59,7 +59,7 @@ impl Capture {
     }
 
     /// Ends the capture; `done` hears when the file is complete.
-    pub fn finish(self, done: oneshot::Sender<()>) {
+    pub(crate) fn finish(self, done: oneshot::Sender<()>) {
         // Blocks only while the queue is full, which a finishing writer empties.
         let _ = self.queue.send(Message::Finish(done));
     }

@@ -24,7 +24,7 @@ use crate::lab::tunnel::{self, Endpoint, Wake};
 
 /// What the lab tells a running PC.
 #[derive(Debug)]
-pub enum Command {
+pub(crate) enum Command {
     SetNio(Option<Nio>),
     SetScript(Option<String>),
     /// Writes every frame sent or received to this pcap file until stopped.
@@ -50,7 +50,7 @@ pub enum Event {
 }
 
 /// What a PC needs to start.
-pub struct Spec {
+pub(crate) struct Spec {
     pub vm_id: Uuid,
     pub host: IpAddr,
     pub console: u16,
@@ -62,7 +62,7 @@ pub struct Spec {
 
 /// The running PC, seen from the lab. Dropping it stops the PC: the task,
 /// its sockets and its console clients all end.
-pub struct RunningPc {
+pub(crate) struct RunningPc {
     commands: mpsc::UnboundedSender<Command>,
     ip: watch::Receiver<Option<IpConfig>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -70,7 +70,7 @@ pub struct RunningPc {
 
 impl RunningPc {
     /// Binds the console and starts the PC. Fails if the console port is taken.
-    pub fn start(spec: Spec) -> std::io::Result<RunningPc> {
+    pub(crate) fn start(spec: Spec) -> std::io::Result<RunningPc> {
         let listener = std::net::TcpListener::bind((spec.host, spec.console))?;
         listener.set_nonblocking(true)?;
         let (commands, rx) = mpsc::unbounded_channel();
@@ -79,16 +79,16 @@ impl RunningPc {
         Ok(RunningPc { commands, ip, task: Some(task) })
     }
 
-    pub fn send(&self, command: Command) {
+    pub(crate) fn send(&self, command: Command) {
         let _ = self.commands.send(command);
     }
 
-    pub fn ip(&self) -> Option<IpConfig> {
+    pub(crate) fn ip(&self) -> Option<IpConfig> {
         *self.ip.borrow()
     }
 
     /// Stops the PC and waits until its task, and so its sockets, are gone.
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(task) = self.task.take() {
             task.abort();
             let _ = task.await;
@@ -141,7 +141,7 @@ const CONSOLE_BACKLOG: usize = 256;
 /// Longest console message in bytes before telnet encoding (which at most
 /// doubles it): longer text goes as several, so a PC's backlog holds at most
 /// `CONSOLE_BACKLOG` × 2 × this (2 MiB), whatever it prints.
-pub const CONSOLE_CHUNK: usize = 4096;
+pub(crate) const CONSOLE_CHUNK: usize = 4096;
 /// Console messages the slowest client may have unread before a running
 /// ping or trace waits for it, so that no line is lost (a terminal's output
 /// holds a VPCS process up the same way).

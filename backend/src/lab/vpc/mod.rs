@@ -8,9 +8,9 @@
 //! - [`capture`]: pcap files, written off the lab's thread;
 //! - [`driver`]: the task, on the lab's thread, that owns the tunnel endpoint and the console.
 
-pub mod capture;
-pub mod driver;
-pub mod pc;
-pub mod tcp;
+pub(crate) mod capture;
+pub(crate) mod driver;
+pub(crate) mod pc;
+pub(crate) mod tcp;
 pub mod telnet;
 pub mod wire;

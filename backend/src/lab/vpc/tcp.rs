@@ -10,7 +10,7 @@ use super::wire::{flags, Segment};
 
 /// The three exchanges of one TCP ping, each printed on its own line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     Connect,
     SendData,
     Close,
@@ -18,7 +18,7 @@ pub enum Step {
 
 impl Step {
     /// The line's first word, padded as VPCS pads it.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Step::Connect => "Connect  ",
             Step::SendData => "SendData ",
@@ -29,7 +29,7 @@ impl Step {
 
 /// One TCP ping's connection, from our side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Probe {
+pub(crate) struct Probe {
     pub step: Step,
     pub src_port: u16,
     pub dst_port: u16,
@@ -45,7 +45,7 @@ pub struct Probe {
 
 /// What a segment from the pinged host means to the probe.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Progress {
+pub(crate) enum Progress {
     /// Not for this step (a duplicate, another connection): keep waiting.
     Ignored,
     /// The step is done: send `ack` if any, then go on to the next step
@@ -58,7 +58,7 @@ pub enum Progress {
 impl Probe {
     /// A new connection from `src_port`; `isn` is our first sequence number.
     /// Returns the probe and its SYN.
-    pub fn connect(src_port: u16, dst_port: u16, isn: u32, size: usize) -> (Probe, Segment) {
+    pub(crate) fn connect(src_port: u16, dst_port: u16, isn: u32, size: usize) -> (Probe, Segment) {
         let probe = Probe {
             step: Step::Connect,
             src_port,
@@ -76,12 +76,12 @@ impl Probe {
     }
 
     /// Whether `s` belongs to this connection at all.
-    pub fn owns(&self, s: &Segment) -> bool {
+    pub(crate) fn owns(&self, s: &Segment) -> bool {
         s.src_port == self.dst_port && s.dst_port == self.src_port
     }
 
     /// Takes a segment of this connection; `payload_len` is its data.
-    pub fn on_segment(&mut self, s: &Segment, payload_len: usize) -> Progress {
+    pub(crate) fn on_segment(&mut self, s: &Segment, payload_len: usize) -> Progress {
         if s.flags & flags::RST != 0 {
             return if self.step == Step::Connect { Progress::Refused } else { Progress::Ignored };
         }
@@ -126,7 +126,7 @@ const MAX_OPEN: usize = 16;
 /// first), because answering a FIN of a connection it never had would let
 /// two such answerers trade FIN|ACKs forever.
 #[derive(Debug, Default)]
-pub struct Answerer {
+pub(crate) struct Answerer {
     /// (their address, their port, our port), oldest first.
     open: std::collections::VecDeque<(std::net::Ipv4Addr, u16, u16)>,
 }
@@ -134,7 +134,7 @@ pub struct Answerer {
 impl Answerer {
     /// The answer to `s` from `from`, if any; `isn` is where a SYN|ACK's
     /// sequence numbers start.
-    pub fn answer(
+    pub(crate) fn answer(
         &mut self,
         from: std::net::Ipv4Addr,
         s: &Segment,

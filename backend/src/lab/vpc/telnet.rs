@@ -16,12 +16,16 @@ const BREAK: u8 = 243;
 pub const MAX_LINE: usize = 512;
 
 #[derive(Debug, PartialEq, Eq)]
+/// What a console client typed.
 pub enum Input {
+    /// A line, without its end.
     Line(String),
+    /// Ctrl-C (or telnet's Interrupt Process): stop the running job.
     Interrupt,
 }
 
 #[derive(Default)]
+/// Turns a telnet client's bytes into lines: strips telnet commands and options, handles backspace and Ctrl-C, bounds each line.
 pub struct LineEditor {
     line: Vec<u8>,
     state: State,
@@ -127,6 +131,7 @@ pub struct Screen {
 }
 
 impl Screen {
+    /// The printable text in `bytes`, telnet commands and escape sequences removed.
     pub fn feed(&mut self, bytes: &[u8]) -> String {
         let mut text = Vec::with_capacity(bytes.len());
         for &b in bytes {

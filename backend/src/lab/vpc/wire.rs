@@ -12,29 +12,47 @@ use smoltcp::wire::{
     Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr, TcpPacket, TcpSeqNumber, UdpPacket, UdpRepr,
 };
 
+/// Bytes of an Ethernet header (no VLAN tag: the lab's links carry none).
 pub const ETH_HEADER: usize = 14;
+/// Bytes of an IPv4 header without options, as the PCs send them.
 pub const IP_HEADER: usize = 20;
 
 /// What a received frame means to a PC.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Received<'a> {
+    /// An ARP request or reply.
     Arp(ArpRepr),
+    /// An ICMP message (echo, unreachable, time exceeded) to this PC.
     Icmp {
+        /// Its IPv4 header.
         ip: Ipv4Repr,
+        /// The sender's MAC, learnt for the reply.
         src_mac: EthernetAddress,
+        /// The ICMP message.
         icmp: Icmpv4Repr<'a>,
     },
+    /// A UDP datagram to this PC.
     Udp {
+        /// Its IPv4 header.
         ip: Ipv4Repr,
+        /// The sender's MAC, learnt for the reply.
         src_mac: EthernetAddress,
+        /// UDP source port.
         src_port: u16,
+        /// UDP destination port.
         dst_port: u16,
+        /// The datagram's data.
         payload: &'a [u8],
     },
+    /// A TCP segment to this PC.
     Tcp {
+        /// Its IPv4 header.
         ip: Ipv4Repr,
+        /// The sender's MAC, learnt for the reply.
         src_mac: EthernetAddress,
+        /// Its TCP header.
         segment: Segment,
+        /// The segment's data.
         payload: &'a [u8],
     },
     /// Something this PC neither answers nor needs (other protocols, other MACs).
@@ -46,19 +64,29 @@ pub enum Received<'a> {
 /// cannot say FIN|PSH|ACK, which VPCS sends.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Segment {
+    /// Source port.
     pub src_port: u16,
+    /// Destination port.
     pub dst_port: u16,
+    /// Sequence number.
     pub seq: u32,
+    /// Acknowledgement number (meaningful with [`flags::ACK`]).
     pub ack: u32,
+    /// The [`flags`] set.
     pub flags: u8,
 }
 
 /// TCP flag bits, as on the wire.
 pub mod flags {
+    /// No more data from the sender.
     pub const FIN: u8 = 0x01;
+    /// Synchronise sequence numbers: opens a connection.
     pub const SYN: u8 = 0x02;
+    /// Reset: no such connection.
     pub const RST: u8 = 0x04;
+    /// Push the data to the application.
     pub const PSH: u8 = 0x08;
+    /// The acknowledgement number is valid.
     pub const ACK: u8 = 0x10;
 }
 
@@ -121,6 +149,7 @@ fn parse_checked(frame: &[u8], mac: EthernetAddress) -> Option<Received<'_>> {
     }
 }
 
+/// An Ethernet frame carrying an ARP packet.
 pub fn arp(
     op: ArpOperation,
     src_mac: EthernetAddress,
@@ -159,6 +188,7 @@ fn ipv4(
     frame
 }
 
+/// An Ethernet frame carrying an IPv4 ICMP message.
 pub fn icmp(
     src_mac: EthernetAddress,
     dst_mac: EthernetAddress,
@@ -180,6 +210,7 @@ pub fn icmp(
 }
 
 #[allow(clippy::too_many_arguments)]
+/// An Ethernet frame carrying an IPv4 UDP datagram, checksummed.
 pub fn udp(
     src_mac: EthernetAddress,
     dst_mac: EthernetAddress,
@@ -212,6 +243,7 @@ pub fn udp(
 }
 
 #[allow(clippy::too_many_arguments)]
+/// An Ethernet frame carrying an IPv4 TCP segment, checksummed.
 pub fn tcp(
     src_mac: EthernetAddress,
     dst_mac: EthernetAddress,

@@ -27,7 +27,7 @@ mod shell;
 use super::tcp::{self, Probe, Progress};
 use super::wire::{self, Received, Segment};
 
-pub const BANNER: &str = "\nWelcome to Virtual PC Simulator, version 0.6\n\
+pub(crate) const BANNER: &str = "\nWelcome to Virtual PC Simulator, version 0.6\n\
 Dedicated to Daling.\n\
 Build time: Dec 29 2014 12:51:46\n\
 Copyright (c) 2007-2014, Paul Meng (mirnshi@gmail.com)\n\
@@ -51,7 +51,7 @@ const MAX_HISTORY: usize = 100;
 const MAX_WAITING_LINES: usize = 64;
 
 /// A console client, so `disconnect` closes only the one who typed it.
-pub type ClientId = u64;
+pub(crate) type ClientId = u64;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Output {
@@ -92,6 +92,7 @@ pub struct TunnelInfo {
     pub rport: u16,
 }
 
+/// One virtual PC: VPCS's shell and a network stack over one Ethernet port, I/O-free (the caller brings frames, lines and the time).
 pub struct Pc {
     mac: EthernetAddress,
     name: String,
@@ -102,6 +103,7 @@ pub struct Pc {
     waiting_lines: VecDeque<(ClientId, String)>,
     out: Vec<Output>,
     script: Option<String>,
+    /// The UDP tunnel its port is bound to, shown by `show`.
     pub tunnel: Option<TunnelInfo>,
     ident: u16,
     /// A ping or trace probe was emitted and has not been reported as gone.
@@ -188,6 +190,7 @@ enum Phase {
 }
 
 impl Pc {
+    /// A PC with this MAC address that runs `script` at boot.
     pub fn new(mac: [u8; 6], script: Option<String>) -> Self {
         Pc {
             mac: EthernetAddress(mac),
@@ -218,18 +221,22 @@ impl Pc {
         }
     }
 
+    /// The shell's prompt: `PC1> `.
     pub fn prompt(&self) -> String {
         format!("{}> ", self.name)
     }
 
+    /// Whether a job (ping, trace, dhcp) holds the console.
     pub fn busy(&self) -> bool {
         self.job.is_some()
     }
 
+    /// Its address, mask and gateway, once set.
     pub fn ip(&self) -> Option<IpConfig> {
         self.ip
     }
 
+    /// The startup script to run on the next boot.
     pub fn set_script(&mut self, script: Option<String>) {
         self.script = script;
     }
@@ -373,7 +380,7 @@ impl Pc {
 }
 
 /// `00:50:79:66:68:00`, as VPCS writes MACs (smoltcp uses dashes).
-pub fn mac_text(mac: EthernetAddress) -> String {
+pub(crate) fn mac_text(mac: EthernetAddress) -> String {
     let b = mac.0;
     format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3], b[4], b[5])
 }
