@@ -16,6 +16,9 @@ pub enum Change {
         path: String,
         /// Its type: `Sine`.
         type_name: String,
+        /// Its creation arguments, as typed after the type name.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        args: String,
     },
     /// A transform was deleted, with its connections.
     Deleted {

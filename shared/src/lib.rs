@@ -9,6 +9,7 @@
 //! - [`engine`]: the engine's wire types (changes, patch files, transform types, status);
 //! - [`notify`]: the notification stream's `{"action", "event"}` lines and action names;
 //! - [`osc`]: OSC messages as JSON, for the WebSocket bridge;
+//! - [`patch_delta`]: a patch file kept current by the engine's change events;
 //! - [`topology`]: which tunnels link which PCs and switches;
 //! - [`value`]: the engine's values and their types (OSW's type set), with their casts.
 //!
@@ -19,6 +20,7 @@ pub mod canonical_id;
 pub mod engine;
 pub mod notify;
 pub mod osc;
+pub mod patch_delta;
 pub mod topology;
 pub mod value;
 

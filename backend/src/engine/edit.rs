@@ -84,7 +84,11 @@ impl Engine {
         };
         self.graph.nodes.insert(id, node);
         self.graph.nodes.get_mut(&pid).unwrap().children.insert(name.clone(), id);
-        self.changes.push(Change::Added { path: self.graph.path(id), type_name: entry.name.to_owned() });
+        self.changes.push(Change::Added {
+            path: self.graph.path(id),
+            type_name: entry.name.to_owned(),
+            args: args.to_owned(),
+        });
         Ok(name)
     }
 
