@@ -3,55 +3,14 @@
 
 mod common;
 
+use common::stream::Lines;
+
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use reqwest::Client;
 use serde_json::{json, Value};
 use tokio::time::timeout;
-
-/// Reads JSON lines off a chunked HTTP notification stream.
-struct Lines {
-    body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
-    buffer: Vec<u8>,
-}
-
-impl Lines {
-    async fn open(url: &str) -> Lines {
-        let res = Client::new().get(url).send().await.unwrap();
-        assert_eq!(res.status(), 200);
-        Lines { body: Box::pin(res.bytes_stream()), buffer: vec![] }
-    }
-
-    async fn next(&mut self) -> Value {
-        loop {
-            if let Some(end) = self.buffer.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = self.buffer.drain(..=end).collect();
-                return serde_json::from_slice(&line).unwrap();
-            }
-            let chunk = timeout(Duration::from_secs(10), self.body.next()).await.expect("a line in time");
-            self.buffer.extend_from_slice(&chunk.expect("stream open").unwrap());
-        }
-    }
-
-    /// The next notification that is not a ping.
-    async fn event(&mut self) -> Value {
-        self.find(|_| true).await
-    }
-
-    /// The next notification, other than a ping, that `wanted` accepts.
-    async fn find(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
-        let search = async {
-            loop {
-                let line = self.next().await;
-                if line["action"] != "ping" && wanted(&line) {
-                    return line;
-                }
-            }
-        };
-        timeout(Duration::from_secs(15), search).await.expect("the awaited notification in time")
-    }
-}
 
 async fn post(client: &Client, url: String, body: Value) -> Value {
     let res = client.post(url).body(body.to_string()).send().await.unwrap();

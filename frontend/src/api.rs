@@ -4,6 +4,7 @@
 use gloo_net::http::{Request, RequestBuilder, Response};
 
 use crate::auth::with_token;
+use patchbay_shared::engine::PatchFile;
 use patchbay_shared::topology::Attachment;
 use patchbay_shared::{ErrorBody, Nio, Project, ProjectCreate, Switch, SwitchCreate, UdpPort, Vm, VmCreate};
 use serde::de::DeserializeOwned;
@@ -117,4 +118,8 @@ async fn udp_port(project: Uuid) -> ApiResult<u16> {
 async fn attach(project: Uuid, at: Attachment, nio: &Nio) -> ApiResult<()> {
     let req = post(&at.nio_path(project)).json(nio).map_err(|e| e.to_string())?;
     check(req.send().await).await.map(drop)
+}
+
+pub async fn patch() -> ApiResult<PatchFile> {
+    read(get("/v1/engine/patch").send().await).await
 }

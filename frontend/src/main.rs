@@ -4,7 +4,8 @@
 //! Layout:
 //! - [`api`]: typed calls to `/v1/...`;
 //! - [`auth`]: the token a server with `--token-file` asks for, sent with every call;
-//! - [`state`]: the live notification socket, shared through context;
+//! - [`state`]: the stores of what the server has (projects, nodes, the patch), kept
+//!   current by the notification socket's deltas, shared through context;
 //! - [`components`]: the project list, a project's VMs and topology, the engine
 //!   (over the OSC bridge, with meters and OSC traffic), the event log.
 
@@ -64,7 +65,6 @@ fn Login() -> impl IntoView {
 fn Dashboard() -> impl IntoView {
     let live = state::Live::connect();
     provide_context(live);
-    let selected = RwSignal::new(None::<uuid::Uuid>);
 
     view! {
         <header>
@@ -77,8 +77,8 @@ fn Dashboard() -> impl IntoView {
             <div class="error" id="error" on:click=move |_| live.error.set(None)>{e}</div>
         })}
         <main>
-            <components::projects::Projects selected />
-            <components::vms::ProjectView selected />
+            <components::projects::Projects />
+            <components::vms::ProjectView />
             <components::engine::Engine />
             <components::events::Events />
         </main>

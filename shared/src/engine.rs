@@ -19,6 +19,11 @@ pub enum Change {
         /// Its creation arguments, as typed after the type name.
         #[serde(default, skip_serializing_if = "String::is_empty")]
         args: String,
+        /// The values it starts with that a patch file keeps (its inlets'
+        /// and persistent states' defaults), so a client's copy of the file
+        /// matches the server's without fetching it.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        values: BTreeMap<String, Value>,
     },
     /// A transform was deleted, with its connections.
     Deleted {

@@ -7,9 +7,11 @@
 //! - [`api`]: the objects of `/v1/...` (projects, VMs, NIOs, errors) and their request bodies;
 //! - [`canonical_id`]: ids in their one canonical spelling;
 //! - [`engine`]: the engine's wire types (changes, patch files, transform types, status);
+//! - [`lab_delta`]: the lab as a client sees it, kept current by `project.*` and `vm.*` notifications;
 //! - [`notify`]: the notification stream's `{"action", "event"}` lines and action names;
 //! - [`osc`]: OSC messages as JSON, for the WebSocket bridge;
 //! - [`patch_delta`]: a patch file kept current by the engine's change events;
+//! - [`resync`]: filling a store from a fetch while its deltas keep arriving;
 //! - [`topology`]: which tunnels link which PCs and switches;
 //! - [`value`]: the engine's values and their types (OSW's type set), with their casts.
 //!
@@ -18,9 +20,13 @@
 pub mod api;
 pub mod canonical_id;
 pub mod engine;
+#[cfg(test)]
+mod fixtures;
+pub mod lab_delta;
 pub mod notify;
 pub mod osc;
 pub mod patch_delta;
+pub mod resync;
 pub mod topology;
 pub mod value;
 

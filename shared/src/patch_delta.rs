@@ -37,7 +37,7 @@ impl PatchFile {
     /// the order they were made).
     pub fn apply(&mut self, change: &Change) -> Applied {
         let done = match change {
-            Change::Added { path, type_name, args } => self.add(path, type_name, args),
+            Change::Added { path, type_name, args, values } => self.add(path, type_name, args, values),
             Change::Deleted { path } => self.delete(path),
             Change::Renamed { from, to } => self.rename(from, to),
             Change::Connected { from, to } => self.connect(from, to),
@@ -85,7 +85,13 @@ impl PatchFile {
         self.members(parent)?.transforms.iter_mut().find(|t| t.name == name)
     }
 
-    fn add(&mut self, path: &str, type_name: &str, args: &str) -> Option<()> {
+    fn add(
+        &mut self,
+        path: &str,
+        type_name: &str,
+        args: &str,
+        values: &BTreeMap<String, Value>,
+    ) -> Option<()> {
         let (parent, name) = path.rsplit_once('/')?;
         let transforms = self.members(parent)?.transforms;
         let Err(at) = transforms.binary_search_by(|t| t.name.as_str().cmp(name)) else {
@@ -96,7 +102,7 @@ impl PatchFile {
             type_name: type_name.to_owned(),
             args: args.to_owned(),
             renamed: BTreeMap::new(),
-            values: BTreeMap::new(),
+            values: values.clone(),
             patch: (type_name == "Patch").then(Body::default),
         };
         transforms.insert(at, transform);
@@ -253,7 +259,12 @@ mod tests {
     }
 
     fn added(path: &str, type_name: &str) -> Change {
-        Change::Added { path: path.into(), type_name: type_name.into(), args: String::new() }
+        Change::Added {
+            path: path.into(),
+            type_name: type_name.into(),
+            args: String::new(),
+            values: BTreeMap::new(),
+        }
     }
 
     fn wire(from: &str, to: &str) -> Change {

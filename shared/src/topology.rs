@@ -82,36 +82,14 @@ pub fn free_attachments(vms: &[Vm], switches: &[Switch]) -> Vec<(Attachment, Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{SwitchPort, VmStatus};
+    use crate::fixtures;
 
     fn pc(name: &str, nio: Option<Nio>) -> Vm {
-        Vm {
-            vm_id: Uuid::new_v4(),
-            project_id: Uuid::nil(),
-            name: name.into(),
-            console: 2000,
-            status: VmStatus::Stopped,
-            startup_script: None,
-            startup_script_path: None,
-            command_line: String::new(),
-            vm_directory: String::new(),
-            nio,
-            mac_address: "00:50:79:66:68:00".into(),
-            ip_address: None,
-        }
+        fixtures::pc(Uuid::nil(), name, nio)
     }
 
     fn switch(name: &str, nios: Vec<Option<Nio>>) -> Switch {
-        let ports =
-            nios.into_iter().enumerate().map(|(i, nio)| SwitchPort { port_number: i as u32, nio }).collect();
-        Switch {
-            vm_id: Uuid::new_v4(),
-            project_id: Uuid::nil(),
-            name: name.into(),
-            node_type: "ethernet_switch".into(),
-            status: VmStatus::Stopped,
-            ports,
-        }
+        fixtures::switch(Uuid::nil(), name, nios)
     }
 
     #[test]

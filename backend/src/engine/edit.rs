@@ -82,12 +82,14 @@ impl Engine {
             timer: None,
             fresh: 0,
         };
+        let values = super::patch_file::saved_values(&node);
         self.graph.nodes.insert(id, node);
         self.graph.nodes.get_mut(&pid).unwrap().children.insert(name.clone(), id);
         self.changes.push(Change::Added {
             path: self.graph.path(id),
             type_name: entry.name.to_owned(),
             args: args.to_owned(),
+            values,
         });
         Ok(name)
     }

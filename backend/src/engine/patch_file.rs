@@ -5,10 +5,25 @@
 //! or hostile file fails with a clear error and leaves the running patch
 //! untouched.
 
-use super::graph::{Kind, NodeId, ROOT};
+use std::collections::BTreeMap;
+
+use super::graph::{Kind, Node, NodeId, ROOT};
 use super::{Engine, EngineError, Value};
 
 pub use patchbay_shared::engine::{Body, ConnectionFile, PatchFile, TransformFile, FORMAT, VERSION};
+
+/// The values of a transform's that a file keeps: its control inlets' and its
+/// writable persistent states', where they hold one (not Nil, not a bang).
+pub(super) fn saved_values(n: &Node) -> BTreeMap<String, Value> {
+    n.ports
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| (p.is_inlet() && !p.is_audio()) || (p.is_persistent() && p.writable))
+        .filter(|(i, _)| !matches!(n.values[*i], Value::Nil | Value::Bang))
+        .map(|(i, p)| (p.name.clone(), n.values[i].clone()))
+        .collect()
+}
+
 /// Limits that keep a hostile file from exhausting the server.
 const MAX_TRANSFORMS: usize = 20_000;
 const MAX_DEPTH: usize = 16;
@@ -34,14 +49,7 @@ fn save_body(engine: &Engine, patch: NodeId) -> Body {
         .values()
         .map(|&id| {
             let n = &g.nodes[&id];
-            let values = n
-                .ports
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| (p.is_inlet() && !p.is_audio()) || (p.is_persistent() && p.writable))
-                .filter(|(i, _)| !matches!(n.values[*i], Value::Nil | Value::Bang))
-                .map(|(i, p)| (p.name.clone(), n.values[i].clone()))
-                .collect();
+            let values = saved_values(n);
             let patch = (n.kind == Kind::Patch).then(|| save_body(engine, id));
             let renamed =
                 n.renamed.iter().map(|(&i, original)| (original.clone(), n.ports[i].name.clone())).collect();

@@ -20,7 +20,7 @@ pub(super) trait Node: Sized + Send {
     fn all(project: &ProjectState) -> &Vec<Self>;
     fn all_mut(project: &mut ProjectState) -> &mut Vec<Self>;
     fn id(&self) -> Uuid;
-    fn json(&self, project: Uuid) -> Self::Json;
+    fn json(&self, lab: &Lab, project: Uuid) -> Self::Json;
     fn running(&mut self) -> &mut Option<Self::Running>;
     /// Gives back what it books: console, MAC, tunnel ports.
     fn release(&self, state: &mut State, project: Uuid);
@@ -40,7 +40,7 @@ pub(super) fn find_mut<N: Node>(project: &mut ProjectState, id: Uuid) -> Result<
 
 impl Lab {
     pub(super) fn node_json<N: Node>(&self, project: Uuid, id: Uuid) -> Result<N::Json> {
-        Ok(find::<N>(self.state().project(project)?, id)?.json(project))
+        Ok(find::<N>(self.state().project(project)?, id)?.json(self, project))
     }
 
     /// Removes the node, saves, then stops it if it ran and announces both.
@@ -57,7 +57,7 @@ impl Lab {
         self.save(project).await?;
         self.forget_lock(id);
         let running = removed.running().take();
-        let json = removed.json(project);
+        let json = removed.json(self, project);
         if let Some(running) = running {
             N::stop(running).await;
             self.announce(action::VM_STOPPED, &json);

@@ -29,7 +29,8 @@ pub(super) struct PcEntry {
 }
 
 impl PcEntry {
-    pub(super) fn json(&self, project_id: Uuid) -> Vm {
+    /// Its JSON; `vm_directory` is its project's directory (the lab knows where that is).
+    pub(super) fn json(&self, project_id: Uuid, vm_directory: String) -> Vm {
         Vm {
             vm_id: self.id,
             project_id,
@@ -39,7 +40,7 @@ impl PcEntry {
             startup_script: self.startup_script.clone(),
             startup_script_path: self.startup_script.as_ref().map(|_| "startup.vpc".to_owned()),
             command_line: String::new(),
-            vm_directory: String::new(), // filled in by the lab, which knows where projects are
+            vm_directory,
             nio: self.nio.clone(),
             mac_address: mac_string(self.mac),
             ip_address: self
@@ -68,8 +69,8 @@ impl Node for PcEntry {
         self.id
     }
 
-    fn json(&self, project: Uuid) -> Vm {
-        PcEntry::json(self, project)
+    fn json(&self, lab: &Lab, project: Uuid) -> Vm {
+        PcEntry::json(self, project, lab.vm_directory(project))
     }
 
     fn running(&mut self) -> &mut Option<RunningPc> {
@@ -121,9 +122,8 @@ impl ProjectState {
 impl Lab {
     pub fn list_vms(&self, project: Uuid) -> Result<Vec<Vm>> {
         let state = self.state();
-        let dir = self.store.project_dir(project).display().to_string();
-        let json = |vm: &PcEntry| Vm { vm_directory: dir.clone(), ..vm.json(project) };
-        Ok(state.project(project)?.vms.iter().map(json).collect())
+        let dir = self.vm_directory(project);
+        Ok(state.project(project)?.vms.iter().map(|vm| vm.json(project, dir.clone())).collect())
     }
 
     /// Where a started VM's console listens, for clients inside the server.
@@ -142,8 +142,12 @@ impl Lab {
     }
 
     pub(super) fn vm_json(&self, project: Uuid, vm: Uuid) -> Result<Vm> {
-        let dir = self.store.project_dir(project).display().to_string();
-        Ok(Vm { vm_directory: dir, ..self.node_json::<PcEntry>(project, vm)? })
+        self.node_json::<PcEntry>(project, vm)
+    }
+
+    /// Where a project's PCs keep their files, as their JSON names it.
+    pub(super) fn vm_directory(&self, project: Uuid) -> String {
+        self.store.project_dir(project).display().to_string()
     }
 
     pub async fn create_vm(&self, project: Uuid, req: VmCreate) -> Result<Vm> {

@@ -119,7 +119,7 @@ impl Lab {
         for vm in &mut project.vms {
             locks.remove(&vm.id);
             if vm.running.take().is_some() {
-                self.announce(action::VM_STOPPED, vm.json(id));
+                self.announce(action::VM_STOPPED, vm.json(id, self.vm_directory(id)));
             }
         }
         for switch in &mut project.switches {

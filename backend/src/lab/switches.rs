@@ -67,7 +67,7 @@ impl Node for SwitchEntry {
         self.id
     }
 
-    fn json(&self, project: Uuid) -> Switch {
+    fn json(&self, _lab: &Lab, project: Uuid) -> Switch {
         SwitchEntry::json(self, project)
     }
 

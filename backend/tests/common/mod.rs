@@ -15,6 +15,7 @@ use patchbay::server::{self, Config, Running};
 pub(crate) mod lab;
 pub(crate) mod mutate;
 pub(crate) mod osc_client;
+pub(crate) mod stream;
 pub(crate) mod watch;
 
 /// Each server in a test binary gets port ranges no other one uses.

@@ -22,7 +22,6 @@ const METERS: [&str; 2] = ["//level_left/current-value", "//level_right/current-
 #[derive(Clone, Copy)]
 struct Bridge {
     out: StoredValue<mpsc::UnboundedSender<String>>,
-    transforms: RwSignal<Vec<String>>,
     types: RwSignal<Vec<String>>,
     /// Output address to peak level.
     levels: RwSignal<BTreeMap<String, f32>>,
@@ -34,10 +33,6 @@ impl Bridge {
     fn send(&self, address: &str, args: Vec<OscArg>) {
         let json = serde_json::to_string(&OscJson { address: address.into(), args }).expect("serializes");
         let _ = self.out.with_value(|tx| tx.unbounded_send(json));
-    }
-
-    fn refresh(&self) {
-        self.send("/patch/", vec![]);
     }
 }
 
@@ -139,7 +134,6 @@ fn connect() -> Bridge {
     let (tx, mut rx) = mpsc::unbounded::<String>();
     let bridge = Bridge {
         out: StoredValue::new(tx),
-        transforms: RwSignal::new(vec![]),
         types: RwSignal::new(vec![]),
         levels: RwSignal::new(BTreeMap::new()),
         traffic: RwSignal::new(vec![]),
@@ -161,13 +155,6 @@ fn connect() -> Bridge {
             let m = &frame.message;
             if frame.direction == "reply" {
                 match (m.address.as_str(), m.args.first()) {
-                    ("/patch/", Some(OscArg::Int(n))) if *n >= 0 => bridge.transforms.set(
-                        m.args[1..]
-                            .iter()
-                            .filter_map(|a| if let OscArg::String(s) = a { Some(s.clone()) } else { None })
-                            .filter(|s| s != "add-transform" && s != "delete-transform")
-                            .collect(),
-                    ),
                     ("/transform-types", Some(OscArg::Int(_))) => bridge.types.set(
                         m.args[1..]
                             .iter()
@@ -212,14 +199,9 @@ fn text_of_error(args: &[OscArg]) -> String {
 pub fn Engine() -> impl IntoView {
     let live = expect_context::<Live>();
     let bridge = connect();
-    // First listing and types once the socket is up; then on every change anyone makes.
-    Effect::new(move |_| {
-        live.version.get();
-        bridge.refresh();
-        if bridge.types.with_untracked(Vec::is_empty) {
-            bridge.send("/transform-types", vec![]);
-        }
-    });
+    // The palette, once the socket is up (the channel holds it until then).
+    bridge.send("/transform-types", vec![]);
+    let transforms = live.patch.transforms();
     let poll = set_interval_with_handle(
         move || {
             for m in METERS {
@@ -245,7 +227,6 @@ pub fn Engine() -> impl IntoView {
         }
         bridge.send("/patch/add-transform", a);
         name.set(String::new());
-        bridge.refresh();
     };
     let (from, to) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
     let wire = move |ev: leptos::ev::SubmitEvent| {
@@ -280,15 +261,14 @@ pub fn Engine() -> impl IntoView {
                 <button type="submit">"Add"</button>
             </form>
             <ul id="transforms">
-                <For each=move || bridge.transforms.get() key=|n| n.clone() let:n>
-                    <li class="transform">
-                        <code>{format!("/patch/{n}")}</code>
+                <For each=move || transforms.get() key=|(n, _)| n.clone() let:entry>
+                    <li class="transform" data-transform=entry.0.clone()>
+                        <code>{format!("/patch/{}", entry.0)}</code>
+                        " "
+                        <span class="type">{entry.1.clone()}</span>
                         <button class="danger" on:click={
-                            let n = n.clone();
-                            move |_| {
-                                bridge.send("/patch/delete-transform", vec![OscArg::String(n.clone())]);
-                                bridge.refresh();
-                            }
+                            let n = entry.0.clone();
+                            move |_| bridge.send("/patch/delete-transform", vec![OscArg::String(n.clone())])
                         }>"Delete"</button>
                     </li>
                 </For>

@@ -20,16 +20,15 @@ impl LinkPicks {
 }
 
 #[component]
-pub fn LinkForm(project: Uuid, free: Vec<(Attachment, String)>, picks: LinkPicks) -> impl IntoView {
+pub fn LinkForm(project: Uuid, free: Signal<Vec<(Attachment, String)>>, picks: LinkPicks) -> impl IntoView {
     let live = expect_context::<Live>();
-    let free = StoredValue::new(free);
     // A pick that is no longer free falls back to the first (or second) end.
     let chosen = move |pick: RwSignal<Option<Attachment>>, default: usize| {
-        pick.get().and_then(|p| free.with_value(|f| f.iter().position(|(a, _)| *a == p))).unwrap_or(default)
+        pick.get().and_then(|p| free.with(|f| f.iter().position(|(a, _)| *a == p))).unwrap_or(default)
     };
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let ends = free.with_value(|f| {
+        let ends = free.with_untracked(|f| {
             let end = |pick, default| f.get(untrack(|| chosen(pick, default))).map(|(a, _)| *a);
             (end(picks.0, 0), end(picks.1, 1))
         });
@@ -43,7 +42,8 @@ pub fn LinkForm(project: Uuid, free: Vec<(Attachment, String)>, picks: LinkPicks
         }
     };
     let options = move |pick: RwSignal<Option<Attachment>>, default: usize| {
-        free.with_value(|f| {
+        move || {
+            free.with(|f| {
             f.iter()
                 .enumerate()
                 .map(|(i, (_, label))| {
@@ -51,11 +51,12 @@ pub fn LinkForm(project: Uuid, free: Vec<(Attachment, String)>, picks: LinkPicks
                 })
                 .collect_view()
         })
+        }
     };
     let pick = move |pick: RwSignal<Option<Attachment>>| {
         move |ev| {
             let i: usize = event_target_value(&ev).parse().unwrap_or(0);
-            pick.set(free.with_value(|f| f.get(i).map(|(a, _)| *a)));
+            pick.set(free.with_untracked(|f| f.get(i).map(|(a, _)| *a)));
         }
     };
     view! {

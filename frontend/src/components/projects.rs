@@ -7,12 +7,9 @@ use crate::api;
 use crate::state::Live;
 
 #[component]
-pub fn Projects(selected: RwSignal<Option<Uuid>>) -> impl IntoView {
+pub fn Projects() -> impl IntoView {
     let live = expect_context::<Live>();
-    let projects = LocalResource::new(move || {
-        live.version.track();
-        api::projects()
-    });
+    let lab = live.lab;
     let name = RwSignal::new(String::new());
     let create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -23,10 +20,11 @@ pub fn Projects(selected: RwSignal<Option<Uuid>>) -> impl IntoView {
         name.set(String::new());
         live.act(async move {
             let project = api::create_project(wanted).await?;
-            selected.set(Some(project.project_id));
+            lab.selected.set(Some(project.project_id));
             Ok(())
         });
     };
+    let ids = move || lab.projects.with(|p| p.0.iter().map(|p| p.project_id).collect::<Vec<_>>());
 
     view! {
         <section class="panel projects">
@@ -35,31 +33,28 @@ pub fn Projects(selected: RwSignal<Option<Uuid>>) -> impl IntoView {
                 <input id="new-project-name" placeholder="New project name" bind:value=name />
                 <button id="create-project" type="submit">"Create"</button>
             </form>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match projects.await {
-                        Err(e) => view! { <p class="error">{e}</p> }.into_any(),
-                        Ok(list) if list.is_empty() => {
-                            view! { <p class="muted">"No project yet."</p> }.into_any()
-                        }
-                        Ok(list) => view! {
-                            <ul id="project-list">
-                                <For each=move || list.clone() key=|p| (p.project_id, p.name.clone()) let:project>
-                                    <ProjectItem project selected />
-                                </For>
-                            </ul>
-                        }.into_any(),
-                    }
-                })}
-            </Transition>
+            {move || match (lab.loaded.get(), ids().is_empty()) {
+                (false, _) => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                (true, true) => view! { <p class="muted">"No project yet."</p> }.into_any(),
+                (true, false) => ().into_any(),
+            }}
+            <ul id="project-list">
+                <For each=ids key=|id| *id let:id>
+                    <ProjectItem id />
+                </For>
+            </ul>
         </section>
     }
 }
 
+/// One project's row, redrawn only when that project changes.
 #[component]
-fn ProjectItem(project: patchbay_shared::Project, selected: RwSignal<Option<Uuid>>) -> impl IntoView {
+fn ProjectItem(id: Uuid) -> impl IntoView {
     let live = expect_context::<Live>();
-    let id = project.project_id;
+    let selected = live.lab.selected;
+    let name = Memo::new(move |_| {
+        live.lab.projects.with(|p| p.0.iter().find(|p| p.project_id == id).map(|p| p.name.clone()))
+    });
     let delete = move |ev: leptos::ev::MouseEvent| {
         ev.stop_propagation();
         if selected.get_untracked() == Some(id) {
@@ -68,8 +63,9 @@ fn ProjectItem(project: patchbay_shared::Project, selected: RwSignal<Option<Uuid
         live.act(api::delete_project(id));
     };
     view! {
-        <li class="project" class:selected=move || selected.get() == Some(id) on:click=move |_| selected.set(Some(id))>
-            <span class="name">{project.name}</span>
+        <li class="project" data-project=id.to_string() class:selected=move || selected.get() == Some(id)
+            on:click=move |_| selected.set(Some(id))>
+            <span class="name">{move || name.get().unwrap_or_default()}</span>
             <button class="danger small" title="Delete project" on:click=delete>"✕"</button>
         </li>
     }

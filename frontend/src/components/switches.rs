@@ -2,6 +2,7 @@
 //! see which of its ports are linked to what.
 
 use leptos::prelude::*;
+use patchbay_shared::lab_delta::Nodes;
 use patchbay_shared::topology::{self, Attachment};
 use patchbay_shared::{Switch, VmStatus};
 use uuid::Uuid;
@@ -33,26 +34,41 @@ pub fn AddSwitch(project: Uuid, count: Signal<usize>) -> impl IntoView {
 }
 
 #[component]
-pub fn Switches(switches: Vec<Switch>, links: Vec<(Attachment, Attachment)>) -> impl IntoView {
-    if switches.is_empty() {
-        return ().into_any();
-    }
-    let rows = switches
-        .into_iter()
-        .map(|sw| {
-            let at = |port: u32| Attachment::SwitchPort(sw.vm_id, port);
-            let linked =
-                sw.ports.iter().filter(|p| topology::peer(&links, at(p.port_number)).is_some()).count();
-            view! { <SwitchRow sw linked /> }
-        })
-        .collect_view();
+pub fn Switches(nodes: Signal<Nodes>, links: Memo<Vec<(Attachment, Attachment)>>) -> impl IntoView {
+    let ids = move || nodes.with(|n| n.switches.iter().map(|sw| sw.vm_id).collect::<Vec<_>>());
     view! {
-        <h3>"Switches"</h3>
-        <table id="switch-table">
-            <tbody>{rows}</tbody>
-        </table>
+        <Show when=move || !ids().is_empty()>
+            <h3>"Switches"</h3>
+            <table id="switch-table">
+                <tbody>
+                    <For each=ids key=|id| *id let:id>
+                        <SwitchItem id nodes links />
+                    </For>
+                </tbody>
+            </table>
+        </Show>
     }
-    .into_any()
+}
+
+/// One switch's row: the row stays while the switch exists, its cells follow it.
+#[component]
+fn SwitchItem(id: Uuid, nodes: Signal<Nodes>, links: Memo<Vec<(Attachment, Attachment)>>) -> impl IntoView {
+    let sw = Memo::new(move |_| nodes.with(|n| n.switch(id).cloned()));
+    let linked = Memo::new(move |_| {
+        sw.with(|sw| {
+            sw.as_ref().map_or(0, |sw| {
+                let at = |port: u32| Attachment::SwitchPort(sw.vm_id, port);
+                links.with(|l| {
+                    sw.ports.iter().filter(|p| topology::peer(l, at(p.port_number)).is_some()).count()
+                })
+            })
+        })
+    });
+    view! {
+        <tr class="switch" data-node=move || sw.with(|s| s.as_ref().map(|s| s.name.clone()))>
+            {move || sw.get().map(|sw| view! { <SwitchRow sw linked=linked.get() /> })}
+        </tr>
+    }
 }
 
 #[component]
@@ -63,7 +79,6 @@ fn SwitchRow(sw: Switch, linked: usize) -> impl IntoView {
     let toggle = move |_| live.act(api::switch_action(project, id, if started { "stop" } else { "start" }));
     let delete = move |_| live.act(api::delete_switch(project, id));
     view! {
-        <tr class="switch">
             <td class="name">{sw.name}</td>
             <td class="ports">{format!("{linked} of {} ports linked", sw.ports.len())}</td>
             <td><span class="badge" class:started=started>{if started { "started" } else { "stopped" }}</span></td>
@@ -71,6 +86,5 @@ fn SwitchRow(sw: Switch, linked: usize) -> impl IntoView {
                 <button class="toggle" on:click=toggle>{if started { "Stop" } else { "Start" }}</button>
                 <button class="danger" on:click=delete>"Delete"</button>
             </td>
-        </tr>
     }
 }

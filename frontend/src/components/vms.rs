@@ -2,8 +2,9 @@
 //! consoles and the topology.
 
 use leptos::prelude::*;
+use patchbay_shared::lab_delta::Nodes;
 use patchbay_shared::topology::{self, Attachment};
-use patchbay_shared::{Switch, Vm, VmStatus};
+use patchbay_shared::{Vm, VmStatus};
 use uuid::Uuid;
 
 use super::console::{ConsolePanel, OpenConsole};
@@ -13,24 +14,10 @@ use super::topology::Topology;
 use crate::api;
 use crate::state::Live;
 
-/// What a project's page shows, fetched together so that the picture and
-/// the tables agree.
-#[derive(Clone)]
-pub struct Lab {
-    pub vms: Vec<Vm>,
-    pub switches: Vec<Switch>,
-    pub links: Vec<(Attachment, Attachment)>,
-}
-
-async fn fetch(project: Uuid) -> api::ApiResult<Lab> {
-    let (vms, switches) = (api::vms(project).await?, api::switches(project).await?);
-    let links = topology::links(&topology::tunnels(&vms, &switches));
-    Ok(Lab { vms, switches, links })
-}
-
 #[component]
-pub fn ProjectView(selected: RwSignal<Option<Uuid>>) -> impl IntoView {
-    move || match selected.get() {
+pub fn ProjectView() -> impl IntoView {
+    let lab = expect_context::<Live>().lab;
+    move || match lab.selected.get() {
         None => view! {
             <section class="panel vms"><p class="muted">"Select or create a project."</p></section>
         }
@@ -42,25 +29,25 @@ pub fn ProjectView(selected: RwSignal<Option<Uuid>>) -> impl IntoView {
 #[component]
 fn Vms(project: Uuid) -> impl IntoView {
     let live = expect_context::<Live>();
-    let lab = LocalResource::new(move || {
-        live.version.track();
-        fetch(project)
-    });
+    let nodes = live.lab.current();
     let name = RwSignal::new(String::new());
     // Outside the table, so that a row redrawn by a change keeps its console open.
     let open = OpenConsole(RwSignal::new(None));
     provide_context(open);
     let picks = LinkPicks::new();
-    let switch_count = Signal::derive(move || lab.get().and_then(|r| r.ok()).map_or(0, |l| l.switches.len()));
+    let switch_count = Signal::derive(move || nodes.with(|n| n.switches.len()));
     let create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let mut wanted = name.get_untracked().trim().to_owned();
         if wanted.is_empty() {
-            wanted = format!("PC{}", lab.get_untracked().and_then(|r| r.ok()).map_or(0, |l| l.vms.len()) + 1);
+            wanted = format!("PC{}", nodes.with_untracked(|n| n.vms.len()) + 1);
         }
         name.set(String::new());
         live.act(async move { api::create_vm(project, wanted).await.map(drop) });
     };
+    let links = Memo::new(move |_| nodes.with(|n| n.links()));
+    let ids = move || nodes.with(|n| n.vms.iter().map(|vm| vm.vm_id).collect::<Vec<_>>());
+    let free = Signal::derive(move || nodes.with(|n| topology::free_attachments(&n.vms, &n.switches)));
 
     view! {
         <section class="panel vms">
@@ -70,39 +57,40 @@ fn Vms(project: Uuid) -> impl IntoView {
                 <button id="create-vm" type="submit">"Add VPCS"</button>
             </form>
             <AddSwitch project count=switch_count />
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match lab.await {
-                        Err(e) => view! { <p class="error">{e}</p> }.into_any(),
-                        Ok(lab) => {
-                            let Lab { vms, switches, links } = lab.clone();
-                            let rows = vms.clone();
-                            view! {
-                                <Topology vms=vms.clone() switches=switches.clone() links=links.clone() />
-                                <div class="table-scroll">
-                                    <table id="vm-table">
-                                        <thead><tr><th>"Name"</th><th>"Console"</th><th>"IP"</th><th>"MAC"</th><th>"Tunnel"</th><th>"Status"</th><th></th></tr></thead>
-                                        <tbody>
-                                            <For each=move || rows.clone() key=|vm| format!("{vm:?}") let:vm>
-                                                <VmRow peer=topology::peer(&links, Attachment::Pc(vm.vm_id)) vm />
-                                            </For>
-                                        </tbody>
-                                    </table>
-                                </div>
-                                <Switches switches=switches.clone() links=lab.links.clone() />
-                                <LinkForm project free=topology::free_attachments(&vms, &switches) picks />
-                            }.into_any()
-                        }
-                    }
-                })}
-            </Transition>
+            {move || nodes.with(|n| view! {
+                <Topology vms=n.vms.clone() switches=n.switches.clone() links=links.get() />
+            })}
+            <div class="table-scroll">
+                <table id="vm-table">
+                    <thead><tr><th>"Name"</th><th>"Console"</th><th>"IP"</th><th>"MAC"</th><th>"Tunnel"</th><th>"Status"</th><th></th></tr></thead>
+                    <tbody>
+                        <For each=ids key=|id| *id let:id>
+                            <VmRow id nodes links />
+                        </For>
+                    </tbody>
+                </table>
+            </div>
+            <Switches nodes links />
+            <LinkForm project free picks />
             {move || open.0.get().map(|(vm, name)| view! { <ConsolePanel project vm name /> })}
         </section>
     }
 }
 
+/// One PC's row: the row stays while the PC exists, its cells follow it.
 #[component]
-fn VmRow(vm: Vm, peer: Option<Attachment>) -> impl IntoView {
+fn VmRow(id: Uuid, nodes: Signal<Nodes>, links: Memo<Vec<(Attachment, Attachment)>>) -> impl IntoView {
+    let vm = Memo::new(move |_| nodes.with(|n| n.vm(id).cloned()));
+    let peer = Memo::new(move |_| links.with(|l| topology::peer(l, Attachment::Pc(id))));
+    view! {
+        <tr class="vm" data-node=move || vm.with(|v| v.as_ref().map(|v| v.name.clone()))>
+            {move || vm.get().map(|vm| view! { <VmCells vm peer=peer.get() /> })}
+        </tr>
+    }
+}
+
+#[component]
+fn VmCells(vm: Vm, peer: Option<Attachment>) -> impl IntoView {
     let live = expect_context::<Live>();
     let (project, id) = (vm.project_id, vm.vm_id);
     let started = vm.status == VmStatus::Started;
@@ -126,7 +114,6 @@ fn VmRow(vm: Vm, peer: Option<Attachment>) -> impl IntoView {
         _ => tunnel.clone(),
     };
     view! {
-        <tr class="vm">
             <td class="name">{vm.name}</td>
             <td><code>{format!("telnet {}", vm.console)}</code></td>
             <td class="ip">{vm.ip_address.unwrap_or_else(|| "—".to_owned())}</td>
@@ -139,6 +126,5 @@ fn VmRow(vm: Vm, peer: Option<Attachment>) -> impl IntoView {
                 <button class="unlink" on:click=unlink disabled=!linked>"Unlink"</button>
                 <button class="danger" on:click=delete>"Delete"</button>
             </td>
-        </tr>
     }
 }
