@@ -1,5 +1,5 @@
 //! The dashboard's stores, fed by the real server: a client that fetches the
-//! projects, a project's nodes and the patch once, then applies the
+//! projects, a project's nodes, the patch and its ports once, then applies the
 //! notification stream as deltas, ends where a fresh fetch would (the
 //! shared crate's `lab_delta` and `patch_delta`, checked against the server
 //! rather than against themselves).
@@ -12,10 +12,11 @@ use common::osc_client::{client, s, server};
 use common::stream::Lines;
 use patchbay::osc::codec::Arg;
 use patchbay_shared::api::{Nio, Project, Switch, Vm};
-use patchbay_shared::engine::{Change, PatchFile};
+use patchbay_shared::engine::{Change, PatchFile, PortInfo};
 use patchbay_shared::lab_delta::{LabDelta, Nodes, Projects};
 use patchbay_shared::notify::action;
 use patchbay_shared::patch_delta::Applied;
+use patchbay_shared::patch_ports::PortMap;
 use patchbay_shared::topology::Attachment;
 use reqwest::Client;
 use serde::de::DeserializeOwned;
@@ -122,6 +123,7 @@ async fn the_patch_store_follows_osc_edits_to_what_a_fresh_fetch_gives() {
     let (_dir, running, port) = server().await;
     let http = Http { client: Client::new(), base: format!("http://{}", running.addr) };
     let mut file: PatchFile = http.get("/v1/engine/patch").await;
+    let mut ports: PortMap = http.get("/v1/engine/ports").await;
     let mut stream = Lines::open(&format!("{}/v1/notifications", http.base)).await;
 
     client(port, |c| {
@@ -146,6 +148,16 @@ async fn the_patch_store_follows_osc_edits_to_what_a_fresh_fetch_gives() {
         ok("/patch/sub/add-transform", vec![s("Sinewave"), s("lfo")]);
         ok("/patch/sub/lfo/samplesOut/connect", vec![s("/patch/sub/g/samplesIn")]);
         ok("/patch/sub/lfo/freq", vec![Arg::Float(3.0)]);
+        // Its border members are its ports: added, renamed, one deleted.
+        ok("/patch/sub/add-transform", vec![s("Inlet"), s("in0"), s("Samples")]);
+        ok("/patch/sub/add-transform", vec![s("Inlet"), s("ctl")]);
+        ok("/patch/sub/add-transform", vec![s("Outlet"), s("out0"), s("Samples")]);
+        ok("/patch/sub/in0/out/connect", vec![s("/patch/sub/g/samplesIn")]);
+        ok("/patch/sub/g/samplesOut/connect", vec![s("/patch/sub/out0")]);
+        ok("/patch/sub/ctl/set-name", vec![s("amount")]);
+        ok("/patch/sub/add-transform", vec![s("Outlet"), s("spare")]);
+        ok("/patch/sub/delete-transform", vec![s("spare")]);
+        ok("/patch/sine0/samplesOut/connect", vec![s("/patch/sub/in0")]);
     })
     .await;
     // Values are reported coalesced, every few ms, so the last one may come
@@ -154,9 +166,10 @@ async fn the_patch_store_follows_osc_edits_to_what_a_fresh_fetch_gives() {
     let mut refetches = vec![];
     let mut kinds = std::collections::BTreeSet::new();
     let want: PatchFile = http.get("/v1/engine/patch").await;
-    while file != want {
+    let want_ports: PortMap = http.get("/v1/engine/ports").await;
+    while file != want || ports != want_ports {
         let Ok(note) = tokio::time::timeout_at(deadline, stream.event()).await else {
-            panic!("the store never caught up:\n{file:#?}\nwanted\n{want:#?}");
+            panic!("the store never caught up:\n{file:#?}\n{ports:#?}\nwanted\n{want:#?}\n{want_ports:#?}");
         };
         let note: patchbay_shared::notify::Notification = serde_json::from_value(note).unwrap();
         if note.action != action::ENGINE_CHANGED {
@@ -164,7 +177,7 @@ async fn the_patch_store_follows_osc_edits_to_what_a_fresh_fetch_gives() {
         }
         let change: Change = serde_json::from_value(note.event).unwrap();
         kinds.insert(format!("{change:?}").split([' ', '{']).next().unwrap().to_owned());
-        if file.apply(&change) == Applied::Refetch {
+        if file.apply(&change) == Applied::Refetch || ports.apply(&change) == Applied::Refetch {
             refetches.push(change);
         }
     }
@@ -176,5 +189,11 @@ async fn the_patch_store_follows_osc_edits_to_what_a_fresh_fetch_gives() {
         Some("cutoff")
     );
     assert!(file.transform("/patch/sub/lfo").is_some());
+    let sub = ports.get("/patch/sub").unwrap();
+    let names = |l: &[PortInfo]| l.iter().map(|p| (p.name.clone(), p.audio)).collect::<Vec<_>>();
+    assert_eq!(names(&sub.inlets), [("amount".to_owned(), false), ("in0".to_owned(), true)]);
+    assert_eq!(names(&sub.outlets), [("out0".to_owned(), true)]);
+    let filter = ports.get("/patch/filter").unwrap();
+    assert!(filter.inlets.iter().any(|p| p.name == "cutoff"), "a renamed port: {filter:?}");
     running.stop().await.unwrap();
 }

@@ -24,6 +24,9 @@ pub enum Change {
         /// matches the server's without fetching it.
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         values: BTreeMap<String, Value>,
+        /// Its inlets and outlets, for a canvas to draw.
+        #[serde(default, skip_serializing_if = "Ports::is_empty")]
+        ports: Ports,
     },
     /// A transform was deleted, with its connections.
     Deleted {
@@ -173,6 +176,37 @@ pub struct EngineStatus {
     /// Blocks the timer clock started more than a block late: the machine was too busy.
     #[serde(default)]
     pub late_blocks: u64,
+}
+
+/// One inlet or outlet of a transform, as a canvas draws it. Its address is
+/// the transform's followed by `/name`; a subpatch's ports are its Inlet and
+/// Outlet members, so their names are the members'.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PortInfo {
+    /// The port's name: `samplesIn`, `freq`.
+    pub name: String,
+    /// Whether it carries audio (Samples) rather than control values.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub audio: bool,
+}
+
+/// A transform's inlets and outlets, each in activation order (the order of
+/// `get-inlets`; a subpatch's by member name).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Ports {
+    /// The inlets.
+    #[serde(default)]
+    pub inlets: Vec<PortInfo>,
+    /// The outlets.
+    #[serde(default)]
+    pub outlets: Vec<PortInfo>,
+}
+
+impl Ports {
+    /// True when it has no port at all.
+    pub fn is_empty(&self) -> bool {
+        self.inlets.is_empty() && self.outlets.is_empty()
+    }
 }
 
 /// One entry of `GET /v1/engine/types`: a transform type the engine can build.

@@ -37,7 +37,7 @@ impl PatchFile {
     /// the order they were made).
     pub fn apply(&mut self, change: &Change) -> Applied {
         let done = match change {
-            Change::Added { path, type_name, args, values } => self.add(path, type_name, args, values),
+            Change::Added { path, type_name, args, values, .. } => self.add(path, type_name, args, values),
             Change::Deleted { path } => self.delete(path),
             Change::Renamed { from, to } => self.rename(from, to),
             Change::Connected { from, to } => self.connect(from, to),
@@ -181,21 +181,31 @@ impl PatchFile {
     }
 
     /// The patch a connection between two ports is in, and the connection
-    /// as that patch's file writes it: both ends are `transform/port` of
-    /// one patch. A subpatch's Inlet or Outlet has a face on each side, so
-    /// which patch a connection to one is in cannot be told from its
-    /// addresses: those are refetched.
+    /// as that patch's file writes it: both ends relative to that patch.
     fn placed(&self, from: &str, to: &str) -> Option<(String, ConnectionFile)> {
-        let (from_owner, _) = from.rsplit_once('/')?;
-        let (to_owner, _) = to.rsplit_once('/')?;
-        let (patch, _) = from_owner.rsplit_once('/')?;
-        let border =
-            |owner| self.transform(owner).is_none_or(|t| matches!(t.type_name.as_str(), "Inlet" | "Outlet"));
-        if to_owner.rsplit_once('/')?.0 != patch || border(from_owner) || border(to_owner) {
+        let patch = self.patch_facing(from)?;
+        if self.patch_facing(to)? != patch {
             return None;
         }
         let rel = |end: &str| end[patch.len() + 1..].to_owned();
         Some((patch.to_owned(), ConnectionFile { from: rel(from), to: rel(to) }))
+    }
+
+    /// The patch a port (`owner/port`) is wired in: its owner's, except
+    /// for the outer faces of a subpatch's border members (an Inlet's `in`,
+    /// an Outlet's `out`, by their own names even when renamed), which face
+    /// the patch around the subpatch.
+    fn patch_facing<'p>(&self, end: &'p str) -> Option<&'p str> {
+        let (owner, port) = end.rsplit_once('/')?;
+        let (patch, _) = owner.rsplit_once('/')?;
+        let t = self.transform(owner)?;
+        let own_name = t.renamed.iter().find(|(_, new)| *new == port).map_or(port, |(old, _)| old.as_str());
+        let outer = matches!((t.type_name.as_str(), own_name), ("Inlet", "in") | ("Outlet", "out"));
+        if outer {
+            Some(patch.rsplit_once('/')?.0)
+        } else {
+            Some(patch)
+        }
     }
 
     fn set_value(&mut self, path: &str, value: &Value) -> Option<()> {
@@ -264,6 +274,7 @@ mod tests {
             type_name: type_name.into(),
             args: String::new(),
             values: BTreeMap::new(),
+            ports: Default::default(),
         }
     }
 
@@ -398,12 +409,30 @@ mod tests {
     }
 
     #[test]
-    fn wires_through_a_subpatchs_border_are_refetched_not_guessed() {
+    fn wires_through_a_subpatchs_border_are_kept_in_the_patch_each_face_is_in() {
         let mut file = empty();
         file.apply(&added("/patch/sub", "Patch"));
         file.apply(&added("/patch/sub/in1", "Inlet"));
+        file.apply(&added("/patch/sub/out1", "Outlet"));
+        file.apply(&added("/patch/sub/g", "Gain~"));
         file.apply(&added("/patch/src", "Metro"));
-        assert_eq!(file.apply(&wire("/patch/src/out", "/patch/sub/in1/in")), Applied::Refetch);
+        file.apply(&added("/patch/dst", "Print"));
+        for change in [
+            wire("/patch/src/out", "/patch/sub/in1/in"),
+            wire("/patch/sub/in1/out", "/patch/sub/g/samplesIn"),
+            wire("/patch/sub/g/samplesOut", "/patch/sub/out1/in"),
+            wire("/patch/sub/out1/out", "/patch/dst/in"),
+        ] {
+            assert_eq!(file.apply(&change), Applied::Done, "{change:?}");
+        }
+        assert_eq!(
+            connections(&file.connections),
+            [pair("src/out", "sub/in1/in"), pair("sub/out1/out", "dst/in")]
+        );
+        let inner = &file.transform("/patch/sub").unwrap().patch.as_ref().unwrap().connections;
+        assert_eq!(connections(inner), [pair("in1/out", "g/samplesIn"), pair("g/samplesOut", "out1/in")]);
+        // Across faces that are not in one patch: not a connection the engine makes.
+        assert_eq!(file.apply(&wire("/patch/src/out", "/patch/sub/g/samplesIn")), Applied::Refetch);
     }
 
     #[test]

@@ -90,6 +90,7 @@ impl Engine {
             type_name: entry.name.to_owned(),
             args: args.to_owned(),
             values,
+            ports: self.graph.ports(id),
         });
         Ok(name)
     }

@@ -13,7 +13,8 @@
 //! - `edit.rs`: adding, deleting, renaming and connecting transforms;
 //! - `activation.rs`: control-rate propagation and timers;
 //! - `audio_sync.rs`: commands and programs sent to the audio side;
-//! - `error.rs` and `change.rs`: what the engine refuses and what it announces;
+//! - `error.rs`: what the engine refuses (what it announces, [`Change`], is the shared crate's);
+//! - `ports.rs`: each transform's inlets and outlets, as a canvas draws them;
 //! - [`value`]: values and types, with the implicit casts;
 //! - [`transform`]: ports, control behaviour and DSP node traits;
 //! - [`graph`]: the patch tree, connections and addresses;
@@ -36,6 +37,7 @@ mod error;
 pub(crate) mod graph;
 pub(crate) mod library;
 pub mod patch_file;
+mod ports;
 pub(crate) mod program;
 pub mod render;
 pub mod simd;

@@ -1,10 +1,12 @@
-//! The engine over HTTP: its clock, the transform types it can build, and
-//! the whole patch as a JSON file to read or replace. (Fine-grained edits
-//! are OSC's job.)
+//! The engine over HTTP: its clock, the transform types it can build, the
+//! whole patch as a JSON file to read or replace, and every transform's
+//! ports for a canvas. (Fine-grained edits are OSC's job.)
 
 use axum::extract::State;
 use axum::Json;
-use patchbay_shared::engine::{EngineStatus, TypeInfo};
+use std::collections::BTreeMap;
+
+use patchbay_shared::engine::{EngineStatus, Ports, TypeInfo};
 
 use super::error::ApiError;
 use super::Shared;
@@ -41,6 +43,11 @@ pub(crate) async fn types() -> Json<Vec<TypeInfo>> {
             })
             .collect(),
     )
+}
+
+/// Every transform's inlets and outlets, by address, for a canvas.
+pub(crate) async fn ports(State(state): State<Shared>) -> Json<BTreeMap<String, Ports>> {
+    Json(state.app.model.engine.with(|e| e.port_map()))
 }
 
 pub(crate) async fn save(State(state): State<Shared>) -> Json<PatchFile> {

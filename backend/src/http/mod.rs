@@ -86,6 +86,7 @@ pub(crate) fn app(state: Shared) -> Router {
         .route("/v1/engine", get(engine::status))
         .route("/v1/engine/transform-types", get(engine::types))
         .route("/v1/engine/patch", get(engine::save).put(engine::load))
+        .route("/v1/engine/ports", get(engine::ports))
         .route("/v1/notifications", get(notifications::stream_all))
         .route("/v1/notifications/ws", get(notifications::websocket))
         .route("/v1/osc/ws", get(bridge::websocket))
