@@ -29,7 +29,8 @@ log=$(mktemp)
 set +e
 if $quick; then
   say "cargo test (in-process tests only)"
-  cargo test --no-fail-fast -p patchbay --lib --test api --test notifications --test engine_realtime --test lab_over_osc --test osc --test oscquery --test vpcs --test process 2>&1 | tee "$log"
+  { cargo test --no-fail-fast -p patchbay-shared &&
+    cargo test --no-fail-fast -p patchbay --lib --test api --test notifications --test deltas --test engine_realtime --test lab_over_osc --test osc --test oscquery --test vpcs --test process; } 2>&1 | tee "$log"
   status=${PIPESTATUS[0]}
 else
   cargo clippy -q -p patchbay-dashboard --target wasm32-unknown-unknown -- -D warnings || exit 1

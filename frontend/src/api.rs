@@ -5,6 +5,7 @@ use gloo_net::http::{Request, RequestBuilder, Response};
 
 use crate::auth::with_token;
 use patchbay_shared::engine::PatchFile;
+use patchbay_shared::patch_ports::PortMap;
 use patchbay_shared::topology::Attachment;
 use patchbay_shared::{ErrorBody, Nio, Project, ProjectCreate, Switch, SwitchCreate, UdpPort, Vm, VmCreate};
 use serde::de::DeserializeOwned;
@@ -122,4 +123,8 @@ async fn attach(project: Uuid, at: Attachment, nio: &Nio) -> ApiResult<()> {
 
 pub async fn patch() -> ApiResult<PatchFile> {
     read(get("/v1/engine/patch").send().await).await
+}
+
+pub async fn ports() -> ApiResult<PortMap> {
+    read(get("/v1/engine/ports").send().await).await
 }

@@ -79,8 +79,8 @@ fn Dashboard() -> impl IntoView {
         <main>
             <components::projects::Projects />
             <components::vms::ProjectView />
-            <components::engine::Engine />
             <components::events::Events />
+            <components::engine::Engine />
         </main>
     }
 }

@@ -19,8 +19,9 @@ const TRAFFIC: usize = 60;
 /// Meter polls: every AudioOutput's levels, 10 times a second.
 const METERS: [&str; 2] = ["//level_left/current-value", "//level_right/current-value"];
 
+/// The OSC bridge's socket and what its replies tell.
 #[derive(Clone, Copy)]
-struct Bridge {
+pub struct Bridge {
     out: StoredValue<mpsc::UnboundedSender<String>>,
     types: RwSignal<Vec<String>>,
     /// Output address to peak level.
@@ -30,7 +31,7 @@ struct Bridge {
 }
 
 impl Bridge {
-    fn send(&self, address: &str, args: Vec<OscArg>) {
+    pub fn send(&self, address: &str, args: Vec<OscArg>) {
         let json = serde_json::to_string(&OscJson { address: address.into(), args }).expect("serializes");
         let _ = self.out.with_value(|tx| tx.unbounded_send(json));
     }
@@ -64,7 +65,7 @@ fn text(args: &[OscArg]) -> String {
 }
 
 /// A typed value from a text field: numbers, T/F, else a string.
-fn parse_value(s: &str) -> Vec<OscArg> {
+pub fn parse_value(s: &str) -> Vec<OscArg> {
     s.split_whitespace()
         .map(|w| {
             if let Ok(i) = w.parse::<i32>() {
@@ -250,6 +251,7 @@ pub fn Engine() -> impl IntoView {
             {move || bridge.last_error.get().map(|e| view! {
                 <div class="error" id="engine-error" on:click=move |_| bridge.last_error.set(None)>{e}</div>
             })}
+            <div class="engine-main">
             <form id="add-transform" on:submit=add>
                 <select prop:value=move || ty.get() on:change=move |ev| ty.set(event_target_value(&ev))>
                     <For each=move || bridge.types.get() key=|t| t.clone() let:t>
@@ -260,6 +262,7 @@ pub fn Engine() -> impl IntoView {
                 <input placeholder="arguments" prop:value=move || args.get() on:input=move |ev| args.set(event_target_value(&ev)) />
                 <button type="submit">"Add"</button>
             </form>
+            <super::canvas::PatchCanvas bridge />
             <ul id="transforms">
                 <For each=move || transforms.get() key=|(n, _)| n.clone() let:entry>
                     <li class="transform" data-transform=entry.0.clone()>
@@ -284,6 +287,8 @@ pub fn Engine() -> impl IntoView {
                 <input placeholder="440" prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev)) />
                 <button type="submit">"Set"</button>
             </form>
+            </div>
+            <div class="engine-side">
             <div id="meters">
                 <For each=meters key=|(k, _)| k.clone() let:entry>
                     <Meter output=entry.0 levels=bridge.levels />
@@ -302,6 +307,7 @@ pub fn Engine() -> impl IntoView {
                     </li>
                 </For>
             </ol>
+            </div>
         </section>
     }
 }

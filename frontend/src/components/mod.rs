@@ -1,3 +1,4 @@
+pub mod canvas;
 pub mod console;
 pub mod engine;
 pub mod events;

@@ -1,10 +1,11 @@
-//! The engine's patch store: `GET /v1/engine/patch` once, then every
-//! `engine.changed` event applied to it; one it cannot place (a patch
-//! loaded, an edit it missed) fetches the file again.
+//! The engine's patch store: `GET /v1/engine/patch` and `/v1/engine/ports`
+//! once, then every `engine.changed` event applied to both; one they cannot
+//! place (a patch loaded, an edit they missed) fetches them again.
 
 use leptos::prelude::*;
 use patchbay_shared::engine::{Change, PatchFile};
 use patchbay_shared::patch_delta::Applied;
+use patchbay_shared::patch_ports::PortMap;
 use patchbay_shared::resync::Resync;
 
 use super::refill::refill;
@@ -14,13 +15,20 @@ use crate::api;
 pub struct PatchStore {
     /// The running patch, once fetched.
     pub file: RwSignal<Option<PatchFile>>,
+    /// Every transform's ports, by address.
+    pub ports: RwSignal<PortMap>,
     sync: StoredValue<Resync<Change>>,
     error: RwSignal<Option<String>>,
 }
 
 impl PatchStore {
     pub fn new(error: RwSignal<Option<String>>) -> Self {
-        PatchStore { file: RwSignal::new(None), sync: StoredValue::new(Resync::default()), error }
+        PatchStore {
+            file: RwSignal::new(None),
+            ports: RwSignal::new(PortMap::default()),
+            sync: StoredValue::new(Resync::default()),
+            error,
+        }
     }
 
     /// The names of the root patch's transforms with their types, in the server's order.
@@ -46,6 +54,10 @@ impl PatchStore {
                 false
             }
         });
+        // A value changes no port: the map is left alone, and nothing redraws for it.
+        if !refetch && !matches!(change, Change::Value { .. }) {
+            self.ports.update(|ports| refetch = ports.apply(&change) == Applied::Refetch);
+        }
         if refetch {
             self.resync();
         }
@@ -53,18 +65,16 @@ impl PatchStore {
 
     pub fn resync(&self) {
         let store = *self;
-        refill(
-            self.sync,
-            self.error,
-            || Some(api::patch()),
-            move |mut file: PatchFile, held| {
-                // Held changes that do not fit are older than the answer: it has them.
-                for change in &held {
-                    file.apply(change);
-                }
-                store.file.set(Some(file));
-                true
-            },
-        );
+        let fetch = || Some(async { Ok((api::patch().await?, api::ports().await?)) });
+        refill(self.sync, self.error, fetch, move |(mut file, mut ports): (PatchFile, PortMap), held| {
+            // Held changes that do not fit are older than the answer: it has them.
+            for change in &held {
+                file.apply(change);
+                ports.apply(change);
+            }
+            store.file.set(Some(file));
+            store.ports.set(ports);
+            true
+        });
     }
 }

@@ -1,0 +1,149 @@
+//! Headless Chromium through Debian's chromedriver, for the dashboard tests:
+//! a browser per test, and waits on what the page shows.
+
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
+
+pub(crate) struct ChromeDriver(Child, u16);
+
+impl ChromeDriver {
+    #[allow(clippy::zombie_processes)] // the process is reaped in Drop
+    pub(crate) async fn start() -> ChromeDriver {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        // In a process group of its own, so that Drop can end the browsers it
+        // started too, even when a test panics before closing its session.
+        let child = Command::new("chromedriver")
+            .process_group(0)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is installed (scripts/setup.sh installs chromium-driver)");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return ChromeDriver(child, port);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("chromedriver did not listen on {port}");
+    }
+
+    pub(crate) async fn browser(&self) -> Client {
+        let profile = tempfile::tempdir().unwrap().keep();
+        let caps = serde_json::json!({
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--window-size=1300,800", "--ignore-certificate-errors", format!("--user-data-dir={}", profile.display()),
+                ],
+            }
+        });
+        let caps: serde_json::Map<String, serde_json::Value> = caps.as_object().unwrap().clone();
+        // chromedriver accepts connections a moment before it serves them
+        // well: a reset session request (seen once on a loaded machine) is tried again.
+        let mut tries = 0;
+        loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{}", self.1))
+                .await
+            {
+                Ok(client) => return client,
+                Err(e) if tries < 3 => {
+                    tries += 1;
+                    eprintln!("chromedriver session refused ({e}); trying again");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => panic!("a Chromium session: {e:?}"),
+            }
+        }
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub(crate) async fn text_of(browser: &Client, css: &str) -> String {
+    let mut texts = vec![];
+    for el in browser.find_all(Locator::Css(css)).await.unwrap() {
+        texts.push(el.text().await.unwrap_or_default());
+    }
+    texts.join("\n")
+}
+
+/// Waits until the text of the elements matching `css` satisfies `ok`.
+pub(crate) async fn wait_for_text(browser: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let text = text_of(browser, css).await;
+        if ok(&text) {
+            return text;
+        }
+        assert!(std::time::Instant::now() < deadline, "{css} never matched; last text: {text:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// This checkout's `dist/`. Found at run time (cargo runs tests in the
+/// package's directory): a test binary built in another clone sharing the
+/// target directory is reused as it is, with that clone's path compiled in.
+pub(crate) fn built_dashboard() -> PathBuf {
+    std::env::current_dir().unwrap().join("../dist")
+}
+
+/// Waits until `count` elements match `css`.
+pub(crate) async fn wait_for_count(browser: &Client, css: &str, count: usize) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let found = browser.find_all(Locator::Css(css)).await.unwrap().len();
+        if found == count {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{found} of {css}, not {count}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Clicks the element matching `css`. The page redraws a project's view on
+/// every change, so an element found may be replaced before the click
+/// lands: then it is found again.
+pub(crate) async fn click(browser: &Client, css: &str) {
+    act(browser, css, |el| async move { el.click().await.map(drop) }).await
+}
+
+/// Picks the option labelled `label` in the select matching `css`.
+pub(crate) async fn select(browser: &Client, css: &str, label: &str) {
+    act(browser, css, |el| async move { el.select_by_label(label).await }).await
+}
+
+pub(crate) async fn act<F, Fut>(browser: &Client, css: &str, action: F)
+where
+    F: Fn(fantoccini::elements::Element) -> Fut,
+    Fut: std::future::Future<Output = Result<(), fantoccini::error::CmdError>>,
+{
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let el = browser.wait().at_most(WAIT).for_element(Locator::Css(css)).await.unwrap();
+        match action(el).await {
+            Ok(()) => return,
+            Err(e) if e.to_string().contains("stale") && std::time::Instant::now() < deadline => {}
+            Err(e) => panic!("{css}: {e}"),
+        }
+    }
+}

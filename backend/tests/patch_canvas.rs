@@ -1,0 +1,151 @@
+//! The patch canvas in headless Chromium: sine -> lowpass -> output built by
+//! dragging from outlets to inlets, a refused wire showing the server's
+//! reason, a wire selected and deleted, a value edited in the inspector and
+//! read back over OSC, and an edit made over OSC followed without a reload.
+//!
+//! Needs `dist/` built by `trunk build --release` (scripts/test.sh does it).
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::browser::{built_dashboard, click, wait_for_count, wait_for_text, ChromeDriver};
+use common::osc_client::{s, Client as Osc};
+use common::watch::free_osc_port;
+use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
+use fantoccini::{Client, Locator};
+use patchbay::osc::codec::Arg;
+
+/// A port of a box on the canvas.
+fn port(transform: &str, side: &str, name: &str) -> String {
+    format!(r#"#patch-canvas [data-transform="{transform}"] .{side}[data-port="{name}"]"#)
+}
+
+/// Presses on the outlet, moves to the inlet and lets go, as a hand would.
+async fn drag(browser: &Client, from: &str, to: &str) {
+    let (a, b) =
+        (browser.find(Locator::Css(from)).await.unwrap(), browser.find(Locator::Css(to)).await.unwrap());
+    let hand = MouseActions::new("hand".into())
+        .then(PointerAction::MoveToElement { element: a, duration: None, x: 0.0, y: 0.0 })
+        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+        .then(PointerAction::MoveToElement {
+            element: b,
+            duration: Some(Duration::from_millis(150)),
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+    browser.perform_actions(hand).await.unwrap();
+    browser.release_actions().await.unwrap();
+}
+
+fn wire(from: &str, to: &str) -> String {
+    format!(r#"#patch-canvas .wire[data-from="{from}"][data-to="{to}"]"#)
+}
+
+#[tokio::test]
+async fn build_sine_lowpass_output_by_dragging_and_edit_it_inline() {
+    let dist = built_dashboard();
+    assert!(dist.join("index.html").exists(), "dist/ is not built: run `trunk build --release`");
+    let dir = tempfile::tempdir().unwrap();
+    let osc_port = free_osc_port();
+    let server = common::Binary::start(
+        dir.path(),
+        &[&format!("--dashboard={}", dist.display()), "--no-audio", &format!("--osc-port={osc_port}")],
+    );
+    let driver = ChromeDriver::start().await;
+    let browser = driver.browser().await;
+    browser.goto(&server.url("/")).await.unwrap();
+    wait_for_text(&browser, ".status", |t| t == "live").await;
+    wait_for_text(&browser, "#add-transform select", |t| t.contains("Lowpass")).await;
+    for (ty, name) in [("Sinewave", "sine0"), ("Lowpass", "lp"), ("AudioOutput", "out")] {
+        let select = browser.find(Locator::Css("#add-transform select")).await.unwrap();
+        select.select_by_value(ty).await.unwrap();
+        let input = browser.find(Locator::Css("#add-transform input")).await.unwrap();
+        input.send_keys(name).await.unwrap();
+        click(&browser, "#add-transform button").await;
+        wait_for_count(&browser, &format!(r#"#patch-canvas [data-transform="{name}"]"#), 1).await;
+    }
+    // Audio and control ports look different.
+    let freq = browser.find(Locator::Css(&port("sine0", "inlet", "freq"))).await.unwrap();
+    assert!(freq.attr("class").await.unwrap().unwrap().contains("control"));
+    let out = browser.find(Locator::Css(&port("sine0", "outlet", "samplesOut"))).await.unwrap();
+    assert!(out.attr("class").await.unwrap().unwrap().contains("audio"));
+
+    drag(&browser, &port("sine0", "outlet", "samplesOut"), &port("lp", "inlet", "samplesIn")).await;
+    wait_for_count(&browser, &wire("sine0/samplesOut", "lp/samplesIn"), 1).await;
+    drag(&browser, &port("lp", "outlet", "samplesOut"), &port("out", "inlet", "mix")).await;
+    wait_for_count(&browser, &wire("lp/samplesOut", "out/mix"), 1).await;
+    let patch: serde_json::Value =
+        reqwest::get(server.url("/v1/engine/patch")).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        patch["connections"],
+        serde_json::json!([
+            {"from": "sine0/samplesOut", "to": "lp/samplesIn"},
+            {"from": "lp/samplesOut", "to": "out/mix"},
+        ])
+    );
+    // Audio into a Boolean inlet is refused, with the server's reason, and draws nothing.
+    drag(&browser, &port("sine0", "outlet", "samplesOut"), &port("out", "inlet", "onoff")).await;
+    let reason = wait_for_text(&browser, "#engine-error", |t| {
+        t.contains("Cannot connect a Samples outlet to a Boolean inlet")
+    })
+    .await;
+    assert_eq!(browser.find_all(Locator::Css("#patch-canvas .wire")).await.unwrap().len(), 2, "{reason}");
+    click(&browser, "#engine-error").await;
+
+    // Inline edit: click the box, type a value; OSC reads it back.
+    let body = browser.find(Locator::Css(r#"#patch-canvas [data-transform="lp"] .body"#)).await.unwrap();
+    body.click().await.unwrap();
+    let field = r#"#inspector tr[data-state="freq"] input"#;
+    let input = browser.wait().for_element(Locator::Css(field)).await.unwrap();
+    input.clear().await.unwrap();
+    input.send_keys("800\n").await.unwrap();
+    let osc = tokio::task::spawn_blocking(move || Osc::new(osc_port));
+    let osc = osc.await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = osc.ask("/patch/lp/freq/current-value", vec![]);
+        if got.get(1) == Some(&Arg::Float(800.0)) || got.get(1) == Some(&Arg::Double(800.0)) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "freq never became 800: {got:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // An edit from OSC shows on the canvas without a reload: the value in
+    // the inspector, a new box and its wire.
+    assert_eq!(osc.ask("/patch/lp/freq", vec![Arg::Float(1234.0)]), vec![Arg::Int(0)]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let el = browser.find(Locator::Css(field)).await.unwrap();
+        if el.prop("value").await.unwrap().as_deref() == Some("1234") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the inspector never showed 1234");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(osc.ask("/patch/add-transform", vec![s("Sinewave"), s("lfo")]), vec![Arg::Int(0)]);
+    assert_eq!(osc.ask("/patch/lfo/samplesOut/connect", vec![s("/patch/out/mix")]), vec![Arg::Int(0)]);
+    wait_for_count(&browser, &wire("lfo/samplesOut", "out/mix"), 1).await;
+
+    let shot = browser.screenshot().await.unwrap();
+    std::fs::write(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("patch-canvas.png"), shot).unwrap();
+
+    // Select a wire by clicking it (this one runs in the open), and delete it.
+    let w = browser.find(Locator::Css(&wire("sine0/samplesOut", "lp/samplesIn"))).await.unwrap();
+    let hand = MouseActions::new("hand".into())
+        .then(PointerAction::MoveToElement { element: w, duration: None, x: 0.0, y: 0.0 })
+        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+    browser.perform_actions(hand).await.unwrap();
+    browser.release_actions().await.unwrap();
+    wait_for_text(&browser, "#delete-wire", |t| t.contains("sine0/samplesOut")).await;
+    click(&browser, "#delete-wire").await;
+    wait_for_count(&browser, &wire("sine0/samplesOut", "lp/samplesIn"), 0).await;
+    let patch: serde_json::Value =
+        reqwest::get(server.url("/v1/engine/patch")).await.unwrap().json().await.unwrap();
+    assert_eq!(patch["connections"].as_array().unwrap().len(), 2, "{patch}");
+    browser.close().await.unwrap();
+}

@@ -1,0 +1,301 @@
+//! Where a canvas draws a patch: a box per transform with its inlets along
+//! the top and outlets along the bottom, and a wire per connection between
+//! the two ports it joins. Pure geometry, so it is tested here and the page
+//! only draws it.
+//!
+//! A box the user has not placed goes in a row by its depth in the signal
+//! flow (the longest chain of wires that reaches it), so that a chain
+//! sine -> lowpass -> output reads top to bottom, as in Pd.
+
+use std::collections::BTreeMap;
+
+use crate::engine::{Body, ConnectionFile, PortInfo, Ports, TransformFile};
+use crate::patch_ports::PortMap;
+
+/// Width of a port's tab, and the least room between two.
+pub const PORT: f64 = 10.0;
+/// A box's height.
+pub const BOX_HEIGHT: f64 = 36.0;
+const GAP_X: f64 = 40.0;
+const GAP_Y: f64 = 70.0;
+const MARGIN: f64 = 20.0;
+/// Roughly the width of a character of the box's label.
+const CHAR: f64 = 7.5;
+
+/// One transform's box.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoxView {
+    /// Its name in the patch shown.
+    pub name: String,
+    /// Its type.
+    pub type_name: String,
+    /// Top-left corner and width.
+    pub x: f64,
+    /// Top edge.
+    pub y: f64,
+    /// Width.
+    pub width: f64,
+    /// Its inlets with the x of each tab's left edge, relative to the box.
+    pub inlets: Vec<(PortInfo, f64)>,
+    /// Its outlets, likewise.
+    pub outlets: Vec<(PortInfo, f64)>,
+}
+
+/// One connection, with the ends of its line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WireView {
+    /// `box/outlet`: the box and the port it is drawn from.
+    pub from: String,
+    /// `box/inlet`.
+    pub to: String,
+    /// The connection as the file writes it (a subpatch's port is
+    /// `sub/in0/in`), relative to the patch shown.
+    pub link: ConnectionFile,
+    /// Whether it carries audio.
+    pub audio: bool,
+    /// The outlet's bottom middle.
+    pub start: (f64, f64),
+    /// The inlet's top middle.
+    pub end: (f64, f64),
+}
+
+/// A patch as a canvas draws it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PatchView {
+    /// The boxes, in the file's order (by name).
+    pub boxes: Vec<BoxView>,
+    /// The wires whose two ends are drawn.
+    pub wires: Vec<WireView>,
+    /// The size that holds every box.
+    pub size: (f64, f64),
+}
+
+impl PatchView {
+    /// Lays out the members of the patch at `path` (`/patch` or a subpatch's
+    /// address); `placed` holds the positions the user gave boxes, by name.
+    pub fn of(path: &str, body: &Body, ports: &PortMap, placed: &BTreeMap<String, (f64, f64)>) -> PatchView {
+        let depth = depths(body);
+        let mut per_row: BTreeMap<usize, f64> = BTreeMap::new();
+        let boxes: Vec<BoxView> = body
+            .transforms
+            .iter()
+            .map(|t| {
+                let own = ports.get(&format!("{path}/{}", t.name)).cloned().unwrap_or_default();
+                let width = width(t, &own);
+                let (x, y) = placed.get(&t.name).copied().unwrap_or_else(|| {
+                    let row = depth.get(t.name.as_str()).copied().unwrap_or(0);
+                    let next = per_row.entry(row).or_insert(MARGIN);
+                    let x = *next;
+                    *next += width + GAP_X;
+                    (x, MARGIN + row as f64 * (BOX_HEIGHT + GAP_Y))
+                });
+                BoxView {
+                    name: t.name.clone(),
+                    type_name: t.type_name.clone(),
+                    x,
+                    y,
+                    width,
+                    inlets: spread(own.inlets, width),
+                    outlets: spread(own.outlets, width),
+                }
+            })
+            .collect();
+        // `box/port`, or `sub/in0/in` for a subpatch's port (its member's face).
+        let find = |end: &str, outlet: bool| -> Option<(String, f64, f64, bool)> {
+            let (name, rest) = end.split_once('/')?;
+            let port = rest.split('/').next()?;
+            let b = boxes.iter().find(|b| b.name == name)?;
+            let list = if outlet { &b.outlets } else { &b.inlets };
+            let (info, at) = list.iter().find(|(p, _)| p.name == port)?;
+            let y = if outlet { b.y + BOX_HEIGHT } else { b.y };
+            Some((format!("{name}/{port}"), b.x + at + PORT / 2.0, y, info.audio))
+        };
+        let wires = body
+            .connections
+            .iter()
+            .filter_map(|c| {
+                let (from, x0, y0, audio) = find(&c.from, true)?;
+                let (to, x1, y1, _) = find(&c.to, false)?;
+                Some(WireView { from, to, link: c.clone(), audio, start: (x0, y0), end: (x1, y1) })
+            })
+            .collect();
+        let size = boxes.iter().fold((0.0f64, 0.0f64), |(w, h), b| {
+            (w.max(b.x + b.width + MARGIN), h.max(b.y + BOX_HEIGHT + MARGIN))
+        });
+        PatchView { boxes, wires, size }
+    }
+
+    /// The box named `name`.
+    pub fn find(&self, name: &str) -> Option<&BoxView> {
+        self.boxes.iter().find(|b| b.name == name)
+    }
+}
+
+impl BoxView {
+    /// The address of one of its ports relative to the patch shown, as
+    /// `connect` takes it: a subpatch's port is its member's outer face.
+    pub fn port_address(&self, port: &str, outlet: bool) -> String {
+        match self.type_name.as_str() {
+            "Patch" => format!("{}/{port}/{}", self.name, if outlet { "out" } else { "in" }),
+            _ => format!("{}/{port}", self.name),
+        }
+    }
+}
+
+/// Wide enough for its label and for its ports side by side.
+fn width(t: &TransformFile, ports: &Ports) -> f64 {
+    let label = t.name.len().max(t.type_name.len()) as f64 * CHAR + 16.0;
+    let tabs = ports.inlets.len().max(ports.outlets.len()) as f64 * (PORT * 2.0);
+    label.max(tabs).max(60.0)
+}
+
+/// Ports spread along an edge: the first at the left, the last at the right.
+fn spread(ports: Vec<PortInfo>, width: f64) -> Vec<(PortInfo, f64)> {
+    let n = ports.len();
+    ports
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let x = if n == 1 { 0.0 } else { i as f64 * (width - PORT) / (n - 1) as f64 };
+            (p, x)
+        })
+        .collect()
+}
+
+/// Each member's row: the longest chain of wires from a member nothing
+/// feeds. A feedback loop stops growing after as many rounds as there are
+/// members, so the cost stays quadratic at worst.
+fn depths(body: &Body) -> BTreeMap<&str, usize> {
+    let mut depth: BTreeMap<&str, usize> = body.transforms.iter().map(|t| (t.name.as_str(), 0)).collect();
+    let edges: Vec<(&str, &str)> = body
+        .connections
+        .iter()
+        .filter_map(|c| Some((c.from.split_once('/')?.0, c.to.split_once('/')?.0)))
+        .filter(|(a, b)| a != b)
+        .collect();
+    for _ in 0..body.transforms.len() {
+        let mut changed = false;
+        for (a, b) in &edges {
+            let (Some(&da), Some(&db)) = (depth.get(a), depth.get(b)) else { continue };
+            if db < da + 1 && da < body.transforms.len() {
+                depth.insert(b, da + 1);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    depth
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ConnectionFile;
+
+    fn transform(name: &str, type_name: &str) -> TransformFile {
+        TransformFile {
+            name: name.into(),
+            type_name: type_name.into(),
+            args: String::new(),
+            renamed: BTreeMap::new(),
+            values: BTreeMap::new(),
+            patch: None,
+        }
+    }
+
+    fn port(name: &str, audio: bool) -> PortInfo {
+        PortInfo { name: name.into(), audio }
+    }
+
+    /// sine -> lp -> out, in the file's (name) order.
+    fn chain() -> (Body, PortMap) {
+        let body = Body {
+            transforms: vec![
+                transform("lp", "Lowpass"),
+                transform("out", "AudioOutput"),
+                transform("sine", "Sinewave"),
+            ],
+            connections: vec![
+                ConnectionFile { from: "sine/samplesOut".into(), to: "lp/samplesIn".into() },
+                ConnectionFile { from: "lp/samplesOut".into(), to: "out/mix".into() },
+            ],
+        };
+        let mut ports = PortMap::default();
+        let audio_in_out = Ports {
+            inlets: vec![port("samplesIn", true), port("freq", false)],
+            outlets: vec![port("samplesOut", true)],
+        };
+        ports.0.insert("/patch/lp".into(), audio_in_out);
+        ports.0.insert(
+            "/patch/out".into(),
+            Ports { inlets: vec![port("mix", true), port("onoff", false)], outlets: vec![] },
+        );
+        ports.0.insert(
+            "/patch/sine".into(),
+            Ports { inlets: vec![port("freq", false)], outlets: vec![port("samplesOut", true)] },
+        );
+        (body, ports)
+    }
+
+    #[test]
+    fn a_chain_reads_top_to_bottom_and_its_wires_join_the_ports_they_name() {
+        let (body, ports) = chain();
+        let view = PatchView::of("/patch", &body, &ports, &BTreeMap::new());
+        let y = |n: &str| view.find(n).unwrap().y;
+        assert!(y("sine") < y("lp") && y("lp") < y("out"), "{view:?}");
+        assert_eq!(view.wires.len(), 2);
+        let first = &view.wires[0];
+        let (sine, lp) = (view.find("sine").unwrap(), view.find("lp").unwrap());
+        assert_eq!(first.start, (sine.x + PORT / 2.0, sine.y + BOX_HEIGHT), "from the outlet's bottom");
+        assert_eq!(first.end, (lp.x + PORT / 2.0, lp.y), "to the first inlet's top");
+        assert!(first.audio);
+        assert!(view.size.0 >= sine.x + sine.width && view.size.1 >= y("out") + BOX_HEIGHT);
+    }
+
+    #[test]
+    fn ports_spread_across_the_box_and_placed_boxes_stay_where_they_were_put() {
+        let (body, ports) = chain();
+        let placed = BTreeMap::from([("lp".to_owned(), (300.0, 5.0))]);
+        let view = PatchView::of("/patch", &body, &ports, &placed);
+        let lp = view.find("lp").unwrap();
+        assert_eq!((lp.x, lp.y), (300.0, 5.0));
+        assert_eq!(lp.inlets[0].1, 0.0);
+        assert_eq!(lp.inlets[1].1, lp.width - PORT, "the last inlet at the right edge");
+        assert_eq!(view.wires[0].end.0, 300.0 + PORT / 2.0, "wires follow a moved box");
+    }
+
+    #[test]
+    fn a_subpatchs_ports_are_its_border_members_wired_by_their_outer_face() {
+        let body = Body {
+            transforms: vec![transform("sine", "Sinewave"), transform("sub", "Patch")],
+            connections: vec![ConnectionFile { from: "sine/samplesOut".into(), to: "sub/in0/in".into() }],
+        };
+        let mut ports = PortMap::default();
+        ports
+            .0
+            .insert("/patch/sine".into(), Ports { inlets: vec![], outlets: vec![port("samplesOut", true)] });
+        ports.0.insert(
+            "/patch/sub".into(),
+            Ports { inlets: vec![port("in0", true)], outlets: vec![port("out0", true)] },
+        );
+        let view = PatchView::of("/patch", &body, &ports, &BTreeMap::new());
+        assert_eq!((view.wires[0].from.as_str(), view.wires[0].to.as_str()), ("sine/samplesOut", "sub/in0"));
+        let sub = view.find("sub").unwrap();
+        assert_eq!(sub.port_address("in0", false), "sub/in0/in");
+        assert_eq!(sub.port_address("out0", true), "sub/out0/out");
+        assert_eq!(view.find("sine").unwrap().port_address("samplesOut", true), "sine/samplesOut");
+    }
+
+    #[test]
+    fn feedback_and_unknown_ends_do_not_break_the_layout() {
+        let (mut body, ports) = chain();
+        body.connections.push(ConnectionFile { from: "out/nothing".into(), to: "sine/freq".into() });
+        body.connections.push(ConnectionFile { from: "lp/samplesOut".into(), to: "sine/freq".into() });
+        let view = PatchView::of("/patch", &body, &ports, &BTreeMap::new());
+        assert_eq!(view.boxes.len(), 3);
+        assert_eq!(view.wires.len(), 3, "a wire to an unknown port is not drawn");
+        assert!(view.boxes.iter().all(|b| b.y.is_finite()));
+    }
+}
