@@ -411,3 +411,41 @@ async fn requests_on_one_vm_wait_for_each_other_and_other_vms_do_not() {
     assert_eq!(on_a.await.unwrap(), StatusCode::NO_CONTENT);
     assert_eq!(api.get(&format!("/v1/projects/{p}/vpcs/vms/{a}")).await.1["status"], "started");
 }
+
+/// PCs and switches keep the `x`, `y` a client gives them (as GNS3 keeps
+/// them), across a restart; a bad coordinate is refused by name.
+#[tokio::test]
+async fn nodes_keep_their_place_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (project, vm, switch) = {
+        let server = common::Binary::start(dir.path(), &["--no-audio"]);
+        let api = Api { client: Client::new(), base: server.url("") };
+        let project = api.project("placed").await;
+        let vm = api.vm(&project, json!({ "name": "PC1" })).await;
+        assert_eq!((&vm["x"], &vm["y"]), (&json!(0), &json!(0)), "unplaced: {vm}");
+        let vm = vm["vm_id"].as_str().unwrap().to_owned();
+        let (status, sw) =
+            api.post(&format!("/v1/projects/{project}/switches/vms"), json!({ "name": "SW1" })).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let switch = sw["vm_id"].as_str().unwrap().to_owned();
+        let (status, moved) =
+            api.put(&format!("/v1/projects/{project}/vpcs/vms/{vm}"), json!({ "x": 120, "y": -40 })).await;
+        assert_eq!(status, StatusCode::OK, "{moved}");
+        assert_eq!((&moved["x"], &moved["y"], &moved["name"]), (&json!(120), &json!(-40), &json!("PC1")));
+        let path = format!("/v1/projects/{project}/switches/vms/{switch}");
+        let (status, moved) = api.put(&path, json!({ "x": 300 })).await;
+        assert_eq!(status, StatusCode::OK, "{moved}");
+        assert_eq!((&moved["x"], &moved["y"]), (&json!(300), &json!(0)));
+        let (status, renamed) = api.put(&path, json!({ "name": "core" })).await;
+        assert_eq!((status, &renamed["name"], &renamed["x"]), (StatusCode::OK, &json!("core"), &json!(300)));
+        api.error(Method::PUT, &path, Some(r#"{"x": "left"}"#), 400, "x").await;
+        api.error(Method::PUT, &path, Some(r#"{"ports": 4}"#), 400, "ports").await;
+        (project, vm, switch)
+    };
+    let server = common::Binary::start(dir.path(), &["--no-audio"]);
+    let api = Api { client: Client::new(), base: server.url("") };
+    let (_, vm) = api.get(&format!("/v1/projects/{project}/vpcs/vms/{vm}")).await;
+    assert_eq!((&vm["x"], &vm["y"]), (&json!(120), &json!(-40)), "{vm}");
+    let (_, sw) = api.get(&format!("/v1/projects/{project}/switches/vms/{switch}")).await;
+    assert_eq!((&sw["x"], &sw["name"]), (&json!(300), &json!("core")), "{sw}");
+}

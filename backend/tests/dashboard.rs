@@ -53,13 +53,24 @@ async fn create_a_project_and_drive_a_vm_from_the_browser() {
 
     // Its console, in the page: type a command, see the PC answer and the table follow.
     click(&browser, "#vm-table .vm button.console").await;
-    wait_for_text(&browser, "#console-output", |t| t.contains("Welcome to Virtual PC Simulator")).await;
-    let line = browser.wait().at_most(WAIT).for_element(Locator::Id("console-input")).await.unwrap();
+    wait_for_text(&browser, r#"[data-console="PC1"] .console-output"#, |t| {
+        t.contains("Welcome to Virtual PC Simulator")
+    })
+    .await;
+    let line = browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(r#"[data-console="PC1"] .console-input"#))
+        .await
+        .unwrap();
     line.send_keys("ip 10.0.0.9/24").await.unwrap();
     line.send_keys(&fantoccini::key::Key::Enter.to_string()).await.unwrap();
-    wait_for_text(&browser, "#console-output", |t| t.contains("PC1 : 10.0.0.9 255.255.255.0")).await;
+    wait_for_text(&browser, r#"[data-console="PC1"] .console-output"#, |t| {
+        t.contains("PC1 : 10.0.0.9 255.255.255.0")
+    })
+    .await;
     wait_for_text(&browser, "#vm-table .vm .ip", |t| t == "10.0.0.9/24").await;
-    wait_for_text(&browser, "#console", |t| t.contains("Console of PC1")).await;
+    wait_for_text(&browser, r#"[data-console="PC1"]"#, |t| t.contains("Console of PC1")).await;
 
     // A lab in the page: a second PC and a switch, linked with the form,
     // and PC2 pings PC1 through the switch.
@@ -86,14 +97,20 @@ async fn create_a_project_and_drive_a_vm_from_the_browser() {
     wait_for_text(&browser, "#vm-table .vm .badge", |t| t == "started\nstarted").await;
     wait_for_text(&browser, "#switch-table .switch .badge", |t| t == "started").await;
     click(&browser, "#vm-table .vm:last-child button.console").await;
-    wait_for_text(&browser, "#console", |t| t.contains("Console of PC2")).await;
-    wait_for_text(&browser, "#console-output", |t| t.contains("VPCS>")).await;
+    wait_for_text(&browser, r#"[data-console="PC2"]"#, |t| t.contains("Console of PC2")).await;
+    // Both consoles stay open, each pane with its own scrollback.
+    wait_for_text(&browser, r#"[data-console="PC1"] .console-output"#, |t| t.contains("PC1 : 10.0.0.9"))
+        .await;
+    wait_for_text(&browser, r#"[data-console="PC2"] .console-output"#, |t| t.contains("PC2> ")).await;
     for command in ["ip 10.0.0.10/24", "ping 10.0.0.9 -c 2"] {
-        let line = browser.find(Locator::Id("console-input")).await.unwrap();
+        let line = browser.find(Locator::Css(r#"[data-console="PC2"] .console-input"#)).await.unwrap();
         line.send_keys(command).await.unwrap();
         line.send_keys(&fantoccini::key::Key::Enter.to_string()).await.unwrap();
     }
-    wait_for_text(&browser, "#console-output", |t| t.contains("84 bytes from 10.0.0.9 icmp_seq=2")).await;
+    wait_for_text(&browser, r#"[data-console="PC2"] .console-output"#, |t| {
+        t.contains("84 bytes from 10.0.0.9 icmp_seq=2")
+    })
+    .await;
 
     let shot = browser.screenshot().await.unwrap();
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");

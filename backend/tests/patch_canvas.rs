@@ -10,34 +10,17 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::browser::{built_dashboard, click, wait_for_count, wait_for_text, ChromeDriver};
+use common::browser::{
+    built_dashboard, click, drag, press, wait_for_count, wait_for_text, ChromeDriver, MOUSE_BUTTON_LEFT,
+};
 use common::osc_client::{s, Client as Osc};
 use common::watch::free_osc_port;
-use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use patchbay::osc::codec::Arg;
 
 /// A port of a box on the canvas.
 fn port(transform: &str, side: &str, name: &str) -> String {
     format!(r#"#patch-canvas [data-transform="{transform}"] .{side}[data-port="{name}"]"#)
-}
-
-/// Presses on the outlet, moves to the inlet and lets go, as a hand would.
-async fn drag(browser: &Client, from: &str, to: &str) {
-    let (a, b) =
-        (browser.find(Locator::Css(from)).await.unwrap(), browser.find(Locator::Css(to)).await.unwrap());
-    let hand = MouseActions::new("hand".into())
-        .then(PointerAction::MoveToElement { element: a, duration: None, x: 0.0, y: 0.0 })
-        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
-        .then(PointerAction::MoveToElement {
-            element: b,
-            duration: Some(Duration::from_millis(150)),
-            x: 0.0,
-            y: 0.0,
-        })
-        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
-    browser.perform_actions(hand).await.unwrap();
-    browser.release_actions().await.unwrap();
 }
 
 fn wire(from: &str, to: &str) -> String {
@@ -73,9 +56,10 @@ async fn build_sine_lowpass_output_by_dragging_and_edit_it_inline() {
     let out = browser.find(Locator::Css(&port("sine0", "outlet", "samplesOut"))).await.unwrap();
     assert!(out.attr("class").await.unwrap().unwrap().contains("audio"));
 
-    drag(&browser, &port("sine0", "outlet", "samplesOut"), &port("lp", "inlet", "samplesIn")).await;
+    drag(&browser, &port("sine0", "outlet", "samplesOut"), &port("lp", "inlet", "samplesIn"), (0.0, 0.0))
+        .await;
     wait_for_count(&browser, &wire("sine0/samplesOut", "lp/samplesIn"), 1).await;
-    drag(&browser, &port("lp", "outlet", "samplesOut"), &port("out", "inlet", "mix")).await;
+    drag(&browser, &port("lp", "outlet", "samplesOut"), &port("out", "inlet", "mix"), (0.0, 0.0)).await;
     wait_for_count(&browser, &wire("lp/samplesOut", "out/mix"), 1).await;
     let patch: serde_json::Value =
         reqwest::get(server.url("/v1/engine/patch")).await.unwrap().json().await.unwrap();
@@ -87,7 +71,7 @@ async fn build_sine_lowpass_output_by_dragging_and_edit_it_inline() {
         ])
     );
     // Audio into a Boolean inlet is refused, with the server's reason, and draws nothing.
-    drag(&browser, &port("sine0", "outlet", "samplesOut"), &port("out", "inlet", "onoff")).await;
+    drag(&browser, &port("sine0", "outlet", "samplesOut"), &port("out", "inlet", "onoff"), (0.0, 0.0)).await;
     let reason = wait_for_text(&browser, "#engine-error", |t| {
         t.contains("Cannot connect a Samples outlet to a Boolean inlet")
     })
@@ -134,13 +118,7 @@ async fn build_sine_lowpass_output_by_dragging_and_edit_it_inline() {
     std::fs::write(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("patch-canvas.png"), shot).unwrap();
 
     // Select a wire by clicking it (this one runs in the open), and delete it.
-    let w = browser.find(Locator::Css(&wire("sine0/samplesOut", "lp/samplesIn"))).await.unwrap();
-    let hand = MouseActions::new("hand".into())
-        .then(PointerAction::MoveToElement { element: w, duration: None, x: 0.0, y: 0.0 })
-        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
-        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
-    browser.perform_actions(hand).await.unwrap();
-    browser.release_actions().await.unwrap();
+    press(&browser, &wire("sine0/samplesOut", "lp/samplesIn"), MOUSE_BUTTON_LEFT).await;
     wait_for_text(&browser, "#delete-wire", |t| t.contains("sine0/samplesOut")).await;
     click(&browser, "#delete-wire").await;
     wait_for_count(&browser, &wire("sine0/samplesOut", "lp/samplesIn"), 0).await;

@@ -239,9 +239,15 @@ async fn captures_are_pcap_files_that_tshark_reads() {
     assert_eq!(res.status(), 200);
     let path = res.json::<Value>().await.unwrap()["pcap_file_path"].as_str().unwrap().to_owned();
     assert!(path.ends_with("project-files/captures/pc1.pcap"), "{path}");
+    // The VM shows its capture while it runs (the dashboard draws it), and not after.
+    let capturing = |c: Client, url: String| async move {
+        c.get(url).send().await.unwrap().json::<Value>().await.unwrap()["capture_file_path"].clone()
+    };
+    assert_eq!(capturing(c.clone(), lab.vm_url(0)).await, Value::String(path.clone()));
     let out = two.run("ping 10.0.0.1 -c 3 -i 20", "VPCS> ").await;
     assert_eq!(out.matches("84 bytes").count(), 3, "{out}");
     assert_eq!(c.post(format!("{port}/stop_capture")).send().await.unwrap().status(), 204);
+    assert_eq!(capturing(c.clone(), lab.vm_url(0)).await, Value::Null);
     // Complete as soon as stop_capture answers (the file is written off the lab's thread),
     // and what comes after is not captured.
     for _ in 0..2 {

@@ -7,7 +7,9 @@ use crate::auth::with_token;
 use patchbay_shared::engine::PatchFile;
 use patchbay_shared::patch_ports::PortMap;
 use patchbay_shared::topology::Attachment;
-use patchbay_shared::{ErrorBody, Nio, Project, ProjectCreate, Switch, SwitchCreate, UdpPort, Vm, VmCreate};
+use patchbay_shared::{
+    CaptureStart, ErrorBody, Nio, Project, ProjectCreate, Switch, SwitchCreate, UdpPort, Vm, VmCreate,
+};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
@@ -59,8 +61,10 @@ pub async fn vms(project: Uuid) -> ApiResult<Vec<Vm>> {
     read(get(&format!("/v1/projects/{project}/vpcs/vms")).send().await).await
 }
 
+/// A new PC whose console goes by its name, as GNS3's client makes them
+/// (`set pcname %h`, which the server fills in).
 pub async fn create_vm(project: Uuid, name: String) -> ApiResult<Vm> {
-    let body = VmCreate { name, ..Default::default() };
+    let body = VmCreate { name, startup_script: Some("set pcname %h\n".into()), ..Default::default() };
     let req = post(&format!("/v1/projects/{project}/vpcs/vms")).json(&body).map_err(|e| e.to_string())?;
     read(req.send().await).await
 }
@@ -95,12 +99,40 @@ pub async fn delete_switch(project: Uuid, switch: Uuid) -> ApiResult<()> {
     check(delete(&format!("/v1/projects/{project}/switches/vms/{switch}")).send().await).await.map(drop)
 }
 
+/// Moves a PC or a switch on the canvas (its `x`, `y` on the server).
+pub async fn place(project: Uuid, node: Uuid, switch: bool, x: i32, y: i32) -> ApiResult<()> {
+    let kind = if switch { "switches" } else { "vpcs" };
+    let url = format!("/v1/projects/{project}/{kind}/vms/{node}");
+    let req = with_token(Request::put(&url)).json(&serde_json::json!({ "x": x, "y": y }));
+    check(req.map_err(|e| e.to_string())?.send().await).await.map(drop)
+}
+
+/// Starts writing a PC's traffic to `file` in its project's captures.
+pub async fn start_capture(project: Uuid, vm: Uuid, file: String) -> ApiResult<()> {
+    let url = format!("/v1/projects/{project}/vpcs/vms/{vm}/adapters/0/ports/0/start_capture");
+    let body = CaptureStart { capture_file_name: file, data_link_type: None };
+    check(post(&url).json(&body).map_err(|e| e.to_string())?.send().await).await.map(drop)
+}
+
+pub async fn stop_capture(project: Uuid, vm: Uuid) -> ApiResult<()> {
+    let url = format!("/v1/projects/{project}/vpcs/vms/{vm}/adapters/0/ports/0/stop_capture");
+    check(post(&url).send().await).await.map(drop)
+}
+
 /// Links two attachments as a GNS3 client does: a free UDP port for each
 /// end from the server, then a tunnel at each end pointing at the other.
+/// When the second tunnel is refused the first is removed again, so that a
+/// failed link leaves no half behind.
 pub async fn link(project: Uuid, a: Attachment, b: Attachment) -> ApiResult<()> {
     let (pa, pb) = (udp_port(project).await?, udp_port(project).await?);
     attach(project, a, &Nio::udp(pa, "127.0.0.1", pb)).await?;
-    attach(project, b, &Nio::udp(pb, "127.0.0.1", pa)).await
+    if let Err(e) = attach(project, b, &Nio::udp(pb, "127.0.0.1", pa)).await {
+        return match unlink(project, &[a]).await {
+            Ok(()) => Err(e),
+            Err(undo) => Err(format!("{e}; the first half stays: {undo}")),
+        };
+    }
+    Ok(())
 }
 
 /// Removes the tunnel at each end given.

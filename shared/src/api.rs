@@ -132,6 +132,15 @@ pub struct Vm {
     pub mac_address: String,
     /// The address set with `ip` on the console, as `ADDR/LEN`, while the VM runs.
     pub ip_address: Option<String>,
+    /// The pcap file its traffic is written to, while a capture runs.
+    #[serde(default)]
+    pub capture_file_path: Option<String>,
+    /// Where it is drawn, as GNS3 keeps it; 0, 0 until someone places it.
+    #[serde(default)]
+    pub x: i32,
+    /// See [`Vm::x`].
+    #[serde(default)]
+    pub y: i32,
 }
 
 /// `POST /v1/projects/{project_id}/vpcs/vms`.
@@ -164,6 +173,12 @@ pub struct VmUpdate {
     /// A new startup script.
     #[serde(default)]
     pub startup_script: Option<String>,
+    /// Where to draw it (see [`Vm::x`]).
+    #[serde(default)]
+    pub x: Option<i32>,
+    /// See [`Vm::x`].
+    #[serde(default)]
+    pub y: Option<i32>,
 }
 
 /// A network I/O attached to an adapter port: a UDP tunnel that carries one
@@ -217,6 +232,12 @@ pub struct Switch {
     pub status: VmStatus,
     /// Every port, attached or not, by number.
     pub ports: Vec<SwitchPort>,
+    /// Where it is drawn (see [`Vm::x`]).
+    #[serde(default)]
+    pub x: i32,
+    /// See [`Vm::x`].
+    #[serde(default)]
+    pub y: i32,
 }
 
 /// One port of a [`Switch`].
@@ -240,6 +261,21 @@ pub struct SwitchCreate {
     /// How many ports (1 to 64, default 8).
     #[serde(default)]
     pub ports: Option<u32>,
+}
+
+/// `PUT /v1/projects/{project_id}/switches/vms/{vm_id}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchUpdate {
+    /// A new display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Where to draw it (see [`Vm::x`]).
+    #[serde(default)]
+    pub x: Option<i32>,
+    /// See [`Vm::x`].
+    #[serde(default)]
+    pub y: Option<i32>,
 }
 
 /// `POST .../adapters/{a}/ports/{p}/start_capture`.

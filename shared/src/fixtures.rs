@@ -20,6 +20,9 @@ pub(crate) fn pc(project: Uuid, name: &str, nio: Option<Nio>) -> Vm {
         nio,
         mac_address: "00:50:79:66:68:00".into(),
         ip_address: None,
+        capture_file_path: None,
+        x: 0,
+        y: 0,
     }
 }
 
@@ -34,5 +37,7 @@ pub(crate) fn switch(project: Uuid, name: &str, nios: Vec<Option<Nio>>) -> Switc
         node_type: "ethernet_switch".into(),
         status: VmStatus::Stopped,
         ports,
+        x: 0,
+        y: 0,
     }
 }

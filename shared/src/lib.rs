@@ -7,6 +7,7 @@
 //! - [`api`]: the objects of `/v1/...` (projects, VMs, NIOs, errors) and their request bodies;
 //! - [`canonical_id`]: ids in their one canonical spelling;
 //! - [`engine`]: the engine's wire types (changes, patch files, transform types, status);
+//! - [`lab_layout`]: where a canvas draws a lab's nodes and links;
 //! - [`lab_delta`]: the lab as a client sees it, kept current by `project.*` and `vm.*` notifications;
 //! - [`notify`]: the notification stream's `{"action", "event"}` lines and action names;
 //! - [`osc`]: OSC messages as JSON, for the WebSocket bridge;
@@ -25,6 +26,7 @@ pub mod engine;
 #[cfg(test)]
 mod fixtures;
 pub mod lab_delta;
+pub mod lab_layout;
 pub mod notify;
 pub mod osc;
 pub mod patch_delta;

@@ -119,7 +119,7 @@ pub(crate) fn app(state: Shared) -> Router {
             post(vms::stop_capture),
         )
         .route("/v1/projects/{project_id}/switches/vms", get(switches::list).post(switches::create))
-        .route(sw, get(switches::show).delete(switches::delete))
+        .route(sw, get(switches::show).put(switches::update).delete(switches::delete))
         .route(&format!("{sw}/start"), post(switches::start))
         .route(&format!("{sw}/stop"), post(switches::stop))
         .route(

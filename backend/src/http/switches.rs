@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use patchbay_shared::{Nio, Switch, SwitchCreate};
+use patchbay_shared::{Nio, Switch, SwitchCreate, SwitchUpdate};
 
 use super::error::ApiError;
 use super::extract::{JsonBody, NioBody, NoFields, Params};
@@ -25,6 +25,15 @@ pub(crate) async fn create(
 pub(crate) async fn show(State(s): State<Shared>, p: Params) -> Result<Json<Switch>, ApiError> {
     let (project, id) = ids(&p)?;
     Ok(Json(s.app.model.lab.get_switch(project, id).await?))
+}
+
+pub(crate) async fn update(
+    State(s): State<Shared>,
+    p: Params,
+    JsonBody(req): JsonBody<SwitchUpdate>,
+) -> Result<Json<Switch>, ApiError> {
+    let (project, id) = ids(&p)?;
+    Ok(Json(s.app.model.lab.update_switch(project, id, req).await?))
 }
 
 pub(crate) async fn delete(State(s): State<Shared>, p: Params) -> Result<StatusCode, ApiError> {

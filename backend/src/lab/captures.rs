@@ -1,6 +1,6 @@
 //! Packet captures of a PC's traffic, to pcap files in its project.
 
-use patchbay_shared::CaptureStart;
+use patchbay_shared::{action, CaptureStart};
 use uuid::Uuid;
 
 use super::validate::check_adapter_port;
@@ -43,24 +43,37 @@ impl Lab {
         .await
         .expect("creating a file does not panic")
         .map_err(|e| LabError::Conflict(format!("Cannot create {}: {e}", path.display())))?;
-        let state = self.state();
-        let runtime = state.project(project)?.vm(vm)?.running.as_ref();
-        runtime.ok_or_else(|| LabError::Conflict("The VM stopped".into()))?.send(Command::StartCapture(file));
-        Ok(path.display().to_string())
+        let path = path.display().to_string();
+        {
+            let mut state = self.state();
+            let runtime = state.project_mut(project)?.vm_mut(vm)?.running.as_mut();
+            let runtime = runtime.ok_or_else(|| LabError::Conflict("The VM stopped".into()))?;
+            runtime.send(Command::StartCapture(file));
+            runtime.capture_path = Some(path.clone());
+        }
+        self.announce(action::VM_UPDATED, &self.vm_json(project, vm)?);
+        Ok(path)
     }
 
     pub async fn stop_capture(&self, project: Uuid, vm: Uuid, adapter: u32, port: u32) -> Result<()> {
         check_adapter_port(adapter, port)?;
         let _serial = self.lock_vm(vm).await;
         let (done, written) = tokio::sync::oneshot::channel();
-        {
-            let state = self.state();
-            if let Some(runtime) = &state.project(project)?.vm(vm)?.running {
-                runtime.send(Command::StopCapture(done));
+        let was_capturing = {
+            let mut state = self.state();
+            match &mut state.project_mut(project)?.vm_mut(vm)?.running {
+                Some(runtime) => {
+                    runtime.send(Command::StopCapture(done));
+                    runtime.capture_path.take().is_some()
+                }
+                None => false,
             }
-        }
+        };
         // Once this returns, the file holds every frame captured.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), written).await;
+        if was_capturing {
+            self.announce(action::VM_UPDATED, &self.vm_json(project, vm)?);
+        }
         Ok(())
     }
 }

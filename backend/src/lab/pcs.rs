@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::lifecycle::{find, find_mut, Node};
 use super::macs::mac_string;
+use super::store::Place;
 use super::validate::{check_adapter_port, check_nio, console_taken, valid_name};
 use super::vpc::driver::{Command, RunningPc, Spec};
 use super::{Lab, LabError, ProjectState, Result, State};
@@ -26,6 +27,7 @@ pub(super) struct PcEntry {
     pub(super) startup_script: Option<String>,
     pub(super) nio: Option<Nio>,
     pub(super) running: Option<RunningPc>,
+    pub(super) at: Place,
 }
 
 impl PcEntry {
@@ -48,6 +50,9 @@ impl PcEntry {
                 .as_ref()
                 .and_then(RunningPc::ip)
                 .map(|c| format!("{}/{}", c.addr, c.prefix)),
+            capture_file_path: self.running.as_ref().and_then(|r| r.capture_path.clone()),
+            x: self.at.x,
+            y: self.at.y,
         }
     }
 }
@@ -172,7 +177,8 @@ impl Lab {
                 return Err(LabError::Conflict("No MAC address left for a new VM".into()));
             };
             let startup_script = req.startup_script.map(|s| with_name(&s, &name));
-            let vm = PcEntry { id, mac, name, console, startup_script, nio: None, running: None };
+            let at = Place::default();
+            let vm = PcEntry { id, mac, name, console, startup_script, nio: None, running: None, at };
             state.project_mut(project)?.vms.push(vm);
         }
         self.save(project).await?;
@@ -202,6 +208,7 @@ impl Lab {
             if let Some(name) = name {
                 entry.name = name;
             }
+            entry.at = entry.at.moved(req.x, req.y);
             if let Some(script) = req.startup_script.map(|s| with_name(&s, &entry.name)) {
                 if let Some(runtime) = &entry.running {
                     runtime.send(Command::SetScript(Some(script.clone())));

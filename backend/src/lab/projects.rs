@@ -199,6 +199,7 @@ impl Lab {
                 startup_script: record.startup_script,
                 nio,
                 running: None,
+                at: record.at,
             });
         }
         for record in file.switches {
@@ -272,6 +273,7 @@ impl ProjectState {
                 startup_script: vm.startup_script.clone(),
                 nio: vm.nio.clone(),
                 started: vm.running.is_some() && !closed,
+                at: vm.at,
             })
             .collect();
         let mut file = ProjectFile::new(self.id, self.name.clone(), self.temporary, closed, vms);

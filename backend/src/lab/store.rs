@@ -39,6 +39,9 @@ pub(crate) struct SwitchRecord {
     /// One entry per port: its tunnel, if connected.
     pub ports: Vec<Option<Nio>>,
     pub started: bool,
+    /// Where the dashboard draws it.
+    #[serde(default)]
+    pub at: Place,
 }
 
 /// What is saved of a VM.
@@ -55,6 +58,24 @@ pub(crate) struct VmRecord {
     pub nio: Option<Nio>,
     /// Started VMs are started again when the server restarts.
     pub started: bool,
+    /// Where the dashboard draws it.
+    #[serde(default)]
+    pub at: Place,
+}
+
+/// Where a node is drawn (GNS3's `x`, `y`); 0, 0 until someone places it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Place {
+    pub x: i32,
+    pub y: i32,
+}
+
+impl Place {
+    /// This place with whichever coordinates an update gives.
+    pub(crate) fn moved(self, x: Option<i32>, y: Option<i32>) -> Place {
+        Place { x: x.unwrap_or(self.x), y: y.unwrap_or(self.y) }
+    }
 }
 
 impl ProjectFile {
@@ -221,6 +242,7 @@ mod tests {
                 startup_script: Some("ip 10.0.0.1".into()),
                 nio: Some(Nio::udp(10000, "127.0.0.1", 10001)),
                 started: true,
+                at: Place { x: 120, y: -40 },
             }],
         )
     }

@@ -2,8 +2,8 @@
 //! notifications as VPCS VMs, with one tunnel per port.
 
 use super::ethernet_switch::RunningSwitch;
-use super::store::SwitchRecord;
-use patchbay_shared::{action, Nio, Switch, SwitchCreate, SwitchPort, VmStatus};
+use super::store::{Place, SwitchRecord};
+use patchbay_shared::{action, Nio, Switch, SwitchCreate, SwitchPort, SwitchUpdate, VmStatus};
 use std::net::IpAddr;
 use uuid::Uuid;
 
@@ -19,6 +19,7 @@ pub(crate) struct SwitchEntry {
     pub name: String,
     pub ports: Vec<Option<Nio>>,
     pub running: Option<RunningSwitch>,
+    pub at: Place,
 }
 
 impl SwitchEntry {
@@ -33,6 +34,8 @@ impl SwitchEntry {
                 .zip(&self.ports)
                 .map(|(port_number, nio)| SwitchPort { port_number, nio: nio.clone() })
                 .collect(),
+            x: self.at.x,
+            y: self.at.y,
         }
     }
 
@@ -42,11 +45,12 @@ impl SwitchEntry {
             name: self.name.clone(),
             ports: self.ports.clone(),
             started: self.running.is_some() && !closed,
+            at: self.at,
         }
     }
 
     pub(crate) fn from_record(record: SwitchRecord) -> Self {
-        SwitchEntry { id: record.vm_id, name: record.name, ports: record.ports, running: None }
+        SwitchEntry { id: record.vm_id, name: record.name, ports: record.ports, running: None, at: record.at }
     }
 }
 
@@ -135,12 +139,31 @@ impl Lab {
             if state.node_exists(id) {
                 return Err(LabError::Conflict(format!("VM ID {id} already exists")));
             }
-            let switch = SwitchEntry { id, name, ports: vec![None; ports as usize], running: None };
+            let ports = vec![None; ports as usize];
+            let switch = SwitchEntry { id, name, ports, running: None, at: Place::default() };
             state.project_mut(project)?.switches.push(switch);
         }
         self.save(project).await?;
         let json = self.switch_json(project, id)?;
         self.announce(action::VM_CREATED, &json);
+        Ok(json)
+    }
+
+    /// Renames or moves a switch.
+    pub async fn update_switch(&self, project: Uuid, id: Uuid, req: SwitchUpdate) -> Result<Switch> {
+        let name = req.name.map(|n| valid_name("name", n)).transpose()?;
+        let _serial = self.lock_vm(id).await;
+        {
+            let mut state = self.state();
+            let entry = find_mut::<SwitchEntry>(state.project_mut(project)?, id)?;
+            if let Some(name) = name {
+                entry.name = name;
+            }
+            entry.at = entry.at.moved(req.x, req.y);
+        }
+        self.save(project).await?;
+        let json = self.switch_json(project, id)?;
+        self.announce(action::VM_UPDATED, &json);
         Ok(json)
     }
 

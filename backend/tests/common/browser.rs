@@ -7,9 +7,13 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 use fantoccini::{Client, ClientBuilder, Locator};
 
 pub(crate) const WAIT: Duration = Duration::from_secs(20);
+/// The buttons [`press`] takes (WebDriver's numbers).
+pub(crate) const MOUSE_BUTTON_LEFT: u64 = fantoccini::actions::MOUSE_BUTTON_LEFT;
+pub(crate) const MOUSE_BUTTON_RIGHT: u64 = fantoccini::actions::MOUSE_BUTTON_RIGHT;
 
 pub(crate) struct ChromeDriver(Child, u16);
 
@@ -130,6 +134,32 @@ pub(crate) async fn click(browser: &Client, css: &str) {
 /// Picks the option labelled `label` in the select matching `css`.
 pub(crate) async fn select(browser: &Client, css: &str, label: &str) {
     act(browser, css, |el| async move { el.select_by_label(label).await }).await
+}
+
+/// Presses on the element matching `from`, moves to the one matching `to`
+/// (`offset` from its centre) and lets go, as a hand would.
+pub(crate) async fn drag(browser: &Client, from: &str, to: &str, (x, y): (f64, f64)) {
+    let a = browser.find(Locator::Css(from)).await.unwrap();
+    let b = browser.find(Locator::Css(to)).await.unwrap();
+    let hand = MouseActions::new("hand".into())
+        .then(PointerAction::MoveToElement { element: a, duration: None, x: 0.0, y: 0.0 })
+        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+        .then(PointerAction::MoveToElement { element: b, duration: Some(Duration::from_millis(150)), x, y })
+        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+    browser.perform_actions(hand).await.unwrap();
+    browser.release_actions().await.unwrap();
+}
+
+/// Presses and releases `button` over the element matching `css`, as a
+/// pointer does (an SVG shape, a context menu with [`MOUSE_BUTTON_RIGHT`]).
+pub(crate) async fn press(browser: &Client, css: &str, button: u64) {
+    let el = browser.wait().at_most(WAIT).for_element(Locator::Css(css)).await.unwrap();
+    let hand = MouseActions::new("hand".into())
+        .then(PointerAction::MoveToElement { element: el, duration: None, x: 0.0, y: 0.0 })
+        .then(PointerAction::Down { button })
+        .then(PointerAction::Up { button });
+    browser.perform_actions(hand).await.unwrap();
+    browser.release_actions().await.unwrap();
 }
 
 pub(crate) async fn act<F, Fut>(browser: &Client, css: &str, action: F)

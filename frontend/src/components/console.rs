@@ -1,6 +1,7 @@
-//! A PC's console in the page: the server's console WebSocket, shared with
-//! every telnet client of that PC. Lines typed here go to the PC; what it
-//! prints, from anyone's commands, shows here.
+//! PCs' consoles in the page, several at once, each in its own pane with
+//! its scrollback: the server's console WebSocket, shared with every telnet
+//! client of that PC. Lines typed here go to the PC; what it prints, from
+//! anyone's commands, shows here.
 
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
@@ -9,19 +10,51 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use uuid::Uuid;
 
-/// The console output kept on screen.
+/// The console output kept on screen, per pane.
 const KEEP: usize = 32 * 1024;
 
-/// Which PC's console is open under the table, with its name.
+/// The consoles open, by PC id with its name, in the order they were opened.
 #[derive(Clone, Copy)]
-pub struct OpenConsole(pub RwSignal<Option<(Uuid, String)>>);
+pub struct Consoles(RwSignal<Vec<(Uuid, String)>>);
+
+impl Consoles {
+    pub fn new() -> Self {
+        Consoles(RwSignal::new(vec![]))
+    }
+
+    /// Opens the PC's console, unless it is open already.
+    pub fn open(self, vm: Uuid, name: String) {
+        self.0.update(|open| {
+            if !open.iter().any(|(id, _)| *id == vm) {
+                open.push((vm, name));
+            }
+        });
+    }
+
+    pub fn close(self, vm: Uuid) {
+        self.0.update(|open| open.retain(|(id, _)| *id != vm));
+    }
+}
+
+/// Every open console, side by side.
+#[component]
+pub fn ConsolePanes(project: Uuid) -> impl IntoView {
+    let consoles = expect_context::<Consoles>();
+    view! {
+        <div class="consoles">
+            <For each=move || consoles.0.get() key=|(id, _)| *id let:open>
+                <ConsolePane project vm=open.0 name=open.1 />
+            </For>
+        </div>
+    }
+}
 
 #[component]
-pub fn ConsolePanel(project: Uuid, vm: Uuid, name: String) -> impl IntoView {
-    let open = expect_context::<OpenConsole>();
+fn ConsolePane(project: Uuid, vm: Uuid, name: String) -> impl IntoView {
+    let consoles = expect_context::<Consoles>();
     let text = RwSignal::new(String::new());
     let (lines, mut to_send) = mpsc::unbounded::<String>();
-    // Dropped with the panel, which ends the sender below and so closes the socket.
+    // Dropped with the pane, which ends the sender below and so closes the socket.
     let lines = StoredValue::new(lines);
     spawn_local(async move {
         let Ok(socket) =
@@ -49,7 +82,7 @@ pub fn ConsolePanel(project: Uuid, vm: Uuid, name: String) -> impl IntoView {
                 }
             });
             if kept.is_none() {
-                return; // the panel is gone
+                return; // the pane is gone
             }
         }
         let _ = text.try_update(|t| t.push_str("\n[console closed]\n"));
@@ -62,15 +95,15 @@ pub fn ConsolePanel(project: Uuid, vm: Uuid, name: String) -> impl IntoView {
         lines.with_value(|l| drop(l.unbounded_send(typed)));
     };
     view! {
-        <section class="panel console" id="console">
+        <section class="console" data-console=name.clone()>
             <h3>
                 {format!("Console of {name}")}
-                <button class="close" on:click=move |_| open.0.set(None)>"Close"</button>
+                <button class="close" on:click=move |_| consoles.close(vm)>"Close"</button>
             </h3>
             // column-reverse keeps the newest line in view.
-            <div class="screen"><pre id="console-output">{move || text.get()}</pre></div>
+            <div class="screen"><pre class="console-output">{move || text.get()}</pre></div>
             <form on:submit=submit>
-                <input id="console-input" autocomplete="off" placeholder="ip 10.0.0.1/24, ping 10.0.0.2, ?" bind:value=line />
+                <input class="console-input" autocomplete="off" placeholder="ip 10.0.0.1/24, ping 10.0.0.2, ?" bind:value=line />
             </form>
         </section>
     }

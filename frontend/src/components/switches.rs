@@ -65,7 +65,7 @@ fn SwitchItem(id: Uuid, nodes: Signal<Nodes>, links: Memo<Vec<(Attachment, Attac
         })
     });
     view! {
-        <tr class="switch" data-node=move || sw.with(|s| s.as_ref().map(|s| s.name.clone()))>
+        <tr class="switch" data-row=move || sw.with(|s| s.as_ref().map(|s| s.name.clone()))>
             {move || sw.get().map(|sw| view! { <SwitchRow sw linked=linked.get() /> })}
         </tr>
     }

@@ -1,5 +1,5 @@
-//! One project: its PCs and switches, the links between them, the PCs'
-//! consoles and the topology.
+//! One project: the lab canvas, its PCs and switches as tables, the links
+//! between them, and the PCs' consoles.
 
 use leptos::prelude::*;
 use patchbay_shared::lab_delta::Nodes;
@@ -7,10 +7,10 @@ use patchbay_shared::topology::{self, Attachment};
 use patchbay_shared::{Vm, VmStatus};
 use uuid::Uuid;
 
-use super::console::{ConsolePanel, OpenConsole};
+use super::console::{ConsolePanes, Consoles};
+use super::lab_canvas::LabCanvas;
 use super::links::{LinkForm, LinkPicks};
 use super::switches::{AddSwitch, Switches};
-use super::topology::Topology;
 use crate::api;
 use crate::state::Live;
 
@@ -31,9 +31,8 @@ fn Vms(project: Uuid) -> impl IntoView {
     let live = expect_context::<Live>();
     let nodes = live.lab.current();
     let name = RwSignal::new(String::new());
-    // Outside the table, so that a row redrawn by a change keeps its console open.
-    let open = OpenConsole(RwSignal::new(None));
-    provide_context(open);
+    // Outside the table and the canvas, so that a change redrawing them keeps consoles open.
+    provide_context(Consoles::new());
     let picks = LinkPicks::new();
     let switch_count = Signal::derive(move || nodes.with(|n| n.switches.len()));
     let create = move |ev: leptos::ev::SubmitEvent| {
@@ -57,9 +56,7 @@ fn Vms(project: Uuid) -> impl IntoView {
                 <button id="create-vm" type="submit">"Add VPCS"</button>
             </form>
             <AddSwitch project count=switch_count />
-            {move || nodes.with(|n| view! {
-                <Topology vms=n.vms.clone() switches=n.switches.clone() links=links.get() />
-            })}
+            <LabCanvas project />
             <div class="table-scroll">
                 <table id="vm-table">
                     <thead><tr><th>"Name"</th><th>"Console"</th><th>"IP"</th><th>"MAC"</th><th>"Tunnel"</th><th>"Status"</th><th></th></tr></thead>
@@ -72,7 +69,7 @@ fn Vms(project: Uuid) -> impl IntoView {
             </div>
             <Switches nodes links />
             <LinkForm project free picks />
-            {move || open.0.get().map(|(vm, name)| view! { <ConsolePanel project vm name /> })}
+            <ConsolePanes project />
         </section>
     }
 }
@@ -83,7 +80,7 @@ fn VmRow(id: Uuid, nodes: Signal<Nodes>, links: Memo<Vec<(Attachment, Attachment
     let vm = Memo::new(move |_| nodes.with(|n| n.vm(id).cloned()));
     let peer = Memo::new(move |_| links.with(|l| topology::peer(l, Attachment::Pc(id))));
     view! {
-        <tr class="vm" data-node=move || vm.with(|v| v.as_ref().map(|v| v.name.clone()))>
+        <tr class="vm" data-row=move || vm.with(|v| v.as_ref().map(|v| v.name.clone()))>
             {move || vm.get().map(|vm| view! { <VmCells vm peer=peer.get() /> })}
         </tr>
     }
@@ -96,9 +93,9 @@ fn VmCells(vm: Vm, peer: Option<Attachment>) -> impl IntoView {
     let started = vm.status == VmStatus::Started;
     let toggle = move |_| live.act(api::vm_action(project, id, if started { "stop" } else { "start" }));
     let delete = move |_| live.act(api::delete_vm(project, id));
-    let open = expect_context::<OpenConsole>();
+    let consoles = expect_context::<Consoles>();
     let name = vm.name.clone();
-    let console = move |_| open.0.set(Some((id, name.clone())));
+    let console = move |_| consoles.open(id, name.clone());
     let linked = vm.nio.is_some();
     // Both ends go, so that a switch's port is free again.
     let ends: Vec<Attachment> = std::iter::once(Attachment::Pc(id)).chain(peer).collect();

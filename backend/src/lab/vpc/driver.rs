@@ -63,6 +63,8 @@ pub(crate) struct Spec {
 /// The running PC, seen from the lab. Dropping it stops the PC: the task,
 /// its sockets and its console clients all end.
 pub(crate) struct RunningPc {
+    /// The pcap file being written since `start_capture`, as the API shows it.
+    pub(crate) capture_path: Option<String>,
     commands: mpsc::UnboundedSender<Command>,
     ip: watch::Receiver<Option<IpConfig>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -76,7 +78,7 @@ impl RunningPc {
         let (commands, rx) = mpsc::unbounded_channel();
         let (ip_tx, ip) = watch::channel(None);
         let task = network_thread::handle().spawn(run(spec, listener, rx, ip_tx));
-        Ok(RunningPc { commands, ip, task: Some(task) })
+        Ok(RunningPc { capture_path: None, commands, ip, task: Some(task) })
     }
 
     pub(crate) fn send(&self, command: Command) {
