@@ -297,7 +297,8 @@ async fn globs_reach_transforms_and_subpatches() {
                     "pattern/bar",
                     "pattern/baz",
                     "pattern/add-transform",
-                    "pattern/delete-transform"
+                    "pattern/delete-transform",
+                    "pattern/set-layout"
                 ],
                 "documentation"
             )
@@ -582,7 +583,7 @@ async fn the_shell_builds_and_queries_a_patch() {
         "/patch/sine0/samplesOut/connect 0",
         "/patch/sine0/freq/current-value 0 330",
         "/patch/v/value/current-value 0 \"hello world\"",
-        "/patch/sine0/\n  states: freq  phase  samplesOut\n  methods: get-inlets  get-outlets  persistent-states  set-name\n",
+        "/patch/sine0/\n  states: freq  phase  samplesOut\n  methods: get-inlets  get-outlets  persistent-states  set-layout  set-name\n",
         "/patch/sine0/freq/type-signature 0 \"f\" \"State\" \"Float\" \"Activator\"",
         "unknown command \"bogus\"; try help",
         "no reply from 127.0.0.1:9: is a server running there?",

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::browser::{
-    built_dashboard, click, drag, press, wait_for_count, wait_for_text, ChromeDriver, MOUSE_BUTTON_LEFT,
+    built_dashboard, click, drag, press, wait_for_attr, wait_for_count, wait_for_text, ChromeDriver,
+    MOUSE_BUTTON_LEFT,
 };
 use common::osc_client::{s, Client as Osc};
 use common::watch::free_osc_port;
@@ -113,6 +114,42 @@ async fn build_sine_lowpass_output_by_dragging_and_edit_it_inline() {
     assert_eq!(osc.ask("/patch/add-transform", vec![s("Sinewave"), s("lfo")]), vec![Arg::Int(0)]);
     assert_eq!(osc.ask("/patch/lfo/samplesOut/connect", vec![s("/patch/out/mix")]), vec![Arg::Int(0)]);
     wait_for_count(&browser, &wire("lfo/samplesOut", "out/mix"), 1).await;
+
+    // A box dragged keeps its place in the patch file; set-layout over OSC moves it live.
+    let out_box = r#"#patch-canvas [data-transform="out"]"#;
+    let before = browser.find(Locator::Css(out_box)).await.unwrap().attr("transform").await.unwrap();
+    drag(&browser, &format!("{out_box} .body"), &format!("{out_box} .body"), (150.0, 40.0)).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let layout = loop {
+        let patch: serde_json::Value =
+            reqwest::get(server.url("/v1/engine/patch")).await.unwrap().json().await.unwrap();
+        let out =
+            patch["transforms"].as_array().unwrap().iter().find(|t| t["name"] == "out").unwrap().clone();
+        if !out["layout"].is_null() {
+            break out["layout"].clone();
+        }
+        if std::time::Instant::now() > deadline {
+            let shown = browser.find(Locator::Css(out_box)).await.unwrap().attr("transform").await.unwrap();
+            let errors = common::browser::text_of(&browser, "#engine-error, #error").await;
+            panic!(
+                "the move never reached the patch file: {patch}; box at {shown:?} (was {before:?}); {errors}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (x, y) = (layout["x"].as_f64().unwrap(), layout["y"].as_f64().unwrap());
+    let placed = format!("translate({x}, {y})");
+    assert_ne!(before.as_deref(), Some(placed.as_str()), "the box did not move");
+    wait_for_attr(&browser, out_box, "transform", &placed).await;
+    assert_eq!(osc.ask("/patch/lp/set-layout", vec![Arg::Int(400), Arg::Float(30.0)]), vec![Arg::Int(0)]);
+    wait_for_attr(&browser, r#"#patch-canvas [data-transform="lp"]"#, "transform", "translate(400, 30)")
+        .await;
+    let refused = osc.ask("/patch/set-layout", vec![Arg::Int(1), Arg::Int(2)]);
+    assert_eq!(refused[0], Arg::Int(-1), "the root patch has no box: {refused:?}");
+    browser.refresh().await.unwrap();
+    wait_for_attr(&browser, out_box, "transform", &placed).await;
+    wait_for_attr(&browser, r#"#patch-canvas [data-transform="lp"]"#, "transform", "translate(400, 30)")
+        .await;
 
     let shot = browser.screenshot().await.unwrap();
     std::fs::write(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("patch-canvas.png"), shot).unwrap();

@@ -54,6 +54,13 @@ pub enum Change {
         /// The inlet's address.
         to: String,
     },
+    /// A transform was placed on the canvas (`set-layout`).
+    Moved {
+        /// Its address.
+        path: String,
+        /// Where its box's top-left corner is.
+        layout: Layout,
+    },
     /// A whole patch was loaded: everything may have changed.
     Loaded,
     /// A value set from outside (OSC, HTTP); the latest per address, every few ms.
@@ -107,6 +114,31 @@ pub struct TransformFile {
     /// A subpatch's members.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patch: Option<Body>,
+    /// Where a canvas draws its box; a canvas places it itself when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<Layout>,
+}
+
+/// Where a transform's box is on a canvas: its top-left corner, in pixels
+/// from the patch's top-left.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layout {
+    /// Rightwards.
+    pub x: f64,
+    /// Downwards.
+    pub y: f64,
+}
+
+impl Layout {
+    /// How far from the origin a box may be put, either way.
+    pub const LIMIT: f64 = 1.0e6;
+
+    /// A layout, if both coordinates are finite and within [`Layout::LIMIT`].
+    pub fn new(x: f64, y: f64) -> Option<Layout> {
+        let fits = |v: f64| v.is_finite() && v.abs() <= Layout::LIMIT;
+        (fits(x) && fits(y)).then_some(Layout { x, y })
+    }
 }
 
 /// The members of a subpatch: transforms and connections, as in a file.

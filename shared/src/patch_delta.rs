@@ -42,6 +42,7 @@ impl PatchFile {
             Change::Renamed { from, to } => self.rename(from, to),
             Change::Connected { from, to } => self.connect(from, to),
             Change::Disconnected { from, to } => self.disconnect(from, to),
+            Change::Moved { path, layout } => self.transform_mut(path).map(|t| t.layout = Some(*layout)),
             Change::Loaded => None,
             Change::Value { path, value } => self.set_value(path, value),
         };
@@ -104,6 +105,7 @@ impl PatchFile {
             renamed: BTreeMap::new(),
             values: values.clone(),
             patch: (type_name == "Patch").then(Body::default),
+            layout: None,
         };
         transforms.insert(at, transform);
         Some(())
@@ -325,6 +327,15 @@ mod tests {
         assert_eq!(file.apply(&Change::Deleted { path: "/patch/lp".into() }), Applied::Done);
         assert_eq!(names(&file), ["out", "sine0"]);
         assert!(file.connections.is_empty());
+    }
+
+    #[test]
+    fn a_moved_transform_keeps_its_layout_and_an_unknown_one_asks_for_the_file() {
+        let mut file = chain();
+        let layout = crate::engine::Layout { x: 12.0, y: 34.0 };
+        assert_eq!(file.apply(&Change::Moved { path: "/patch/lp".into(), layout }), Applied::Done);
+        assert_eq!(file.transform("/patch/lp").unwrap().layout, Some(layout));
+        assert_eq!(file.apply(&Change::Moved { path: "/patch/ghost".into(), layout }), Applied::Refetch);
     }
 
     #[test]

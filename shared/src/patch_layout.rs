@@ -3,7 +3,8 @@
 //! the two ports it joins. Pure geometry, so it is tested here and the page
 //! only draws it.
 //!
-//! A box the user has not placed goes in a row by its depth in the signal
+//! A box goes where the patch file's `layout` puts it (or where it is being
+//! dragged to). A box nobody placed goes in a row by its depth in the signal
 //! flow (the longest chain of wires that reaches it), so that a chain
 //! sine -> lowpass -> output reads top to bottom, as in Pd.
 
@@ -72,7 +73,8 @@ pub struct PatchView {
 
 impl PatchView {
     /// Lays out the members of the patch at `path` (`/patch` or a subpatch's
-    /// address); `placed` holds the positions the user gave boxes, by name.
+    /// address); `placed` holds boxes being dragged, by name, ahead of their
+    /// `layout` in the file.
     pub fn of(path: &str, body: &Body, ports: &PortMap, placed: &BTreeMap<String, (f64, f64)>) -> PatchView {
         let depth = depths(body);
         let mut per_row: BTreeMap<usize, f64> = BTreeMap::new();
@@ -82,7 +84,8 @@ impl PatchView {
             .map(|t| {
                 let own = ports.get(&format!("{path}/{}", t.name)).cloned().unwrap_or_default();
                 let width = width(t, &own);
-                let (x, y) = placed.get(&t.name).copied().unwrap_or_else(|| {
+                let saved = t.layout.map(|l| (l.x, l.y));
+                let (x, y) = placed.get(&t.name).copied().or(saved).unwrap_or_else(|| {
                     let row = depth.get(t.name.as_str()).copied().unwrap_or(0);
                     let next = per_row.entry(row).or_insert(MARGIN);
                     let x = *next;
@@ -193,6 +196,7 @@ fn depths(body: &Body) -> BTreeMap<&str, usize> {
 mod tests {
     use super::*;
     use crate::engine::ConnectionFile;
+    use crate::engine::Layout;
 
     fn transform(name: &str, type_name: &str) -> TransformFile {
         TransformFile {
@@ -202,6 +206,7 @@ mod tests {
             renamed: BTreeMap::new(),
             values: BTreeMap::new(),
             patch: None,
+            layout: None,
         }
     }
 
@@ -264,6 +269,20 @@ mod tests {
         assert_eq!(lp.inlets[0].1, 0.0);
         assert_eq!(lp.inlets[1].1, lp.width - PORT, "the last inlet at the right edge");
         assert_eq!(view.wires[0].end.0, 300.0 + PORT / 2.0, "wires follow a moved box");
+    }
+
+    #[test]
+    fn the_files_layout_places_a_box_and_a_drag_goes_ahead_of_it() {
+        let (mut body, ports) = chain();
+        body.transforms.iter_mut().find(|t| t.name == "out").unwrap().layout = Layout::new(500.0, 40.0);
+        let view = PatchView::of("/patch", &body, &ports, &BTreeMap::new());
+        let out = view.find("out").unwrap();
+        assert_eq!((out.x, out.y), (500.0, 40.0));
+        let dragging = BTreeMap::from([("out".to_owned(), (80.0, 90.0))]);
+        let out = PatchView::of("/patch", &body, &ports, &dragging).find("out").cloned().unwrap();
+        assert_eq!((out.x, out.y), (80.0, 90.0));
+        assert_eq!(Layout::new(f64::NAN, 0.0), None);
+        assert_eq!(Layout::new(0.0, 2.0e6), None);
     }
 
     #[test]

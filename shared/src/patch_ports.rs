@@ -27,7 +27,10 @@ impl PortMap {
             Change::Deleted { path } => self.delete(path),
             Change::Renamed { from, to } => self.rename(from, to),
             Change::Loaded => None,
-            Change::Connected { .. } | Change::Disconnected { .. } | Change::Value { .. } => Some(()),
+            Change::Connected { .. }
+            | Change::Disconnected { .. }
+            | Change::Value { .. }
+            | Change::Moved { .. } => Some(()),
         };
         match done {
             Some(()) => Applied::Done,

@@ -4,6 +4,7 @@
 use super::compile::Dying;
 use super::graph::{check_name, Dsp, End, Kind, Node, NodeId, Shape, Target, ROOT};
 use super::{library, Change, Engine, EngineError, ValueType};
+use patchbay_shared::engine::Layout;
 
 impl Engine {
     pub(super) fn patch_node(&self, path: &str) -> Result<NodeId, EngineError> {
@@ -80,6 +81,7 @@ impl Engine {
             children: Default::default(),
             renamed: Default::default(),
             timer: None,
+            layout: None,
             fresh: 0,
         };
         let values = super::patch_file::saved_values(&node);
@@ -142,6 +144,19 @@ impl Engine {
         let to = self.graph.path(id);
         let from = format!("{}/{old}", to.rsplit_once('/').map_or("", |(p, _)| p));
         self.changes.push(Change::Renamed { from, to });
+        Ok(())
+    }
+
+    /// Places a transform or subpatch on the canvas (`set-layout X Y`); the
+    /// patch file keeps it, and every client's canvas follows.
+    pub fn set_layout(&mut self, path: &str, x: f64, y: f64) -> Result<(), EngineError> {
+        let Target::Node(id) = self.graph.resolve(path)? else { return Err(EngineError::InvalidAddress) };
+        if id == ROOT {
+            return Err(EngineError::InvalidAddress);
+        }
+        let layout = Layout::new(x, y).ok_or(EngineError::BadLayout)?;
+        self.graph.nodes.get_mut(&id).unwrap().layout = Some(layout);
+        self.changes.push(Change::Moved { path: self.graph.path(id), layout });
         Ok(())
     }
 

@@ -55,6 +55,8 @@ pub enum EngineError {
     OverBudget,
     #[error("Patch file: {0}")]
     File(String),
+    #[error("A layout is two numbers within ±{}", patchbay_shared::engine::Layout::LIMIT)]
+    BadLayout,
 }
 
 impl From<patchbay_shared::engine::PatchFileError> for EngineError {

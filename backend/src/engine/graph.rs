@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::transform::{Control, DspNode, Meter, PortSpec, Tap};
 use super::value::Value;
 use super::EngineError;
+use patchbay_shared::engine::Layout;
 
 pub(crate) type NodeId = u64;
 
@@ -65,6 +66,8 @@ pub struct Node {
     /// Ports renamed with `set-name`: their index and the name their type gave them.
     pub renamed: BTreeMap<usize, String>,
     pub(crate) timer: Option<f64>,
+    /// Where a canvas draws it (`set-layout`), saved with the patch.
+    pub layout: Option<Layout>,
     /// Active inlets that received a value since the last activation (co-activation).
     pub(crate) fresh: u64,
 }
@@ -137,6 +140,7 @@ impl Graph {
             children: BTreeMap::new(),
             renamed: BTreeMap::new(),
             timer: None,
+            layout: None,
             fresh: 0,
         };
         Graph { nodes: HashMap::from([(ROOT, root)]), outgoing: HashMap::new(), next_id: 1, next_seq: 0 }

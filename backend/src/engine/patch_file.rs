@@ -60,6 +60,7 @@ fn save_body(engine: &Engine, patch: NodeId) -> Body {
                 renamed,
                 values,
                 patch,
+                layout: n.layout,
             }
         })
         .collect();
@@ -125,6 +126,9 @@ fn build(engine: &mut Engine, at: &str, body: &Body) -> Result<(), EngineError> 
             let port = format!("{here}/renaming~{i}");
             engine.rename_port(&port, name).map_err(|e| context(&format!("{here}/{name}"), e))?;
         }
+        if let Some(l) = t.layout {
+            engine.set_layout(&here, l.x, l.y).map_err(|e| context(&here, e))?;
+        }
         if let Some(inner) = &t.patch {
             build(engine, &here, inner)?;
         }
@@ -157,6 +161,7 @@ fn build(engine: &mut Engine, at: &str, body: &Body) -> Result<(), EngineError> 
 mod tests {
     use super::*;
     use crate::engine::library::testing::SETUP;
+    use patchbay_shared::engine::{Change, Layout};
 
     fn sample(e: &mut Engine) {
         e.add_transform("/patch", "Sinewave", "sin0", "440").unwrap();
@@ -187,6 +192,35 @@ mod tests {
         assert_eq!(f.current_value("/patch/sin0/freq").unwrap(), Value::Float(220.0));
         assert_eq!(f.current_value("/patch/n/count").unwrap(), Value::Integer(7));
         assert!(json.contains(r#""from": "sub/out0/out""#), "{json}");
+    }
+
+    #[test]
+    fn layouts_are_announced_saved_and_loaded_and_bad_ones_refused() {
+        let (mut e, _a) = Engine::new(SETUP);
+        sample(&mut e);
+        e.take_changes();
+        e.set_layout("/patch/sin0", 40.0, 20.0).unwrap();
+        e.set_layout("/patch/sub/g", -10.5, 300.0).unwrap();
+        let moved = Change::Moved { path: "/patch/sin0".into(), layout: Layout { x: 40.0, y: 20.0 } };
+        assert_eq!(e.take_changes().first(), Some(&moved));
+        assert_eq!(e.set_layout("/patch", 1.0, 1.0), Err(EngineError::InvalidAddress), "the root has no box");
+        assert_eq!(e.set_layout("/patch/sin0/freq", 1.0, 1.0), Err(EngineError::InvalidAddress));
+        assert_eq!(e.set_layout("/patch/sin0", f64::INFINITY, 1.0), Err(EngineError::BadLayout));
+        assert_eq!(e.set_layout("/patch/sin0", 0.0, -2.0e6), Err(EngineError::BadLayout));
+        let json = save(&e).to_json();
+        assert!(json.contains(r#""layout": {"#), "{json}");
+        let (mut f, _b) = Engine::new(SETUP);
+        load(&mut f, &PatchFile::parse(&json).unwrap()).unwrap();
+        assert_eq!(save(&f), save(&e));
+        let inner = save(&f).transforms.into_iter().find(|t| t.name == "sub").unwrap().patch.unwrap();
+        assert_eq!(
+            inner.transforms.iter().find(|t| t.name == "g").unwrap().layout,
+            Some(Layout { x: -10.5, y: 300.0 })
+        );
+        // A file with a layout out of bounds loads nothing.
+        let bad = json.replacen("40.0", "1e300", 1);
+        let (mut g, _c) = Engine::new(SETUP);
+        assert!(load(&mut g, &PatchFile::parse(&bad).unwrap()).is_err(), "{bad}");
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //! of their ports; ports are states; patches, transforms, states and
 //! outlets each answer a few methods.
 
-use super::values::{args_value, value_args};
+use super::values::{arg_number, args_value, value_args};
 use super::{code, error, ok, strs, MethodSpec, Namespace, Node};
-use crate::engine::graph::{Kind, Target as EngineTarget, ROOT};
+use crate::engine::graph::{Kind, Node as EngineNode, NodeId, Target as EngineTarget, ROOT};
 use crate::engine::{library, Engine, EngineError};
 use crate::osc::codec::{Arg, Message};
 use crate::osc::pattern;
@@ -14,8 +14,15 @@ const PATCH_METHODS: [MethodSpec; 2] = [
     ("add-transform", "Adds a transform: TYPE NAME [ARGS] (an empty NAME picks one)", "ss"),
     ("delete-transform", "Deletes the transform NAME and its connections", "s"),
 ];
-const TRANSFORM_METHODS: [MethodSpec; 4] = [
+/// Transforms and subpatches answer it; the root patch has no box to place.
+const SET_LAYOUT: MethodSpec = (
+    "set-layout",
+    "Places this box on a canvas: X Y, its top-left corner in pixels (saved with the patch)",
+    "ff",
+);
+const TRANSFORM_METHODS: [MethodSpec; 5] = [
     ("set-name", "Renames this transform", "s"),
+    SET_LAYOUT,
     ("get-inlets", "Pairs of activation order and inlet address", ""),
     ("get-outlets", "Pairs of activation order and outlet address", ""),
     ("persistent-states", "The names of the states saved with the patch", ""),
@@ -29,6 +36,15 @@ const OUTLET_METHODS: [MethodSpec; 2] = [
     ("connect", "Connects this outlet to the inlet at the given address", "s"),
     ("disconnect", "Removes the connection to the inlet at the given address", "s"),
 ];
+
+/// The methods of the root patch, a subpatch or a transform.
+fn node_methods(id: NodeId, node: &EngineNode) -> Vec<MethodSpec> {
+    match id {
+        ROOT => PATCH_METHODS.to_vec(),
+        _ if node.is_container() => PATCH_METHODS.iter().copied().chain([SET_LAYOUT]).collect(),
+        _ => TRANSFORM_METHODS.to_vec(),
+    }
+}
 
 impl Namespace<'_> {
     /// The two commonest requests on an engine address, answered with one
@@ -90,8 +106,7 @@ impl Namespace<'_> {
     pub(super) fn patch_methods(&self, path: &str) -> Vec<MethodSpec> {
         let path = path.to_owned();
         self.model.engine.quick(move |e| match e.graph().resolve(&path) {
-            Ok(EngineTarget::Node(id)) if e.graph().nodes[&id].is_container() => PATCH_METHODS.to_vec(),
-            Ok(EngineTarget::Node(_)) => TRANSFORM_METHODS.to_vec(),
+            Ok(EngineTarget::Node(id)) => node_methods(id, &e.graph().nodes[&id]),
             Ok(EngineTarget::Port(id, p)) => {
                 let mut m = STATE_METHODS.to_vec();
                 if e.graph().nodes[&id].ports[p].is_outlet() {
@@ -104,6 +119,7 @@ impl Namespace<'_> {
     }
 
     pub(super) fn patch_call(&self, addr: &str, parent: &str, name: &str, args: &[Arg]) -> Message {
+        let xy = (args.first().and_then(arg_number), args.get(1).and_then(arg_number));
         let args = args.to_vec();
         let s = move |i: usize| args.get(i).and_then(Arg::as_str).map(str::to_owned);
         let (addr, parent, name) = (addr.to_owned(), parent.to_owned(), name.to_owned());
@@ -131,6 +147,11 @@ impl Namespace<'_> {
                     }
                     Err(e) => return Err(e.to_string()),
                 },
+                "set-layout" => {
+                    let (Some(x), Some(y)) = xy else { return Err("Give X and Y, two numbers".into()) };
+                    e.set_layout(parent, x, y).map_err(|e| e.to_string())?;
+                    ok(addr, vec![])
+                }
                 "get-inlets" | "get-outlets" => {
                     let Ok(EngineTarget::Node(id)) = e.graph().resolve(parent) else {
                         return Err("Invalid address".into());
@@ -206,9 +227,7 @@ impl Namespace<'_> {
             let mut stack = vec![(ROOT, "/patch".to_owned())];
             while let Some((id, path)) = stack.pop() {
                 let node = &e.graph().nodes[&id];
-                let methods =
-                    if node.is_container() { PATCH_METHODS.to_vec() } else { TRANSFORM_METHODS.to_vec() };
-                out.extend(methods.iter().map(|(m, _, _)| format!("{path}/{m}")));
+                out.extend(node_methods(id, node).iter().map(|(m, _, _)| format!("{path}/{m}")));
                 for p in &node.ports {
                     let port = format!("{path}/{}", p.name);
                     out.extend(STATE_METHODS.iter().map(|(m, _, _)| format!("{port}/{m}")));

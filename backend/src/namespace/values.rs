@@ -58,6 +58,17 @@ pub(crate) fn args_value(args: &[Arg]) -> Value {
 }
 
 /// The OSC type tag of a port type (Booleans show their current value, as the seed says).
+/// A numeric argument of any width, as `f64`.
+pub(super) fn arg_number(arg: &Arg) -> Option<f64> {
+    match *arg {
+        Arg::Int(i) => Some(f64::from(i)),
+        Arg::Long(i) => Some(i as f64),
+        Arg::Float(f) => Some(f64::from(f)),
+        Arg::Double(f) => Some(f),
+        _ => None,
+    }
+}
+
 pub(super) fn type_tag(ty: ValueType, current: &Value) -> &'static str {
     match ty {
         ValueType::Float => "f",

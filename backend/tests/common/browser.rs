@@ -111,6 +111,22 @@ pub(crate) fn built_dashboard() -> PathBuf {
     std::env::current_dir().unwrap().join("../dist")
 }
 
+/// Waits until the first element matching `css` has `value` for `attr`.
+pub(crate) async fn wait_for_attr(browser: &Client, css: &str, attr: &str, value: &str) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let now = match browser.find(Locator::Css(css)).await {
+            Ok(el) => el.attr(attr).await.ok().flatten(),
+            Err(_) => None,
+        };
+        if now.as_deref() == Some(value) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{css} never had {attr}={value:?}; last {now:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Waits until `count` elements match `css`.
 pub(crate) async fn wait_for_count(browser: &Client, css: &str, count: usize) {
     let deadline = std::time::Instant::now() + WAIT;

@@ -1,7 +1,8 @@
 //! The patch canvas: a box per transform with its inlets on top and outlets
 //! below (audio ports filled, control ports hollow), a wire per connection.
 //! Drag from an outlet to an inlet to connect, click a wire and press
-//! Delete (or its button) to remove it, drag a box to move it, double-click
+//! Delete (or its button) to remove it, drag a box to move it (`set-layout`:
+//! the patch file keeps where it is, and every canvas follows), double-click
 //! a subpatch to open it, click a box to inspect and edit its values.
 //! Every edit is the OSC message any tool would send, over the bridge; the
 //! canvas redraws from the patch store when the server announces the change,
@@ -18,7 +19,7 @@ use patchbay_shared::OscArg;
 use super::engine::{parse_value, Bridge};
 use crate::state::Live;
 
-/// Where the user put boxes, by name.
+/// Boxes being dragged, or dropped and not yet placed by the server, by name.
 type Positions = BTreeMap<String, (f64, f64)>;
 
 /// What the pointer is doing.
@@ -44,8 +45,22 @@ pub fn PatchCanvas(bridge: Bridge) -> impl IntoView {
     let (file, ports) = (live.patch.file, live.patch.ports);
     // The patch shown: `/patch` or an open subpatch's address.
     let at = RwSignal::new("/patch".to_owned());
-    // Boxes the user moved, per patch shown.
+    // Boxes being moved, per patch shown.
     let placed: RwSignal<BTreeMap<String, Positions>> = RwSignal::new(BTreeMap::new());
+    // A dropped box is the server's once the file has it where it was dropped.
+    Effect::new(move |_| {
+        file.with(|f| {
+            let Some(f) = f else { return };
+            placed.update(|p| {
+                for (path, boxes) in p.iter_mut() {
+                    boxes.retain(|name, at| {
+                        let layout = f.transform(&format!("{path}/{name}")).and_then(|t| t.layout);
+                        layout.is_none_or(|l| (l.x, l.y) != *at)
+                    });
+                }
+            });
+        });
+    });
     let drag = RwSignal::new(Drag::Idle);
     let selected_wire: RwSignal<Option<WireView>> = RwSignal::new(None);
     let selected_box: RwSignal<Option<String>> = RwSignal::new(None);
@@ -79,7 +94,8 @@ pub fn PatchCanvas(bridge: Bridge) -> impl IntoView {
             let (x, y) = point(&ev);
             let path = at.get_untracked();
             placed.update(|p| {
-                p.entry(path).or_default().insert(name, ((x - grip.0).max(0.0), (y - grip.1).max(0.0)));
+                let to = |v: f64| v.max(0.0).round();
+                p.entry(path).or_default().insert(name, (to(x - grip.0), to(y - grip.1)));
             });
         }
     };
@@ -111,6 +127,7 @@ pub fn PatchCanvas(bridge: Bridge) -> impl IntoView {
             let (name, bx, by) = (name.clone(), b.x, b.y);
             move |ev: leptos::ev::PointerEvent| {
                 ev.stop_propagation(); // the canvas would clear the selection
+                capture(svg, &ev);
                 let (x, y) = point(&ev);
                 selected_box.set(Some(name.clone()));
                 drag.set(Drag::Move { name: name.clone(), grip: (x - bx, y - by) });
@@ -200,7 +217,17 @@ pub fn PatchCanvas(bridge: Bridge) -> impl IntoView {
                 width=move || view_of.with(|v| v.size.0.max(400.0))
                 height=move || view_of.with(|v| v.size.1.max(240.0))
                 on:pointermove=on_move
-                on:pointerup=move |_| drag.set(Drag::Idle)
+                on:pointerup=move |_| {
+                    if let Drag::Move { name, .. } = drag.get_untracked() {
+                        let path = at.get_untracked();
+                        let to = placed.with_untracked(|p| p.get(&path).and_then(|b| b.get(&name)).copied());
+                        if let Some((x, y)) = to {
+                            let xy = vec![OscArg::Float(x as f32), OscArg::Float(y as f32)];
+                            bridge.send(&format!("{path}/{name}/set-layout"), xy);
+                        }
+                    }
+                    drag.set(Drag::Idle)
+                }
                 on:pointerdown=move |_| { selected_wire.set(None); selected_box.set(None); }>
                 <g class="wires">{move || view_of.get().wires.into_iter().map(draw_wire).collect_view()}</g>
                 <g class="boxes">{move || view_of.get().boxes.into_iter().map(draw_box).collect_view()}</g>
@@ -252,7 +279,13 @@ fn Inspector(at: String, name: String, bridge: Bridge) -> impl IntoView {
                     let on = matches!(value, Some(Value::Boolean(true)));
                     let edit = {
                         let address = address.clone();
-                        move |ev: leptos::ev::Event| bridge.send(&address, parse_value(&event_target_value(&ev)))
+                        // A field left empty sends nothing (it is not a value).
+                        move |ev: leptos::ev::Event| {
+                            let text = event_target_value(&ev);
+                            if !text.trim().is_empty() {
+                                bridge.send(&address, parse_value(&text))
+                            }
+                        }
                     };
                     let flip = move |_| bridge.send(&address, vec![if on { OscArg::False } else { OscArg::True }]);
                     view! {
@@ -268,6 +301,14 @@ fn Inspector(at: String, name: String, bridge: Bridge) -> impl IntoView {
                 }).collect_view()}
             </table>
         </div>
+    }
+}
+
+/// Keeps the pointer's moves and release coming to the canvas while a box
+/// is dragged past its edge (a wire is not captured: it ends on an inlet).
+pub(super) fn capture(svg: NodeRef<leptos::svg::Svg>, ev: &leptos::ev::PointerEvent) {
+    if let Some(el) = svg.get_untracked() {
+        let _ = web_sys::Element::set_pointer_capture(&el, ev.pointer_id());
     }
 }
 

@@ -12,6 +12,7 @@ use leptos::prelude::*;
 use patchbay_shared::lab_layout::{LabView, NodeView, NODE_RADIUS};
 use uuid::Uuid;
 
+use super::canvas::capture;
 use super::console::Consoles;
 use crate::api;
 use crate::state::Live;
@@ -114,12 +115,14 @@ pub fn LabCanvas(project: Uuid) -> impl IntoView {
             }
             ev.stop_propagation();
             menu.set(None);
+            capture(svg, &ev);
             let (x, y) = point(&ev);
             drag.set(Drag::Move { id, switch, grip: (x - n.x, y - n.y) });
         };
         let start_link = move |ev: leptos::ev::PointerEvent| {
             ev.stop_propagation();
             menu.set(None);
+            capture(svg, &ev);
             let start = (n.x, n.y);
             drag.set(Drag::Link { from: id, start, at: point(&ev) });
         };

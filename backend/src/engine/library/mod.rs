@@ -34,6 +34,7 @@ pub(crate) const RESERVED: &[&str] = &[
     "type-signature",
     "current-value",
     "set-name",
+    "set-layout",
     "get-inlets",
     "get-outlets",
     "persistent-states",
