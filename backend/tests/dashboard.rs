@@ -12,7 +12,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::browser::{
-    built_dashboard, click, select, text_of, wait_for_count, wait_for_text, ChromeDriver, WAIT,
+    add_from_palette, built_dashboard, click, select, text_of, wait_for_count, wait_for_text, ChromeDriver,
+    WAIT,
 };
 use fantoccini::Locator;
 
@@ -162,17 +163,10 @@ async fn build_a_patch_in_the_browser_and_watch_its_meter() {
     let browser = driver.browser().await;
     browser.goto(&server.url("/")).await.unwrap();
     wait_for_text(&browser, ".status", |t| t == "live").await;
-    wait_for_text(&browser, "#add-transform select", |t| t.contains("Sinewave") && t.contains("AudioOutput"))
-        .await;
-
     let add = |ty: &'static str, name: &'static str| {
         let browser = browser.clone();
         async move {
-            let select = browser.find(Locator::Css("#add-transform select")).await.unwrap();
-            select.select_by_value(ty).await.unwrap();
-            let input = browser.find(Locator::Css("#add-transform input")).await.unwrap();
-            input.send_keys(name).await.unwrap();
-            click(&browser, "#add-transform button").await;
+            add_from_palette(&browser, ty, name).await;
             wait_for_text(&browser, "#transforms", |t| t.contains(&format!("/patch/{name}"))).await;
         }
     };

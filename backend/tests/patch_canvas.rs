@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::browser::{
-    built_dashboard, click, drag, press, wait_for_attr, wait_for_count, wait_for_text, ChromeDriver,
-    MOUSE_BUTTON_LEFT,
+    add_from_palette, built_dashboard, click, drag, press, wait_for_attr, wait_for_count, wait_for_text,
+    ChromeDriver, MOUSE_BUTTON_LEFT,
 };
 use common::osc_client::{s, Client as Osc};
 use common::watch::free_osc_port;
@@ -42,13 +42,17 @@ async fn build_sine_lowpass_output_by_dragging_and_edit_it_inline() {
     let browser = driver.browser().await;
     browser.goto(&server.url("/")).await.unwrap();
     wait_for_text(&browser, ".status", |t| t == "live").await;
-    wait_for_text(&browser, "#add-transform select", |t| t.contains("Lowpass")).await;
+    // The palette's search reads the documentation too: "12 dB per octave" finds the two filters.
+    let search = browser.wait().for_element(Locator::Id("palette-search")).await.unwrap();
+    search.send_keys("12 dB per octave").await.unwrap();
+    wait_for_text(&browser, "#palette .palette-type", |t| {
+        t == "Lowpass\nHighpass" || t == "Highpass\nLowpass"
+    })
+    .await;
+    wait_for_count(&browser, "#palette .palette-group", 1).await;
+    wait_for_count(&browser, r#"#palette .palette-group[data-category="filter"]"#, 1).await;
     for (ty, name) in [("Sinewave", "sine0"), ("Lowpass", "lp"), ("AudioOutput", "out")] {
-        let select = browser.find(Locator::Css("#add-transform select")).await.unwrap();
-        select.select_by_value(ty).await.unwrap();
-        let input = browser.find(Locator::Css("#add-transform input")).await.unwrap();
-        input.send_keys(name).await.unwrap();
-        click(&browser, "#add-transform button").await;
+        add_from_palette(&browser, ty, name).await;
         wait_for_count(&browser, &format!(r#"#patch-canvas [data-transform="{name}"]"#), 1).await;
     }
     // Audio and control ports look different.

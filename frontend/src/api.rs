@@ -4,7 +4,7 @@
 use gloo_net::http::{Request, RequestBuilder, Response};
 
 use crate::auth::with_token;
-use patchbay_shared::engine::PatchFile;
+use patchbay_shared::engine::{PatchFile, TypeInfo};
 use patchbay_shared::patch_ports::PortMap;
 use patchbay_shared::topology::Attachment;
 use patchbay_shared::{
@@ -155,6 +155,10 @@ async fn attach(project: Uuid, at: Attachment, nio: &Nio) -> ApiResult<()> {
 
 pub async fn patch() -> ApiResult<PatchFile> {
     read(get("/v1/engine/patch").send().await).await
+}
+
+pub async fn transform_types() -> ApiResult<Vec<TypeInfo>> {
+    read(get("/v1/engine/transform-types").send().await).await
 }
 
 pub async fn ports() -> ApiResult<PortMap> {

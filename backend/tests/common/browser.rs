@@ -111,6 +111,18 @@ pub(crate) fn built_dashboard() -> PathBuf {
     std::env::current_dir().unwrap().join("../dist")
 }
 
+/// Adds a transform from the palette: search for the type, pick it, name it, add it.
+pub(crate) async fn add_from_palette(browser: &Client, type_name: &str, name: &str) {
+    let search = browser.wait().at_most(WAIT).for_element(Locator::Id("palette-search")).await.unwrap();
+    search.clear().await.unwrap();
+    search.send_keys(type_name).await.unwrap();
+    click(browser, &format!(r#"#palette .palette-type[data-type="{type_name}"]"#)).await;
+    wait_for_count(browser, &format!(r#"#type-doc[data-type="{type_name}"]"#), 1).await;
+    let field = browser.find(Locator::Id("palette-name")).await.unwrap();
+    field.send_keys(name).await.unwrap();
+    click(browser, "#palette-add").await;
+}
+
 /// Waits until the first element matching `css` has `value` for `attr`.
 pub(crate) async fn wait_for_attr(browser: &Client, css: &str, attr: &str, value: &str) {
     let deadline = std::time::Instant::now() + WAIT;

@@ -40,11 +40,9 @@ enum Drag {
 }
 
 #[component]
-pub fn PatchCanvas(bridge: Bridge) -> impl IntoView {
+pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>) -> impl IntoView {
     let live = expect_context::<Live>();
     let (file, ports) = (live.patch.file, live.patch.ports);
-    // The patch shown: `/patch` or an open subpatch's address.
-    let at = RwSignal::new("/patch".to_owned());
     // Boxes being moved, per patch shown.
     let placed: RwSignal<BTreeMap<String, Positions>> = RwSignal::new(BTreeMap::new());
     // A dropped box is the server's once the file has it where it was dropped.

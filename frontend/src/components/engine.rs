@@ -23,7 +23,6 @@ const METERS: [&str; 2] = ["//level_left/current-value", "//level_right/current-
 #[derive(Clone, Copy)]
 pub struct Bridge {
     out: StoredValue<mpsc::UnboundedSender<String>>,
-    types: RwSignal<Vec<String>>,
     /// Output address to peak level.
     levels: RwSignal<BTreeMap<String, f32>>,
     traffic: RwSignal<Vec<(u64, OscTraffic)>>,
@@ -135,7 +134,6 @@ fn connect() -> Bridge {
     let (tx, mut rx) = mpsc::unbounded::<String>();
     let bridge = Bridge {
         out: StoredValue::new(tx),
-        types: RwSignal::new(vec![]),
         levels: RwSignal::new(BTreeMap::new()),
         traffic: RwSignal::new(vec![]),
         last_error: RwSignal::new(None),
@@ -156,12 +154,6 @@ fn connect() -> Bridge {
             let m = &frame.message;
             if frame.direction == "reply" {
                 match (m.address.as_str(), m.args.first()) {
-                    ("/transform-types", Some(OscArg::Int(_))) => bridge.types.set(
-                        m.args[1..]
-                            .iter()
-                            .filter_map(|a| if let OscArg::String(s) = a { Some(s.clone()) } else { None })
-                            .collect(),
-                    ),
                     (a, Some(OscArg::Int(0))) if is_meter_poll(a) => {
                         if let Some(OscArg::Float(x)) = m.args.get(1) {
                             let key = a.trim_end_matches("/current-value").to_owned();
@@ -200,8 +192,6 @@ fn text_of_error(args: &[OscArg]) -> String {
 pub fn Engine() -> impl IntoView {
     let live = expect_context::<Live>();
     let bridge = connect();
-    // The palette, once the socket is up (the channel holds it until then).
-    bridge.send("/transform-types", vec![]);
     let transforms = live.patch.transforms();
     let poll = set_interval_with_handle(
         move || {
@@ -218,17 +208,8 @@ pub fn Engine() -> impl IntoView {
         }
     });
 
-    let (ty, name, args) =
-        (RwSignal::new("Sinewave".to_owned()), RwSignal::new(String::new()), RwSignal::new(String::new()));
-    let add = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let mut a = vec![OscArg::String(ty.get()), OscArg::String(name.get())];
-        if !args.get().trim().is_empty() {
-            a.push(OscArg::String(args.get()));
-        }
-        bridge.send("/patch/add-transform", a);
-        name.set(String::new());
-    };
+    // The patch the canvas shows (`/patch` or an open subpatch), where the palette adds.
+    let at = RwSignal::new("/patch".to_owned());
     let (from, to) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
     let wire = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -252,17 +233,7 @@ pub fn Engine() -> impl IntoView {
                 <div class="error" id="engine-error" on:click=move |_| bridge.last_error.set(None)>{e}</div>
             })}
             <div class="engine-main">
-            <form id="add-transform" on:submit=add>
-                <select prop:value=move || ty.get() on:change=move |ev| ty.set(event_target_value(&ev))>
-                    <For each=move || bridge.types.get() key=|t| t.clone() let:t>
-                        <option value=t.clone() selected=t == "Sinewave">{t.clone()}</option>
-                    </For>
-                </select>
-                <input placeholder="name" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
-                <input placeholder="arguments" prop:value=move || args.get() on:input=move |ev| args.set(event_target_value(&ev)) />
-                <button type="submit">"Add"</button>
-            </form>
-            <super::canvas::PatchCanvas bridge />
+            <super::canvas::PatchCanvas bridge at />
             <ul id="transforms">
                 <For each=move || transforms.get() key=|(n, _)| n.clone() let:entry>
                     <li class="transform" data-transform=entry.0.clone()>
@@ -289,6 +260,7 @@ pub fn Engine() -> impl IntoView {
             </form>
             </div>
             <div class="engine-side">
+            <super::palette::Palette bridge at />
             <div id="meters">
                 <For each=meters key=|(k, _)| k.clone() let:entry>
                     <Meter output=entry.0 levels=bridge.levels />

@@ -4,6 +4,7 @@ pub mod engine;
 pub mod events;
 pub mod lab_canvas;
 pub mod links;
+pub mod palette;
 pub mod projects;
 pub mod switches;
 pub mod vms;

@@ -1,0 +1,113 @@
+//! The palette: every transform type the engine builds, by category, with a
+//! search over names, categories and documentation. Pick one to read its
+//! documentation (its ports and arguments), then add it to the patch the
+//! canvas shows with `add-transform`, as any OSC tool would.
+
+use leptos::prelude::*;
+use patchbay_shared::engine::TypeInfo;
+use patchbay_shared::OscArg;
+
+use super::engine::Bridge;
+use crate::api;
+use crate::state::Live;
+
+#[component]
+pub fn Palette(bridge: Bridge, at: RwSignal<String>) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let types: RwSignal<Vec<TypeInfo>> = RwSignal::new(vec![]);
+    leptos::task::spawn_local(async move {
+        match api::transform_types().await {
+            Ok(list) => types.set(list),
+            Err(e) => live.error.set(Some(format!("the transform types: {e}"))),
+        }
+    });
+    let search = RwSignal::new(String::new());
+    let picked = RwSignal::new(Option::<String>::None);
+    let (name, args) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
+
+    let groups = move || -> Vec<(String, Vec<TypeInfo>)> {
+        let wanted = search.get().trim().to_lowercase();
+        types.with(|all| {
+            let mut groups: Vec<(String, Vec<TypeInfo>)> = vec![];
+            for t in all.iter().filter(|t| matches(t, &wanted)) {
+                match groups.iter_mut().find(|(c, _)| *c == t.category) {
+                    Some((_, members)) => members.push(t.clone()),
+                    None => groups.push((t.category.clone(), vec![t.clone()])),
+                }
+            }
+            groups
+        })
+    };
+    let add = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(ty) = picked.get_untracked() else {
+            live.error.set(Some("Pick a transform type in the palette first".into()));
+            return;
+        };
+        let mut a = vec![OscArg::String(ty), OscArg::String(name.get_untracked().trim().to_owned())];
+        let extra = args.get_untracked();
+        if !extra.trim().is_empty() {
+            a.push(OscArg::String(extra));
+        }
+        bridge.send(&format!("{}/add-transform", at.get_untracked()), a);
+        name.set(String::new());
+    };
+    let doc = move || {
+        let ty = picked.get()?;
+        types.with(|all| all.iter().find(|t| t.name == ty).cloned())
+    };
+
+    view! {
+        <div id="palette">
+            <input id="palette-search" type="search" placeholder="search transforms (name, kind, what it does)"
+                prop:value=move || search.get() on:input=move |ev| search.set(event_target_value(&ev)) />
+            <div class="palette-list">
+                {move || groups().into_iter().map(|(category, members)| view! {
+                    <div class="palette-group" data-category=category.clone()>
+                        <h4>{category.clone()}</h4>
+                        {members.into_iter().map(|t| {
+                            let ty = t.name.clone();
+                            let chosen = {
+                                let ty = ty.clone();
+                                move || picked.get().as_deref() == Some(ty.as_str())
+                            };
+                            view! {
+                                <button type="button" class="palette-type" class:picked=chosen data-type=ty.clone()
+                                    title=first_line(&t.documentation)
+                                    on:click=move |_| picked.set(Some(ty.clone()))>{t.name.clone()}</button>
+                            }
+                        }).collect_view()}
+                    </div>
+                }).collect_view()}
+            </div>
+            {move || doc().map(|t| view! {
+                <div id="type-doc" data-type=t.name.clone()>
+                    <strong>{t.name.clone()}</strong> " " <span class="muted">{t.category.clone()}</span>
+                    <pre>{t.documentation.clone()}</pre>
+                </div>
+            })}
+            <form id="add-transform" on:submit=add>
+                <input id="palette-name" placeholder="name (optional)" prop:value=move || name.get()
+                    on:input=move |ev| name.set(event_target_value(&ev)) />
+                <input id="palette-args" placeholder="arguments" prop:value=move || args.get()
+                    on:input=move |ev| args.set(event_target_value(&ev)) />
+                <button id="palette-add" type="submit" disabled=move || picked.get().is_none()>
+                    {move || match picked.get() {
+                        Some(ty) => format!("Add {ty} to {}", at.get().trim_start_matches('/')),
+                        None => "Add".to_owned(),
+                    }}
+                </button>
+            </form>
+        </div>
+    }
+}
+
+/// Whether a type matches a search (lowercase words, all of them).
+fn matches(t: &TypeInfo, wanted: &str) -> bool {
+    let text = format!("{} {} {}", t.name, t.category, t.documentation).to_lowercase();
+    wanted.split_whitespace().all(|w| text.contains(w))
+}
+
+fn first_line(doc: &str) -> String {
+    doc.lines().next().unwrap_or_default().to_owned()
+}
