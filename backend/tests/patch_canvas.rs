@@ -168,3 +168,44 @@ async fn build_sine_lowpass_output_by_dragging_and_edit_it_inline() {
     assert_eq!(patch["connections"].as_array().unwrap().len(), 2, "{patch}");
     browser.close().await.unwrap();
 }
+
+/// A patch of 500 transforms and 600 connections, loaded over HTTP, draws
+/// every box and every wire (how fast: `cargo bench -p patchbay --bench dashboard`).
+#[tokio::test]
+async fn a_patch_of_500_transforms_and_600_connections_renders() {
+    use common::big_patch::{big_patch, CONNECTIONS, TRANSFORMS};
+    let dist = built_dashboard();
+    assert!(dist.join("index.html").exists(), "dist/ is not built: run `trunk build --release`");
+    let dir = tempfile::tempdir().unwrap();
+    let server =
+        common::Binary::start(dir.path(), &[&format!("--dashboard={}", dist.display()), "--no-audio"]);
+    let put =
+        reqwest::Client::new().put(server.url("/v1/engine/patch")).json(&big_patch()).send().await.unwrap();
+    assert!(put.status().is_success(), "{}", put.text().await.unwrap());
+    let driver = ChromeDriver::start().await;
+    let browser = driver.browser().await;
+    browser.goto(&server.url("/")).await.unwrap();
+    wait_for_count(&browser, "#patch-canvas .box", TRANSFORMS).await;
+    wait_for_count(&browser, "#patch-canvas .wire", CONNECTIONS).await;
+    wait_for_count(
+        &browser,
+        r#"#patch-canvas .wire[data-from="hi99/samplesOut"][data-to="g99/samplesIn"]"#,
+        1,
+    )
+    .await;
+    // Each box in its own place: no two drawn at the same spot.
+    let places: Vec<String> = browser
+        .execute("return [...document.querySelectorAll('#patch-canvas .box')].map(b => b.getAttribute('transform'))", vec![])
+        .await
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    let distinct: std::collections::BTreeSet<_> = places.iter().collect();
+    assert_eq!(distinct.len(), TRANSFORMS, "boxes drawn over each other");
+    let shot = browser.screenshot().await.unwrap();
+    std::fs::write(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("patch-canvas-500.png"), shot).unwrap();
+    browser.close().await.unwrap();
+}

@@ -12,6 +12,7 @@ use std::time::Duration;
 use clap::Parser;
 use patchbay::server::{self, Config, Running};
 
+pub(crate) mod big_patch;
 pub(crate) mod browser;
 pub(crate) mod lab;
 pub(crate) mod mutate;

@@ -227,8 +227,14 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>) -> impl IntoView {
                     drag.set(Drag::Idle)
                 }
                 on:pointerdown=move |_| { selected_wire.set(None); selected_box.set(None); }>
-                <g class="wires">{move || view_of.get().wires.into_iter().map(draw_wire).collect_view()}</g>
-                <g class="boxes">{move || view_of.get().boxes.into_iter().map(draw_box).collect_view()}</g>
+                // Keyed by what a box or wire looks like: a drag redraws the
+                // box it moves and its wires, not the other 500.
+                <g class="wires">
+                    <For each=move || view_of.get().wires key=wire_key children=draw_wire />
+                </g>
+                <g class="boxes">
+                    <For each=move || view_of.get().boxes key=box_key children=draw_box />
+                </g>
                 {move || match drag.get() {
                     Drag::Wire { start, at, .. } => Some(view! { <path class="wire pending" d=curve(start, at)></path> }),
                     _ => None,
@@ -308,6 +314,26 @@ pub(super) fn capture(svg: NodeRef<leptos::svg::Svg>, ev: &leptos::ev::PointerEv
     if let Some(el) = svg.get_untracked() {
         let _ = web_sys::Element::set_pointer_capture(&el, ev.pointer_id());
     }
+}
+
+/// A box's identity for keyed drawing: its name, type, place and ports.
+fn box_key(b: &BoxView) -> String {
+    let names =
+        |ports: &[(PortInfo, f64)]| ports.iter().map(|(p, _)| p.name.as_str()).collect::<Vec<_>>().join(",");
+    format!(
+        "{}:{}@{},{},{}:{}:{}",
+        b.name,
+        b.type_name,
+        b.x,
+        b.y,
+        b.width,
+        names(&b.inlets),
+        names(&b.outlets)
+    )
+}
+
+fn wire_key(w: &WireView) -> String {
+    format!("{}>{}@{:?}{:?}", w.link.from, w.link.to, w.start, w.end)
 }
 
 /// The members of the patch at `path`, the root's included.
