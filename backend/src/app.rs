@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use tokio_util::sync::CancellationToken;
 
@@ -63,10 +64,11 @@ impl App {
 
     /// Every reply to one OSC message, whichever transport brought it.
     /// `role` is what the sender may do (OSC over UDP and TCP: admin, from
-    /// an allowed source; the bridge: its token's role).
-    pub async fn osc(&self, peer: SocketAddr, message: Message, role: Role) -> Vec<Message> {
+    /// an allowed source; the bridge: its token's role). `at` is the time
+    /// of the timed bundle it came in, if it did.
+    pub async fn osc(&self, peer: SocketAddr, message: Message, role: Role, at: Option<SystemTime>) -> Vec<Message> {
         self.publish(true, peer, &message);
-        let (replies, after) = Namespace { model: &self.model, role }.handle(&message).await;
+        let (replies, after) = Namespace { model: &self.model, role, at }.handle(&message).await;
         for r in &replies {
             self.publish(false, peer, r);
         }
@@ -80,8 +82,14 @@ impl App {
     /// [`App::osc`] for the requests the namespace answers at once
     /// ([`Namespace::handle_at_once`]), with no future to build; `None`
     /// (and nothing published) for the rest.
-    pub fn osc_at_once(&self, peer: SocketAddr, message: &Message, role: Role) -> Option<Message> {
-        let reply = Namespace { model: &self.model, role }.handle_at_once(message)?;
+    pub fn osc_at_once(
+        &self,
+        peer: SocketAddr,
+        message: &Message,
+        role: Role,
+        at: Option<SystemTime>,
+    ) -> Option<Message> {
+        let reply = Namespace { model: &self.model, role, at }.handle_at_once(message)?;
         self.publish(true, peer, message);
         self.publish(false, peer, &reply);
         Some(reply)

@@ -61,6 +61,30 @@ fn every_transform_type_ticks_without_allocating() {
     assert!(added >= 120);
     step(&mut engine, &mut audio); // the first program arrives
     assert_eq!(guarded_ticks(&mut audio, 200), 0, "allocations on the audio side");
+    // Timed changes of every transform's values, inside the next blocks:
+    // each node that has one runs in pieces (see engine::timed).
+    let frame = engine.clock().frames();
+    let mut timed = 0;
+    let paths: Vec<String> = engine
+        .graph()
+        .nodes
+        .values()
+        .filter(|n| n.name.starts_with('t'))
+        .flat_map(|n| n.ports.iter().filter(|p| !p.is_audio() && !p.is_outlet()).map(move |p| format!("/patch/{}/{}", n.name, p.name)))
+        .collect();
+    for (i, path) in paths.iter().enumerate() {
+        let Ok(value) = engine.current_value(path) else { continue };
+        let at = Some(frame + (i as u64 * 37) % 192);
+        if matches!(value, Value::Float(_) | Value::Integer(_) | Value::Boolean(_))
+            && engine.at_frame(at, |e| e.set_value(path, value)).is_ok()
+        {
+            timed += 1;
+        }
+    }
+    assert!(timed >= 100, "{timed} timed changes");
+    engine.pump();
+    assert_eq!(guarded_ticks(&mut audio, 200), 0, "allocations with timed changes");
+    assert_eq!(engine.clock().crowded(), 0);
 }
 
 #[test]

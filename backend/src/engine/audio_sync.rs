@@ -4,6 +4,7 @@
 use super::compile::{self};
 use super::graph::{Dsp, NodeId};
 use super::program::Command;
+use super::timed::Timed;
 use super::Engine;
 
 impl Engine {
@@ -16,11 +17,38 @@ impl Engine {
             Dsp::Pending(dsp) => dsp.set(port, value),
             Dsp::Live => {
                 if let Some(&slot) = self.layout.slot_of.get(&id) {
-                    self.command(Command::Set { slot, port, value });
+                    self.command(match self.stamp {
+                        Some(frame) => Command::SetAt(Timed { frame, slot, port, value, seq: 0 }),
+                        None => Command::Set { slot, port, value },
+                    });
                 }
             }
             Dsp::None => {}
         }
+    }
+
+    /// Runs `f` so that the value changes it makes take effect on the
+    /// audio side at `frame` exactly (`None`: at the next block, as usual).
+    /// Structural edits (adding, connecting) still take effect at a block
+    /// boundary; sample data at the next block.
+    pub fn at_frame<R>(&mut self, frame: Option<u64>, f: impl FnOnce(&mut Engine) -> R) -> R {
+        let outer = std::mem::replace(&mut self.stamp, frame);
+        let r = f(self);
+        self.stamp = outer;
+        r
+    }
+
+    /// [`Engine::at_frame`] for a bundle timed `at` (wall-clock), if any.
+    pub fn at_time<R>(&mut self, at: Option<std::time::SystemTime>, f: impl FnOnce(&mut Engine) -> R) -> R {
+        let frame = at.map(|t| self.frame_at(t));
+        self.at_frame(frame, f)
+    }
+
+    /// The frame at which a bundle timed `at` (wall-clock) takes effect:
+    /// see `timeline.rs`.
+    pub fn frame_at(&mut self, at: std::time::SystemTime) -> u64 {
+        let frames = self.clock.frames();
+        self.timeline.frame_at(at, std::time::SystemTime::now(), frames, self.setup.rate, self.setup.block)
     }
 
     pub(super) fn send_data(&mut self, id: NodeId, data: Box<[f32]>) {

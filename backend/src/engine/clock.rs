@@ -27,6 +27,9 @@ pub struct ClockState {
     epoch: Instant,
     /// The thread of a timer clock, which commands wake from a rest.
     sleeper: OnceLock<Thread>,
+    /// Timed value changes that found the audio side's waiting list full
+    /// and took effect at the start of their block instead of their frame.
+    crowded: AtomicU64,
 }
 
 impl ClockState {
@@ -39,6 +42,7 @@ impl ClockState {
             resting: AtomicU64::new(0),
             epoch: Instant::now(),
             sleeper: OnceLock::new(),
+            crowded: AtomicU64::new(0),
         }
     }
 
@@ -65,6 +69,22 @@ impl ClockState {
 
     pub fn seconds(&self) -> f64 {
         self.frames() as f64 / self.rate
+    }
+
+    /// Frames ticked so far: where the audio side's next block starts (it
+    /// is not resting while it ticks).
+    pub(crate) fn ticked(&self) -> u64 {
+        self.frames.load(SeqCst)
+    }
+
+    pub(crate) fn count_crowded(&self) {
+        self.crowded.fetch_add(1, SeqCst);
+    }
+
+    /// Timed value changes that took effect at a block's start, not their
+    /// frame, because too many waited at once.
+    pub fn crowded(&self) -> u64 {
+        self.crowded.load(SeqCst)
     }
 
     /// The audio side's tick: one block more.

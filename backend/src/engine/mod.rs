@@ -23,7 +23,9 @@
 //! - [`library`]: the transform types;
 //! - [`patch_file`]: saving and loading patches as JSON;
 //! - [`render`] and [`device`]: the clocks (offline renderer, sound card, timer);
-//! - [`clock`]: engine time, which both halves read.
+//! - [`clock`]: engine time, which both halves read;
+//! - [`timed`] and `timeline.rs`: value changes that land on a given
+//!   sample (timed bundles), and the line from wall-clock time to frames.
 //!
 //! No tokio and no sockets here: the OSC and HTTP layers drive this.
 
@@ -43,6 +45,8 @@ pub mod render;
 pub mod simd;
 #[cfg(test)]
 mod tests;
+pub(crate) mod timed;
+mod timeline;
 pub(crate) mod transform;
 /// Values and their types live in the shared crate: the dashboard edits them too.
 pub use patchbay_shared::value;
@@ -97,6 +101,10 @@ pub struct Engine {
     files: std::path::PathBuf,
     /// What AudioInput transforms read.
     input: Arc<program::InputBus>,
+    /// While set, value changes sent to the audio side take effect at
+    /// this frame ([`Engine::at_frame`]).
+    stamp: Option<u64>,
+    timeline: timeline::Timeline,
 }
 
 impl Engine {
@@ -128,6 +136,8 @@ impl Engine {
             activations: Arc::new(AtomicU64::new(0)),
             files: std::path::PathBuf::from("."),
             input,
+            stamp: None,
+            timeline: Default::default(),
         };
         (engine, audio)
     }

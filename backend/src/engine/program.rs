@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use super::clock::ClockState;
 use super::simd;
+use super::timed::{self, Timed, TimedQueue};
 use super::transform::{DspNode, Meter};
 
 /// How many slots ahead a node's state is prefetched. Nodes live in
@@ -72,9 +73,15 @@ pub(crate) struct Program {
     pub(crate) edges: Vec<Edge>,
     /// `(new slot, old slot)`: nodes to take over from the program this one replaces.
     pub(crate) adopt: Vec<(usize, usize)>,
+    /// The other way: each old slot's new slot (`usize::MAX`: gone), for
+    /// the timed changes still waiting for their frame.
+    renumber: Vec<usize>,
     outs: Vec<f32>,
     acc: Vec<f32>,
     scratch: Vec<f32>,
+    /// One piece of a node's block, inputs and outputs, for a timed change
+    /// inside the block ([`timed::run_split`]).
+    piece: Vec<f32>,
     ramp: Vec<f32>,
     /// The block the sound card gets, channel after channel.
     mix: Vec<f32>,
@@ -98,15 +105,22 @@ impl Program {
     ) -> Program {
         let out_len = slots.iter().map(|s| s.out_at + s.n_out * block).max().unwrap_or(0);
         let max_in = slots.iter().map(|s| s.inlets.len()).max().unwrap_or(0);
+        let max_out = slots.iter().map(|s| s.n_out).max().unwrap_or(0);
         let sinks = slots.iter().enumerate().filter(|(_, s)| s.sink).map(|(i, _)| i).collect();
+        let mut renumber = vec![usize::MAX; adopt.iter().map(|&(_, old)| old + 1).max().unwrap_or(0)];
+        for &(new, old) in &adopt {
+            renumber[old] = new;
+        }
         Program {
             slots,
             inlets,
             edges,
             adopt,
+            renumber,
             outs: vec![0.0; out_len],
             acc: vec![0.0; accumulators * block],
             scratch: vec![0.0; max_in * block],
+            piece: vec![0.0; (max_in + max_out) * block],
             ramp: (0..block).map(|i| (i + 1) as f32 / block as f32).collect(),
             mix: vec![0.0; CHANNELS * block],
             sinks,
@@ -120,9 +134,19 @@ impl Program {
     }
 
     /// Runs every node once, then sums the sinks into [`Program::mix`].
-    fn process(&mut self) {
+    /// `due` are the timed changes that fall in this block, which starts
+    /// at frame `start`, sorted by slot and frame.
+    fn process(&mut self, due: &[Timed], start: u64) {
         let b = self.block;
+        let mut due = due;
         for i in 0..self.slots.len() {
+            // This slot's timed changes: the node runs in pieces between them.
+            while due.first().is_some_and(|t| t.slot < i) {
+                due = &due[1..];
+            }
+            let mine = due.iter().take_while(|t| t.slot == i).count();
+            let (sets, rest) = due.split_at(mine);
+            due = rest;
             if let Some(next) = self.slots.get(i + PREFETCH_AHEAD).and_then(|s| s.node.as_deref()) {
                 simd::prefetch(next as *const dyn DspNode);
             }
@@ -132,7 +156,7 @@ impl Program {
             }
             let Some(node) = slot.node.as_mut() else { continue };
             // The common case of a big patch: a source adding into a fused fan-in.
-            if let (Some(at), true) = (slot.push, slot.inlets.is_empty()) {
+            if let (Some(at), true, true) = (slot.push, slot.inlets.is_empty(), sets.is_empty()) {
                 if node.accumulate(&[], &mut self.acc[at..at + b]) {
                     continue;
                 }
@@ -163,6 +187,14 @@ impl Program {
                 }
             }
             let out = &mut self.outs[slot.out_at..slot.out_at + slot.n_out * b];
+            if !sets.is_empty() {
+                let shape = (slot.inlets.len(), slot.n_out, b);
+                timed::run_split(node.as_mut(), ins, out, shape, start, sets, &mut self.piece);
+                if let Some(at) = slot.push {
+                    simd::add(&mut self.acc[at..at + b], out);
+                }
+                continue;
+            }
             match slot.push {
                 Some(at) => {
                     let acc = &mut self.acc[at..at + b];
@@ -216,6 +248,8 @@ pub(crate) enum Command {
         port: usize,
         value: f64,
     },
+    /// The same, from a given frame on (a timed bundle's).
+    SetAt(Timed),
     Data {
         slot: usize,
         data: Box<[f32]>,
@@ -256,6 +290,8 @@ pub struct AudioSide {
     input: Arc<InputBus>,
     /// Captured samples (first channel), when an input device is open.
     capture: Option<rtrb::Consumer<f32>>,
+    /// Timed value changes waiting for their frame.
+    timed: TimedQueue,
 }
 
 impl AudioSide {
@@ -274,6 +310,7 @@ impl AudioSide {
             pos: block,
             input,
             capture: None,
+            timed: TimedQueue::new(),
         }
     }
 
@@ -289,7 +326,10 @@ impl AudioSide {
 
     /// Nothing to play and nothing queued: a timer clock may rest (see [`ClockState`]).
     pub fn is_idle(&self) -> bool {
-        self.program.slots.is_empty() && self.commands.is_empty() && self.capture.is_none()
+        self.program.slots.is_empty()
+            && self.commands.is_empty()
+            && self.capture.is_none()
+            && self.timed.is_empty()
     }
 
     /// Applies queued commands, as long as there is room to hand back what they replace.
@@ -303,12 +343,15 @@ impl AudioSide {
                             new.slots[to].node = slot.node.take();
                         }
                     }
+                    self.timed.renumber(&new.renumber);
                     let old = std::mem::replace(&mut self.program, new);
                     let _ = self.trash.push(Trash::Program(old));
                 }
-                Command::Set { slot, port, value } => {
-                    if let Some(node) = self.program.slots.get_mut(slot).and_then(|s| s.node.as_mut()) {
-                        node.set(port, value);
+                Command::Set { slot, port, value } => self.set(slot, port, value),
+                Command::SetAt(timed) => {
+                    if let Err(t) = self.timed.add(timed) {
+                        self.clock.count_crowded();
+                        self.set(t.slot, t.port, t.value);
                     }
                 }
                 Command::Data { slot, data } => {
@@ -329,6 +372,12 @@ impl AudioSide {
         }
     }
 
+    fn set(&mut self, slot: usize, port: usize, value: f64) {
+        if let Some(node) = self.program.slots.get_mut(slot).and_then(|s| s.node.as_mut()) {
+            node.set(port, value);
+        }
+    }
+
     fn process(&mut self) {
         if let Some(ring) = &mut self.capture {
             // Too much backlog means added latency: skip ahead to the newest samples.
@@ -341,7 +390,9 @@ impl AudioSide {
                 cell.set(ring.pop().unwrap_or(0.0));
             }
         }
-        self.program.process();
+        let start = self.clock.ticked();
+        self.timed.take_due(start + self.program.block as u64);
+        self.program.process(self.timed.due(), start);
         self.clock.advance();
     }
 

@@ -201,3 +201,54 @@ fn advance_clock_runs_extra_blocks() {
     a.tick();
     assert_eq!(e.clock().frames(), 4 * 64);
 }
+
+/// The first frame, from now until frame `until`, at which the output reads `level`.
+fn first_frame_at(e: &mut Engine, a: &mut AudioSide, level: f32, until: u64) -> Option<u64> {
+    while e.clock().frames() < until {
+        let start = e.clock().frames();
+        if let Some(i) = tick(e, a).iter().position(|x| *x == level) {
+            return Some(start + i as u64);
+        }
+    }
+    None
+}
+
+#[test]
+fn timed_value_changes_land_on_their_frame() {
+    let (mut e, mut a) = engine();
+    e.add_transform("/patch", "AudioOutput", "out", "").unwrap();
+    e.set_value("/patch/out/onoff", Value::Boolean(true)).unwrap();
+    // Two sources into one inlet, steady: they are fused (they add into
+    // one accumulator), the path a big patch takes.
+    for name in ["a", "b"] {
+        e.add_transform("/patch", "Sig~", name, "0").unwrap();
+        e.connect(&format!("/patch/{name}/samplesOut"), "/patch/out/mix").unwrap();
+    }
+    for _ in 0..4 {
+        tick(&mut e, &mut a);
+    }
+    assert!(!e.layout.needs_cleanup, "steady");
+    // At a block's first and last sample, inside one, a block ahead.
+    let mut level = 0.0f32;
+    for ahead in [0, 63, 37, 100, 64, 129] {
+        level += 0.125;
+        let frame = e.clock().frames() + ahead;
+        e.at_frame(Some(frame), |e| e.set_value("/patch/a/value", Value::Float(level as f64))).unwrap();
+        assert_eq!(first_frame_at(&mut e, &mut a, level, frame + 64), Some(frame), "{ahead} ahead");
+    }
+    // Two changes a sample apart in one block.
+    let frame = e.clock().frames() + 20;
+    for (at, v) in [(frame, 0.5), (frame + 1, 0.75)] {
+        e.at_frame(Some(at), |e| e.set_value("/patch/a/value", Value::Float(v))).unwrap();
+    }
+    let block = tick(&mut e, &mut a);
+    assert_eq!(&block[19..22], &[level, 0.5, 0.75]);
+    level = 0.75;
+    // A change waiting while the program is rebuilt follows its node to its new slot.
+    e.at_frame(Some(2000), |e| e.set_value("/patch/b/value", Value::Float(0.25))).unwrap();
+    tick(&mut e, &mut a);
+    e.add_transform("/patch", "Sig~", "c", "0").unwrap();
+    e.connect("/patch/c/samplesOut", "/patch/out/mix").unwrap();
+    assert_eq!(first_frame_at(&mut e, &mut a, level + 0.25, 2100), Some(2000));
+    assert_eq!(e.clock().crowded(), 0);
+}

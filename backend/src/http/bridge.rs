@@ -65,7 +65,7 @@ where
                 Some(Ok(WsMessage::Text(text))) => {
                     let replies = match serde_json::from_str::<OscJson>(&text).map(from_json) {
                         Ok(m) => match crate::osc::codec::check_message(&m) {
-                            Ok(()) => app.osc(PEER, m, role).await,
+                            Ok(()) => app.osc(PEER, m, role, None).await,
                             Err(reason) => vec![crate::namespace::error(&m.addr, reason)],
                         },
                         Err(e) => vec![crate::namespace::error("/bridge", format!("not an OSC message in JSON: {e}"))],

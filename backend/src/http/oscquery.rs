@@ -108,7 +108,7 @@ async fn node(
     // A whole tree may be tens of thousands of lookups: off the async workers.
     let app = state.app.clone();
     let tree =
-        tokio::task::spawn_blocking(move || Namespace { model: &app.model, role }.oscquery_tree(&path)).await;
+        tokio::task::spawn_blocking(move || Namespace { model: &app.model, role, at: None }.oscquery_tree(&path)).await;
     let tree = match tree {
         Ok(Ok(tree)) => tree,
         Ok(Err(TreeError::NotFound)) => {

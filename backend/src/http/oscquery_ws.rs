@@ -56,7 +56,7 @@ pub(crate) async fn serve(mut socket: WebSocket, app: Arc<App>, all: Arc<Session
                 Some(Ok(_)) => continue,
             },
             _ = tick.tick(), if !listening.is_empty() => {
-                let ns = Namespace { model: &app.model, role };
+                let ns = Namespace { model: &app.model, role, at: None };
                 let mut changed = vec![];
                 for (path, last) in listening.iter_mut() {
                     let now = ns.oscquery_value(path);

@@ -97,6 +97,9 @@ pub(crate) struct Namespace<'a> {
     pub model: &'a Model,
     /// What the sender may do: a viewer's set-values and methods are refused.
     pub role: Role,
+    /// The time of the timed bundle the message came in, if it did: its
+    /// value changes take effect on the engine's frame for that time.
+    pub at: Option<std::time::SystemTime>,
 }
 
 impl Namespace<'_> {

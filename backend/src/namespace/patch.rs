@@ -77,8 +77,8 @@ impl Namespace<'_> {
                 if is_method {
                     return None;
                 }
-                let (addr_owned, value) = (addr.to_owned(), args_value(args));
-                match self.model.engine.quick(move |e| e.set_value(&addr_owned, value)) {
+                let (addr_owned, value, at) = (addr.to_owned(), args_value(args), self.at);
+                match self.model.engine.quick(move |e| e.at_time(at, |e| e.set_value(&addr_owned, value))) {
                     Ok(()) => Some(ok(addr, vec![])),
                     Err(_) => None, // the general path words the error
                 }
@@ -95,8 +95,8 @@ impl Namespace<'_> {
     /// A set-value on an engine address.
     pub(super) fn patch_set(&self, addr: &str, args: &[Arg]) -> Message {
         let value = args_value(args);
-        let owned = addr.to_owned();
-        match self.model.engine.with(move |e| e.set_value(&owned, value)) {
+        let (owned, at) = (addr.to_owned(), self.at);
+        match self.model.engine.with(move |e| e.at_time(at, |e| e.set_value(&owned, value))) {
             Ok(()) => ok(addr, vec![]),
             Err(EngineError::NotAState) => error(addr, "Target object is not an OSW state."),
             Err(e) => error(addr, e),

@@ -26,7 +26,7 @@ async fn one(ns: &Namespace<'_>, addr: &str, args: Vec<Arg>) -> Vec<Arg> {
 async fn queries_answer_at_the_input_address_with_a_return_code_first() {
     let dir = tempfile::tempdir().unwrap();
     let model = model(dir.path(), 45000).await;
-    let ns = Namespace { model: &model, role: Role::Admin };
+    let ns = Namespace { model: &model, role: Role::Admin, at: None };
     assert_eq!(one(&ns, "/nope/documentation", vec![]).await, vec![Arg::Int(-1), s("Invalid address")]);
     assert_eq!(one(&ns, "/patch/add-transform", vec![s("Value"), s("v"), s("42")]).await, vec![Arg::Int(0)]);
     assert_eq!(one(&ns, "/patch/v/value/current-value", vec![]).await[0], Arg::Int(0));
@@ -45,7 +45,7 @@ async fn queries_answer_at_the_input_address_with_a_return_code_first() {
 async fn a_glob_gives_the_count_then_one_reply_per_match() {
     let dir = tempfile::tempdir().unwrap();
     let model = model(dir.path(), 45200).await;
-    let ns = Namespace { model: &model, role: Role::Admin };
+    let ns = Namespace { model: &model, role: Role::Admin, at: None };
     for name in ["a", "b"] {
         one(&ns, "/patch/add-transform", vec![s("Value"), s(name), s("1")]).await;
     }
@@ -62,7 +62,7 @@ async fn a_glob_gives_the_count_then_one_reply_per_match() {
 async fn the_lab_is_built_over_the_model_and_saved_in_its_directory() {
     let dir = tempfile::tempdir().unwrap();
     let model = model(dir.path(), 45400).await;
-    let ns = Namespace { model: &model, role: Role::Admin };
+    let ns = Namespace { model: &model, role: Role::Admin, at: None };
     let reply = one(&ns, "/lab/create-project", vec![s("unit")]).await;
     let [Arg::Int(0), Arg::Str(id)] = reply.as_slice() else { panic!("{reply:?}") };
     assert!(dir.path().join("projects").join(id).join("project.json").exists());
@@ -85,7 +85,7 @@ async fn the_lab_is_built_over_the_model_and_saved_in_its_directory() {
 async fn osw_quit_asks_the_server_to_stop() {
     let dir = tempfile::tempdir().unwrap();
     let model = model(dir.path(), 45600).await;
-    let ns = Namespace { model: &model, role: Role::Admin };
+    let ns = Namespace { model: &model, role: Role::Admin, at: None };
     let (replies, after) = ns.handle(&Message::new("/osw-quit", vec![])).await;
     assert_eq!(replies[0].args, vec![Arg::Int(0)]);
     assert_eq!(after, After::Quit);
@@ -95,7 +95,7 @@ async fn osw_quit_asks_the_server_to_stop() {
 async fn globs_reach_states_and_queries_but_never_run_methods() {
     let dir = tempfile::tempdir().unwrap();
     let model = model(dir.path(), 46400).await;
-    let ns = Namespace { model: &model, role: Role::Admin };
+    let ns = Namespace { model: &model, role: Role::Admin, at: None };
     one(&ns, "/lab/create-project", vec![s("kept")]).await;
     // `/*/*` matches /lab/create-project (and /lab/open-project): each is refused, none runs.
     let replies = ask(&ns, "/*/*", vec![s("made by a glob")]).await;
@@ -127,7 +127,7 @@ async fn globs_reach_states_and_queries_but_never_run_methods() {
 async fn long_addresses_and_huge_expansions_get_an_error_reply() {
     let dir = tempfile::tempdir().unwrap();
     let model = model(dir.path(), 46600).await;
-    let ns = Namespace { model: &model, role: Role::Admin };
+    let ns = Namespace { model: &model, role: Role::Admin, at: None };
     for addr in [format!("/{}", "*".repeat(60_000)), "/".repeat(60_000), format!("/{}x", "*".repeat(3000))] {
         let replies = ask(&ns, &addr, vec![]).await;
         assert_eq!(replies.len(), 1);
@@ -153,9 +153,9 @@ async fn long_addresses_and_huge_expansions_get_an_error_reply() {
 async fn a_viewer_reads_but_sets_and_calls_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let model = model(dir.path(), 45800).await;
-    let admin = Namespace { model: &model, role: Role::Admin };
+    let admin = Namespace { model: &model, role: Role::Admin, at: None };
     one(&admin, "/patch/add-transform", vec![s("Value"), s("v"), s("42")]).await;
-    let viewer = Namespace { model: &model, role: Role::Viewer };
+    let viewer = Namespace { model: &model, role: Role::Viewer, at: None };
     let refused = |args: Vec<Arg>| args.first() == Some(&Arg::Int(-1));
     assert_eq!(one(&viewer, "/patch/v/value/current-value", vec![]).await[0], Arg::Int(0));
     assert_ne!(one(&viewer, "/patch/v/get-inlets", vec![]).await[0], Arg::Int(-1), "read-only methods run");
@@ -178,7 +178,7 @@ async fn a_viewer_reads_but_sets_and_calls_nothing() {
 async fn answers_at_once_equal_the_general_path() {
     let dir = tempfile::tempdir().unwrap();
     let model = model(dir.path(), 48400).await;
-    let ns = Namespace { model: &model, role: Role::Admin };
+    let ns = Namespace { model: &model, role: Role::Admin, at: None };
     one(&ns, "/patch/add-transform", vec![s("Bang"), s("b")]).await;
     one(&ns, "/patch/add-transform", vec![s("Value"), s("v"), s("1")]).await;
     for (addr, args) in [

@@ -3,7 +3,7 @@
 
 use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use super::codec::Packet;
 
@@ -14,6 +14,15 @@ pub(crate) const MAX_BUNDLE_BYTES_PER_PEER: usize = 4 * 1024 * 1024;
 /// Bytes of future bundles all senders together may have waiting.
 pub(crate) const MAX_BUNDLE_BYTES: usize = 32 * 1024 * 1024;
 
+/// A bundle that came due: who sent it, the time it names, what it holds
+/// and the bytes it was counted as.
+pub(crate) struct DueBundle {
+    pub peer: SocketAddr,
+    pub tag: Option<SystemTime>,
+    pub content: Vec<Packet>,
+    pub size: usize,
+}
+
 /// A bundle waiting for its time.
 struct Due {
     at: Instant,
@@ -21,6 +30,8 @@ struct Due {
     peer: SocketAddr,
     /// What it is counted as: the bytes it arrived in.
     size: usize,
+    /// Its time tag, which its value changes take effect at.
+    tag: Option<SystemTime>,
     content: Vec<Packet>,
 }
 
@@ -52,10 +63,11 @@ pub(crate) struct Schedule {
 }
 
 impl Schedule {
-    /// Queues `content` to run at `at`; `size` is the bytes it arrived in.
+    /// Queues `content` to run at `at` (its time tag names `tag`); `size`
+    /// is the bytes it arrived in.
     pub(crate) fn add(
         &mut self,
-        at: Instant,
+        (at, tag): (Instant, Option<SystemTime>),
         peer: SocketAddr,
         content: Vec<Packet>,
         size: usize,
@@ -75,7 +87,7 @@ impl Schedule {
         self.per_peer.insert(peer, (count + 1, bytes + size));
         self.bytes += size;
         self.seq += 1;
-        self.heap.push(Due { at, seq: self.seq, peer, size, content });
+        self.heap.push(Due { at, seq: self.seq, peer, size, tag, content });
         Ok(())
     }
 
@@ -84,8 +96,8 @@ impl Schedule {
         self.heap.peek().map(|d| d.at)
     }
 
-    /// The earliest bundle if it is due by `now`: its sender, content and size.
-    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(SocketAddr, Vec<Packet>, usize)> {
+    /// The earliest bundle if it is due by `now`.
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<DueBundle> {
         if self.heap.peek()?.at > now {
             return None;
         }
@@ -98,7 +110,7 @@ impl Schedule {
                 self.per_peer.remove(&due.peer);
             }
         }
-        Some((due.peer, due.content, due.size))
+        Some(DueBundle { peer: due.peer, tag: due.tag, content: due.content, size: due.size })
     }
 
     /// Bytes waiting, all senders together.
@@ -126,11 +138,11 @@ mod tests {
     fn bundles_come_out_in_time_then_arrival_order() {
         let (mut s, t0) = (Schedule::default(), Instant::now());
         let later = t0 + Duration::from_millis(20);
-        s.add(later, peer(1), bundle("/b"), 10).unwrap();
-        s.add(t0, peer(2), bundle("/a"), 10).unwrap();
-        s.add(later, peer(1), bundle("/c"), 10).unwrap();
+        s.add((later, None), peer(1), bundle("/b"), 10).unwrap();
+        s.add((t0, None), peer(2), bundle("/a"), 10).unwrap();
+        s.add((later, None), peer(1), bundle("/c"), 10).unwrap();
         assert_eq!(s.next_at(), Some(t0));
-        let order: Vec<_> = std::iter::from_fn(|| s.pop_due(later)).map(|(_, c, _)| c).collect();
+        let order: Vec<_> = std::iter::from_fn(|| s.pop_due(later)).map(|d| d.content).collect();
         assert_eq!(order, vec![bundle("/a"), bundle("/b"), bundle("/c")]);
         assert!(s.pop_due(later).is_none());
         assert_eq!((s.bytes(), s.per_peer.len()), (0, 0), "all accounted back");
@@ -140,14 +152,14 @@ mod tests {
     fn a_sender_and_all_senders_are_bounded() {
         let (mut s, at) = (Schedule::default(), Instant::now() + Duration::from_secs(1));
         for _ in 0..MAX_BUNDLES_PER_PEER {
-            s.add(at, peer(1), bundle("/x"), 16).unwrap();
+            s.add((at, None), peer(1), bundle("/x"), 16).unwrap();
         }
-        let e = s.add(at, peer(1), bundle("/x"), 16).unwrap_err();
+        let e = s.add((at, None), peer(1), bundle("/x"), 16).unwrap_err();
         assert!(e.contains("1024 of your bundles"), "{e}");
-        let e = s.add(at, peer(2), bundle("/x"), MAX_BUNDLE_BYTES_PER_PEER + 1).unwrap_err();
+        let e = s.add((at, None), peer(2), bundle("/x"), MAX_BUNDLE_BYTES_PER_PEER + 1).unwrap_err();
         assert!(e.contains("would pass 4194304 bytes"), "{e}");
         // 2,000 bundles of 64 KB from distinct senders: the total holds.
-        let refused = (0..2000).filter(|&i| s.add(at, peer(10 + i), bundle("/x"), 65_000).is_err()).count();
+        let refused = (0..2000).filter(|&i| s.add((at, None), peer(10 + i), bundle("/x"), 65_000).is_err()).count();
         assert!(refused > 0 && s.bytes() <= MAX_BUNDLE_BYTES, "{refused} refused, {} held", s.bytes());
     }
 }

@@ -7,12 +7,12 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use super::codec::{self, Message, Packet};
 use super::schedule::Schedule;
 use super::split::Reassembly;
-use super::time::bundle_wait;
+use super::time::{bundle_wait, ntp_to_system};
 use crate::access::Role;
 use crate::app::App;
 use crate::limit_log::limit_hit;
@@ -48,9 +48,9 @@ impl Session {
     /// Runs the bundles that are due, in time and then arrival order.
     pub(crate) async fn run_due(&mut self) -> Vec<Message> {
         let mut replies = vec![];
-        while let Some((_, content, size)) = self.schedule.pop_due(Instant::now()) {
-            for p in content {
-                replies.extend(self.run(p, size).await);
+        while let Some(due) = self.schedule.pop_due(Instant::now()) {
+            for p in due.content {
+                replies.extend(self.run_at(p, due.size, due.tag).await);
             }
         }
         replies
@@ -67,21 +67,27 @@ impl Session {
     /// order, future ones into the schedule, `#split` fragments into the
     /// reassembly.
     pub(crate) async fn run(&mut self, p: Packet, size: usize) -> Vec<Message> {
+        self.run_at(p, size, None).await
+    }
+
+    /// [`Session::run`] for a packet inside a bundle timed `at`.
+    async fn run_at(&mut self, p: Packet, size: usize, at: Option<SystemTime>) -> Vec<Message> {
         let (peer, transport) = (self.peer, self.transport);
-        let mut stack = vec![p];
+        let mut stack = vec![(p, at)];
         let mut replies = vec![];
-        while let Some(p) = stack.pop() {
+        while let Some((p, at)) = stack.pop() {
             match p {
                 Packet::Bundle { time, content } => {
+                    let tag = ntp_to_system(time).or(at);
                     let refused = match bundle_wait(time) {
                         Ok(None) => {
-                            stack.extend(content.into_iter().rev());
+                            stack.extend(content.into_iter().rev().map(|p| (p, tag)));
                             continue;
                         }
                         Ok(Some(wait)) => {
                             let addr = codec::first_address(&content).map(str::to_owned);
                             self.schedule
-                                .add(Instant::now() + wait, peer, content, size)
+                                .add((Instant::now() + wait, tag), peer, content, size)
                                 .err()
                                 .map(|e| (addr, e))
                         }
@@ -100,7 +106,7 @@ impl Session {
                 Packet::Message(m) if m.addr == "#split" => {
                     match self.reassembly.fragment(peer, &m, Instant::now()) {
                         Ok(Some(whole)) => match codec::decode_unbounded(&whole) {
-                            Ok(p) => stack.push(p),
+                            Ok(p) => stack.push((p, at)),
                             Err(e) => replies
                                 .push(namespace::error(e.addr.as_deref().unwrap_or("#split"), e.reason)),
                         },
@@ -114,7 +120,7 @@ impl Session {
                         }
                     }
                 }
-                Packet::Message(m) => replies.extend(self.app.osc(peer, m, self.role).await),
+                Packet::Message(m) => replies.extend(self.app.osc(peer, m, self.role, at).await),
             }
         }
         replies

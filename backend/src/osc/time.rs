@@ -15,6 +15,13 @@ pub fn ntp_to_duration_from_now(tag: u64) -> Duration {
     Duration::from_nanos(((delta as u128 * 1_000_000_000) >> 32) as u64)
 }
 
+/// The system time an NTP time tag names (`1`, "immediately", has none).
+pub fn ntp_to_system(tag: u64) -> Option<SystemTime> {
+    let secs = (tag >> 32).checked_sub(2_208_988_800)?;
+    let nanos = ((tag & 0xffff_ffff) * 1_000_000_000) >> 32;
+    (tag != 1).then(|| UNIX_EPOCH + Duration::new(secs, nanos as u32))
+}
+
 /// How far ahead a bundle may be scheduled.
 pub const MAX_BUNDLE_AHEAD: Duration = Duration::from_secs(60);
 
@@ -49,5 +56,15 @@ mod tests {
         let e = bundle_wait(ntp_now() + (3600 << 32)).unwrap_err();
         assert!(e.contains("at most 60 s ahead"), "{e}");
         assert!(bundle_wait(u64::MAX).is_err(), "the end of the NTP era too");
+    }
+
+    #[test]
+    fn time_tags_name_system_times() {
+        assert_eq!(ntp_to_system(1), None, "immediately");
+        let t = ntp_to_system(((2_208_988_800 + 1_700_000_000) << 32) | (1 << 31)).unwrap();
+        assert_eq!(t, UNIX_EPOCH + Duration::from_millis(1_700_000_000_500));
+        let now = ntp_to_system(ntp_now()).unwrap();
+        let error = SystemTime::now().duration_since(now).unwrap();
+        assert!(error < Duration::from_millis(100), "{error:?}");
     }
 }

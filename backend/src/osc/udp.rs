@@ -17,7 +17,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::FutureExt;
 use tokio::sync::mpsc::{self, error::TrySendError};
@@ -26,7 +26,7 @@ use super::batch::Batch;
 use super::codec::{self, DecodeError, Message, Packet};
 use super::schedule::Schedule;
 use super::split::{split, Reassembly};
-use super::time::bundle_wait;
+use super::time::{bundle_wait, ntp_to_system};
 use crate::access::Role;
 use crate::app::App;
 use crate::engine_host::Guest;
@@ -95,14 +95,14 @@ pub(crate) const MAX_WAITING_BYTES: usize = 16 * 1024 * 1024;
 type Outcome = std::thread::Result<Vec<Message>>;
 type Dispatch = Pin<Box<dyn Future<Output = Outcome> + Send>>;
 
-fn dispatch(app: Arc<App>, peer: SocketAddr, m: Message) -> Dispatch {
+fn dispatch(app: Arc<App>, peer: SocketAddr, m: Message, at: Option<SystemTime>) -> Dispatch {
     // A bug must not take OSC down for everyone: it is caught and reported.
-    Box::pin(std::panic::AssertUnwindSafe(async move { app.osc(peer, m, Role::Admin).await }).catch_unwind())
+    Box::pin(std::panic::AssertUnwindSafe(async move { app.osc(peer, m, Role::Admin, at).await }).catch_unwind())
 }
 
 /// A peer's unfinished request, run by `task`, and its messages that wait behind it.
 struct Lane {
-    waiting: mpsc::Sender<(Message, usize)>,
+    waiting: mpsc::Sender<(Message, usize, Option<SystemTime>)>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -111,7 +111,7 @@ struct Lane {
 async fn serve(
     previous: Option<tokio::task::JoinHandle<()>>,
     (first, addr): (Dispatch, String),
-    mut waiting: mpsc::Receiver<(Message, usize)>,
+    mut waiting: mpsc::Receiver<(Message, usize, Option<SystemTime>)>,
     context: (Arc<App>, Arc<Replier>, Arc<AtomicUsize>),
     peer: SocketAddr,
 ) {
@@ -132,10 +132,10 @@ async fn serve(
                 }
             }
         };
-        let (m, size) = next;
+        let (m, size, at) = next;
         waiting_bytes.fetch_sub(size, Ordering::Relaxed);
         let addr = m.addr.clone();
-        let outcome = dispatch(app.clone(), peer, m).await;
+        let outcome = dispatch(app.clone(), peer, m, at).await;
         replier.reply(peer, &addr, outcome);
     }
 }
@@ -243,9 +243,9 @@ impl Guest for UdpLoop {
                 }
             }
         }
-        while let Some((peer, content, size)) = self.schedule.pop_due(Instant::now()) {
-            for p in content {
-                self.run_packet(p, peer, size);
+        while let Some(due) = self.schedule.pop_due(Instant::now()) {
+            for p in due.content {
+                self.run_packet(p, due.peer, due.size, due.tag);
             }
         }
         // Unfinished `#split` messages expire by the clock, fragments or not.
@@ -273,7 +273,7 @@ impl UdpLoop {
             return super::refused_source("UDP", peer);
         }
         match codec::decode(bytes) {
-            Ok(p) => self.run_packet(p, peer, bytes.len()),
+            Ok(p) => self.run_packet(p, peer, bytes.len(), None),
             Err(DecodeError { addr: Some(addr), reason }) => {
                 self.send(&namespace::error(&addr, reason), peer)
             }
@@ -282,16 +282,18 @@ impl UdpLoop {
     }
 
     /// Runs a packet that arrived in `size` bytes (what a bundle inside it
-    /// that must wait is counted as).
-    fn run_packet(&mut self, packet: Packet, peer: SocketAddr, size: usize) {
+    /// that must wait is counted as), inside a bundle timed `at` if it was.
+    fn run_packet(&mut self, packet: Packet, peer: SocketAddr, size: usize, at: Option<SystemTime>) {
         match packet {
             Packet::Bundle { time, content } => {
+                let tag = ntp_to_system(time).or(at);
                 let refused = match bundle_wait(time) {
                     // Immediately (1) or already past: now, in order.
-                    Ok(None) => return content.into_iter().for_each(|p| self.run_packet(p, peer, size)),
+                    Ok(None) => return content.into_iter().for_each(|p| self.run_packet(p, peer, size, tag)),
                     Ok(Some(wait)) => {
                         let addr = codec::first_address(&content).map(str::to_owned);
-                        self.schedule.add(Instant::now() + wait, peer, content, size).err().map(|e| (addr, e))
+                        let when = (Instant::now() + wait, tag);
+                        self.schedule.add(when, peer, content, size).err().map(|e| (addr, e))
                     }
                     Err(reason) => Some((codec::first_address(&content).map(str::to_owned), reason)),
                 };
@@ -302,7 +304,7 @@ impl UdpLoop {
             Packet::Message(m) if m.addr == "#split" => {
                 match self.reassembly.fragment(peer, &m, Instant::now()) {
                     Ok(Some(whole)) => match codec::decode_unbounded(&whole) {
-                        Ok(p) => self.run_packet(p, peer, whole.len()),
+                        Ok(p) => self.run_packet(p, peer, whole.len(), at),
                         Err(e) => self
                             .send(&namespace::error(e.addr.as_deref().unwrap_or("#split"), e.reason), peer),
                     },
@@ -310,7 +312,7 @@ impl UdpLoop {
                     Err(reason) => self.refuse("osc-split", "#split", reason, peer),
                 }
             }
-            Packet::Message(m) => self.message(m, peer),
+            Packet::Message(m) => self.message(m, peer, at),
         }
     }
 
@@ -318,7 +320,7 @@ impl UdpLoop {
     /// builtins) replies in this batch; what waits (the lab, files) becomes
     /// a task that replies when it is done, and the peer's next messages
     /// queue behind it.
-    fn message(&mut self, m: Message, peer: SocketAddr) {
+    fn message(&mut self, m: Message, peer: SocketAddr, at: Option<SystemTime>) {
         let mut previous = None;
         let m = match self.lanes.remove(&peer) {
             None => m,
@@ -330,13 +332,13 @@ impl UdpLoop {
                         format!("The server holds {MAX_WAITING_BYTES} bytes of waiting requests: retry");
                     return self.refuse("osc-udp-lanes", &m.addr, reason, peer);
                 }
-                match lane.waiting.try_send((m, size)) {
+                match lane.waiting.try_send((m, size, at)) {
                     Ok(()) => {
                         self.waiting_bytes.fetch_add(size, Ordering::Relaxed);
                         self.lanes.insert(peer, lane);
                         return;
                     }
-                    Err(TrySendError::Full((m, _))) => {
+                    Err(TrySendError::Full((m, ..))) => {
                         self.lanes.insert(peer, lane);
                         let reason = format!(
                             "{LANE_MESSAGES} of your requests already wait behind an unfinished one: wait for its reply"
@@ -344,7 +346,7 @@ impl UdpLoop {
                         return self.refuse("osc-udp-lanes", &m.addr, reason, peer);
                     }
                     // The lane is finishing: a new one starts once it has.
-                    Err(TrySendError::Closed((m, _))) => {
+                    Err(TrySendError::Closed((m, ..))) => {
                         previous = Some(lane.task);
                         m
                     }
@@ -364,7 +366,7 @@ impl UdpLoop {
             // this thread's user time at 64 requests in flight).
             let app = &self.app;
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                app.osc_at_once(peer, &m, Role::Admin)
+                app.osc_at_once(peer, &m, Role::Admin, at)
             })) {
                 Ok(Some(reply)) => return self.send(&reply, peer),
                 Ok(None) => {}
@@ -372,7 +374,7 @@ impl UdpLoop {
             }
         }
         let addr = m.addr.clone();
-        let mut job = dispatch(self.app.clone(), peer, m);
+        let mut job = dispatch(self.app.clone(), peer, m, at);
         if previous.is_none() {
             match (&mut job).now_or_never() {
                 Some(Ok(replies)) => return replies.iter().for_each(|r| self.send(r, peer)),

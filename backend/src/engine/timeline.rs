@@ -1,0 +1,73 @@
+//! Wall-clock times (a bundle's time tag) to engine frames, for value
+//! changes that take effect on a given sample.
+//!
+//! One fixed line, `frame = anchor frame + (time - anchor time) x rate`,
+//! plus a constant lead ([`LEAD_BLOCKS`]): two bundles 10 ms apart take
+//! effect exactly 480 frames apart at 48 kHz, however late each one was
+//! dispatched, as long as each reaches the audio side within the lead. The
+//! line is drawn again only when the engine's clock has left it by more
+//! than [`TOLERANCE`] (a sound card's clock drifting from the system's, a
+//! machine too busy to keep time, the system clock set).
+
+use std::time::{Duration, SystemTime};
+
+use super::timed::LEAD_BLOCKS;
+
+/// How far the clock may drift from the line before it is drawn again.
+pub(crate) const TOLERANCE: Duration = Duration::from_millis(50);
+
+#[derive(Debug, Default)]
+pub(crate) struct Timeline {
+    anchor: Option<(SystemTime, u64)>,
+}
+
+impl Timeline {
+    /// The frame for wall-clock time `at`, given that it is `now` and the
+    /// clock's next block starts at frame `frames`.
+    pub(crate) fn frame_at(&mut self, at: SystemTime, now: SystemTime, frames: u64, rate: f64, block: usize) -> u64 {
+        let line = |(t0, f0): (SystemTime, u64), t: SystemTime| match t.duration_since(t0) {
+            Ok(d) => f0 as f64 + d.as_secs_f64() * rate,
+            Err(e) => f0 as f64 - e.duration().as_secs_f64() * rate,
+        };
+        let anchor = match self.anchor {
+            Some(a) if (line(a, now) - frames as f64).abs() <= TOLERANCE.as_secs_f64() * rate => a,
+            _ => {
+                if self.anchor.is_some() {
+                    tracing::debug!(frames, "the engine's clock left the bundle timeline: drawn again");
+                }
+                *self.anchor.insert((now, frames))
+            }
+        };
+        (line(anchor, at).round().max(0.0) as u64) + LEAD_BLOCKS * block as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RATE: f64 = 48000.0;
+
+    #[test]
+    fn bundles_keep_their_distance_to_the_sample() {
+        let mut line = Timeline::default();
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let lead = LEAD_BLOCKS * 64;
+        assert_eq!(line.frame_at(t0, t0, 6400, RATE, 64), 6400 + lead);
+        // Dispatched late or early by less than the tolerance: the same line.
+        let at = t0 + Duration::from_micros(10_250); // 492 frames later
+        let now = at + Duration::from_millis(3);
+        assert_eq!(line.frame_at(at, now, 6400 + 640, RATE, 64), 6400 + 492 + lead);
+        assert_eq!(line.frame_at(t0 - Duration::from_millis(1), now, 7000, RATE, 64), 6400 - 48 + lead);
+    }
+
+    #[test]
+    fn a_clock_that_left_the_line_draws_it_again() {
+        let mut line = Timeline::default();
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        line.frame_at(t0, t0, 0, RATE, 64);
+        let now = t0 + Duration::from_secs(1);
+        // A second later the clock has run only half a second: redrawn at now.
+        assert_eq!(line.frame_at(now, now, 24000, RATE, 64), 24000 + LEAD_BLOCKS * 64);
+    }
+}
