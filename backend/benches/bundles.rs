@@ -7,6 +7,12 @@
 //! `cargo bench -p patchbay --bench bundles` (`BENCH_ROUNDS`, default 3;
 //! rounds interleave the four phases). Lateness = arrival − time tag, on
 //! the client's clock (the server shares it: same machine).
+//!
+//! Then engine-bound bundles: 500 set-values of a `Sig~` at +10-500 ms
+//! (at least 0.48 ms apart, sent out of order), recorded by a FileRecorder
+//! on the engine's own clock; the frame at which each level first appears,
+//! against the frame its time tag names (relative to the first bundle's),
+//! in samples.
 
 mod common;
 
@@ -64,6 +70,33 @@ fn main() {
                     row[2]
                 );
                 results.entry((transport, loaded)).or_default().push(row);
+            }
+        }
+    }
+    println!("\nEngine-bound bundles: frame each takes effect at minus the frame its time tag names\n");
+    println!("| round | transport | load | bundles | within 1 sample | max error |");
+    println!("|---|---|---|---|---|---|");
+    let rate = sample_rate(port);
+    for round in 1..=rounds {
+        for loaded in [false, true] {
+            for transport in ["UDP", "TCP"] {
+                let stop = Arc::new(AtomicBool::new(false));
+                let flood = loaded.then(|| {
+                    let stop = stop.clone();
+                    std::thread::spawn(move || flood(port, load, &stop))
+                });
+                let errors = engine_phase(port, data.path(), transport, rate);
+                stop.store(true, Ordering::Relaxed);
+                if let Some(f) = flood {
+                    f.join().unwrap();
+                }
+                let within = errors.iter().filter(|e| e.abs() <= 1.0).count();
+                let max = errors.iter().fold(0.0f64, |m, e| m.max(e.abs()));
+                println!(
+                    "| {round} | {transport} | {} | {} | {within} | {max:.2} samples |",
+                    if loaded { "yes" } else { "idle" },
+                    errors.len()
+                );
             }
         }
     }
@@ -192,4 +225,114 @@ fn flood(port: u16, rate: f64, stop: &AtomicBool) {
     }
     done.store(true, Ordering::Relaxed);
     drain.join().unwrap();
+}
+
+/// One request over UDP and its reply's arguments.
+fn ask(port: u16, m: Message) -> Vec<codec::Arg> {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    socket.send_to(&codec::encode_message(&m), ("127.0.0.1", port)).unwrap();
+    let mut buf = vec![0u8; 65536];
+    let n = socket.recv(&mut buf).unwrap();
+    match codec::decode(&buf[..n]) {
+        Ok(Packet::Message(r)) => r.args,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn sample_rate(port: u16) -> f64 {
+    match ask(port, Message::new("/audio/sample_rate/current-value", vec![])).as_slice() {
+        [codec::Arg::Int(0), codec::Arg::Int(r)] => *r as f64,
+        [codec::Arg::Int(0), codec::Arg::Float(r)] => *r as f64,
+        [codec::Arg::Int(0), codec::Arg::Double(r)] => *r,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Sends engine-bound bundles over `transport` and returns, for each, the
+/// frame it took effect at minus the frame its time tag names (relative to
+/// the earliest bundle), in samples.
+fn engine_phase(port: u16, data: &std::path::Path, transport: &str, rate: f64) -> Vec<f64> {
+    let name = format!("timed-{}.wav", ntp_now());
+    let s = |x: &str| codec::Arg::Str(x.into());
+    let _ = ask(port, Message::new("/patch/delete-transform", vec![s("level")]));
+    let _ = ask(port, Message::new("/patch/delete-transform", vec![s("rec")]));
+    for (addr, args) in [
+        ("/patch/add-transform", vec![s("Sig~"), s("level"), s("0")]),
+        ("/patch/add-transform", vec![s("FileRecorder"), s("rec")]),
+        ("/patch/level/samplesOut/connect", vec![s("/patch/rec/samplesIn")]),
+        ("/patch/rec/file", vec![s(&name)]),
+        ("/patch/rec/record", vec![codec::Arg::True]),
+    ] {
+        assert_eq!(ask(port, Message::new(addr, args.clone())), vec![codec::Arg::Int(0)], "{addr} {args:?}");
+    }
+    // Bundle i sets level i + 1 at 10 ms + i x 0.98 ms + up to 0.5 ms, sent shuffled.
+    let start = ntp_now() + (1u64 << 32) / 100;
+    let mut x: u64 = 777;
+    let mut order: Vec<usize> = (0..BUNDLES).collect();
+    for i in (1..BUNDLES).rev() {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        order.swap(i, (x >> 33) as usize % (i + 1));
+    }
+    let tags: Vec<u64> = (0..BUNDLES)
+        .map(|i| {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let micros = 980 * i as u64 + (x >> 33) % 500;
+            start + (micros << 32) / 1_000_000
+        })
+        .collect();
+    let packets: Vec<Vec<u8>> = order
+        .iter()
+        .map(|&i| {
+            let set = Message::new("/patch/level/value", vec![codec::Arg::Float(i as f32 + 1.0)]);
+            codec::encode(&Packet::Bundle { time: tags[i], content: vec![Packet::Message(set)] })
+        })
+        .collect();
+    match transport {
+        "UDP" => {
+            let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+            socket.connect(("127.0.0.1", port)).unwrap();
+            socket.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            let mut buf = vec![0u8; 65536];
+            for p in &packets {
+                socket.send(p).unwrap();
+            }
+            for _ in 0..BUNDLES {
+                socket.recv(&mut buf).expect("every set-value answered");
+            }
+        }
+        _ => {
+            let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            let out: Vec<u8> = packets.iter().flat_map(|p| slip::encode(p)).collect();
+            stream.write_all(&out).unwrap();
+            let (mut decoder, mut replies, mut buf) = (slip::Decoder::default(), 0, vec![0u8; 65536]);
+            while replies < BUNDLES {
+                let n = stream.read(&mut buf).expect("every set-value answered");
+                replies += decoder.feed(&buf[..n], 1 << 20).0.len();
+            }
+        }
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(
+        ask(port, Message::new("/patch/rec/record", vec![codec::Arg::False])),
+        vec![codec::Arg::Int(0)]
+    );
+    let path = data.join("sounds").join(&name);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "no recording at {}", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let samples: Vec<f32> =
+        hound::WavReader::open(&path).unwrap().samples::<f32>().map(Result::unwrap).collect();
+    let _ = std::fs::remove_file(&path);
+    let first = |i: usize| samples.iter().position(|&v| v == i as f32 + 1.0).expect("every level recorded");
+    let frame0 = first(0);
+    (0..BUNDLES)
+        .map(|i| {
+            let seconds = (tags[i] - tags[0]) as f64 / 4294967296.0;
+            (first(i) - frame0) as f64 - seconds * rate
+        })
+        .collect()
 }

@@ -66,7 +66,13 @@ impl App {
     /// `role` is what the sender may do (OSC over UDP and TCP: admin, from
     /// an allowed source; the bridge: its token's role). `at` is the time
     /// of the timed bundle it came in, if it did.
-    pub async fn osc(&self, peer: SocketAddr, message: Message, role: Role, at: Option<SystemTime>) -> Vec<Message> {
+    pub async fn osc(
+        &self,
+        peer: SocketAddr,
+        message: Message,
+        role: Role,
+        at: Option<SystemTime>,
+    ) -> Vec<Message> {
         self.publish(true, peer, &message);
         let (replies, after) = Namespace { model: &self.model, role, at }.handle(&message).await;
         for r in &replies {

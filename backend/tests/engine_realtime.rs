@@ -70,7 +70,12 @@ fn every_transform_type_ticks_without_allocating() {
         .nodes
         .values()
         .filter(|n| n.name.starts_with('t'))
-        .flat_map(|n| n.ports.iter().filter(|p| !p.is_audio() && !p.is_outlet()).map(move |p| format!("/patch/{}/{}", n.name, p.name)))
+        .flat_map(|n| {
+            n.ports
+                .iter()
+                .filter(|p| !p.is_audio() && !p.is_outlet())
+                .map(move |p| format!("/patch/{}/{}", n.name, p.name))
+        })
         .collect();
     for (i, path) in paths.iter().enumerate() {
         let Ok(value) = engine.current_value(path) else { continue };

@@ -393,6 +393,62 @@ async fn future_bundles_wait_for_their_time_and_run_in_order() {
     .await;
 }
 
+/// Set-values in future bundles take effect on the sample their time tags
+/// name: recorded by a FileRecorder on the engine's own clock, the frames
+/// at which 24 bundles at irregular times change a level are as far apart
+/// as their time tags, within one sample.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_bound_bundles_take_effect_on_their_sample() {
+    let (dir, running, port) = server().await;
+    let rate = running.app.model.engine.with(|e| e.setup().rate);
+    const BUNDLES: u64 = 24;
+    let tags = client(port, move |c| {
+        for (addr, args) in [
+            ("/patch/add-transform", vec![s("Sig~"), s("level"), s("0")]),
+            ("/patch/add-transform", vec![s("FileRecorder"), s("rec")]),
+            ("/patch/level/samplesOut/connect", vec![s("/patch/rec/samplesIn")]),
+            ("/patch/rec/file", vec![s("timed.wav")]),
+            ("/patch/rec/record", vec![Arg::True]),
+        ] {
+            assert_eq!(c.ask(addr, args), vec![Arg::Int(0)], "{addr}");
+        }
+        // Irregular times 100-400 ms ahead, none on a block boundary by design.
+        let start = patchbay::osc::time::ntp_now() + (1u64 << 32) / 10;
+        let tags: Vec<u64> =
+            (0..BUNDLES).map(|k| start + k * ((1u64 << 32) / 80) + (k * k * 7919) % 4_000_000).collect();
+        for (k, &time) in tags.iter().enumerate() {
+            let set = Message::new("/patch/level/value", vec![Arg::Float(k as f32 + 1.0)]);
+            c.send_bytes(&codec::encode(&Packet::Bundle { time, content: vec![Packet::Message(set)] }));
+        }
+        for _ in 0..BUNDLES {
+            assert_eq!(c.recv().args, vec![Arg::Int(0)]);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(c.ask("/patch/rec/record", vec![Arg::False]), vec![Arg::Int(0)]);
+        tags
+    })
+    .await;
+    let path = dir.path().join("sounds").join("timed.wav");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "no recording at {}", path.display());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let samples: Vec<f32> =
+        hound::WavReader::open(&path).unwrap().samples::<f32>().map(Result::unwrap).collect();
+    let first = |level: f32| {
+        samples.iter().position(|&x| x == level).unwrap_or_else(|| panic!("{level} never recorded"))
+    };
+    let frame0 = first(1.0);
+    for (k, tag) in tags.iter().enumerate() {
+        let frame = first(k as f32 + 1.0);
+        assert!(samples[frame - 1] == k as f32, "level {} came after level {k}", k + 1);
+        let seconds = (tag - tags[0]) as f64 / (1u64 << 32) as f64;
+        let error = (frame - frame0) as f64 - seconds * rate;
+        assert!(error.abs() <= 1.0, "bundle {k}: {error:+.2} samples from its time tag");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_packets_get_errors_and_hurt_nobody() {
     let (_dir, _server, port) = server().await;

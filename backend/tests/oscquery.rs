@@ -37,6 +37,7 @@ async fn the_namespace_as_oscquery_json() {
     let (_dir, running, osc, base) = server_with_oscquery().await;
     running.app.model.engine.with(|e| {
         e.add_transform("/patch", "Sinewave", "sine0", "").unwrap();
+        e.add_transform("/patch", "Square", "pulse", "").unwrap();
         e.add_transform("/patch", "Patch", "sub", "").unwrap();
         e.add_transform("/patch/sub", "Value", "v", "").unwrap();
     });
@@ -65,6 +66,14 @@ async fn the_namespace_as_oscquery_json() {
     // A node with a value has no CONTENTS (strict clients refuse both); what
     // is left out of the tree is still served at its own path.
     assert_eq!(freq.get("CONTENTS"), None);
+    // RANGE where a port says which values mean something, and only there.
+    assert_eq!(freq.get("RANGE"), None, "a frequency has no ends");
+    let (_, width) = get(&format!("{base}/patch/pulse/width")).await;
+    assert_eq!(width["RANGE"], json!([{ "MIN": 0.0, "MAX": 1.0 }]));
+    assert_eq!(
+        get(&format!("{base}/patch/pulse/width?RANGE")).await.1,
+        json!({ "RANGE": [{ "MIN": 0.0, "MAX": 1.0 }] })
+    );
     assert_eq!(root["CONTENTS"]["main_clock"]["TYPE"], "t");
     let (_, seconds) = get(&format!("{base}/main_clock/seconds")).await;
     assert_eq!((seconds["ACCESS"].clone(), seconds["TYPE"].clone()), (json!(1), json!("d")));
@@ -88,7 +97,7 @@ async fn the_namespace_as_oscquery_json() {
     assert_eq!(info["OSC_TRANSPORT"], "UDP");
     assert_eq!(info["EXTENSIONS"]["VALUE"], true);
     assert_eq!(info["EXTENSIONS"]["LISTEN"], true);
-    assert_eq!(info["EXTENSIONS"]["RANGE"], false, "not claimed: not implemented");
+    assert_eq!(info["EXTENSIONS"]["RANGE"], true);
 
     // The lab is there too.
     let create = serde_json::from_value(json!({ "name": "oq" })).unwrap();

@@ -151,7 +151,11 @@ mod tests {
         assert!(q.due().is_empty(), "nothing before frame 64");
         q.take_due(128);
         let got: Vec<_> = q.due().iter().map(|t| (t.slot, t.frame, t.value)).collect();
-        assert_eq!(got, [(1, 64, 3.0), (2, 70, 2.0), (2, 70, 5.0)], "one frame's two changes in arrival order");
+        assert_eq!(
+            got,
+            [(1, 64, 3.0), (2, 70, 2.0), (2, 70, 5.0)],
+            "one frame's two changes in arrival order"
+        );
         q.renumber(&[usize::MAX, 7]);
         q.take_due(1000);
         let got: Vec<_> = q.due().iter().map(|t| (t.slot, t.frame)).collect();
@@ -188,7 +192,8 @@ mod tests {
         let mut piece = vec![0.0; 2 * b];
         let sets = [at(6400 + 10, 0, 1.0), at(6400 + 10, 0, 2.0), at(6400 + 63, 0, 3.0)];
         run_split(&mut Level(0.5), &[], &mut out, (0, 1, b), start, &sets, &mut piece);
-        let expect: Vec<f32> = (0..b).map(|i| [0.5, 2.0, 3.0][(i >= 10) as usize + (i >= 63) as usize]).collect();
+        let expect: Vec<f32> =
+            (0..b).map(|i| [0.5, 2.0, 3.0][(i >= 10) as usize + (i >= 63) as usize]).collect();
         assert_eq!(out, expect);
         // A late change (before the block) takes effect on its first frame.
         run_split(&mut Level(0.5), &[], &mut out, (0, 1, b), start, &[at(100, 0, 4.0)], &mut piece);

@@ -24,7 +24,14 @@ pub(crate) struct Timeline {
 impl Timeline {
     /// The frame for wall-clock time `at`, given that it is `now` and the
     /// clock's next block starts at frame `frames`.
-    pub(crate) fn frame_at(&mut self, at: SystemTime, now: SystemTime, frames: u64, rate: f64, block: usize) -> u64 {
+    pub(crate) fn frame_at(
+        &mut self,
+        at: SystemTime,
+        now: SystemTime,
+        frames: u64,
+        rate: f64,
+        block: usize,
+    ) -> u64 {
         let line = |(t0, f0): (SystemTime, u64), t: SystemTime| match t.duration_since(t0) {
             Ok(d) => f0 as f64 + d.as_secs_f64() * rate,
             Err(e) => f0 as f64 - e.duration().as_secs_f64() * rate,

@@ -42,6 +42,9 @@ pub struct PortSpec {
     /// After a patch is loaded, a true value here is delivered again, so
     /// that what was running (a Metro) runs again.
     pub resume: bool,
+    /// The values that mean something, for OSCQuery's RANGE (a dial's
+    /// ends); advisory, as OSW's types are: a value outside is kept.
+    pub range: Option<(f64, f64)>,
 }
 
 impl PortSpec {
@@ -55,6 +58,7 @@ impl PortSpec {
             group: 0,
             writable: true,
             resume: false,
+            range: None,
         }
     }
     pub fn hot(name: &str, ty: ValueType, doc: &str) -> PortSpec {
@@ -79,6 +83,10 @@ impl PortSpec {
     }
     pub fn resume(mut self) -> PortSpec {
         self.resume = true;
+        self
+    }
+    pub fn range(mut self, min: f64, max: f64) -> PortSpec {
+        self.range = Some((min, max));
         self
     }
     pub fn group(mut self, group: u8) -> PortSpec {

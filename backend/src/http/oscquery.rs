@@ -30,7 +30,7 @@ const EXTENSIONS: [(&str, bool); 15] = [
     ("ACCESS", true),
     ("VALUE", true),
     ("DESCRIPTION", true),
-    ("RANGE", false),
+    ("RANGE", true),
     ("TAGS", false),
     ("EXTENDED_TYPE", false),
     ("UNIT", false),
@@ -107,8 +107,10 @@ async fn node(
     let path = uri.path().to_owned();
     // A whole tree may be tens of thousands of lookups: off the async workers.
     let app = state.app.clone();
-    let tree =
-        tokio::task::spawn_blocking(move || Namespace { model: &app.model, role, at: None }.oscquery_tree(&path)).await;
+    let tree = tokio::task::spawn_blocking(move || {
+        Namespace { model: &app.model, role, at: None }.oscquery_tree(&path)
+    })
+    .await;
     let tree = match tree {
         Ok(Ok(tree)) => tree,
         Ok(Err(TreeError::NotFound)) => {

@@ -96,6 +96,7 @@ impl Namespace<'_> {
                         value: Value::Time(self.model.engine.quick(|e| e.now())),
                         ty: ValueType::Time,
                         active: true,
+                        range: None,
                     },
                     "thread" => Node::Container {
                         doc,
@@ -146,12 +147,14 @@ impl Namespace<'_> {
                 value: Value::Integer(self.model.powers.osc_port as i64),
                 ty: ValueType::Integer,
                 active: false,
+                range: None,
             }),
             ["osc_server", "communicator", "refused"] => Some(Node::State {
                 doc: "Datagrams and connections dropped because their source is not in --osc-allow".into(),
                 value: Value::Integer(self.model.powers.osc_sources.refused() as i64),
                 ty: ValueType::Integer,
                 active: false,
+                range: None,
             }),
             ["osc_server", "dispatcher"] => Some(Node::Container {
                 doc: "Matches addresses and runs queries and edits".into(),
@@ -176,7 +179,7 @@ impl Namespace<'_> {
                     ),
                     _ => return None,
                 };
-                Some(Node::State { doc: doc.into(), value, ty, active: false })
+                Some(Node::State { doc: doc.into(), value, ty, active: false, range: None })
             }
             _ => None,
         }

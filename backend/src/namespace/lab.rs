@@ -80,7 +80,7 @@ fn container(doc: &str, children: Vec<String>) -> Option<Node> {
 }
 
 fn state(doc: &str, value: Value, ty: ValueType) -> Option<Node> {
-    Some(Node::State { doc: doc.into(), value, ty, active: false })
+    Some(Node::State { doc: doc.into(), value, ty, active: false, range: None })
 }
 
 fn names(items: &[&str]) -> Vec<String> {

@@ -84,7 +84,8 @@ enum Node {
     /// Lists children; `current-value` and set-value are errors.
     Container { doc: String, children: Vec<String>, signature: Vec<String> },
     /// A state: readable, maybe settable.
-    State { doc: String, value: Value, ty: ValueType, active: bool },
+    /// `range`: the values that mean something (OSCQuery's RANGE), if said.
+    State { doc: String, value: Value, ty: ValueType, active: bool, range: Option<(f64, f64)> },
     /// Takes arguments and does something.
     Method { doc: String, tags: &'static str },
     /// A read-only builtin state given directly as its OSC argument, for a

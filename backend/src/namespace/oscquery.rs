@@ -1,6 +1,7 @@
 //! The namespace as OSCQuery JSON (the vidvox proposal): the same nodes the
 //! OSW queries answer from, so the two cannot disagree. Containers carry
-//! CONTENTS, states TYPE, VALUE and ACCESS, methods TYPE and ACCESS 2, and
+//! CONTENTS, states TYPE, VALUE, ACCESS and RANGE (where a port says
+//! which values mean something: advisory, a value outside is kept), methods TYPE and ACCESS 2, and
 //! every node FULL_PATH and DESCRIPTION (its `documentation`).
 //!
 //! Two choices for strict clients (python-oscquery refuses both otherwise):
@@ -25,7 +26,8 @@ pub(crate) const MAX_DEPTH: usize = 32;
 pub(crate) const MAX_NODES: usize = 50_000;
 
 /// The attributes a node may be asked for one at a time (`/path?VALUE`).
-pub(crate) const ATTRIBUTES: [&str; 6] = ["FULL_PATH", "CONTENTS", "TYPE", "VALUE", "ACCESS", "DESCRIPTION"];
+pub(crate) const ATTRIBUTES: [&str; 7] =
+    ["FULL_PATH", "CONTENTS", "TYPE", "VALUE", "RANGE", "ACCESS", "DESCRIPTION"];
 
 /// ACCESS values of the proposal.
 const NO_VALUE: u8 = 0;
@@ -78,7 +80,7 @@ impl Namespace<'_> {
                 out.insert("ACCESS".into(), json!(NO_VALUE));
                 children
             }
-            Node::State { doc, value, ty, .. } => {
+            Node::State { doc, value, ty, range, .. } => {
                 out.insert("DESCRIPTION".into(), json!(doc));
                 // The declared type, as `type-signature` gives it (a value
                 // not yet set is null under it).
@@ -88,6 +90,9 @@ impl Namespace<'_> {
                     values.push(Json::Null); // an empty list: nil, as its N type says
                 }
                 out.insert("VALUE".into(), Json::Array(values));
+                if let Some((min, max)) = range {
+                    out.insert("RANGE".into(), json!([{"MIN": min, "MAX": max}]));
+                }
                 let writable = segments(path).first() == Some(&"patch");
                 out.insert("ACCESS".into(), json!(if writable { READ_WRITE } else { READ }));
                 vec![]

@@ -273,6 +273,7 @@ fn node(e: &Engine, path: &str) -> Option<Node> {
                 value: node.value(p),
                 ty: spec.ty,
                 active: spec.is_active(),
+                range: spec.range,
             })
         }
     }

@@ -159,7 +159,8 @@ mod tests {
         let e = s.add((at, None), peer(2), bundle("/x"), MAX_BUNDLE_BYTES_PER_PEER + 1).unwrap_err();
         assert!(e.contains("would pass 4194304 bytes"), "{e}");
         // 2,000 bundles of 64 KB from distinct senders: the total holds.
-        let refused = (0..2000).filter(|&i| s.add((at, None), peer(10 + i), bundle("/x"), 65_000).is_err()).count();
+        let refused =
+            (0..2000).filter(|&i| s.add((at, None), peer(10 + i), bundle("/x"), 65_000).is_err()).count();
         assert!(refused > 0 && s.bytes() <= MAX_BUNDLE_BYTES, "{refused} refused, {} held", s.bytes());
     }
 }

@@ -97,7 +97,9 @@ type Dispatch = Pin<Box<dyn Future<Output = Outcome> + Send>>;
 
 fn dispatch(app: Arc<App>, peer: SocketAddr, m: Message, at: Option<SystemTime>) -> Dispatch {
     // A bug must not take OSC down for everyone: it is caught and reported.
-    Box::pin(std::panic::AssertUnwindSafe(async move { app.osc(peer, m, Role::Admin, at).await }).catch_unwind())
+    Box::pin(
+        std::panic::AssertUnwindSafe(async move { app.osc(peer, m, Role::Admin, at).await }).catch_unwind(),
+    )
 }
 
 /// A peer's unfinished request, run by `task`, and its messages that wait behind it.

@@ -268,7 +268,7 @@ pub(crate) fn entries() -> Vec<TypeEntry> {
                 let pan = args.f(0, 0.0)?;
                 let ports = vec![
                     PortSpec::cold("samplesIn", T::Samples, "The signal"),
-                    PortSpec::cold("pan", T::Float, "-1 left, 0 centre, 1 right"),
+                    PortSpec::cold("pan", T::Float, "-1 left, 0 centre, 1 right").range(-1.0, 1.0),
                     PortSpec::outlet("left", T::Samples, "Left channel"),
                     PortSpec::outlet("right", T::Samples, "Right channel"),
                 ];
@@ -284,7 +284,7 @@ pub(crate) fn entries() -> Vec<TypeEntry> {
                 let ports = vec![
                     PortSpec::cold("a", T::Samples, "Heard at x = 0"),
                     PortSpec::cold("b", T::Samples, "Heard at x = 1"),
-                    PortSpec::cold("x", T::Float, "Position, 0 to 1 (glides over a block)"),
+                    PortSpec::cold("x", T::Float, "Position, 0 to 1 (glides over a block)").range(0.0, 1.0),
                     PortSpec::outlet("samplesOut", T::Samples, "The blend"),
                 ];
                 Ok(Built::new(ports).init("x", Value::Float(x)).dsp(Crossfade(Smoothed::new(x as f32))))

@@ -94,7 +94,9 @@ fn delay(name: &'static str, doc: &'static str, kind: Kind) -> TypeEntry {
             PortSpec::cold("time", T::Float, "Delay, ms (up to the maximum given when created)"),
         ];
         if kind != Kind::Delay {
-            ports.push(PortSpec::cold("feedback", T::Float, "Feedback gain, -0.999 to 0.999"));
+            ports.push(
+                PortSpec::cold("feedback", T::Float, "Feedback gain, -0.999 to 0.999").range(-0.999, 0.999),
+            );
         }
         ports.push(PortSpec::outlet("samplesOut", T::Samples, "The delayed signal"));
         let rate = args.setup.rate;
@@ -179,9 +181,9 @@ pub(crate) fn entries() -> Vec<TypeEntry> {
                 let allpasses = [556, 441, 341, 225].map(|n| (Line::new(len(n) + 1), len(n)));
                 let ports = vec![
                     PortSpec::cold("samplesIn", T::Samples, "The dry signal"),
-                    PortSpec::cold("room", T::Float, "Room size, 0 to 1 (longer tail)"),
-                    PortSpec::cold("damp", T::Float, "High-frequency damping, 0 to 1"),
-                    PortSpec::cold("mix", T::Float, "Wet share, 0 (dry) to 1 (wet)"),
+                    PortSpec::cold("room", T::Float, "Room size, 0 to 1 (longer tail)").range(0.0, 1.0),
+                    PortSpec::cold("damp", T::Float, "High-frequency damping, 0 to 1").range(0.0, 1.0),
+                    PortSpec::cold("mix", T::Float, "Wet share, 0 (dry) to 1 (wet)").range(0.0, 1.0),
                     PortSpec::outlet("samplesOut", T::Samples, "Dry and wet mixed"),
                 ];
                 let mut node = Reverb {

@@ -161,7 +161,7 @@ pub(crate) fn entries() -> Vec<TypeEntry> {
                     PortSpec::hot("gate", T::Float, "Above 0 starts the attack; 0 starts the release"),
                     PortSpec::cold("attack", T::Float, "Attack time, ms"),
                     PortSpec::cold("decay", T::Float, "Decay time, ms"),
-                    PortSpec::cold("sustain", T::Float, "Sustain level, 0 to 1"),
+                    PortSpec::cold("sustain", T::Float, "Sustain level, 0 to 1").range(0.0, 1.0),
                     PortSpec::cold("release", T::Float, "Release time, ms"),
                     PortSpec::outlet("samplesOut", T::Samples, "The envelope"),
                 ];

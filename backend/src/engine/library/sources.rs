@@ -99,10 +99,12 @@ fn oscillator(name: &'static str, doc: &'static str, wave: Wave) -> TypeEntry {
         let freq = args.f(0, 440.0)?;
         let mut ports = vec![
             PortSpec::hot("freq", T::Float, "Frequency in Hz"),
-            PortSpec::hot("phase", T::Float, "Jumps to this phase, in turns (0 to 1)").group(1),
+            PortSpec::hot("phase", T::Float, "Jumps to this phase, in turns (0 to 1)")
+                .range(0.0, 1.0)
+                .group(1),
         ];
         if wave == Wave::Square {
-            ports.push(PortSpec::hot("width", T::Float, "Pulse width, 0 to 1").group(2));
+            ports.push(PortSpec::hot("width", T::Float, "Pulse width, 0 to 1").range(0.0, 1.0).group(2));
         }
         ports.push(PortSpec::outlet("samplesOut", T::Samples, "The waveform"));
         let Setup { rate, .. } = args.setup;
