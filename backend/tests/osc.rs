@@ -396,23 +396,71 @@ async fn future_bundles_wait_for_their_time_and_run_in_order() {
 /// Set-values in future bundles take effect on the sample their time tags
 /// name: recorded by a FileRecorder on the engine's own clock, the frames
 /// at which 24 bundles at irregular times change a level are as far apart
-/// as their time tags, within one sample.
+/// as their time tags, within one sample. A change the server dispatched
+/// later than its lead (a busy machine) lands at its block's start and is
+/// counted in `late_changes`: a run with one is checked for that count and
+/// tried again, at most three times.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engine_bound_bundles_take_effect_on_their_sample() {
     let (dir, running, port) = server().await;
     let rate = running.app.model.engine.with(|e| e.setup().rate);
+    let late_changes = || running.app.model.engine.with(|e| e.clock().late_changes());
+    for attempt in 1..=3 {
+        let late_before = late_changes();
+        let name = format!("timed{attempt}.wav");
+        let (file, tags) = (name.clone(), timed_levels(port, name).await);
+        let path = dir.path().join("sounds").join(&file);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !path.exists() {
+            assert!(Instant::now() < deadline, "no recording at {}", path.display());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let samples: Vec<f32> =
+            hound::WavReader::open(&path).unwrap().samples::<f32>().map(Result::unwrap).collect();
+        // Each level's first frame minus the frame its tag names (from the
+        // first tag): one constant, within rounding, for changes on time.
+        let offsets: Vec<f64> = tags
+            .iter()
+            .enumerate()
+            .map(|(k, tag)| {
+                let level = k as f32 + 1.0;
+                let frame = samples.iter().position(|&x| x == level);
+                let frame = frame.unwrap_or_else(|| panic!("{level} never recorded"));
+                assert!(samples[frame - 1] == k as f32, "level {level} came after level {k}");
+                frame as f64 - (tag - tags[0]) as f64 / (1u64 << 32) as f64 * rate
+            })
+            .collect();
+        let mut sorted = offsets.clone();
+        sorted.sort_by(f64::total_cmp);
+        let median = sorted[sorted.len() / 2];
+        let off: Vec<(usize, f64)> =
+            offsets.iter().map(|o| o - median).enumerate().filter(|(_, e)| e.abs() > 1.0).collect();
+        if off.is_empty() {
+            return;
+        }
+        let late = late_changes() - late_before;
+        assert!(off.len() as u64 <= late, "off their sample {off:?}, but only {late} changes arrived late");
+        eprintln!("attempt {attempt}: {late} changes arrived after their frame on this busy machine: again");
+    }
+    panic!("three runs with changes that arrived late");
+}
+
+/// Records a Sig~ while 24 bundles at irregular times 100-400 ms ahead set
+/// it to 1, 2, ... 24 (none on a block boundary by design); their time tags.
+async fn timed_levels(port: u16, file: String) -> Vec<u64> {
     const BUNDLES: u64 = 24;
-    let tags = client(port, move |c| {
+    client(port, move |c| {
+        let _ = c.ask("/patch/delete-transform", vec![s("level")]);
+        let _ = c.ask("/patch/delete-transform", vec![s("rec")]);
         for (addr, args) in [
             ("/patch/add-transform", vec![s("Sig~"), s("level"), s("0")]),
             ("/patch/add-transform", vec![s("FileRecorder"), s("rec")]),
             ("/patch/level/samplesOut/connect", vec![s("/patch/rec/samplesIn")]),
-            ("/patch/rec/file", vec![s("timed.wav")]),
+            ("/patch/rec/file", vec![s(&file)]),
             ("/patch/rec/record", vec![Arg::True]),
         ] {
             assert_eq!(c.ask(addr, args), vec![Arg::Int(0)], "{addr}");
         }
-        // Irregular times 100-400 ms ahead, none on a block boundary by design.
         let start = patchbay::osc::time::ntp_now() + (1u64 << 32) / 10;
         let tags: Vec<u64> =
             (0..BUNDLES).map(|k| start + k * ((1u64 << 32) / 80) + (k * k * 7919) % 4_000_000).collect();
@@ -427,26 +475,7 @@ async fn engine_bound_bundles_take_effect_on_their_sample() {
         assert_eq!(c.ask("/patch/rec/record", vec![Arg::False]), vec![Arg::Int(0)]);
         tags
     })
-    .await;
-    let path = dir.path().join("sounds").join("timed.wav");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !path.exists() {
-        assert!(Instant::now() < deadline, "no recording at {}", path.display());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let samples: Vec<f32> =
-        hound::WavReader::open(&path).unwrap().samples::<f32>().map(Result::unwrap).collect();
-    let first = |level: f32| {
-        samples.iter().position(|&x| x == level).unwrap_or_else(|| panic!("{level} never recorded"))
-    };
-    let frame0 = first(1.0);
-    for (k, tag) in tags.iter().enumerate() {
-        let frame = first(k as f32 + 1.0);
-        assert!(samples[frame - 1] == k as f32, "level {} came after level {k}", k + 1);
-        let seconds = (tag - tags[0]) as f64 / (1u64 << 32) as f64;
-        let error = (frame - frame0) as f64 - seconds * rate;
-        assert!(error.abs() <= 1.0, "bundle {k}: {error:+.2} samples from its time tag");
-    }
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,4 +1,5 @@
-//! OSC against outside peers: liblo's `oscsend` and `oscdump` (UDP and TCP),
+//! OSC against outside peers: liblo's `oscsend` and `oscdump` (UDP and TCP)
+//! and its C API (bundles, UDP and TCP),
 //! python-osc (UDP, and TCP in both framings), osc.js (UDP, TCP, WebSocket),
 //! python-oscquery, Pure Data's oscformat/oscparse,
 //! and python-zeroconf browsing the DNS-SD announcement. Each test says
@@ -97,6 +98,54 @@ async fn liblo_oscsend_over_tcp() {
         send_then_wait(&set, "/patch/v/value/current-value", &|r| r == [Arg::Int(0), Arg::Int(42)]);
     })
     .await;
+}
+
+/// liblo's own API (tests/peers/liblo_client.c, built here with `cc -llo`)
+/// over UDP and TCP: add, connect, a set in a bundle timed 200 ms ahead
+/// (lo_bundle), a query and an error, every reply read by a liblo server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liblo_bundles_over_udp_and_tcp() {
+    require("cc", "gcc");
+    let source = std::env::current_dir().unwrap().join("tests/peers/liblo_client.c");
+    let dir = tempfile::tempdir().unwrap();
+    let binary = dir.path().join("liblo_client");
+    let built =
+        std::process::Command::new("cc").arg("-o").arg(&binary).arg(&source).arg("-llo").output().unwrap();
+    assert!(
+        built.status.success(),
+        "building the liblo client needs liblo-dev (scripts/setup.sh installs it): {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    for transport in ["udp", "tcp"] {
+        let (_dir, _server, port) = server().await;
+        let binary = binary.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(&binary).args([transport, &port.to_string()]).output().unwrap()
+        })
+        .await
+        .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{transport}: {text}{}", String::from_utf8_lossy(&out.stderr));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines.iter().filter(|l| !l.starts_with("waited")).copied().collect::<Vec<_>>(),
+            [
+                "/patch/add-transform i 0",
+                "/patch/add-transform i 0",
+                "/patch/v/out/connect i 0",
+                "/patch/v/in i 0",
+                "/patch/w/value/current-value if 0 330",
+                "/patch/nope is -1 Invalid address",
+            ],
+            "{transport}"
+        );
+        let waited: f64 =
+            lines[4].strip_prefix("waited ").and_then(|l| l.strip_suffix(" ms")).unwrap().parse().unwrap();
+        assert!(
+            (190.0..1000.0).contains(&waited),
+            "{transport}: the bundle's reply came after {waited} ms, not 200"
+        );
+    }
 }
 
 /// python-osc builds the requests and parses the replies.
@@ -237,7 +286,8 @@ async fn osc_js_over_udp_tcp_and_websocket() {
 }
 
 /// Pure Data: `[oscformat]` into `[netsend -u -b]` asks (add, set, query,
-/// documentation, an error), `[netreceive -u -b]` into `[oscparse]` reads
+/// documentation, an error, connect, and two bundles built byte by byte
+/// with `[list prepend]`: one immediate, one timed), `[netreceive -u -b]` into `[oscparse]` reads
 /// every reply (tests/peers/pd_client.pd; PORT and RPORT filled in here).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pure_data_asks_and_decodes_every_reply() {
@@ -249,8 +299,14 @@ async fn pure_data_asks_and_decodes_every_reply() {
             .await;
     let patch =
         std::fs::read_to_string(std::env::current_dir().unwrap().join("tests/peers/pd_client.pd")).unwrap();
-    let patch =
-        patch.replace("RPORT", &reply_port.to_string()).replace(" PORT", &format!(" {}", running.osc_port));
+    // The second bundle is timed 4 s after now (Pd has no wall clock to
+    // read): its reply comes after the query that follows it.
+    let tag = patchbay::osc::time::ntp_now() + (4u64 << 32);
+    let tag = tag.to_be_bytes().map(|b| b.to_string()).join(" ");
+    let patch = patch
+        .replace("RPORT", &reply_port.to_string())
+        .replace(" PORT", &format!(" {}", running.osc_port))
+        .replace("TAG", &tag);
     let file = dir.path().join("client.pd");
     std::fs::write(&file, patch).unwrap();
     let out = tokio::task::spawn_blocking(move || {
@@ -275,10 +331,19 @@ async fn pure_data_asks_and_decodes_every_reply() {
             "reply: patch v value documentation 0 The\\ stored\\ value",
             &format!("reply: documentation 0 Patchbay\\ {}", env!("CARGO_PKG_VERSION")),
             "reply: nope -1 Invalid\\ address",
+            "reply: patch add-transform 0",
+            "reply: patch v out connect 0",
+            "reply: patch v in 0",
+            "reply: patch w value current-value 0 7",
+            "reply: patch v in 0",
         ],
         "{log}"
     );
     assert!(!log.contains("error"), "every reply decoded: {log}");
+    // The timed bundle ran after the query, through the connection Pd made.
+    // (Read in process: this server's replies go to Pd's port.)
+    let w = running.app.model.engine.with(|e| e.current_value("/patch/w/value").unwrap());
+    assert_eq!(w, patchbay::engine::Value::Float(9.0));
 }
 
 /// Runs a Python script (off the runtime) and gives its output; fails the

@@ -208,6 +208,13 @@ pub struct EngineStatus {
     /// Blocks the timer clock started more than a block late: the machine was too busy.
     #[serde(default)]
     pub late_blocks: u64,
+    /// Timed (bundle) value changes that took effect at their block's start,
+    /// not their sample: they arrived after it was played.
+    #[serde(default)]
+    pub late_changes: u64,
+    /// The same, because 4,096 timed changes were already waiting.
+    #[serde(default)]
+    pub crowded_changes: u64,
 }
 
 /// One inlet or outlet of a transform, as a canvas draws it. Its address is

@@ -30,6 +30,9 @@ pub struct ClockState {
     /// Timed value changes that found the audio side's waiting list full
     /// and took effect at the start of their block instead of their frame.
     crowded: AtomicU64,
+    /// Timed value changes that reached the audio side after their frame
+    /// (dispatched later than the lead) and took effect at their block's start.
+    late_changes: AtomicU64,
 }
 
 impl ClockState {
@@ -43,6 +46,7 @@ impl ClockState {
             epoch: Instant::now(),
             sleeper: OnceLock::new(),
             crowded: AtomicU64::new(0),
+            late_changes: AtomicU64::new(0),
         }
     }
 
@@ -85,6 +89,15 @@ impl ClockState {
     /// frame, because too many waited at once.
     pub fn crowded(&self) -> u64 {
         self.crowded.load(SeqCst)
+    }
+
+    pub(crate) fn count_late_changes(&self, n: u64) {
+        self.late_changes.fetch_add(n, SeqCst);
+    }
+
+    /// Timed value changes that arrived after their frame had been played.
+    pub fn late_changes(&self) -> u64 {
+        self.late_changes.load(SeqCst)
     }
 
     /// The audio side's tick: one block more.

@@ -392,6 +392,10 @@ impl AudioSide {
         }
         let start = self.clock.ticked();
         self.timed.take_due(start + self.program.block as u64);
+        let late = self.timed.due().iter().filter(|t| t.frame < start).count();
+        if late > 0 {
+            self.clock.count_late_changes(late as u64);
+        }
         self.program.process(self.timed.due(), start);
         self.clock.advance();
     }

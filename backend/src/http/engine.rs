@@ -20,7 +20,8 @@ pub(crate) async fn status(State(state): State<Shared>) -> Json<EngineStatus> {
         ClockSource::Device { name, .. } => ("device".to_owned(), name.clone()),
         ClockSource::Timer { reason } => ("timer".to_owned(), reason.clone()),
     };
-    let (time, transforms) = engine.with(|e| (e.now(), e.graph().nodes.len() - 1));
+    let (time, transforms, late_changes, crowded_changes) =
+        engine.with(|e| (e.now(), e.graph().nodes.len() - 1, e.clock().late_changes(), e.clock().crowded()));
     Json(EngineStatus {
         sample_rate: engine.setup.rate,
         block_size: engine.setup.block,
@@ -30,6 +31,8 @@ pub(crate) async fn status(State(state): State<Shared>) -> Json<EngineStatus> {
         transforms,
         osc_refused: state.app.model.powers.osc_sources.refused(),
         late_blocks: engine.late_blocks(),
+        late_changes,
+        crowded_changes,
     })
 }
 
