@@ -74,8 +74,8 @@ fn main() {
         }
     }
     println!("\nEngine-bound bundles: frame each takes effect at minus the frame its time tag names\n");
-    println!("| round | transport | load | bundles | within 1 sample | max error |");
-    println!("|---|---|---|---|---|---|");
+    println!("| round | transport | load | bundles | within 1 sample | never heard | max error |");
+    println!("|---|---|---|---|---|---|---|");
     let rate = sample_rate(port);
     for round in 1..=rounds {
         for loaded in [false, true] {
@@ -90,10 +90,11 @@ fn main() {
                 if let Some(f) = flood {
                     f.join().unwrap();
                 }
-                let within = errors.iter().filter(|e| e.abs() <= 1.0).count();
-                let max = errors.iter().fold(0.0f64, |m, e| m.max(e.abs()));
+                let within = errors.iter().flatten().filter(|e| e.abs() <= 1.0).count();
+                let unheard = errors.iter().filter(|e| e.is_none()).count();
+                let max = errors.iter().flatten().fold(0.0f64, |m, e| m.max(e.abs()));
                 println!(
-                    "| {round} | {transport} | {} | {} | {within} | {max:.2} samples |",
+                    "| {round} | {transport} | {} | {} | {within} | {unheard} | {max:.2} samples |",
                     if loaded { "yes" } else { "idle" },
                     errors.len()
                 );
@@ -251,8 +252,8 @@ fn sample_rate(port: u16) -> f64 {
 
 /// Sends engine-bound bundles over `transport` and returns, for each, the
 /// frame it took effect at minus the frame its time tag names (relative to
-/// the earliest bundle), in samples.
-fn engine_phase(port: u16, data: &std::path::Path, transport: &str, rate: f64) -> Vec<f64> {
+/// the others'), in samples; `None` for a change never heard.
+fn engine_phase(port: u16, data: &std::path::Path, transport: &str, rate: f64) -> Vec<Option<f64>> {
     let name = format!("timed-{}.wav", ntp_now());
     let s = |x: &str| codec::Arg::Str(x.into());
     let _ = ask(port, Message::new("/patch/delete-transform", vec![s("level")]));
@@ -327,12 +328,18 @@ fn engine_phase(port: u16, data: &std::path::Path, transport: &str, rate: f64) -
     let samples: Vec<f32> =
         hound::WavReader::open(&path).unwrap().samples::<f32>().map(Result::unwrap).collect();
     let _ = std::fs::remove_file(&path);
-    let first = |i: usize| samples.iter().position(|&v| v == i as f32 + 1.0).expect("every level recorded");
-    let frame0 = first(0);
-    (0..BUNDLES)
+    // Each level's first frame minus the frame its tag names (from the first
+    // tag): one constant within rounding for changes on time, so each is
+    // measured from the median. A level never heard (overwritten on its
+    // frame by a later change that was late too) is None.
+    let offsets: Vec<Option<f64>> = (0..BUNDLES)
         .map(|i| {
-            let seconds = (tags[i] - tags[0]) as f64 / 4294967296.0;
-            (first(i) - frame0) as f64 - seconds * rate
+            let frame = samples.iter().position(|&v| v == i as f32 + 1.0)?;
+            Some(frame as f64 - (tags[i] - tags[0]) as f64 / 4294967296.0 * rate)
         })
-        .collect()
+        .collect();
+    let mut heard: Vec<f64> = offsets.iter().flatten().copied().collect();
+    heard.sort_by(f64::total_cmp);
+    let median = heard[heard.len() / 2];
+    offsets.iter().map(|o| o.map(|o| o - median)).collect()
 }

@@ -48,7 +48,7 @@ impl Engine {
     /// see `timeline.rs`.
     pub fn frame_at(&mut self, at: std::time::SystemTime) -> u64 {
         let frames = self.clock.frames();
-        self.timeline.frame_at(at, std::time::SystemTime::now(), frames, self.setup.rate, self.setup.block)
+        self.timeline.frame_at(at, std::time::SystemTime::now(), frames, self.setup.rate)
     }
 
     pub(super) fn send_data(&mut self, id: NodeId, data: Box<[f32]>) {

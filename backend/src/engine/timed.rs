@@ -13,15 +13,9 @@ use super::simd;
 use super::transform::DspNode;
 
 /// Value changes that may wait on the audio side at once. They wait only
-/// the engine's lead ([`LEAD_BLOCKS`]) when they come from a live bundle,
+/// the engine's lead ([`super::timeline::LEAD`]) when they come from a live bundle,
 /// so this is far more than a live flood fills.
 pub(crate) const MAX_WAITING: usize = 4096;
-
-/// Blocks between a timed bundle's time and the frame its value changes
-/// take effect at: the time the change needs to reach the audio side
-/// before that frame is processed. The same for every bundle, so the
-/// distance between two bundles is kept to the sample.
-pub(crate) const LEAD_BLOCKS: u64 = 2;
 
 /// A value for port `port` of the node in slot `slot`, from frame `frame`.
 #[derive(Debug, Clone, Copy, PartialEq)]
