@@ -43,22 +43,10 @@ fn main() {
     for round in 1..=rounds {
         for loaded in [false, true] {
             for transport in ["UDP", "TCP"] {
-                let stop = Arc::new(AtomicBool::new(false));
-                let flood = loaded.then(|| {
-                    let stop = stop.clone();
-                    std::thread::spawn(move || flood(port, load, &stop))
-                });
-                if loaded {
-                    std::thread::sleep(Duration::from_millis(300));
-                }
-                let mut late = match transport {
+                let mut late = under_load(port, loaded.then_some(load), || match transport {
                     "UDP" => udp_phase(port),
                     _ => tcp_phase(port),
-                };
-                stop.store(true, Ordering::Relaxed);
-                if let Some(f) = flood {
-                    f.join().unwrap();
-                }
+                });
                 late.sort_by(f64::total_cmp);
                 let q = |p: f64| late[((late.len() - 1) as f64 * p) as usize];
                 let row = [q(0.5), q(0.99), *late.last().unwrap()];
@@ -80,16 +68,9 @@ fn main() {
     for round in 1..=rounds {
         for loaded in [false, true] {
             for transport in ["UDP", "TCP"] {
-                let stop = Arc::new(AtomicBool::new(false));
-                let flood = loaded.then(|| {
-                    let stop = stop.clone();
-                    std::thread::spawn(move || flood(port, load, &stop))
+                let errors = under_load(port, loaded.then_some(load), || {
+                    engine_phase(port, data.path(), transport, rate)
                 });
-                let errors = engine_phase(port, data.path(), transport, rate);
-                stop.store(true, Ordering::Relaxed);
-                if let Some(f) = flood {
-                    f.join().unwrap();
-                }
                 let within = errors.iter().flatten().filter(|e| e.abs() <= 1.0).count();
                 let unheard = errors.iter().filter(|e| e.is_none()).count();
                 let max = errors.iter().flatten().fold(0.0f64, |m, e| m.max(e.abs()));
@@ -195,6 +176,24 @@ fn tcp_phase(port: u16) -> Vec<f64> {
         }
     }
     lateness(&targets, arrivals)
+}
+
+/// Runs `phase`, with a flood of `load` requests per second running from
+/// 300 ms before it until it ends, if `load` is given.
+fn under_load<T>(port: u16, load: Option<f64>, phase: impl FnOnce() -> T) -> T {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flood = load.map(|rate| {
+        let stop = stop.clone();
+        let flood = std::thread::spawn(move || flood(port, rate, &stop));
+        std::thread::sleep(Duration::from_millis(300));
+        flood
+    });
+    let out = phase();
+    stop.store(true, Ordering::Relaxed);
+    if let Some(f) = flood {
+        f.join().unwrap();
+    }
+    out
 }
 
 /// `current-value` requests at `rate` per second until `stop`, replies drained.

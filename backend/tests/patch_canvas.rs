@@ -28,16 +28,22 @@ fn wire(from: &str, to: &str) -> String {
     format!(r#"#patch-canvas .wire[data-from="{from}"][data-to="{to}"]"#)
 }
 
-#[tokio::test]
-async fn build_sine_lowpass_output_by_dragging_and_edit_it_inline() {
+/// The server with the built dashboard, no audio, and its OSC port.
+fn serve_dashboard(dir: &std::path::Path) -> (common::Binary, u16) {
     let dist = built_dashboard();
     assert!(dist.join("index.html").exists(), "dist/ is not built: run `trunk build --release`");
-    let dir = tempfile::tempdir().unwrap();
     let osc_port = free_osc_port();
     let server = common::Binary::start(
-        dir.path(),
+        dir,
         &[&format!("--dashboard={}", dist.display()), "--no-audio", &format!("--osc-port={osc_port}")],
     );
+    (server, osc_port)
+}
+
+#[tokio::test]
+async fn build_sine_lowpass_output_by_dragging_and_edit_it_inline() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, osc_port) = serve_dashboard(dir.path());
     let driver = ChromeDriver::start().await;
     let browser = driver.browser().await;
     browser.goto(&server.url("/")).await.unwrap();
@@ -166,6 +172,123 @@ async fn build_sine_lowpass_output_by_dragging_and_edit_it_inline() {
     let patch: serde_json::Value =
         reqwest::get(server.url("/v1/engine/patch")).await.unwrap().json().await.unwrap();
     assert_eq!(patch["connections"].as_array().unwrap().len(), 2, "{patch}");
+    browser.close().await.unwrap();
+}
+
+/// The page's own edits undone and redone (buttons and Ctrl+Z on the
+/// canvas), a deleted transform coming back with its value and wire, the
+/// running patch saved as a file and files loaded (a bad one refused with
+/// the server's reason, the patch kept).
+#[tokio::test]
+async fn undo_redo_save_and_load_from_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, osc_port) = serve_dashboard(dir.path());
+    let downloads = tempfile::tempdir().unwrap();
+    let driver = ChromeDriver::start().await;
+    let browser = driver.browser_downloading_to(downloads.path()).await;
+    browser.goto(&server.url("/")).await.unwrap();
+    wait_for_text(&browser, ".status", |t| t == "live").await;
+    let osc = tokio::task::spawn_blocking(move || Osc::new(osc_port)).await.unwrap();
+    let freq = |osc: &Osc| match osc.ask("/patch/sine0/freq/current-value", vec![]).as_slice() {
+        [Arg::Int(0), Arg::Float(f)] => Some(*f as f64),
+        [Arg::Int(0), Arg::Double(f)] => Some(*f),
+        _ => None,
+    };
+    let until = |what: &str, ok: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !ok() {
+            assert!(std::time::Instant::now() < deadline, "never: {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    assert_eq!(
+        browser.find(Locator::Id("undo")).await.unwrap().attr("disabled").await.unwrap().as_deref(),
+        Some("true"),
+        "nothing to undo yet"
+    );
+
+    // Build: two boxes, a wire, a value edited inline.
+    for (ty, name) in [("Sinewave", "sine0"), ("AudioOutput", "out")] {
+        add_from_palette(&browser, ty, name).await;
+        wait_for_count(&browser, &format!(r#"#patch-canvas [data-transform="{name}"]"#), 1).await;
+    }
+    drag(&browser, &port("sine0", "outlet", "samplesOut"), &port("out", "inlet", "mix"), (0.0, 0.0)).await;
+    wait_for_count(&browser, &wire("sine0/samplesOut", "out/mix"), 1).await;
+    browser
+        .find(Locator::Css(r#"#patch-canvas [data-transform="sine0"] .body"#))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let field = r#"#inspector tr[data-state="freq"] input"#;
+    let input = browser.wait().for_element(Locator::Css(field)).await.unwrap();
+    input.clear().await.unwrap();
+    input.send_keys("330\n").await.unwrap();
+    until("freq 330", &|| freq(&osc) == Some(330.0));
+
+    // Delete the sine from the list, then undo: it comes back whole.
+    click(&browser, r#"#transforms li[data-transform="sine0"] button"#).await;
+    wait_for_count(&browser, r#"#patch-canvas [data-transform="sine0"]"#, 0).await;
+    wait_for_count(&browser, &wire("sine0/samplesOut", "out/mix"), 0).await;
+    click(&browser, "#undo").await;
+    wait_for_count(&browser, r#"#patch-canvas [data-transform="sine0"]"#, 1).await;
+    wait_for_count(&browser, &wire("sine0/samplesOut", "out/mix"), 1).await;
+    until("the restored sine at 330", &|| freq(&osc) == Some(330.0));
+
+    // Undo the inline edit, redo it, and undo it again from the keyboard.
+    click(&browser, "#undo").await;
+    until("freq back to 440", &|| freq(&osc) == Some(440.0));
+    click(&browser, "#redo").await;
+    until("freq 330 again", &|| freq(&osc) == Some(330.0));
+    let canvas = browser.find(Locator::Css(".canvas")).await.unwrap();
+    canvas.send_keys("\u{E009}z").await.unwrap(); // Control+Z
+    until("freq 440 by Ctrl+Z", &|| freq(&osc) == Some(440.0));
+    // Undo the wire: gone from the server's patch, not only the canvas.
+    click(&browser, "#undo").await;
+    wait_for_count(&browser, &wire("sine0/samplesOut", "out/mix"), 0).await;
+    let patch: serde_json::Value =
+        reqwest::get(server.url("/v1/engine/patch")).await.unwrap().json().await.unwrap();
+    assert_eq!(patch["connections"], serde_json::json!([]), "{patch}");
+
+    // Save: the downloaded file is the running patch.
+    click(&browser, "#save-patch").await;
+    let saved = downloads.path().join("patch.json");
+    until("patch.json downloaded", &|| saved.exists());
+    let file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    let running: serde_json::Value =
+        reqwest::get(server.url("/v1/engine/patch")).await.unwrap().json().await.unwrap();
+    assert_eq!(file, running);
+    assert_eq!(file["transforms"].as_array().unwrap().len(), 2, "{file}");
+
+    // Load a file: it replaces the patch, and earlier edits can no longer be undone.
+    let other = dir.path().join("other.json");
+    std::fs::write(
+        &other,
+        r#"{"format": "patchbay-patch", "version": 1, "transforms": [
+            {"name": "v", "type": "Value", "args": "7"}, {"name": "lfo", "type": "Sinewave", "args": "2"}]}"#,
+    )
+    .unwrap();
+    let picker = browser.find(Locator::Id("load-patch")).await.unwrap();
+    picker.send_keys(&other.display().to_string()).await.unwrap();
+    wait_for_count(&browser, r#"#patch-canvas [data-transform="lfo"]"#, 1).await;
+    wait_for_count(&browser, "#patch-canvas .box", 2).await;
+    wait_for_attr(&browser, "#undo", "disabled", "true").await;
+    wait_for_count(&browser, "#inspector", 0).await; // its transform is gone
+                                                     // A bad file: the server's reason shows, and the patch stays.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"format": "patchbay-patch", "version": 1, "transforms": [{"name": "x", "type": "NoSuchType"}]}"#,
+    )
+    .unwrap();
+    let picker = browser.find(Locator::Id("load-patch")).await.unwrap();
+    picker.send_keys(&bad.display().to_string()).await.unwrap();
+    let reason = wait_for_text(&browser, "#engine-error", |t| t.contains("bad.json")).await;
+    assert!(reason.contains("NoSuchType"), "{reason}");
+    wait_for_count(&browser, "#patch-canvas .box", 2).await;
+    let shot = browser.screenshot().await.unwrap();
+    std::fs::write(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("patch-files.png"), shot).unwrap();
     browser.close().await.unwrap();
 }
 

@@ -157,6 +157,18 @@ pub async fn patch() -> ApiResult<PatchFile> {
     read(get("/v1/engine/patch").send().await).await
 }
 
+/// The running patch as its file's text, to save.
+pub async fn patch_text() -> ApiResult<String> {
+    check(get("/v1/engine/patch").send().await).await?.text().await.map_err(|e| e.to_string())
+}
+
+/// Replaces the running patch with a patch file's text.
+pub async fn load_patch(text: String) -> ApiResult<()> {
+    let req = with_token(Request::put("/v1/engine/patch")).header("Content-Type", "application/json");
+    let req = req.body(text).map_err(|e| e.to_string())?;
+    check(req.send().await).await.map(drop)
+}
+
 pub async fn transform_types() -> ApiResult<Vec<TypeInfo>> {
     read(get("/v1/engine/transform-types").send().await).await
 }

@@ -12,6 +12,7 @@
 //! - [`notify`]: the notification stream's `{"action", "event"}` lines and action names;
 //! - [`osc`]: OSC messages as JSON, for the WebSocket bridge;
 //! - [`patch_delta`]: a patch file kept current by the engine's change events;
+//! - [`patch_history`]: undo and redo of a page's own patch edits, as OSC messages;
 //! - [`patch_layout`]: where a canvas draws a patch's boxes, ports and wires;
 //! - [`patch_ports`]: every transform's inlets and outlets, kept current the same way;
 //! - [`resync`]: filling a store from a fetch while its deltas keep arriving;
@@ -30,6 +31,7 @@ pub mod lab_layout;
 pub mod notify;
 pub mod osc;
 pub mod patch_delta;
+pub mod patch_history;
 pub mod patch_layout;
 pub mod patch_ports;
 pub mod resync;

@@ -40,6 +40,19 @@ impl ChromeDriver {
     }
 
     pub(crate) async fn browser(&self) -> Client {
+        self.session(serde_json::json!({})).await
+    }
+
+    /// A browser that saves downloads into `dir` without asking.
+    pub(crate) async fn browser_downloading_to(&self, dir: &std::path::Path) -> Client {
+        let prefs = serde_json::json!({
+            "download.default_directory": dir.display().to_string(),
+            "download.prompt_for_download": false,
+        });
+        self.session(prefs).await
+    }
+
+    async fn session(&self, prefs: serde_json::Value) -> Client {
         let profile = tempfile::tempdir().unwrap().keep();
         let caps = serde_json::json!({
             "goog:chromeOptions": {
@@ -49,6 +62,7 @@ impl ChromeDriver {
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
                     "--window-size=1300,800", "--ignore-certificate-errors", format!("--user-data-dir={}", profile.display()),
                 ],
+                "prefs": prefs,
             }
         });
         let caps: serde_json::Map<String, serde_json::Value> = caps.as_object().unwrap().clone();

@@ -16,6 +16,8 @@ use patchbay_shared::patch_layout::{BoxView, PatchView, WireView, BOX_HEIGHT, PO
 use patchbay_shared::value::Value;
 use patchbay_shared::OscArg;
 
+use patchbay_shared::patch_history::Edit;
+
 use super::engine::{parse_value, Bridge};
 use crate::state::Live;
 
@@ -32,10 +34,11 @@ enum Drag {
         start: (f64, f64),
         at: (f64, f64),
     },
-    /// Moving a box, held at this offset from its corner.
+    /// Moving a box from `from` (its corner), held at `grip` from its corner.
     Move {
         name: String,
         grip: (f64, f64),
+        from: (f64, f64),
     },
 }
 
@@ -63,6 +66,14 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>) -> impl IntoView {
     let selected_wire: RwSignal<Option<WireView>> = RwSignal::new(None);
     let selected_box: RwSignal<Option<String>> = RwSignal::new(None);
     let svg: NodeRef<leptos::svg::Svg> = NodeRef::new();
+    // The inspector closes when its transform goes (deleted, a patch loaded).
+    Effect::new(move |_| {
+        let Some(name) = selected_box.get() else { return };
+        let path = format!("{}/{name}", at.get());
+        if file.with(|f| f.as_ref().is_some_and(|f| f.transform(&path).is_none())) {
+            selected_box.set(None);
+        }
+    });
 
     let view_of = Memo::new(move |_| {
         let path = at.get();
@@ -88,7 +99,7 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>) -> impl IntoView {
     let on_move = move |ev: leptos::ev::PointerEvent| match drag.get_untracked() {
         Drag::Idle => {}
         Drag::Wire { from, start, .. } => drag.set(Drag::Wire { from, start, at: point(&ev) }),
-        Drag::Move { name, grip } => {
+        Drag::Move { name, grip, .. } => {
             let (x, y) = point(&ev);
             let path = at.get_untracked();
             placed.update(|p| {
@@ -99,23 +110,26 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>) -> impl IntoView {
     };
     let connect_to = move |inlet: String| {
         if let Drag::Wire { from, .. } = drag.get_untracked() {
-            bridge.send(&format!("{}/connect", address(&from)), vec![OscArg::String(address(&inlet))]);
+            bridge.edit(Edit::Connect { from: address(&from), to: address(&inlet) });
         }
         drag.set(Drag::Idle);
     };
     let delete_wire = move || {
         if let Some(w) = selected_wire.get_untracked() {
-            bridge.send(
-                &format!("{}/disconnect", address(&w.link.from)),
-                vec![OscArg::String(address(&w.link.to))],
-            );
+            bridge.edit(Edit::Disconnect { from: address(&w.link.from), to: address(&w.link.to) });
             selected_wire.set(None);
         }
     };
     let on_key = move |ev: leptos::ev::KeyboardEvent| {
-        if matches!(ev.key().as_str(), "Delete" | "Backspace") {
-            delete_wire();
+        let command = ev.ctrl_key() || ev.meta_key();
+        match ev.key().as_str() {
+            "Delete" | "Backspace" => delete_wire(),
+            "z" | "Z" if command && ev.shift_key() => bridge.redo(),
+            "z" if command => bridge.undo(),
+            "y" if command => bridge.redo(),
+            _ => return,
         }
+        ev.prevent_default();
     };
 
     let draw_box = move |b: BoxView| {
@@ -128,7 +142,7 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>) -> impl IntoView {
                 capture(svg, &ev);
                 let (x, y) = point(&ev);
                 selected_box.set(Some(name.clone()));
-                drag.set(Drag::Move { name: name.clone(), grip: (x - bx, y - by) });
+                drag.set(Drag::Move { name: name.clone(), grip: (x - bx, y - by), from: (bx, by) });
             }
         };
         let open = {
@@ -216,12 +230,11 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>) -> impl IntoView {
                 height=move || view_of.with(|v| v.size.1.max(240.0))
                 on:pointermove=on_move
                 on:pointerup=move |_| {
-                    if let Drag::Move { name, .. } = drag.get_untracked() {
+                    if let Drag::Move { name, from, .. } = drag.get_untracked() {
                         let path = at.get_untracked();
                         let to = placed.with_untracked(|p| p.get(&path).and_then(|b| b.get(&name)).copied());
-                        if let Some((x, y)) = to {
-                            let xy = vec![OscArg::Float(x as f32), OscArg::Float(y as f32)];
-                            bridge.send(&format!("{path}/{name}/set-layout"), xy);
+                        if let Some(to) = to.filter(|to| *to != from) {
+                            bridge.edit(Edit::Move { address: format!("{path}/{name}"), before: from, after: to });
                         }
                     }
                     drag.set(Drag::Idle)
@@ -287,11 +300,14 @@ fn Inspector(at: String, name: String, bridge: Bridge) -> impl IntoView {
                         move |ev: leptos::ev::Event| {
                             let text = event_target_value(&ev);
                             if !text.trim().is_empty() {
-                                bridge.send(&address, parse_value(&text))
+                                bridge.set(&address, value.as_ref(), parse_value(&text))
                             }
                         }
                     };
-                    let flip = move |_| bridge.send(&address, vec![if on { OscArg::False } else { OscArg::True }]);
+                    let flip = move |_| {
+                        let after = vec![if on { OscArg::False } else { OscArg::True }];
+                        bridge.set(&address, Some(&Value::Boolean(on)), after)
+                    };
                     view! {
                         <tr data-state=port.name.clone()>
                             <th>{port.name.clone()}</th>

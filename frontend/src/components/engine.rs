@@ -10,8 +10,10 @@ use futures::{SinkExt, StreamExt};
 use gloo_net::websocket::Message;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use patchbay_shared::patch_history::{value_args, Edit};
 use patchbay_shared::{OscArg, OscJson, OscTraffic};
 
+use super::edits::{deletion, Edits};
 use crate::state::Live;
 
 /// How many traffic lines the log keeps.
@@ -27,12 +29,57 @@ pub struct Bridge {
     levels: RwSignal<BTreeMap<String, f32>>,
     traffic: RwSignal<Vec<(u64, OscTraffic)>>,
     last_error: RwSignal<Option<String>>,
+    /// This page's edits, to undo and redo.
+    pub edits: Edits,
 }
 
 impl Bridge {
     pub fn send(&self, address: &str, args: Vec<OscArg>) {
         let json = serde_json::to_string(&OscJson { address: address.into(), args }).expect("serializes");
         let _ = self.out.with_value(|tx| tx.unbounded_send(json));
+    }
+
+    /// Makes an edit of the patch, which can be undone once the server takes it.
+    pub fn edit(&self, edit: Edit) {
+        self.edits.sent(&edit, true);
+        self.send_all(&edit);
+    }
+
+    /// Sets a state or inlet that holds `before`: undoable when the page can
+    /// give `before` back; else sent, and what came before can no longer be undone.
+    pub fn set(&self, address: &str, before: Option<&patchbay_shared::value::Value>, after: Vec<OscArg>) {
+        match before.and_then(value_args) {
+            Some(before) => self.edit(Edit::Set { address: address.to_owned(), before, after }),
+            None => {
+                self.edits.forget();
+                self.send(address, after);
+            }
+        }
+    }
+
+    pub fn undo(&self) {
+        if let Some(edit) = self.edits.take_undo() {
+            self.edits.sent(&edit, false);
+            self.send_all(&edit);
+        }
+    }
+
+    pub fn redo(&self) {
+        if let Some(edit) = self.edits.take_redo() {
+            self.edits.sent(&edit, false);
+            self.send_all(&edit);
+        }
+    }
+
+    fn send_all(&self, edit: &Edit) {
+        for (address, args) in edit.messages() {
+            self.send(&address, args);
+        }
+    }
+
+    /// Shows an error as the server's replies are shown.
+    pub fn show_error(&self, error: String) {
+        self.last_error.set(Some(error));
     }
 }
 
@@ -137,6 +184,7 @@ fn connect() -> Bridge {
         levels: RwSignal::new(BTreeMap::new()),
         traffic: RwSignal::new(vec![]),
         last_error: RwSignal::new(None),
+        edits: Edits::new(),
     };
     spawn_local(async move {
         let Ok(socket) = crate::auth::open_socket("/v1/osc/ws") else { return };
@@ -153,6 +201,9 @@ fn connect() -> Bridge {
             let Ok(frame) = serde_json::from_str::<OscTraffic>(&text) else { continue };
             let m = &frame.message;
             if frame.direction == "reply" {
+                if let Some(OscArg::Int(code)) = m.args.first() {
+                    bridge.edits.reply(&m.address, *code >= 0);
+                }
                 match (m.address.as_str(), m.args.first()) {
                     (a, Some(OscArg::Int(0))) if is_meter_poll(a) => {
                         if let Some(OscArg::Float(x)) = m.args.get(1) {
@@ -213,15 +264,20 @@ pub fn Engine() -> impl IntoView {
     let (from, to) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
     let wire = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        bridge.send(
-            &format!("/patch/{}/connect", from.get()),
-            vec![OscArg::String(format!("/patch/{}", to.get()))],
-        );
+        bridge.edit(Edit::Connect {
+            from: format!("/patch/{}", from.get()),
+            to: format!("/patch/{}", to.get()),
+        });
     };
     let (target, value) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
     let set = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        bridge.send(&format!("/patch/{}", target.get()), parse_value(&value.get()));
+        let address = format!("/patch/{}", target.get());
+        let before = live.patch.file.with_untracked(|f| {
+            let (path, port) = address.rsplit_once('/')?;
+            f.as_ref()?.transform(path)?.values.get(port).cloned()
+        });
+        bridge.set(&address, before.as_ref(), parse_value(&value.get()));
     };
 
     let meters = move || -> Vec<(String, f32)> { bridge.levels.get().into_iter().collect() };
@@ -233,6 +289,7 @@ pub fn Engine() -> impl IntoView {
                 <div class="error" id="engine-error" on:click=move |_| bridge.last_error.set(None)>{e}</div>
             })}
             <div class="engine-main">
+            <super::patch_files::PatchBar bridge />
             <super::canvas::PatchCanvas bridge at />
             <ul id="transforms">
                 <For each=move || transforms.get() key=|(n, _)| n.clone() let:entry>
@@ -242,7 +299,10 @@ pub fn Engine() -> impl IntoView {
                         <span class="type">{entry.1.clone()}</span>
                         <button class="danger" on:click={
                             let n = entry.0.clone();
-                            move |_| bridge.send("/patch/delete-transform", vec![OscArg::String(n.clone())])
+                            move |_| match live.patch.file.with_untracked(|f| deletion(f.as_ref()?, "/patch", &n)) {
+                                Some(edit) => bridge.edit(edit),
+                                None => bridge.send("/patch/delete-transform", vec![OscArg::String(n.clone())]),
+                            }
                         }>"Delete"</button>
                     </li>
                 </For>

@@ -1,10 +1,12 @@
 pub mod canvas;
 pub mod console;
+pub mod edits;
 pub mod engine;
 pub mod events;
 pub mod lab_canvas;
 pub mod links;
 pub mod palette;
+pub mod patch_files;
 pub mod projects;
 pub mod switches;
 pub mod vms;

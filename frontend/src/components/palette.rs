@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use patchbay_shared::engine::TypeInfo;
 use patchbay_shared::OscArg;
 
+use super::edits::addition;
 use super::engine::Bridge;
 use crate::api;
 use crate::state::Live;
@@ -44,12 +45,20 @@ pub fn Palette(bridge: Bridge, at: RwSignal<String>) -> impl IntoView {
             live.error.set(Some("Pick a transform type in the palette first".into()));
             return;
         };
-        let mut a = vec![OscArg::String(ty), OscArg::String(name.get_untracked().trim().to_owned())];
+        let (parent, chosen) = (at.get_untracked(), name.get_untracked().trim().to_owned());
         let extra = args.get_untracked();
-        if !extra.trim().is_empty() {
-            a.push(OscArg::String(extra));
+        if chosen.is_empty() {
+            // The server names it: nothing here could delete it by name to undo.
+            let mut a = vec![OscArg::String(ty), OscArg::String(chosen)];
+            if !extra.trim().is_empty() {
+                a.push(OscArg::String(extra));
+            }
+            bridge.edits.forget();
+            bridge.send(&format!("{parent}/add-transform"), a);
+        } else {
+            let extra = if extra.trim().is_empty() { String::new() } else { extra };
+            bridge.edit(addition(&parent, &ty, &chosen, &extra));
         }
-        bridge.send(&format!("{}/add-transform", at.get_untracked()), a);
         name.set(String::new());
     };
     let doc = move || {
