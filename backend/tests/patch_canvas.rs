@@ -292,6 +292,76 @@ async fn undo_redo_save_and_load_from_the_page() {
     browser.close().await.unwrap();
 }
 
+/// The points of a view's polyline (`x,y x,y ...`).
+async fn polyline(browser: &fantoccini::Client, view: &str) -> Vec<(f64, f64)> {
+    let css = format!(r#"#views figure[data-view="{view}"] polyline"#);
+    let points = browser.find(Locator::Css(&css)).await.unwrap().attr("points").await.unwrap().unwrap();
+    points
+        .split_whitespace()
+        .map(|p| {
+            let (x, y) = p.split_once(',').unwrap();
+            (x.parse().unwrap(), y.parse().unwrap())
+        })
+        .collect()
+}
+
+/// Where a spectrum's polyline peaks (its highest point: the smallest y).
+fn peak_x(points: &[(f64, f64)]) -> f64 {
+    points.iter().copied().fold((0.0, f64::MAX), |best, p| if p.1 < best.1 { p } else { best }).0
+}
+
+/// Scope and FFTMagnitude transforms, one inside a subpatch, draw their
+/// waveform and spectrum from what the engine hears, and follow a change.
+#[tokio::test]
+async fn scopes_and_spectra_draw_what_the_engine_hears() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, osc_port) = serve_dashboard(dir.path());
+    let patch = serde_json::json!({"format": "patchbay-patch", "version": 1,
+        "transforms": [
+            {"name": "src", "type": "Sinewave", "args": "3000"},
+            {"name": "fft", "type": "FFTMagnitude", "args": "1024"},
+            {"name": "sub", "type": "Patch", "patch": {
+                "transforms": [
+                    {"name": "lfo", "type": "Sinewave", "args": "200"},
+                    {"name": "sc", "type": "Scope", "args": "512"}],
+                "connections": [{"from": "lfo/samplesOut", "to": "sc/samplesIn"}]}}],
+        "connections": [{"from": "src/samplesOut", "to": "fft/samplesIn"}]});
+    let put = reqwest::Client::new().put(server.url("/v1/engine/patch")).json(&patch).send().await.unwrap();
+    assert!(put.status().is_success(), "{}", put.text().await.unwrap());
+    let driver = ChromeDriver::start().await;
+    let browser = driver.browser().await;
+    browser.goto(&server.url("/")).await.unwrap();
+    wait_for_count(&browser, r#"#views figure[data-view="/patch/sub/sc"] polyline"#, 1).await;
+    wait_for_count(&browser, r#"#views figure[data-view="/patch/fft"] polyline"#, 1).await;
+
+    // The scope: 512 samples of 200 Hz (two periods) from top to bottom of its 80 px.
+    let scope = polyline(&browser, "/patch/sub/sc").await;
+    assert_eq!(scope.len(), 512);
+    let ys = scope.iter().map(|p| p.1);
+    let (top, bottom) = ys.fold((f64::MAX, f64::MIN), |(lo, hi), y| (lo.min(y), hi.max(y)));
+    assert!(top < 6.0 && bottom > 74.0, "a full-scale sine spans the view: {top}..{bottom}");
+
+    // The spectrum peaks at 3 kHz (bin 64 of 511 across 240 px), then follows the source to 6 kHz.
+    let at = |hz: f64| hz / (48000.0 / 1024.0) / 511.0 * 240.0;
+    let x = peak_x(&polyline(&browser, "/patch/fft").await);
+    assert!((x - at(3000.0)).abs() < 2.0, "peak at x {x}, not {}", at(3000.0));
+    let osc = tokio::task::spawn_blocking(move || Osc::new(osc_port)).await.unwrap();
+    assert_eq!(osc.ask("/patch/src/freq", vec![Arg::Float(6000.0)]), vec![Arg::Int(0)]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let x = peak_x(&polyline(&browser, "/patch/fft").await);
+        if (x - at(6000.0)).abs() < 2.0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the spectrum never followed: peak at x {x}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser.execute("document.querySelector('#views').scrollIntoView()", vec![]).await.unwrap();
+    let shot = browser.screenshot().await.unwrap();
+    std::fs::write(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("views.png"), shot).unwrap();
+    browser.close().await.unwrap();
+}
+
 /// A patch of 500 transforms and 600 connections, loaded over HTTP, draws
 /// every box and every wire (how fast: `cargo bench -p patchbay --bench dashboard`).
 #[tokio::test]

@@ -78,6 +78,7 @@ impl Engine {
             shape,
             meters: built.meters,
             taps: built.taps,
+            views: built.views,
             children: Default::default(),
             renamed: Default::default(),
             timer: None,

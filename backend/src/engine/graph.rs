@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::transform::{Control, DspNode, Meter, PortSpec, Tap};
+use super::transform::{Control, DspNode, Meter, PortSpec, Tap, View};
 use super::value::Value;
 use super::EngineError;
 use patchbay_shared::engine::Layout;
@@ -61,6 +61,8 @@ pub struct Node {
     pub(crate) meters: Vec<(usize, Arc<Meter>)>,
     /// Audio ports whose last block the DSP node keeps (see `Built::tap`).
     pub(crate) taps: Vec<(usize, Arc<Tap>)>,
+    /// Reading ports computed when read (see `Built::view`).
+    pub(crate) views: Vec<(usize, View)>,
     /// A patch's members by name.
     pub children: BTreeMap<String, NodeId>,
     /// Ports renamed with `set-name`: their index and the name their type gave them.
@@ -86,6 +88,9 @@ impl Node {
     pub fn value(&self, port: usize) -> Value {
         if let Some((_, tap)) = self.taps.iter().find(|(p, _)| *p == port) {
             return tap.read().map_or(Value::Nil, Value::Samples);
+        }
+        if let Some((_, view)) = self.views.iter().find(|(p, _)| *p == port) {
+            return view();
         }
         match self.meters.iter().find(|(p, _)| *p == port) {
             Some((_, m)) => Value::Float(m.get() as f64),
@@ -137,6 +142,7 @@ impl Graph {
             shape: Shape::default(),
             meters: vec![],
             taps: vec![],
+            views: vec![],
             children: BTreeMap::new(),
             renamed: BTreeMap::new(),
             timer: None,

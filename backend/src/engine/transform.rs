@@ -277,13 +277,19 @@ pub struct Built {
     /// A block of cells per audio port the DSP node copies its last block
     /// into, so `current-value` of that port gives samples (the seed's `v`).
     pub taps: Vec<(usize, Arc<Tap>)>,
+    /// Reading ports computed when read (a scope's picture), by port index.
+    pub views: Vec<(usize, View)>,
 }
+
+/// What a reading port computes from cells the audio side writes, when a
+/// client reads it: lock-free, on the control side.
+pub(crate) type View = Arc<dyn Fn() -> Value + Send + Sync>;
 
 impl Built {
     /// Ports with their defaults: numbers start at 0, Booleans false, the rest Nil.
     pub fn new(ports: Vec<PortSpec>) -> Built {
         let values = ports.iter().map(|p| default_value(p.ty)).collect();
-        Built { ports, values, control: None, dsp: None, meters: vec![], taps: vec![] }
+        Built { ports, values, control: None, dsp: None, meters: vec![], taps: vec![], views: vec![] }
     }
     pub fn control(mut self, c: impl Control + 'static) -> Built {
         self.control = Some(Box::new(c));
@@ -308,6 +314,12 @@ impl Built {
     pub fn tap(mut self, name: &str, tap: Arc<Tap>) -> Built {
         let i = self.port(name);
         self.taps.push((i, tap));
+        self
+    }
+    /// The reading port called `name` reads as `view` computes it.
+    pub fn view(mut self, name: &str, view: impl Fn() -> Value + Send + Sync + 'static) -> Built {
+        let i = self.port(name);
+        self.views.push((i, Arc::new(view)));
         self
     }
     pub fn port(&self, name: &str) -> usize {

@@ -31,6 +31,8 @@ pub struct Bridge {
     last_error: RwSignal<Option<String>>,
     /// This page's edits, to undo and redo.
     pub edits: Edits,
+    /// The last picture of each scope and spectrum, by transform address.
+    pub views: RwSignal<BTreeMap<String, Vec<f32>>>,
 }
 
 impl Bridge {
@@ -170,12 +172,20 @@ fn dbfs(peak: f32) -> String {
 fn worth_logging(frame: &OscTraffic) -> bool {
     let address = frame.message.address.as_str();
     let refresh = frame.peer == "websocket" && matches!(address, "/patch/" | "/transform-types");
-    !(frame.direction == "reply" || refresh || is_meter_poll(address) || METERS.contains(&address))
+    !(frame.direction == "reply" || refresh || is_poll(address) || METERS.contains(&address))
 }
 
 fn is_meter_poll(address: &str) -> bool {
     address.ends_with("/level_left/current-value") || address.ends_with("/level_right/current-value")
 }
+
+/// What the page reads by itself, over and over: not worth a line in the log.
+fn is_poll(address: &str) -> bool {
+    is_meter_poll(address) || address.ends_with(VIEW_POLL)
+}
+
+/// What the page reads of a scope or spectrum (see `views.rs`).
+const VIEW_POLL: &str = "/view/current-value";
 
 fn connect() -> Bridge {
     let (tx, mut rx) = mpsc::unbounded::<String>();
@@ -185,6 +195,7 @@ fn connect() -> Bridge {
         traffic: RwSignal::new(vec![]),
         last_error: RwSignal::new(None),
         edits: Edits::new(),
+        views: RwSignal::new(BTreeMap::new()),
     };
     spawn_local(async move {
         let Ok(socket) = crate::auth::open_socket("/v1/osc/ws") else { return };
@@ -210,6 +221,14 @@ fn connect() -> Bridge {
                             let key = a.trim_end_matches("/current-value").to_owned();
                             bridge.levels.update(|l| {
                                 l.insert(key, *x);
+                            });
+                        }
+                    }
+                    (a, Some(OscArg::Int(0))) if a.ends_with(VIEW_POLL) => {
+                        if let Some(points) = super::views::points_of(&m.args) {
+                            let key = a.trim_end_matches(VIEW_POLL).to_owned();
+                            bridge.views.update(|v| {
+                                v.insert(key, points);
                             });
                         }
                     }
@@ -281,6 +300,9 @@ pub fn Engine() -> impl IntoView {
     };
 
     let meters = move || -> Vec<(String, f32)> { bridge.levels.get().into_iter().collect() };
+    let views = Memo::new(move |_| {
+        live.patch.file.with(|f| f.as_ref().map(super::views::views_in).unwrap_or_default())
+    });
 
     view! {
         <section class="panel engine">
@@ -326,6 +348,7 @@ pub fn Engine() -> impl IntoView {
                     <Meter output=entry.0 levels=bridge.levels />
                 </For>
             </div>
+            <super::views::Views bridge views />
             <h3>"OSC traffic"</h3>
             <ol id="osc-traffic">
                 <For each=move || bridge.traffic.get() key=|(seq, _)| *seq let:entry>

@@ -9,4 +9,5 @@ pub mod palette;
 pub mod patch_files;
 pub mod projects;
 pub mod switches;
+pub mod views;
 pub mod vms;

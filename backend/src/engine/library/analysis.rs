@@ -2,6 +2,7 @@
 //! measures into lock-free cells ([`Meter`]); `current-value` reads them
 //! and a bang sends them on as control values.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use rustfft::num_complex::Complex32;
@@ -136,6 +137,8 @@ impl Spectrum {
 struct Scope {
     cells: Arc<[Meter]>,
     at: usize,
+    /// Where the oldest sample is, for the view (written after each block).
+    oldest: Arc<AtomicUsize>,
 }
 
 impl DspNode for Scope {
@@ -144,7 +147,26 @@ impl DspNode for Scope {
             self.cells[self.at].set(x);
             self.at = (self.at + 1) % self.cells.len();
         }
+        self.oldest.store(self.at, Ordering::Relaxed);
     }
+}
+
+/// Most points a `view` gives: what a display draws, whatever N is, so a
+/// client polling it gets at most a few kilobytes a time.
+pub(crate) const MAX_VIEW: usize = 1024;
+
+/// A scope's picture: its samples oldest first, evenly picked down to [`MAX_VIEW`].
+fn scope_view(cells: &[Meter], oldest: usize) -> Value {
+    let n = cells.len();
+    let step = n.div_ceil(MAX_VIEW);
+    Value::Table((0..n).step_by(step).map(|i| cells[(oldest + i) % n].get()).collect())
+}
+
+/// A spectrum's picture: its bins, each point the largest of [`MAX_VIEW`]
+/// equal groups when there are more (a peak is never lost).
+fn spectrum_view(bins: &[Meter]) -> Value {
+    let step = bins.len().div_ceil(MAX_VIEW);
+    Value::Table(bins.chunks(step).map(|g| g.iter().map(Meter::get).fold(0.0, f32::max)).collect())
 }
 
 fn table_of(cells: &[Meter]) -> Value {
@@ -192,10 +214,20 @@ pub(crate) fn entries() -> Vec<TypeEntry> {
                     PortSpec::hot("bang", T::Bang, "Outputs the spectrum"),
                     PortSpec::reading("peak_frequency", T::Float, "Centre frequency of the strongest bin, Hz"),
                     PortSpec::outlet("out", T::Table, "N/2 magnitudes, bin k at k·rate/N Hz (a full-scale sine reads 1)"),
+                    PortSpec::reading(
+                        "view",
+                        T::Table,
+                        "The magnitudes now, for a display: at most 1,024 points (each the largest of its group of bins)",
+                    ),
                 ];
-                Ok(Built::new(ports).dsp(node).meter("peak_frequency", strongest).control(control_fn(move |_, ctx| {
-                    ctx.emit(3, table_of(&bins));
-                })))
+                let shown = bins.clone();
+                Ok(Built::new(ports)
+                    .dsp(node)
+                    .meter("peak_frequency", strongest)
+                    .view("view", move || spectrum_view(&shown))
+                    .control(control_fn(move |_, ctx| {
+                        ctx.emit(3, table_of(&bins));
+                    })))
             },
         ),
         TypeEntry::new("Scope", "analysis", "Keeps the last N samples for display (argument: N, default 512)", |args: &Args| {
@@ -205,9 +237,19 @@ pub(crate) fn entries() -> Vec<TypeEntry> {
                 PortSpec::cold("samplesIn", T::Samples, "The signal"),
                 PortSpec::hot("bang", T::Bang, "Outputs the last N samples"),
                 PortSpec::outlet("out", T::Table, "The samples, in ring order"),
+                PortSpec::reading(
+                    "view",
+                    T::Table,
+                    "The last N samples oldest first, for a display: at most 1,024 of them (evenly picked)",
+                ),
             ];
-            let node = Scope { cells: cells.clone(), at: 0 };
-            Ok(Built::new(ports).dsp(node).control(control_fn(move |_, ctx| ctx.emit(2, table_of(&cells)))))
+            let oldest = Arc::new(AtomicUsize::new(0));
+            let node = Scope { cells: cells.clone(), at: 0, oldest: oldest.clone() };
+            let shown = cells.clone();
+            Ok(Built::new(ports)
+                .dsp(node)
+                .view("view", move || scope_view(&shown, oldest.load(Ordering::Relaxed)))
+                .control(control_fn(move |_, ctx| ctx.emit(2, table_of(&cells)))))
         }),
     ]
 }
@@ -261,5 +303,27 @@ mod tests {
         let Value::Table(s) = get(&e, "out") else { panic!("a table") };
         assert_eq!(s.len(), 64);
         assert!(s.iter().any(|x| *x > 0.5) && s.iter().any(|x| *x < -0.5));
+    }
+
+    #[test]
+    fn the_views_are_in_time_order_and_bounded() {
+        // 0.5 s of a 440 Hz sine into 1,900 samples (the ring's oldest is at
+        // 24,000 mod 1,900 = 1,200): the view is every second sample, oldest
+        // first, so no step is larger than a 440 Hz sine's at 24 kHz (in ring
+        // order, the newest would meet the oldest: a jump).
+        let (e, _a) = analysing("Scope", "1900", "440");
+        let Value::Table(view) = get(&e, "view") else { panic!("a table") };
+        assert_eq!(view.len(), 950);
+        let step = std::f64::consts::TAU * 440.0 * 2.0 / 48000.0;
+        for pair in view.windows(2) {
+            assert!((pair[1] - pair[0]).abs() as f64 <= step * 1.01, "a jump: {pair:?}: not in time order");
+        }
+        let (e, _a) = analysing("FFTMagnitude", "16384", "1500");
+        let Value::Table(view) = get(&e, "view") else { panic!("a table") };
+        assert_eq!(view.len(), super::MAX_VIEW, "8,192 bins shown as 1,024 points");
+        let top = view.iter().cloned().fold(0.0f32, f32::max);
+        assert!((0.8..=1.01).contains(&top), "the peak survives: {top}");
+        let at = view.iter().position(|&m| m == top).unwrap();
+        assert_eq!(at, (1500.0 / (48000.0 / 16384.0) / 8.0) as usize, "at 1.5 kHz");
     }
 }
