@@ -81,6 +81,36 @@ async fn build_sine_lowpass_output_by_dragging_and_edit_it_inline() {
             {"from": "lp/samplesOut", "to": "out/mix"},
         ])
     );
+    // Mid-drag, the box and its wire follow the pointer (each move redraws just them).
+    let press_and_move = r#"
+        const body = document.querySelector('#patch-canvas [data-transform="sine0"] .body');
+        const svg = document.getElementById('patch-canvas');
+        const r = body.getBoundingClientRect();
+        const at = (dx, dy) => ({clientX: r.x + 5 + dx, clientY: r.y + 5 + dy, bubbles: true, pointerId: 1});
+        window.release = () => svg.dispatchEvent(new PointerEvent('pointerup', at(60, 20)));
+        body.dispatchEvent(new PointerEvent('pointerdown', at(0, 0)));
+        svg.dispatchEvent(new PointerEvent('pointermove', at(60, 20)));
+    "#;
+    let sine_box = r#"#patch-canvas [data-transform="sine0"]"#;
+    let sine_wire = wire("sine0/samplesOut", "lp/samplesIn");
+    let attr = |css: String, name: &'static str| {
+        let browser = browser.clone();
+        async move { browser.find(Locator::Css(&css)).await.unwrap().attr(name).await.unwrap().unwrap() }
+    };
+    let (place, path) = (attr(sine_box.into(), "transform").await, attr(sine_wire.clone(), "d").await);
+    browser.execute(press_and_move, vec![]).await.unwrap();
+    let numbers = |s: &str| -> Vec<f64> {
+        s.split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+            .filter_map(|v| v.parse().ok())
+            .collect()
+    };
+    let (x, y) = (numbers(&place)[0], numbers(&place)[1]);
+    wait_for_attr(&browser, sine_box, "transform", &format!("translate({}, {})", x + 60.0, y + 20.0)).await;
+    // A wire's path starts "M x y": its outlet's end, moved with the box.
+    let (before, during) = (numbers(&path), numbers(&attr(sine_wire, "d").await));
+    assert_eq!((during[0] - before[0], during[1] - before[1]), (60.0, 20.0), "{path} -> {during:?}");
+    browser.execute("window.release()", vec![]).await.unwrap();
+
     // Audio into a Boolean inlet is refused, with the server's reason, and draws nothing.
     drag(&browser, &port("sine0", "outlet", "samplesOut"), &port("out", "inlet", "onoff"), (0.0, 0.0)).await;
     let reason = wait_for_text(&browser, "#engine-error", |t| {

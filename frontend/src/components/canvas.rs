@@ -8,7 +8,7 @@
 //! canvas redraws from the patch store when the server announces the change,
 //! whoever made it. Geometry comes from `patchbay_shared::patch_layout`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use leptos::prelude::*;
 use patchbay_shared::engine::{Body, PortInfo};
@@ -63,6 +63,7 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>) -> impl IntoView {
         });
     });
     let drag = RwSignal::new(Drag::Idle);
+    let offsets = Offsets::default();
     let selected_wire: RwSignal<Option<WireView>> = RwSignal::new(None);
     let selected_box: RwSignal<Option<String>> = RwSignal::new(None);
     let svg: NodeRef<leptos::svg::Svg> = NodeRef::new();
@@ -99,13 +100,12 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>) -> impl IntoView {
     let on_move = move |ev: leptos::ev::PointerEvent| match drag.get_untracked() {
         Drag::Idle => {}
         Drag::Wire { from, start, .. } => drag.set(Drag::Wire { from, start, at: point(&ev) }),
-        Drag::Move { name, grip, .. } => {
+        Drag::Move { name, grip, from } => {
+            // Only the box and its wires follow the pointer (their offset
+            // signal); the layout is drawn again once, on the drop.
             let (x, y) = point(&ev);
-            let path = at.get_untracked();
-            placed.update(|p| {
-                let to = |v: f64| v.max(0.0).round();
-                p.entry(path).or_default().insert(name, (to(x - grip.0), to(y - grip.1)));
-            });
+            let to = |v: f64| v.max(0.0).round();
+            offsets.moved(&name).set((to(x - grip.0) - from.0, to(y - grip.1) - from.1));
         }
     };
     let connect_to = move |inlet: String| {
@@ -181,9 +181,10 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>) -> impl IntoView {
             let name = name.clone();
             move || selected_box.get().as_deref() == Some(name.as_str())
         };
+        let moved = offsets.moved(&name);
         view! {
             <g class="box" class:selected=selected class:subpatch=is_patch data-transform=name.clone()
-                transform=format!("translate({}, {})", b.x, b.y)>
+                transform=move || { let (dx, dy) = moved.get(); format!("translate({}, {})", b.x + dx, b.y + dy) }>
                 <rect class="body" width=b.width height=BOX_HEIGHT rx=4.0 on:pointerdown=grab on:dblclick=open></rect>
                 <text class="name" x=8.0 y=16.0>{name.clone()}</text>
                 <text class="type" x=8.0 y=29.0>{b.type_name.clone()}</text>
@@ -193,7 +194,14 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>) -> impl IntoView {
         }
     };
     let draw_wire = move |w: WireView| {
-        let d = curve(w.start, w.end);
+        // Each end follows its box while that box is dragged.
+        let box_of = |end: &str| end.split('/').next().unwrap_or_default().to_owned();
+        let (from_box, to_box) = (offsets.moved(&box_of(&w.from)), offsets.moved(&box_of(&w.to)));
+        let (start, end) = (w.start, w.end);
+        let d = move || {
+            let ((ax, ay), (bx, by)) = (from_box.get(), to_box.get());
+            curve((start.0 + ax, start.1 + ay), (end.0 + bx, end.1 + by))
+        };
         let pick = {
             let w = w.clone();
             move |ev: leptos::ev::PointerEvent| {
@@ -231,9 +239,14 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>) -> impl IntoView {
                 on:pointermove=on_move
                 on:pointerup=move |_| {
                     if let Drag::Move { name, from, .. } = drag.get_untracked() {
-                        let path = at.get_untracked();
-                        let to = placed.with_untracked(|p| p.get(&path).and_then(|b| b.get(&name)).copied());
-                        if let Some(to) = to.filter(|to| *to != from) {
+                        let (dx, dy) = offsets.moved(&name).get_untracked();
+                        if (dx, dy) != (0.0, 0.0) {
+                            // Dropped: the layout has it where it was let go, and the server is told.
+                            let (path, to) = (at.get_untracked(), (from.0 + dx, from.1 + dy));
+                            placed.update(|p| {
+                                p.entry(path.clone()).or_default().insert(name.clone(), to);
+                            });
+                            offsets.moved(&name).set((0.0, 0.0));
                             bridge.edit(Edit::Move { address: format!("{path}/{name}"), before: from, after: to });
                         }
                     }
@@ -321,6 +334,23 @@ fn Inspector(at: String, name: String, bridge: Bridge) -> impl IntoView {
                 }).collect_view()}
             </table>
         </div>
+    }
+}
+
+/// How far each box has been dragged from where the layout put it: a signal
+/// per box, so that a move redraws that box and its wires and nothing else
+/// (no layout, no keyed diff of the other boxes). Shared-count signals: a
+/// box drawn again keeps its own.
+#[derive(Clone, Copy, Default)]
+struct Offsets(StoredValue<HashMap<String, ArcRwSignal<(f64, f64)>>>);
+
+impl Offsets {
+    fn moved(&self, name: &str) -> ArcRwSignal<(f64, f64)> {
+        self.0
+            .try_update_value(|m| {
+                m.entry(name.to_owned()).or_insert_with(|| ArcRwSignal::new((0.0, 0.0))).clone()
+            })
+            .expect("the canvas's offsets live as long as the canvas")
     }
 }
 
