@@ -104,10 +104,11 @@ impl PatchView {
             })
             .collect();
         // `box/port`, or `sub/in0/in` for a subpatch's port (its member's face).
+        let by_name: BTreeMap<&str, &BoxView> = boxes.iter().map(|b| (b.name.as_str(), b)).collect();
         let find = |end: &str, outlet: bool| -> Option<(String, f64, f64, bool)> {
             let (name, rest) = end.split_once('/')?;
             let port = rest.split('/').next()?;
-            let b = boxes.iter().find(|b| b.name == name)?;
+            let b = by_name.get(name)?;
             let list = if outlet { &b.outlets } else { &b.inlets };
             let (info, at) = list.iter().find(|(p, _)| p.name == port)?;
             let y = if outlet { b.y + BOX_HEIGHT } else { b.y };

@@ -77,7 +77,8 @@ impl Live {
         loop {
             if let Ok(socket) = crate::auth::open_socket("/v1/notifications/ws") {
                 while matches!(socket.state(), State::Connecting) {
-                    gloo_timers::future::TimeoutFuture::new(10).await;
+                    // Looked at often: the stores' first fill waits for it.
+                    gloo_timers::future::TimeoutFuture::new(2).await;
                 }
                 if matches!(socket.state(), State::Open) {
                     self.connected.set(true);

@@ -65,7 +65,13 @@ impl PatchStore {
 
     pub fn resync(&self) {
         let store = *self;
-        let fetch = || Some(async { Ok((api::patch().await?, api::ports().await?)) });
+        // Both at once: they are independent, and the first render waits for both.
+        let fetch = || {
+            Some(async {
+                let (patch, ports) = futures::join!(api::patch(), api::ports());
+                Ok((patch?, ports?))
+            })
+        };
         refill(self.sync, self.error, fetch, move |(mut file, mut ports): (PatchFile, PortMap), held| {
             // Held changes that do not fit are older than the answer: it has them.
             for change in &held {
