@@ -52,13 +52,17 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>) -> impl IntoView {
     Effect::new(move |_| {
         file.with(|f| {
             let Some(f) = f else { return };
-            placed.update(|p| {
+            // Told only when a box was let go: every change of the file
+            // would otherwise lay the patch out a second time.
+            placed.maybe_update(|p| {
+                let before: usize = p.values().map(BTreeMap::len).sum();
                 for (path, boxes) in p.iter_mut() {
                     boxes.retain(|name, at| {
                         let layout = f.transform(&format!("{path}/{name}")).and_then(|t| t.layout);
                         layout.is_none_or(|l| (l.x, l.y) != *at)
                     });
                 }
+                p.values().map(BTreeMap::len).sum::<usize>() != before
             });
         });
     });
