@@ -86,7 +86,8 @@ async fn build_sine_lowpass_output_by_dragging_and_edit_it_inline() {
         const body = document.querySelector('#patch-canvas [data-transform="sine0"] .body');
         const svg = document.getElementById('patch-canvas');
         const r = body.getBoundingClientRect();
-        const at = (dx, dy) => ({clientX: r.x + 5 + dx, clientY: r.y + 5 + dy, bubbles: true, pointerId: 1});
+        // Not the mouse's id (1): a capture of it would outlive these events.
+        const at = (dx, dy) => ({clientX: r.x + 5 + dx, clientY: r.y + 5 + dy, bubbles: true, pointerId: 7});
         window.release = () => svg.dispatchEvent(new PointerEvent('pointerup', at(60, 20)));
         body.dispatchEvent(new PointerEvent('pointerdown', at(0, 0)));
         svg.dispatchEvent(new PointerEvent('pointermove', at(60, 20)));
@@ -125,6 +126,9 @@ async fn build_sine_lowpass_output_by_dragging_and_edit_it_inline() {
     body.click().await.unwrap();
     let field = r#"#inspector tr[data-state="freq"] input"#;
     let input = browser.wait().for_element(Locator::Css(field)).await.unwrap();
+    // The inspector says what the type does and what its ports mean.
+    wait_for_text(&browser, "#inspector .doc", |t| t.contains("12 dB per octave") && t.contains("freq"))
+        .await;
     input.clear().await.unwrap();
     input.send_keys("800\n").await.unwrap();
     let osc = tokio::task::spawn_blocking(move || Osc::new(osc_port));

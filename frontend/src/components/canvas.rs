@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use leptos::prelude::*;
-use patchbay_shared::engine::{Body, PortInfo};
+use patchbay_shared::engine::{Body, PortInfo, TypeInfo};
 use patchbay_shared::patch_layout::{BoxView, PatchView, WireView, BOX_HEIGHT, PORT};
 use patchbay_shared::value::Value;
 use patchbay_shared::OscArg;
@@ -43,7 +43,7 @@ enum Drag {
 }
 
 #[component]
-pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>) -> impl IntoView {
+pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>, types: RwSignal<Vec<TypeInfo>>) -> impl IntoView {
     let live = expect_context::<Live>();
     let (file, ports) = (live.patch.file, live.patch.ports);
     // Boxes being moved, per patch shown.
@@ -271,13 +271,13 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>) -> impl IntoView {
                 }}
             </svg>
         </div>
-        {move || selected_box.get().map(|name| view! { <Inspector at=at.get() name bridge /> })}
+        {move || selected_box.get().map(|name| view! { <Inspector at=at.get() name bridge types /> })}
     }
 }
 
 /// The selected box: its control inlets with their values, editable.
 #[component]
-fn Inspector(at: String, name: String, bridge: Bridge) -> impl IntoView {
+fn Inspector(at: String, name: String, bridge: Bridge, types: RwSignal<Vec<TypeInfo>>) -> impl IntoView {
     let live = expect_context::<Live>();
     let path = format!("{at}/{name}");
     let (file, ports) = (live.patch.file, live.patch.ports);
@@ -300,6 +300,14 @@ fn Inspector(at: String, name: String, bridge: Bridge) -> impl IntoView {
     let type_name = {
         let path = path.clone();
         move || file.with(|f| f.as_ref().and_then(|f| f.transform(&path)).map(|t| t.type_name.clone()))
+    };
+    // What the type does and what each port means: its documentation.
+    let documentation = {
+        let type_name = type_name.clone();
+        move || {
+            let ty = type_name()?;
+            types.with(|all| all.iter().find(|t| t.name == ty).map(|t| t.documentation.clone()))
+        }
     };
     let inspecting = path.clone();
     view! {
@@ -337,6 +345,7 @@ fn Inspector(at: String, name: String, bridge: Bridge) -> impl IntoView {
                     }
                 }).collect_view()}
             </table>
+            <p class="doc">{documentation}</p>
         </div>
     }
 }

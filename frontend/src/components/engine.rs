@@ -280,6 +280,7 @@ pub fn Engine() -> impl IntoView {
 
     // The patch the canvas shows (`/patch` or an open subpatch), where the palette adds.
     let at = RwSignal::new("/patch".to_owned());
+    let types = super::palette::transform_types();
     let (from, to) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
     let wire = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -312,7 +313,7 @@ pub fn Engine() -> impl IntoView {
             })}
             <div class="engine-main">
             <super::patch_files::PatchBar bridge />
-            <super::canvas::PatchCanvas bridge at />
+            <super::canvas::PatchCanvas bridge at types />
             <ul id="transforms">
                 <For each=move || transforms.get() key=|(n, _)| n.clone() let:entry>
                     <li class="transform" data-transform=entry.0.clone()>
@@ -342,7 +343,7 @@ pub fn Engine() -> impl IntoView {
             </form>
             </div>
             <div class="engine-side">
-            <super::palette::Palette bridge at />
+            <super::palette::Palette bridge at types />
             <div id="meters">
                 <For each=meters key=|(k, _)| k.clone() let:entry>
                     <Meter output=entry.0 levels=bridge.levels />

@@ -12,8 +12,8 @@ use super::engine::Bridge;
 use crate::api;
 use crate::state::Live;
 
-#[component]
-pub fn Palette(bridge: Bridge, at: RwSignal<String>) -> impl IntoView {
+/// Every transform type, fetched once for the palette and the inspector.
+pub fn transform_types() -> RwSignal<Vec<TypeInfo>> {
     let live = expect_context::<Live>();
     let types: RwSignal<Vec<TypeInfo>> = RwSignal::new(vec![]);
     leptos::task::spawn_local(async move {
@@ -22,6 +22,12 @@ pub fn Palette(bridge: Bridge, at: RwSignal<String>) -> impl IntoView {
             Err(e) => live.error.set(Some(format!("the transform types: {e}"))),
         }
     });
+    types
+}
+
+#[component]
+pub fn Palette(bridge: Bridge, at: RwSignal<String>, types: RwSignal<Vec<TypeInfo>>) -> impl IntoView {
+    let live = expect_context::<Live>();
     let search = RwSignal::new(String::new());
     let picked = RwSignal::new(Option::<String>::None);
     let (name, args) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
