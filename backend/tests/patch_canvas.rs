@@ -113,6 +113,8 @@ async fn build_sine_lowpass_output_by_dragging_and_edit_it_inline() {
     browser.execute("window.release()", vec![]).await.unwrap();
 
     // Audio into a Boolean inlet is refused, with the server's reason, and draws nothing.
+    // (The canvas in view first: a drag that scrolls the page as it goes can miss the inlet.)
+    browser.execute("document.querySelector('.canvas').scrollIntoView()", vec![]).await.unwrap();
     drag(&browser, &port("sine0", "outlet", "samplesOut"), &port("out", "inlet", "onoff"), (0.0, 0.0)).await;
     let reason = wait_for_text(&browser, "#engine-error", |t| {
         t.contains("Cannot connect a Samples outlet to a Boolean inlet")

@@ -14,6 +14,7 @@
 //! - [`patch_delta`]: a patch file kept current by the engine's change events;
 //! - [`patch_history`]: undo and redo of a page's own patch edits, as OSC messages;
 //! - [`patch_layout`]: where a canvas draws a patch's boxes, ports and wires;
+//! - [`patch_markup`]: a laid-out patch as SVG markup, names escaped;
 //! - [`patch_ports`]: every transform's inlets and outlets, kept current the same way;
 //! - [`resync`]: filling a store from a fetch while its deltas keep arriving;
 //! - [`topology`]: which tunnels link which PCs and switches;
@@ -33,6 +34,7 @@ pub mod osc;
 pub mod patch_delta;
 pub mod patch_history;
 pub mod patch_layout;
+pub mod patch_markup;
 pub mod patch_ports;
 pub mod resync;
 pub mod topology;

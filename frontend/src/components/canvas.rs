@@ -6,15 +6,20 @@
 //! a subpatch to open it, click a box to inspect and edit its values.
 //! Every edit is the OSC message any tool would send, over the bridge; the
 //! canvas redraws from the patch store when the server announces the change,
-//! whoever made it. Geometry comes from `patchbay_shared::patch_layout`.
+//! whoever made it. Geometry comes from `patchbay_shared::patch_layout`;
+//! the boxes and wires are drawn as one piece of markup each
+//! (`patchbay_shared::patch_markup`), their events handled by the canvas,
+//! and a drag moves the one box and its wires in place.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 use patchbay_shared::engine::{Body, PortInfo, TypeInfo};
-use patchbay_shared::patch_layout::{BoxView, PatchView, WireView, BOX_HEIGHT, PORT};
+use patchbay_shared::patch_layout::{PatchView, WireView, BOX_HEIGHT, PORT};
+use patchbay_shared::patch_markup;
 use patchbay_shared::value::Value;
 use patchbay_shared::OscArg;
+use wasm_bindgen::JsCast;
 
 use patchbay_shared::patch_history::Edit;
 
@@ -67,7 +72,8 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>, types: RwSignal<Vec<Typ
         });
     });
     let drag = RwSignal::new(Drag::Idle);
-    let offsets = Offsets::default();
+    // The box being dragged and how far it has gone from its place.
+    let dragged: RwSignal<Option<(String, (f64, f64))>> = RwSignal::new(None);
     let selected_wire: RwSignal<Option<WireView>> = RwSignal::new(None);
     let selected_box: RwSignal<Option<String>> = RwSignal::new(None);
     let svg: NodeRef<leptos::svg::Svg> = NodeRef::new();
@@ -105,11 +111,13 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>, types: RwSignal<Vec<Typ
         Drag::Idle => {}
         Drag::Wire { from, start, .. } => drag.set(Drag::Wire { from, start, at: point(&ev) }),
         Drag::Move { name, grip, from } => {
-            // Only the box and its wires follow the pointer (their offset
-            // signal); the layout is drawn again once, on the drop.
+            // Only the box and its wires follow the pointer; the layout is
+            // drawn again once, on the drop.
             let (x, y) = point(&ev);
             let to = |v: f64| v.max(0.0).round();
-            offsets.moved(&name).set((to(x - grip.0) - from.0, to(y - grip.1) - from.1));
+            let offset = (to(x - grip.0) - from.0, to(y - grip.1) - from.1);
+            view_of.with_untracked(|v| move_drawn(svg, v, &name, offset));
+            dragged.set(Some((name, offset)));
         }
     };
     let connect_to = move |inlet: String| {
@@ -136,91 +144,99 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>, types: RwSignal<Vec<Typ
         ev.prevent_default();
     };
 
-    let draw_box = move |b: BoxView| {
-        let name = b.name.clone();
-        let is_patch = b.type_name == "Patch";
-        let grab = {
-            let (name, bx, by) = (name.clone(), b.x, b.y);
-            move |ev: leptos::ev::PointerEvent| {
-                ev.stop_propagation(); // the canvas would clear the selection
-                capture(svg, &ev);
-                let (x, y) = point(&ev);
-                selected_box.set(Some(name.clone()));
-                drag.set(Drag::Move { name: name.clone(), grip: (x - bx, y - by), from: (bx, by) });
+    // Events reach the canvas and are told apart by what they hit: the
+    // boxes and wires are markup the browser parsed, with no handlers of
+    // their own (see `patch_markup`).
+    let hit = |ev: &leptos::ev::PointerEvent| ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok());
+    let on_down = move |ev: leptos::ev::PointerEvent| {
+        let Some(target) = hit(&ev) else { return };
+        let within = |css: &str| target.closest(css).ok().flatten();
+        let box_name = within("[data-transform]").and_then(|g| g.get_attribute("data-transform"));
+        if let Some(port) = within(".outlet").and_then(|p| p.get_attribute("data-port")) {
+            let wire = view_of.with_untracked(|v| {
+                let b = v.find(box_name.as_deref()?)?;
+                let (_, x) = b.outlets.iter().find(|(p, _)| p.name == port)?;
+                let start = (b.x + x + PORT / 2.0, b.y + BOX_HEIGHT);
+                Some(Drag::Wire { from: b.port_address(&port, true), start, at: start })
+            });
+            if let Some(wire) = wire {
+                drag.set(wire);
             }
-        };
-        let open = {
-            let name = name.clone();
-            move |_| {
-                if is_patch {
-                    at.update(|p| *p = format!("{p}/{name}"));
-                    selected_box.set(None);
-                }
-            }
-        };
-        let inlets = b.inlets.iter().map(|(p, x)| {
-            let rel = b.port_address(&p.name, false);
-            let up = move |ev: leptos::ev::PointerEvent| {
-                ev.stop_propagation();
-                connect_to(rel.clone());
-            };
-            view! {
-                <rect class=port_class(p, "inlet") data-port=p.name.clone() x=*x y=-3.0 width=PORT height=6.0
-                    on:pointerup=up><title>{p.name.clone()}</title></rect>
-            }
-        });
-        let outlets = b.outlets.iter().map(|(p, x)| {
-            let rel = b.port_address(&p.name, true);
-            let start = (b.x + x + PORT / 2.0, b.y + BOX_HEIGHT);
-            let down = move |ev: leptos::ev::PointerEvent| {
-                ev.stop_propagation();
-                drag.set(Drag::Wire { from: rel.clone(), start, at: start });
-            };
-            view! {
-                <rect class=port_class(p, "outlet") data-port=p.name.clone() x=*x y=BOX_HEIGHT - 3.0 width=PORT height=6.0
-                    on:pointerdown=down><title>{p.name.clone()}</title></rect>
-            }
-        });
-        let selected = {
-            let name = name.clone();
-            move || selected_box.get().as_deref() == Some(name.as_str())
-        };
-        let moved = offsets.moved(&name);
-        view! {
-            <g class="box" class:selected=selected class:subpatch=is_patch data-transform=name.clone()
-                transform=move || { let (dx, dy) = moved.get(); format!("translate({}, {})", b.x + dx, b.y + dy) }>
-                <rect class="body" width=b.width height=BOX_HEIGHT rx=4.0 on:pointerdown=grab on:dblclick=open></rect>
-                <text class="name" x=8.0 y=16.0>{name.clone()}</text>
-                <text class="type" x=8.0 y=29.0>{b.type_name.clone()}</text>
-                {inlets.collect_view()}
-                {outlets.collect_view()}
-            </g>
+        } else if within(".body").is_some() {
+            let Some(name) = box_name else { return };
+            let Some(corner) = view_of.with_untracked(|v| v.find(&name).map(|b| (b.x, b.y))) else { return };
+            capture(svg, &ev);
+            let (x, y) = point(&ev);
+            selected_box.set(Some(name.clone()));
+            drag.set(Drag::Move { name, grip: (x - corner.0, y - corner.1), from: corner });
+        } else if let Some(w) = within(".wire") {
+            let ends = (w.get_attribute("data-from"), w.get_attribute("data-to"));
+            let picked = view_of.with_untracked(|v| {
+                v.wires
+                    .iter()
+                    .find(|w| (Some(&w.from), Some(&w.to)) == (ends.0.as_ref(), ends.1.as_ref()))
+                    .cloned()
+            });
+            selected_wire.set(picked);
+        } else {
+            selected_wire.set(None);
+            selected_box.set(None);
         }
     };
-    let draw_wire = move |w: WireView| {
-        // Each end follows its box while that box is dragged.
-        let box_of = |end: &str| end.split('/').next().unwrap_or_default().to_owned();
-        let (from_box, to_box) = (offsets.moved(&box_of(&w.from)), offsets.moved(&box_of(&w.to)));
-        let (start, end) = (w.start, w.end);
-        let d = move || {
-            let ((ax, ay), (bx, by)) = (from_box.get(), to_box.get());
-            curve((start.0 + ax, start.1 + ay), (end.0 + bx, end.1 + by))
-        };
-        let pick = {
-            let w = w.clone();
-            move |ev: leptos::ev::PointerEvent| {
-                ev.stop_propagation();
-                selected_wire.set(Some(w.clone()));
+    let on_up = move |ev: leptos::ev::PointerEvent| {
+        let target = hit(&ev);
+        let inlet = target.as_ref().and_then(|t| t.closest(".inlet").ok().flatten());
+        if let Some(inlet) = inlet {
+            let name = inlet
+                .closest("[data-transform]")
+                .ok()
+                .flatten()
+                .and_then(|g| g.get_attribute("data-transform"));
+            let port = inlet.get_attribute("data-port");
+            let rel = view_of.with_untracked(|v| Some(v.find(&name?)?.port_address(&port?, false)));
+            if let Some(rel) = rel {
+                connect_to(rel);
             }
-        };
-        let selected = {
-            let w = w.clone();
-            move || selected_wire.get().as_ref() == Some(&w)
-        };
-        view! {
-            <path class="wire" class:audio=w.audio class:selected=selected data-from=w.from.clone() data-to=w.to.clone()
-                d=d on:pointerdown=pick></path>
         }
+        if let Drag::Move { name, from, .. } = drag.get_untracked() {
+            let offset = dragged.with_untracked(|d| d.as_ref().filter(|(n, _)| *n == name).map(|(_, o)| *o));
+            if let Some((dx, dy)) = offset.filter(|o| *o != (0.0, 0.0)) {
+                // Dropped: the layout has it where it was let go, and the server is told.
+                let (path, to) = (at.get_untracked(), (from.0 + dx, from.1 + dy));
+                placed.update(|p| {
+                    p.entry(path.clone()).or_default().insert(name.clone(), to);
+                });
+                bridge.edit(Edit::Move { address: format!("{path}/{name}"), before: from, after: to });
+            }
+            dragged.set(None);
+        }
+        drag.set(Drag::Idle)
+    };
+    let on_double = move |ev: leptos::ev::MouseEvent| {
+        let target = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok());
+        let subpatch = target.and_then(|t| t.closest(".box.subpatch").ok().flatten());
+        if let Some(name) = subpatch.and_then(|g| g.get_attribute("data-transform")) {
+            at.update(|p| *p = format!("{p}/{name}"));
+            selected_box.set(None);
+        }
+    };
+    // The selected box and wire, drawn over the markup (which never changes for a click).
+    let box_outline = move || {
+        let name = selected_box.get()?;
+        let (dx, dy) =
+            dragged.with(|d| d.as_ref().filter(|(n, _)| *n == name).map(|(_, o)| *o)).unwrap_or_default();
+        view_of.with(|v| {
+            let b = v.find(&name)?;
+            Some(view! {
+                <rect class="selection" x=b.x + dx - 2.0 y=b.y + dy - 2.0 width=b.width + 4.0
+                    height=BOX_HEIGHT + 4.0 rx=5.0></rect>
+            })
+        })
+    };
+    let wire_outline = move || {
+        selected_wire
+            .get()
+            .map(|w| view! { <path class="wire-selection" d=patch_markup::curve(w.start, w.end)></path> })
     };
 
     view! {
@@ -240,39 +256,47 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>, types: RwSignal<Vec<Typ
             <svg id="patch-canvas" node_ref=svg
                 width=move || view_of.with(|v| v.size.0.max(400.0))
                 height=move || view_of.with(|v| v.size.1.max(240.0))
-                on:pointermove=on_move
-                on:pointerup=move |_| {
-                    if let Drag::Move { name, from, .. } = drag.get_untracked() {
-                        let (dx, dy) = offsets.moved(&name).get_untracked();
-                        if (dx, dy) != (0.0, 0.0) {
-                            // Dropped: the layout has it where it was let go, and the server is told.
-                            let (path, to) = (at.get_untracked(), (from.0 + dx, from.1 + dy));
-                            placed.update(|p| {
-                                p.entry(path.clone()).or_default().insert(name.clone(), to);
-                            });
-                            offsets.moved(&name).set((0.0, 0.0));
-                            bridge.edit(Edit::Move { address: format!("{path}/{name}"), before: from, after: to });
-                        }
-                    }
-                    drag.set(Drag::Idle)
-                }
-                on:pointerdown=move |_| { selected_wire.set(None); selected_box.set(None); }>
-                // Keyed by what a box or wire looks like: a drag redraws the
-                // box it moves and its wires, not the other 500.
-                <g class="wires">
-                    <For each=move || view_of.get().wires key=wire_key children=draw_wire />
-                </g>
-                <g class="boxes">
-                    <For each=move || view_of.get().boxes key=box_key children=draw_box />
-                </g>
+                on:pointermove=on_move on:pointerup=on_up on:pointerdown=on_down on:dblclick=on_double>
+                <g class="wires" inner_html=move || view_of.with(patch_markup::wires)></g>
+                <g class="boxes" inner_html=move || view_of.with(patch_markup::boxes)></g>
+                {wire_outline}
+                {box_outline}
                 {move || match drag.get() {
-                    Drag::Wire { start, at, .. } => Some(view! { <path class="wire pending" d=curve(start, at)></path> }),
+                    Drag::Wire { start, at, .. } => Some(view! { <path class="wire pending" d=patch_markup::curve(start, at)></path> }),
                     _ => None,
                 }}
             </svg>
         </div>
         {move || selected_box.get().map(|name| view! { <Inspector at=at.get() name bridge types /> })}
     }
+}
+
+/// Moves the drawn box `name` and the ends of its wires by `offset` from
+/// where the layout put them, in place: a drag redraws one box and its
+/// wires, not the patch.
+fn move_drawn(svg: NodeRef<leptos::svg::Svg>, view: &PatchView, name: &str, (dx, dy): (f64, f64)) {
+    let Some(svg) = svg.get_untracked() else { return };
+    let find = |css: String| svg.query_selector(&css).ok().flatten();
+    if let (Some(g), Some(b)) =
+        (find(format!(".box[data-transform=\"{}\"]", css_string(name))), view.find(name))
+    {
+        let _ = g.set_attribute("transform", &patch_markup::translate(b.x + dx, b.y + dy));
+    }
+    let box_of = |end: &str| end.split('/').next().unwrap_or_default().to_owned();
+    for w in view.wires.iter().filter(|w| box_of(&w.from) == name || box_of(&w.to) == name) {
+        let shift = |(x, y): (f64, f64), moves: bool| if moves { (x + dx, y + dy) } else { (x, y) };
+        let d =
+            patch_markup::curve(shift(w.start, box_of(&w.from) == name), shift(w.end, box_of(&w.to) == name));
+        let css = format!(".wire[data-from=\"{}\"][data-to=\"{}\"]", css_string(&w.from), css_string(&w.to));
+        if let Some(path) = find(css) {
+            let _ = path.set_attribute("d", &d);
+        }
+    }
+}
+
+/// Text inside a CSS attribute selector's double quotes.
+fn css_string(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 /// The selected box: its control inlets with their values, editable.
@@ -350,49 +374,12 @@ fn Inspector(at: String, name: String, bridge: Bridge, types: RwSignal<Vec<TypeI
     }
 }
 
-/// How far each box has been dragged from where the layout put it: a signal
-/// per box, so that a move redraws that box and its wires and nothing else
-/// (no layout, no keyed diff of the other boxes). Shared-count signals: a
-/// box drawn again keeps its own.
-#[derive(Clone, Copy, Default)]
-struct Offsets(StoredValue<HashMap<String, ArcRwSignal<(f64, f64)>>>);
-
-impl Offsets {
-    fn moved(&self, name: &str) -> ArcRwSignal<(f64, f64)> {
-        self.0
-            .try_update_value(|m| {
-                m.entry(name.to_owned()).or_insert_with(|| ArcRwSignal::new((0.0, 0.0))).clone()
-            })
-            .expect("the canvas's offsets live as long as the canvas")
-    }
-}
-
 /// Keeps the pointer's moves and release coming to the canvas while a box
 /// is dragged past its edge (a wire is not captured: it ends on an inlet).
 pub(super) fn capture(svg: NodeRef<leptos::svg::Svg>, ev: &leptos::ev::PointerEvent) {
     if let Some(el) = svg.get_untracked() {
         let _ = web_sys::Element::set_pointer_capture(&el, ev.pointer_id());
     }
-}
-
-/// A box's identity for keyed drawing: its name, type, place and ports.
-fn box_key(b: &BoxView) -> String {
-    let names =
-        |ports: &[(PortInfo, f64)]| ports.iter().map(|(p, _)| p.name.as_str()).collect::<Vec<_>>().join(",");
-    format!(
-        "{}:{}@{},{},{}:{}:{}",
-        b.name,
-        b.type_name,
-        b.x,
-        b.y,
-        b.width,
-        names(&b.inlets),
-        names(&b.outlets)
-    )
-}
-
-fn wire_key(w: &WireView) -> String {
-    format!("{}>{}@{:?}{:?}", w.link.from, w.link.to, w.start, w.end)
 }
 
 /// The members of the patch at `path`, the root's included.
@@ -412,16 +399,6 @@ fn crumbs(path: &str) -> Vec<(String, String)> {
         out.push((part.to_owned(), so_far.clone()));
     }
     out
-}
-
-fn port_class(p: &PortInfo, side: &str) -> String {
-    format!("port {side} {}", if p.audio { "audio" } else { "control" })
-}
-
-/// A wire's curve: down out of the outlet, into the inlet from above.
-fn curve((x0, y0): (f64, f64), (x1, y1): (f64, f64)) -> String {
-    let bend = ((y1 - y0).abs() / 2.0).max(30.0);
-    format!("M {x0} {y0} C {x0} {} {x1} {} {x1} {y1}", y0 + bend, y1 - bend)
 }
 
 /// A value as its field shows it.
