@@ -28,6 +28,12 @@ fn main() {
 /// The dashboard, or the token form while the server does not let the page in.
 #[component]
 fn App() -> impl IntoView {
+    // Connecting (the notification socket, then the stores' first fill)
+    // starts at once, beside the check that the server lets the page in:
+    // the dashboard's first render waits for both. A server that wants a
+    // token refuses the socket, which tries again until the page has one.
+    let live = state::Live::connect();
+    provide_context(live);
     let admitted = LocalResource::new(auth::admitted);
     move || match admitted.get() {
         None => view! { <p class="status">"connecting…"</p> }.into_any(),
@@ -63,8 +69,7 @@ fn Login() -> impl IntoView {
 
 #[component]
 fn Dashboard() -> impl IntoView {
-    let live = state::Live::connect();
-    provide_context(live);
+    let live = expect_context::<state::Live>();
 
     view! {
         <header>
