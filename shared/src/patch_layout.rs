@@ -4,9 +4,10 @@
 //! only draws it.
 //!
 //! A box goes where the patch file's `layout` puts it (or where it is being
-//! dragged to). A box nobody placed goes in a row by its depth in the signal
-//! flow (the longest chain of wires that reaches it), so that a chain
-//! sine -> lowpass -> output reads top to bottom, as in Pd.
+//! dragged to). A box nobody placed goes in a band by its depth in the
+//! signal flow (the longest chain of wires that reaches it), so that a chain
+//! sine -> lowpass -> output reads top to bottom, as in Pd; a band wider
+//! than the canvas wraps onto more lines.
 
 use std::collections::BTreeMap;
 
@@ -19,6 +20,11 @@ pub const PORT: f64 = 10.0;
 pub const BOX_HEIGHT: f64 = 36.0;
 const GAP_X: f64 = 40.0;
 const GAP_Y: f64 = 70.0;
+/// Between two lines of one depth's band, when it wraps.
+const WRAP_GAP_Y: f64 = 24.0;
+/// Where a band of boxes nobody placed wraps: about the canvas's width on a
+/// 1280-pixel screen.
+const ROW_WIDTH: f64 = 840.0;
 const MARGIN: f64 = 20.0;
 /// Roughly the width of a character of the box's label.
 const CHAR: f64 = 7.5;
@@ -77,20 +83,47 @@ impl PatchView {
     /// `layout` in the file.
     pub fn of(path: &str, body: &Body, ports: &PortMap, placed: &BTreeMap<String, (f64, f64)>) -> PatchView {
         let depth = depths(body);
-        let mut per_row: BTreeMap<usize, f64> = BTreeMap::new();
-        let boxes: Vec<BoxView> = body
+        let members: Vec<(&TransformFile, Ports, f64)> = body
             .transforms
             .iter()
             .map(|t| {
                 let own = ports.get(&format!("{path}/{}", t.name)).cloned().unwrap_or_default();
                 let width = width(t, &own);
+                (t, own, width)
+            })
+            .collect();
+        // Boxes nobody placed: each depth is a band, filled left to right and
+        // wrapped at ROW_WIDTH, so a wide patch grows down, not sideways.
+        let mut bands: BTreeMap<usize, (usize, f64)> = BTreeMap::new(); // depth -> (line, next x)
+        let mut spot: BTreeMap<&str, (usize, usize, f64)> = BTreeMap::new(); // name -> (depth, line, x)
+        for (t, _, width) in &members {
+            if placed.contains_key(&t.name) || t.layout.is_some() {
+                continue;
+            }
+            let row = depth.get(t.name.as_str()).copied().unwrap_or(0);
+            let (line, next) = bands.entry(row).or_insert((0, MARGIN));
+            if *next > MARGIN && *next + width > ROW_WIDTH {
+                (*line, *next) = (*line + 1, MARGIN);
+            }
+            spot.insert(t.name.as_str(), (row, *line, *next));
+            *next += width + GAP_X;
+        }
+        // Each band starts below the lines of the bands above it.
+        let deepest = bands.keys().next_back().copied().unwrap_or(0);
+        let mut band_y = Vec::with_capacity(deepest + 1);
+        let mut y = MARGIN;
+        for row in 0..=deepest {
+            band_y.push(y);
+            let lines = bands.get(&row).map_or(1, |(line, _)| line + 1);
+            y += (lines - 1) as f64 * (BOX_HEIGHT + WRAP_GAP_Y) + BOX_HEIGHT + GAP_Y;
+        }
+        let boxes: Vec<BoxView> = members
+            .into_iter()
+            .map(|(t, own, width)| {
                 let saved = t.layout.map(|l| (l.x, l.y));
                 let (x, y) = placed.get(&t.name).copied().or(saved).unwrap_or_else(|| {
-                    let row = depth.get(t.name.as_str()).copied().unwrap_or(0);
-                    let next = per_row.entry(row).or_insert(MARGIN);
-                    let x = *next;
-                    *next += width + GAP_X;
-                    (x, MARGIN + row as f64 * (BOX_HEIGHT + GAP_Y))
+                    let (row, line, x) = spot[t.name.as_str()];
+                    (x, band_y[row] + line as f64 * (BOX_HEIGHT + WRAP_GAP_Y))
                 });
                 BoxView {
                     name: t.name.clone(),
@@ -258,6 +291,43 @@ mod tests {
         assert_eq!(first.end, (lp.x + PORT / 2.0, lp.y), "to the first inlet's top");
         assert!(first.audio);
         assert!(view.size.0 >= sine.x + sine.width && view.size.1 >= y("out") + BOX_HEIGHT);
+    }
+
+    #[test]
+    fn a_wide_band_wraps_and_the_bands_below_make_room() {
+        // 40 sources into one sink: 40 boxes at depth 0, one at depth 1.
+        let mut transforms: Vec<TransformFile> =
+            (0..40).map(|i| transform(&format!("s{i:02}"), "Sinewave")).collect();
+        transforms.push(transform("zsum", "Add~"));
+        let connections = (0..40)
+            .map(|i| ConnectionFile { from: format!("s{i:02}/samplesOut"), to: "zsum/samplesIn".into() })
+            .collect();
+        let body = Body { transforms, connections };
+        let mut ports = PortMap::default();
+        for i in 0..40 {
+            let own = Ports { inlets: vec![], outlets: vec![port("samplesOut", true)] };
+            ports.0.insert(format!("/patch/s{i:02}"), own);
+        }
+        ports
+            .0
+            .insert("/patch/zsum".into(), Ports { inlets: vec![port("samplesIn", true)], outlets: vec![] });
+        let view = PatchView::of("/patch", &body, &ports, &BTreeMap::new());
+        assert!(view.size.0 <= ROW_WIDTH + MARGIN, "no wider than a band: {:?}", view.size);
+        let sources: Vec<&BoxView> = view.boxes.iter().filter(|b| b.name.starts_with('s')).collect();
+        let lines: std::collections::BTreeSet<u64> = sources.iter().map(|b| b.y as u64).collect();
+        assert!(lines.len() > 1, "the band wrapped");
+        let lowest = sources.iter().map(|b| b.y).fold(0.0, f64::max);
+        assert!(view.find("zsum").unwrap().y > lowest + BOX_HEIGHT, "the next band is below all of them");
+        // No two boxes overlap.
+        for (i, a) in view.boxes.iter().enumerate() {
+            for b in &view.boxes[i + 1..] {
+                let apart = a.x + a.width <= b.x
+                    || b.x + b.width <= a.x
+                    || a.y + BOX_HEIGHT <= b.y
+                    || b.y + BOX_HEIGHT <= a.y;
+                assert!(apart, "{} and {} overlap", a.name, b.name);
+            }
+        }
     }
 
     #[test]
