@@ -190,7 +190,7 @@ ask("/nope")
 }
 
 /// python-osc's TCP client in both of its framings (1.0: size-prefixed,
-/// 1.1: SLIP), a bundle included.
+/// 1.1: SLIP): add, connect, a bundle, and queries of both ends of the wire.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_osc_over_tcp_in_both_framings() {
     require_python("pythonosc", "python-osc");
@@ -217,12 +217,15 @@ for mode in ("1.0", "1.1"):
         take(1)
     name = "n" + mode.replace(".", "")
     ask("/patch/add-transform", "Counter", name)
+    ask("/patch/add-transform", "Value", "w" + name)
+    ask("/patch/" + name + "/out/connect", "/patch/w" + name + "/in")
     b = OscBundleBuilder(IMMEDIATELY)
     for _ in range(2):
         b.add_content(OscMessageBuilder(address="/patch/" + name + "/bang").build())
     c.send(b.build())
     take(2)
     ask("/patch/" + name + "/count/current-value")
+    ask("/patch/w" + name + "/value/current-value")
     c.close()
 "#
     );
@@ -233,9 +236,13 @@ for mode in ("1.0", "1.1"):
             let name = format!("n{}", mode.replace('.', ""));
             [
                 format!("{mode} /patch/add-transform [0]"),
+                format!("{mode} /patch/add-transform [0]"),
+                format!("{mode} /patch/{name}/out/connect [0]"),
                 format!("{mode} /patch/{name}/bang [0]"),
                 format!("{mode} /patch/{name}/bang [0]"),
                 format!("{mode} /patch/{name}/count/current-value [0, 2]"),
+                // The Counter sent 0 then 1 down the wire before stepping to 2.
+                format!("{mode} /patch/w{name}/value/current-value [0, 1]"),
             ]
         })
         .collect();
@@ -243,7 +250,7 @@ for mode in ("1.0", "1.1"):
 }
 
 /// osc.js (npm `osc`, as scripts/setup.sh installs it) over UDP, TCP (SLIP)
-/// and a WebSocket in binary frames, a bundle on each.
+/// and a WebSocket in binary frames: add, connect, a bundle and a query on each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn osc_js_over_udp_tcp_and_websocket() {
     require("node", "nodejs");
@@ -270,15 +277,17 @@ async fn osc_js_over_udp_tcp_and_websocket() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     for transport in ["udp", "tcp", "ws"] {
-        let v = format!("v_{transport}");
+        let (v, w) = (format!("v_{transport}"), format!("w_{transport}"));
         let lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with(&format!("{transport} "))).collect();
         assert_eq!(
             lines,
             [
                 format!("{transport} /patch/add-transform [0]"),
+                format!("{transport} /patch/add-transform [0]"),
+                format!("{transport} /patch/{v}/out/connect [0]"),
                 format!("{transport} /patch/{v}/in [0]"),
                 format!("{transport} /patch/{v}/in [0]"),
-                format!("{transport} /patch/{v}/value/current-value [0,43]"),
+                format!("{transport} /patch/{w}/value/current-value [0,43]"),
             ],
             "{stdout}"
         );
