@@ -148,7 +148,8 @@ async fn liblo_bundles_over_udp_and_tcp() {
     }
 }
 
-/// python-osc builds the requests and parses the replies.
+/// python-osc over UDP builds the requests (add, connect, set, query, a
+/// timed bundle) and parses the replies.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_osc_talks_to_it() {
     require_python("pythonosc", "python-osc");
@@ -168,11 +169,22 @@ def ask(addr, *args):
     m = OscMessage(s.recv(65536))
     print(m.address, m.params)
 ask("/patch/add-transform", "Counter", "n")
+ask("/patch/add-transform", "Value", "w")
+ask("/patch/n/out/connect", "/patch/w/in")
 ask("/patch/n/bang")
 ask("/patch/n/bang")
 ask("/patch/n/count/current-value")
 ask("/patch/n/count/type-signature")
 ask("/nope")
+# A bundle 100 ms ahead: its reply comes once it ran.
+from pythonosc.osc_bundle_builder import OscBundleBuilder
+import time
+b = OscBundleBuilder(time.time() + 0.1)
+b.add_content(OscMessageBuilder(address="/patch/n/bang").build())
+s.sendto(b.build().dgram, ("127.0.0.1", {port}))
+m = OscMessage(s.recv(65536))
+print(m.address, m.params)
+ask("/patch/w/value/current-value")
 "#
     );
     let stdout = run_python(script).await;
@@ -180,11 +192,16 @@ ask("/nope")
         stdout.lines().collect::<Vec<_>>(),
         [
             "/patch/add-transform [0]",
+            "/patch/add-transform [0]",
+            "/patch/n/out/connect [0]",
             "/patch/n/bang [0]",
             "/patch/n/bang [0]",
             "/patch/n/count/current-value [0, 2]",
             "/patch/n/count/type-signature [0, 'i', 'State', 'Integer']",
             "/nope [-1, 'Invalid address']",
+            "/patch/n/bang [0]",
+            // The third bang sent 2 down the wire.
+            "/patch/w/value/current-value [0, 2]",
         ]
     );
 }
