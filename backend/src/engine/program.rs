@@ -232,7 +232,7 @@ impl Program {
 /// A node whose block is not finite (a filter driven unstable, a feedback
 /// loop over unity) is reset and its block silenced, so that nothing after
 /// it sees NaN and it plays again from the next block.
-fn contain(node: &mut dyn DspNode, out: &mut [f32]) {
+pub(super) fn contain(node: &mut dyn DspNode, out: &mut [f32]) {
     if !simd::all_finite(out) {
         node.reset();
         out.fill(0.0);

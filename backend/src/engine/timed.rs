@@ -9,7 +9,7 @@
 //! up front, and a change that finds the waiting list full takes effect at
 //! the start of its block, counted in [`crate::engine::clock::ClockState`].
 
-use super::simd;
+use super::program::contain;
 use super::transform::DspNode;
 
 /// Value changes that may wait on the audio side at once. They wait only
@@ -116,10 +116,7 @@ pub(crate) fn run_split(
             piece_in[k * n..(k + 1) * n].copy_from_slice(&ins[k * b + from..k * b + to]);
         }
         node.process(piece_in, piece_out);
-        if !simd::all_finite(piece_out) {
-            node.reset();
-            piece_out.fill(0.0);
-        }
+        contain(node, piece_out);
         for k in 0..n_out {
             out[k * b + from..k * b + to].copy_from_slice(&piece_out[k * n..(k + 1) * n]);
         }
