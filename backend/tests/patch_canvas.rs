@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::browser::{
-    add_from_palette, built_dashboard, click, drag, press, wait_for_attr, wait_for_count, wait_for_text,
-    ChromeDriver, MOUSE_BUTTON_LEFT,
+    add_from_palette, built_dashboard, click, drag, hover, press, wait_for_attr, wait_for_count,
+    wait_for_text, ChromeDriver, MOUSE_BUTTON_LEFT,
 };
 use common::osc_client::{s, Client as Osc};
 use common::watch::free_osc_port;
@@ -64,6 +64,17 @@ async fn build_sine_lowpass_output_by_dragging_and_edit_it_inline() {
     // Audio and control ports look different.
     let freq = browser.find(Locator::Css(&port("sine0", "inlet", "freq"))).await.unwrap();
     assert!(freq.attr("class").await.unwrap().unwrap().contains("control"));
+    // A port tells its name on hover (its title is made as the pointer comes over it).
+    hover(&browser, &port("sine0", "inlet", "freq")).await;
+    let title = format!(
+        "return document.querySelector('{} title')?.textContent ?? null",
+        port("sine0", "inlet", "freq").replace('\'', "\\'")
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while browser.execute(&title, vec![]).await.unwrap() != serde_json::json!("freq") {
+        assert!(std::time::Instant::now() < deadline, "the freq port never got its title");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let out = browser.find(Locator::Css(&port("sine0", "outlet", "samplesOut"))).await.unwrap();
     assert!(out.attr("class").await.unwrap().unwrap().contains("audio"));
 
@@ -208,6 +219,57 @@ async fn build_sine_lowpass_output_by_dragging_and_edit_it_inline() {
     let patch: serde_json::Value =
         reqwest::get(server.url("/v1/engine/patch")).await.unwrap().json().await.unwrap();
     assert_eq!(patch["connections"].as_array().unwrap().len(), 2, "{patch}");
+    browser.close().await.unwrap();
+}
+
+/// The page starts its notification socket and the patch's fetch before
+/// its wasm runs (`frontend/boot.js`), and the wasm takes both over. No
+/// change made while the page loads may fall between them: transforms are
+/// added over OSC all through the load, and the canvas must end up with
+/// exactly the server's.
+#[tokio::test]
+async fn no_change_made_while_the_page_loads_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, osc_port) = serve_dashboard(dir.path());
+    let driver = ChromeDriver::start().await;
+    let browser = driver.browser().await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let adding = {
+        let stop = stop.clone();
+        tokio::task::spawn_blocking(move || {
+            let osc = Osc::new(osc_port);
+            let mut added = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let name = format!("v{added}");
+                assert_eq!(osc.ask("/patch/add-transform", vec![s("Value"), s(&name)]), vec![Arg::Int(0)]);
+                added += 1;
+                std::thread::sleep(Duration::from_millis(3));
+            }
+            added
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    browser.goto(&server.url("/")).await.unwrap();
+    wait_for_text(&browser, ".status", |t| t == "live").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let added = adding.await.unwrap();
+    // The wasm took over what boot.js started, rather than opening its own.
+    let taken = "const b = window.patchbayBoot; return !!b && !('socket' in b) && !('held' in b);";
+    assert_eq!(browser.execute(taken, vec![]).await.unwrap(), serde_json::json!(true));
+    wait_for_count(&browser, "#patch-canvas .box", added).await;
+    let shown = browser
+        .execute(
+            "return [...document.querySelectorAll('#patch-canvas .box')].map(b => b.dataset.transform)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let mut shown: Vec<String> = serde_json::from_value(shown).unwrap();
+    shown.sort();
+    let mut expected: Vec<String> = (0..added).map(|i| format!("v{i}")).collect();
+    expected.sort();
+    assert_eq!(shown, expected);
     browser.close().await.unwrap();
 }
 

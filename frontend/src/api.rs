@@ -29,7 +29,10 @@ fn delete(url: &str) -> RequestBuilder {
 
 async fn read<T: DeserializeOwned>(res: Result<Response, gloo_net::Error>) -> ApiResult<T> {
     let res = check(res).await?;
-    res.json().await.map_err(|e| e.to_string())
+    // Bytes, not text: copied into the wasm at once, where a string is
+    // converted character by character (and one JSON reader serves all).
+    let bytes = res.binary().await.map_err(|e| e.to_string())?;
+    serde_json::from_slice(&bytes).map_err(|e| e.to_string())
 }
 
 async fn check(res: Result<Response, gloo_net::Error>) -> ApiResult<Response> {

@@ -4,6 +4,7 @@
 //! Layout:
 //! - [`api`]: typed calls to `/v1/...`;
 //! - [`auth`]: the token a server with `--token-file` asks for, sent with every call;
+//! - [`boot`]: what `boot.js` started while the wasm loaded, taken over;
 //! - [`state`]: the stores of what the server has (projects, nodes, the patch), kept
 //!   current by the notification socket's deltas, shared through context;
 //! - [`components`]: the project list, a project's VMs and topology, the engine
@@ -15,6 +16,7 @@
 
 mod api;
 mod auth;
+mod boot;
 mod components;
 mod state;
 
@@ -22,7 +24,11 @@ use leptos::prelude::*;
 
 fn main() {
     console_error_panic_hook::set_once();
-    leptos::mount::mount_to_body(App);
+    // Leptos's own executor starts with the mount: this waits on the browser's.
+    wasm_bindgen_futures::spawn_local(async {
+        boot::patch_in(300).await;
+        leptos::mount::mount_to_body(App);
+    });
 }
 
 /// The dashboard, or the token form while the server does not let the page in.
@@ -34,7 +40,11 @@ fn App() -> impl IntoView {
     // token refuses the socket, which tries again until the page has one.
     let live = state::Live::connect();
     provide_context(live);
-    let admitted = LocalResource::new(auth::admitted);
+    // Known at once if `boot.js` already has the answer.
+    let admitted = RwSignal::new(boot::admitted_now().map(Ok));
+    if admitted.get_untracked().is_none() {
+        leptos::task::spawn_local(async move { admitted.set(Some(auth::admitted().await)) });
+    }
     move || match admitted.get() {
         None => view! { <p class="status">"connecting…"</p> }.into_any(),
         Some(Ok(false)) => view! { <Login /> }.into_any(),

@@ -8,7 +8,10 @@
 //! The markup is the canvas's testable surface: each box is a
 //! `g.box[data-transform]` with `.port.inlet` and `.port.outlet` rects
 //! (`[data-port]`, `.audio` or `.control`), each wire a
-//! `path.wire[data-from][data-to]` (`transform/port`).
+//! `path.wire[data-from][data-to]` (`transform/port`). A port's `<title>`
+//! (its name on hover) is left to the canvas to add when the pointer comes
+//! over it: made up front, titles were a quarter of the elements the first
+//! render parses, styles and lays out.
 
 use std::fmt::Write;
 
@@ -44,19 +47,20 @@ fn box_markup(b: &BoxView, out: &mut String) {
     let class = if b.type_name == "Patch" { "box subpatch" } else { "box" };
     let _ = write!(
         out,
-        r#"<g class="{class}" data-transform="{name}" transform="{}"><rect class="body" width="{}" height="{BOX_HEIGHT}" rx="4"></rect><text class="name" x="8" y="16">{name}</text><text class="type" x="8" y="29">{}</text>"#,
+        r#"<g class="{class}" data-transform="{name}" transform="{}"><rect class="body" width="{}" height="{}" rx="4"></rect><text class="name" x="8" y="16">{name}</text><text class="type" x="8" y="29">{}</text>"#,
         translate(b.x, b.y),
-        b.width,
+        Num(b.width),
+        Num(BOX_HEIGHT),
         escape(&b.type_name),
         name = escape(&b.name),
     );
     let ports = |list: &[(PortInfo, f64)], side: &str, y: f64, out: &mut String| {
         for (p, x) in list {
             let kind = if p.audio { "audio" } else { "control" };
-            let name = escape(&p.name);
+            let (name, x, y, width) = (escape(&p.name), Num(*x), Num(y), Num(PORT));
             let _ = write!(
                 out,
-                r#"<rect class="port {side} {kind}" data-port="{name}" x="{x}" y="{y}" width="{PORT}" height="6"><title>{name}</title></rect>"#
+                r#"<rect class="port {side} {kind}" data-port="{name}" x="{x}" y="{y}" width="{width}" height="6"></rect>"#
             );
         }
     };
@@ -67,13 +71,35 @@ fn box_markup(b: &BoxView, out: &mut String) {
 
 /// A box's `transform` attribute.
 pub fn translate(x: f64, y: f64) -> String {
-    format!("translate({x}, {y})")
+    format!("translate({}, {})", Num(x), Num(y))
 }
 
 /// A wire's curve: down out of the outlet, into the inlet from above.
 pub fn curve((x0, y0): (f64, f64), (x1, y1): (f64, f64)) -> String {
     let bend = ((y1 - y0).abs() / 2.0).max(30.0);
-    format!("M {x0} {y0} C {x0} {} {x1} {} {x1} {y1}", y0 + bend, y1 - bend)
+    let (x0, y0, x1, y1, c0, c1) = (Num(x0), Num(y0), Num(x1), Num(y1), Num(y0 + bend), Num(y1 - bend));
+    format!("M {x0} {y0} C {x0} {c0} {x1} {c1} {x1} {y1}")
+}
+
+/// A coordinate as markup gives it. The layout's are whole or half numbers:
+/// those are written as integers, since the float formatter was a tenth of
+/// the first render's script time in the size-optimised wasm (a profile of
+/// the 500-box patch); any other number is written as Rust writes it.
+struct Num(f64);
+
+impl std::fmt::Display for Num {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = self.0;
+        if v.abs() >= 1e15 || (v * 2.0).fract() != 0.0 {
+            return write!(f, "{v}");
+        }
+        let whole = v.trunc() as i64;
+        match (v.fract() != 0.0, v < 0.0 && whole == 0) {
+            (false, _) => write!(f, "{whole}"),
+            (true, false) => write!(f, "{whole}.5"),
+            (true, true) => f.write_str("-0.5"),
+        }
+    }
 }
 
 /// Text as it may stand in markup, in an element or an attribute.
@@ -122,8 +148,8 @@ mod tests {
                 r#"<g class="box" data-transform="sine0" transform="translate(20, 40.5)">"#,
                 r#"<rect class="body" width="90" height="36" rx="4"></rect>"#,
                 r#"<text class="name" x="8" y="16">sine0</text><text class="type" x="8" y="29">Sinewave</text>"#,
-                r#"<rect class="port inlet control" data-port="freq" x="4" y="-3" width="10" height="6"><title>freq</title></rect>"#,
-                r#"<rect class="port outlet audio" data-port="samplesOut" x="4" y="33" width="10" height="6"><title>samplesOut</title></rect>"#,
+                r#"<rect class="port inlet control" data-port="freq" x="4" y="-3" width="10" height="6"></rect>"#,
+                r#"<rect class="port outlet audio" data-port="samplesOut" x="4" y="33" width="10" height="6"></rect>"#,
                 "</g>"
             )
         );
@@ -160,6 +186,18 @@ mod tests {
                 "{markup}"
             );
         }
+    }
+
+    #[test]
+    fn numbers_are_written_as_rust_writes_them() {
+        for i in -2000..2000 {
+            for v in [i as f64, i as f64 / 2.0, i as f64 / 3.0, i as f64 * 1e13] {
+                let expected = if v == 0.0 { "0".to_owned() } else { v.to_string() };
+                assert_eq!(Num(v).to_string(), expected, "{v}");
+            }
+        }
+        assert_eq!(Num(f64::NAN).to_string(), "NaN");
+        assert_eq!(Num(1e300).to_string(), 1e300.to_string());
     }
 
     #[test]

@@ -97,6 +97,33 @@ impl Drop for ChromeDriver {
     }
 }
 
+/// Runs `script` in every document `browser` opens from now on, before the
+/// page's own scripts (DevTools' `Page.addScriptToEvaluateOnNewDocument`,
+/// through chromedriver): a measurement that must not wait for WebDriver
+/// to get a script into the page after it loaded.
+pub(crate) async fn on_every_document(browser: &Client, script: &str) {
+    let params = serde_json::json!({ "source": script });
+    browser.issue_cmd(DevTools { method: "Page.addScriptToEvaluateOnNewDocument", params }).await.unwrap();
+}
+
+/// A DevTools protocol call, through chromedriver's `goog/cdp/execute`.
+#[derive(Debug)]
+struct DevTools {
+    method: &'static str,
+    params: serde_json::Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for DevTools {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        let body = serde_json::json!({ "cmd": self.method, "params": self.params });
+        (axum::http::Method::POST, Some(body.to_string()))
+    }
+}
+
 pub(crate) async fn text_of(browser: &Client, css: &str) -> String {
     let mut texts = vec![];
     for el in browser.find_all(Locator::Css(css)).await.unwrap() {
@@ -200,6 +227,19 @@ pub(crate) async fn press(browser: &Client, css: &str, button: u64) {
         .then(PointerAction::MoveToElement { element: el, duration: None, x: 0.0, y: 0.0 })
         .then(PointerAction::Down { button })
         .then(PointerAction::Up { button });
+    browser.perform_actions(hand).await.unwrap();
+    browser.release_actions().await.unwrap();
+}
+
+/// Moves the pointer over the element matching `css`.
+pub(crate) async fn hover(browser: &Client, css: &str) {
+    let el = browser.wait().at_most(WAIT).for_element(Locator::Css(css)).await.unwrap();
+    let hand = MouseActions::new("hand".into()).then(PointerAction::MoveToElement {
+        element: el,
+        duration: None,
+        x: 0.0,
+        y: 0.0,
+    });
     browser.perform_actions(hand).await.unwrap();
     browser.release_actions().await.unwrap();
 }

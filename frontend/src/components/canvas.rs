@@ -212,6 +212,21 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>, types: RwSignal<Vec<Typ
         }
         drag.set(Drag::Idle)
     };
+    // A port's name shows on hover: its `<title>` is made the first time
+    // the pointer comes over it (see `patch_markup`).
+    let name_port = move |ev: leptos::ev::PointerEvent| {
+        let Some(port) = hit(&ev).filter(|t| t.matches(".port").unwrap_or(false)) else { return };
+        if port.first_element_child().is_some() {
+            return;
+        }
+        let (Some(name), Some(document)) = (port.get_attribute("data-port"), port.owner_document()) else {
+            return;
+        };
+        if let Ok(title) = document.create_element_ns(Some("http://www.w3.org/2000/svg"), "title") {
+            title.set_text_content(Some(&name));
+            let _ = port.append_child(&title);
+        }
+    };
     let on_double = move |ev: leptos::ev::MouseEvent| {
         let target = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok());
         let subpatch = target.and_then(|t| t.closest(".box.subpatch").ok().flatten());
@@ -256,7 +271,8 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>, types: RwSignal<Vec<Typ
             <svg id="patch-canvas" node_ref=svg
                 width=move || view_of.with(|v| v.size.0.max(400.0))
                 height=move || view_of.with(|v| v.size.1.max(240.0))
-                on:pointermove=on_move on:pointerup=on_up on:pointerdown=on_down on:dblclick=on_double>
+                on:pointermove=on_move on:pointerup=on_up on:pointerdown=on_down on:pointerover=name_port
+                on:dblclick=on_double>
                 <g class="wires" inner_html=move || view_of.with(patch_markup::wires)></g>
                 <g class="boxes" inner_html=move || view_of.with(patch_markup::boxes)></g>
                 {wire_outline}

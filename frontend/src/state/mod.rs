@@ -14,6 +14,7 @@ pub mod patch;
 mod refill;
 
 use futures::StreamExt;
+use gloo_net::websocket::futures::WebSocket;
 use gloo_net::websocket::{Message, State};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -44,7 +45,13 @@ impl Live {
             lab: lab::LabStore::new(error),
             patch: patch::PatchStore::new(error),
         };
-        spawn_local(live.run());
+        let boot = crate::boot::socket();
+        // The patch `boot.js` fetched, if it is in: the first render shows it.
+        let filled = boot.as_ref().is_some_and(|b| {
+            let open = b.socket.ready_state() == web_sys::WebSocket::OPEN;
+            open && b.patch_now.as_ref().is_some_and(|(patch, ports)| live.patch.fill(patch, ports))
+        });
+        spawn_local(live.run(boot, filled));
         live
     }
 
@@ -71,38 +78,55 @@ impl Live {
 
     /// Keeps a socket open, reconnecting after a pause whenever it drops;
     /// once it is open, the stores fill, so that no change falls between
-    /// what they fetch and what the socket brings.
-    async fn run(self) {
+    /// what they fetch and what the socket brings. The first socket is the
+    /// one `boot.js` opened, if it did, with what it held meanwhile;
+    /// `filled`: the patch store already has what `boot.js` fetched.
+    async fn run(self, mut boot: Option<crate::boot::Socket>, mut filled: bool) {
         let mut seq = 0u64;
         loop {
-            if let Ok(socket) = crate::auth::open_socket("/v1/notifications/ws") {
+            let (socket, held) = match boot.take() {
+                Some(b) => (WebSocket::try_from(b.socket).map_err(|e| e.to_string()), b.held),
+                None => (crate::auth::open_socket("/v1/notifications/ws"), vec![]),
+            };
+            if let Ok(socket) = socket {
                 while matches!(socket.state(), State::Connecting) {
                     // Looked at often: the stores' first fill waits for it.
                     gloo_timers::future::TimeoutFuture::new(2).await;
                 }
                 if matches!(socket.state(), State::Open) {
                     self.connected.set(true);
-                    self.resync();
+                    self.lab.resync();
+                    if !std::mem::take(&mut filled) {
+                        self.patch.resync_from(crate::boot::patch());
+                    }
                 }
                 let (_sink, mut stream) = socket.split();
+                for text in held {
+                    self.receive(&text, &mut seq);
+                }
                 while let Some(Ok(Message::Text(text))) = stream.next().await {
-                    let Ok(note) = serde_json::from_str::<Notification>(&text) else {
-                        continue;
-                    };
-                    if note.action == action::PING {
-                        continue;
-                    }
-                    self.dispatch(&note);
-                    seq += 1;
-                    self.log.update(|log| {
-                        log.insert(0, (seq, note));
-                        log.truncate(LOG_LENGTH);
-                    });
+                    self.receive(&text, &mut seq);
                 }
             }
             self.connected.set(false);
             gloo_timers::future::TimeoutFuture::new(1000).await;
         }
+    }
+
+    /// Takes in one notification: to its store, and to the log.
+    fn receive(&self, text: &str, seq: &mut u64) {
+        let Ok(note) = serde_json::from_str::<Notification>(text) else {
+            return;
+        };
+        if note.action == action::PING {
+            return;
+        }
+        self.dispatch(&note);
+        *seq += 1;
+        self.log.update(|log| {
+            log.insert(0, (*seq, note));
+            log.truncate(LOG_LENGTH);
+        });
     }
 
     /// Hands a notification to the one store it concerns.

@@ -2,11 +2,15 @@
 //! once, then every `engine.changed` event applied to both; one they cannot
 //! place (a patch loaded, an edit they missed) fetches them again.
 
+use std::cell::Cell;
+
 use leptos::prelude::*;
 use patchbay_shared::engine::{Change, PatchFile};
 use patchbay_shared::patch_delta::Applied;
 use patchbay_shared::patch_ports::PortMap;
 use patchbay_shared::resync::Resync;
+
+use wasm_bindgen_futures::JsFuture;
 
 use super::refill::refill;
 use crate::api;
@@ -18,6 +22,8 @@ pub struct PatchStore {
     /// Every transform's ports, by address.
     pub ports: RwSignal<PortMap>,
     sync: StoredValue<Resync<Change>>,
+    /// Changes applied that the views have not been told of yet: (any, to the ports).
+    untold: StoredValue<(bool, bool)>,
     error: RwSignal<Option<String>>,
 }
 
@@ -27,6 +33,7 @@ impl PatchStore {
             file: RwSignal::new(None),
             ports: RwSignal::new(PortMap::default()),
             sync: StoredValue::new(Resync::default()),
+            untold: StoredValue::new((false, false)),
             error,
         }
     }
@@ -41,33 +48,79 @@ impl PatchStore {
         })
     }
 
+    /// Applies a change to the store at once, and tells the views once per
+    /// frame: a burst of changes (a script building a patch over OSC) is
+    /// drawn once a frame, not once a change, so the page never falls
+    /// behind the server however fast it changes.
     pub fn apply(&self, change: Change) {
         let Some(change) = self.sync.try_update_value(|s| s.offer(change)).flatten() else { return };
-        let mut refetch = false;
-        self.file.maybe_update(|file| match file {
-            Some(file) => {
-                refetch = file.apply(&change) == Applied::Refetch;
-                !refetch
-            }
-            None => {
-                refetch = true;
-                false
-            }
-        });
+        let applied =
+            |f: &mut Option<PatchFile>| f.as_mut().is_some_and(|f| f.apply(&change) == Applied::Done);
+        let mut refetch = !self.file.try_update_untracked(applied).unwrap_or(false);
         // A value changes no port: the map is left alone, and nothing redraws for it.
-        if !refetch && !matches!(change, Change::Value { .. }) {
-            self.ports.update(|ports| refetch = ports.apply(&change) == Applied::Refetch);
+        let ports_too = !matches!(change, Change::Value { .. });
+        if !refetch && ports_too {
+            refetch =
+                self.ports.try_update_untracked(|p| p.apply(&change) == Applied::Refetch).unwrap_or(true);
         }
         if refetch {
             self.resync();
         }
+        self.tell_next_frame(ports_too);
+    }
+
+    /// Notifies the file's views (and the ports', if `ports`) at the next
+    /// animation frame, once for all the changes until then.
+    fn tell_next_frame(&self, ports: bool) {
+        let waiting = self.untold.with_value(|u| u.0);
+        self.untold.update_value(|u| *u = (true, u.1 || ports));
+        if waiting {
+            return;
+        }
+        let store = *self;
+        request_animation_frame(move || {
+            let (_, ports) = store.untold.get_value();
+            store.untold.set_value((false, false));
+            store.file.notify();
+            if ports {
+                store.ports.notify();
+            }
+        });
     }
 
     pub fn resync(&self) {
+        self.resync_from(None);
+    }
+
+    /// Fills the store with a patch and its ports (JSON) that were fetched
+    /// once the socket was open, unless they do not parse or a fill is
+    /// under way. True if it did.
+    pub fn fill(&self, patch: &[u8], ports: &[u8]) -> bool {
+        if self.sync.with_value(Resync::fetching) {
+            return false;
+        }
+        let Some((file, ports)) = parse(patch, ports) else { return false };
+        self.file.set(Some(file));
+        self.ports.set(ports);
+        true
+    }
+
+    /// Fills the store, the first time from `boot` (the fetch `boot.js`
+    /// started) when there is one; if that failed, the store fetches.
+    pub fn resync_from(&self, boot: Option<JsFuture>) {
         let store = *self;
-        // Both at once: they are independent, and the first render waits for both.
-        let fetch = || {
-            Some(async {
+        let boot = Cell::new(boot);
+        let fetch = move || {
+            let boot = boot.take();
+            Some(async move {
+                if let Some(answer) =
+                    boot.map(|b| async { b.await.ok().as_ref().and_then(crate::boot::pair) })
+                {
+                    if let Some(parsed) = answer.await.and_then(|(patch, ports)| parse(&patch, &ports)) {
+                        return Ok(parsed);
+                    }
+                }
+                // Both at once: they are independent, and the first render waits for both.
                 let (patch, ports) = futures::join!(api::patch(), api::ports());
                 Ok((patch?, ports?))
             })
@@ -83,4 +136,9 @@ impl PatchStore {
             true
         });
     }
+}
+
+/// The patch and its ports from their JSON; `None` if either does not parse.
+fn parse(patch: &[u8], ports: &[u8]) -> Option<(PatchFile, PortMap)> {
+    Some((serde_json::from_slice(patch).ok()?, serde_json::from_slice(ports).ok()?))
 }
