@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::browser::{
-    add_from_palette, built_dashboard, click, drag, hover, press, wait_for_attr, wait_for_count,
+    add_from_palette, built_dashboard, click, click_at, drag, hover, press, wait_for_attr, wait_for_count,
     wait_for_text, ChromeDriver, MOUSE_BUTTON_LEFT,
 };
 use common::osc_client::{s, Client as Osc};
@@ -210,6 +210,24 @@ async fn build_sine_lowpass_output_by_dragging_and_edit_it_inline() {
 
     let shot = browser.screenshot().await.unwrap();
     std::fs::write(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("patch-canvas.png"), shot).unwrap();
+
+    // A click beside a wire, off its 1.5 px line, picks it too.
+    let beside = r#"
+        const path = document.querySelector(arguments[0]);
+        path.scrollIntoView({ block: 'center', inline: 'center' });
+        const svg = document.getElementById('patch-canvas');
+        const mid = path.getPointAtLength(path.getTotalLength() / 2);
+        const r = svg.getBoundingClientRect();
+        const [x, y] = [r.x + mid.x + 4, r.y + mid.y];
+        const hit = document.elementFromPoint(x, y);
+        return [x, y, hit === svg, hit ? hit.outerHTML.slice(0, 80) : null];
+    "#;
+    let at =
+        browser.execute(beside, vec![serde_json::json!(wire("lp/samplesOut", "out/mix"))]).await.unwrap();
+    let (x, y) = (at[0].as_f64().unwrap(), at[1].as_f64().unwrap());
+    assert_eq!(at[2], serde_json::json!(true), "the point beside the wire is the canvas, not the wire: {at}");
+    click_at(&browser, (x, y)).await;
+    wait_for_text(&browser, "#delete-wire", |t| t.contains("lp/samplesOut")).await;
 
     // Select a wire by clicking it (this one runs in the open), and delete it.
     press(&browser, &wire("sine0/samplesOut", "lp/samplesIn"), MOUSE_BUTTON_LEFT).await;

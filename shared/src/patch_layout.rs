@@ -166,6 +166,60 @@ impl PatchView {
     pub fn find(&self, name: &str) -> Option<&BoxView> {
         self.boxes.iter().find(|b| b.name == name)
     }
+
+    /// The wire passing nearest `point`, if one passes within `reach`: a
+    /// wire is a line 1.5 px wide, which a hand does not hit exactly, and a
+    /// wider invisible twin for each would double the canvas's elements.
+    pub fn wire_near(&self, point: (f64, f64), reach: f64) -> Option<&WireView> {
+        self.wires
+            .iter()
+            .map(|w| (w, distance_to_wire(w, point)))
+            .filter(|(_, d)| *d <= reach)
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(w, _)| w)
+    }
+}
+
+impl WireView {
+    /// The curve it is drawn as: [`wire_curve`] from its outlet to its inlet.
+    pub fn curve(&self) -> [(f64, f64); 4] {
+        wire_curve(self.start, self.end)
+    }
+}
+
+/// The cubic Bézier a wire from `start` to `end` is drawn as: down out of
+/// the outlet, into the inlet from above, bending at least 30 px so that a
+/// short or backward wire still reads as one.
+pub fn wire_curve((x0, y0): (f64, f64), (x1, y1): (f64, f64)) -> [(f64, f64); 4] {
+    let bend = ((y1 - y0).abs() / 2.0).max(30.0);
+    [(x0, y0), (x0, y0 + bend), (x1, y1 - bend), (x1, y1)]
+}
+
+/// How far `point` is from the wire `w` (its curve taken as 32 straight pieces).
+fn distance_to_wire(w: &WireView, (px, py): (f64, f64)) -> f64 {
+    const PIECES: usize = 32;
+    let [p0, p1, p2, p3] = w.curve();
+    let at = |t: f64| {
+        let u = 1.0 - t;
+        let (a, b, c, d) = (u * u * u, 3.0 * u * u * t, 3.0 * u * t * t, t * t * t);
+        (a * p0.0 + b * p1.0 + c * p2.0 + d * p3.0, a * p0.1 + b * p1.1 + c * p2.1 + d * p3.1)
+    };
+    let mut nearest = f64::INFINITY;
+    let mut from = p0;
+    for i in 1..=PIECES {
+        let to = at(i as f64 / PIECES as f64);
+        let (dx, dy) = (to.0 - from.0, to.1 - from.1);
+        let length2 = dx * dx + dy * dy;
+        let t = if length2 == 0.0 {
+            0.0
+        } else {
+            (((px - from.0) * dx + (py - from.1) * dy) / length2).clamp(0.0, 1.0)
+        };
+        let (cx, cy) = (from.0 + t * dx - px, from.1 + t * dy - py);
+        nearest = nearest.min((cx * cx + cy * cy).sqrt());
+        from = to;
+    }
+    nearest
 }
 
 impl BoxView {
@@ -228,6 +282,44 @@ fn depths(body: &Body) -> BTreeMap<&str, usize> {
 
 #[cfg(test)]
 mod tests {
+    fn wire(from: &str, start: (f64, f64), end: (f64, f64)) -> WireView {
+        WireView {
+            from: from.into(),
+            to: "b/in".into(),
+            link: ConnectionFile { from: from.into(), to: "b/in".into() },
+            audio: false,
+            start,
+            end,
+        }
+    }
+
+    #[test]
+    fn the_wire_nearest_a_click_is_found_within_reach_only() {
+        let view = PatchView {
+            wires: vec![wire("a/out", (0.0, 0.0), (0.0, 200.0)), wire("c/out", (100.0, 0.0), (100.0, 200.0))],
+            ..PatchView::default()
+        };
+        let near = |x: f64, y: f64| view.wire_near((x, y), 6.0).map(|w| w.from.as_str());
+        // A vertical wire is a straight line: 4 px beside it is near, 10 px is not.
+        assert_eq!(near(4.0, 100.0), Some("a/out"));
+        assert_eq!(near(96.0, 100.0), Some("c/out"));
+        assert_eq!(near(10.0, 100.0), None);
+        assert_eq!(near(50.0, 100.0), None);
+        // Beyond its ends there is no wire.
+        assert_eq!(near(0.0, 210.0), None);
+    }
+
+    #[test]
+    fn a_bent_wire_is_near_where_it_is_drawn() {
+        let w = wire("a/out", (0.0, 0.0), (100.0, 100.0));
+        let [p0, p1, p2, p3] = w.curve();
+        assert_eq!([p0, p1, p2, p3], [(0.0, 0.0), (0.0, 50.0), (100.0, 50.0), (100.0, 100.0)]);
+        // Its middle (t = 0.5) is at (50, 50); the straight line between the ends also
+        // passes there, but at x = 10 the curve is still low, near its start's tangent.
+        assert!(distance_to_wire(&w, (50.0, 50.0)) < 0.5);
+        assert!(distance_to_wire(&w, (10.0, 10.0)) > 6.0, "the chord is not the wire");
+    }
+
     use super::*;
     use crate::engine::ConnectionFile;
     use crate::engine::Layout;

@@ -16,7 +16,7 @@
 use std::fmt::Write;
 
 use crate::engine::PortInfo;
-use crate::patch_layout::{BoxView, PatchView, BOX_HEIGHT, PORT};
+use crate::patch_layout::{wire_curve, BoxView, PatchView, BOX_HEIGHT, PORT};
 
 /// The boxes of `view`, in its order.
 pub fn boxes(view: &PatchView) -> String {
@@ -74,11 +74,12 @@ pub fn translate(x: f64, y: f64) -> String {
     format!("translate({}, {})", Num(x), Num(y))
 }
 
-/// A wire's curve: down out of the outlet, into the inlet from above.
-pub fn curve((x0, y0): (f64, f64), (x1, y1): (f64, f64)) -> String {
-    let bend = ((y1 - y0).abs() / 2.0).max(30.0);
-    let (x0, y0, x1, y1, c0, c1) = (Num(x0), Num(y0), Num(x1), Num(y1), Num(y0 + bend), Num(y1 - bend));
-    format!("M {x0} {y0} C {x0} {c0} {x1} {c1} {x1} {y1}")
+/// A wire's path from `start` to `end` (see [`wire_curve`]).
+pub fn curve(start: (f64, f64), end: (f64, f64)) -> String {
+    let [p0, p1, p2, p3] = wire_curve(start, end);
+    let n = |p: (f64, f64)| (Num(p.0), Num(p.1));
+    let ((x0, y0), (x1, y1), (x2, y2), (x3, y3)) = (n(p0), n(p1), n(p2), n(p3));
+    format!("M {x0} {y0} C {x1} {y1} {x2} {y2} {x3} {y3}")
 }
 
 /// A coordinate as markup gives it. The layout's are whole or half numbers:

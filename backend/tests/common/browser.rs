@@ -231,6 +231,16 @@ pub(crate) async fn press(browser: &Client, css: &str, button: u64) {
     browser.release_actions().await.unwrap();
 }
 
+/// Presses and releases the left button at `(x, y)` in the viewport.
+pub(crate) async fn click_at(browser: &Client, (x, y): (f64, f64)) {
+    let hand = MouseActions::new("hand".into())
+        .then(PointerAction::MoveTo { duration: None, x: x.round(), y: y.round() })
+        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+    browser.perform_actions(hand).await.unwrap();
+    browser.release_actions().await.unwrap();
+}
+
 /// Moves the pointer over the element matching `css`.
 pub(crate) async fn hover(browser: &Client, css: &str) {
     let el = browser.wait().at_most(WAIT).for_element(Locator::Css(css)).await.unwrap();

@@ -26,6 +26,9 @@ use patchbay_shared::patch_history::Edit;
 use super::engine::{parse_value, Bridge};
 use crate::state::Live;
 
+/// How far from a wire a click still picks it, in pixels.
+const WIRE_REACH: f64 = 6.0;
+
 /// Boxes being dragged, or dropped and not yet placed by the server, by name.
 type Positions = BTreeMap<String, (f64, f64)>;
 
@@ -178,6 +181,9 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>, types: RwSignal<Vec<Typ
                     .cloned()
             });
             selected_wire.set(picked);
+        } else if let Some(near) = view_of.with_untracked(|v| v.wire_near(point(&ev), WIRE_REACH).cloned()) {
+            // A click beside a wire picks it too: a 1.5 px line is hard to hit.
+            selected_wire.set(Some(near));
         } else {
             selected_wire.set(None);
             selected_box.set(None);
