@@ -87,8 +87,10 @@ impl Engine {
         while let Ok(trash) = self.trash.pop() {
             drop(trash);
         }
-        let frames = self.clock.frames();
-        if self.layout.needs_cleanup && frames >= self.sent_at + 2 * self.setup.block as u64 {
+        // The clock is read only when there is something to send or clean
+        // up: a pump per OSC set-value made it a visible cost (perf).
+        let cleanup_due = || self.clock.frames() >= self.sent_at + 2 * self.setup.block as u64;
+        if self.layout.needs_cleanup && cleanup_due() {
             self.dirty = true;
         }
         if self.dirty {
@@ -96,7 +98,7 @@ impl Engine {
             let (program, layout) = compile::compile(&mut self.graph, &self.layout, dying, self.setup.block);
             self.layout = layout;
             self.dirty = false;
-            self.sent_at = frames;
+            self.sent_at = self.clock.frames();
             self.command(Command::Swap(Box::new(program)));
         }
         while let Some(command) = self.backlog.pop_front() {

@@ -6,8 +6,10 @@
 //! [`PortSpec`]s in one list, so a port is addressed by its index.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::cell::Cell;
 use std::sync::Arc;
 
+use super::clock::ClockState;
 use super::value::{Value, ValueType};
 
 /// Inlet, outlet or plain state.
@@ -201,8 +203,11 @@ pub trait DspNode: Send {
 pub struct Ctx<'a> {
     /// Current values of all the transform's ports, by port index.
     pub values: &'a mut [Value],
-    /// Engine time, in seconds.
-    pub now: f64,
+    /// Engine time in seconds, once read: most activations (a set-value
+    /// from OSC) never ask, and the clock's read was 4 % of the OSC
+    /// thread's time at 64 requests in flight.
+    pub(crate) now: Cell<Option<f64>>,
+    pub(crate) clock: &'a ClockState,
     pub(crate) emitted: &'a mut Vec<(usize, Value)>,
     pub(crate) timer: &'a mut Option<f64>,
     pub(crate) printed: &'a mut Vec<String>,
@@ -212,6 +217,12 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Engine time, in seconds (the same all through one activation).
+    pub fn now(&self) -> f64 {
+        let now = self.now.get().unwrap_or_else(|| self.clock.seconds());
+        self.now.set(Some(now));
+        now
+    }
     /// Sends `value` out of outlet `port`; it propagates depth-first after the activation returns.
     pub fn emit(&mut self, port: usize, value: Value) {
         self.emitted.push((port, value));

@@ -22,7 +22,7 @@ struct Metro {
 impl Control for Metro {
     fn activate(&mut self, inlet: usize, ctx: &mut Ctx) {
         if inlet == 0 && ctx.values[0].is_true() {
-            self.next = ctx.now;
+            self.next = ctx.now();
             self.timer(ctx);
         } else if inlet == 0 {
             ctx.cancel_timer();
@@ -40,7 +40,7 @@ struct Delay;
 impl Control for Delay {
     fn activate(&mut self, inlet: usize, ctx: &mut Ctx) {
         match inlet {
-            0 => ctx.wake_at(ctx.now + ms(ctx.f(2))),
+            0 => ctx.wake_at(ctx.now() + ms(ctx.f(2))),
             _ => ctx.cancel_timer(),
         }
     }
@@ -67,9 +67,9 @@ impl Line {
 }
 impl Control for Line {
     fn activate(&mut self, _: usize, ctx: &mut Ctx) {
-        let current = self.at(ctx.now);
+        let current = self.at(ctx.now());
         let time = ms(ctx.f(1));
-        *self = Line { from: current, to: ctx.f(0), start: ctx.now, end: ctx.now + time };
+        *self = Line { from: current, to: ctx.f(0), start: ctx.now(), end: ctx.now() + time };
         if time == 0.0 {
             ctx.cancel_timer();
             ctx.emit(3, Value::Float(self.to));
@@ -78,9 +78,9 @@ impl Control for Line {
         }
     }
     fn timer(&mut self, ctx: &mut Ctx) {
-        ctx.emit(3, Value::Float(self.at(ctx.now)));
-        if ctx.now < self.end {
-            ctx.wake_at((ctx.now + ms(ctx.f(2)).max(0.001)).min(self.end));
+        ctx.emit(3, Value::Float(self.at(ctx.now())));
+        if ctx.now() < self.end {
+            ctx.wake_at((ctx.now() + ms(ctx.f(2)).max(0.001)).min(self.end));
         }
     }
 }
@@ -451,9 +451,9 @@ pub(crate) fn entries() -> Vec<TypeEntry> {
             let mut started = 0.0;
             Ok(Built::new(ports).control(control_fn(move |inlet, ctx| {
                 if inlet == 0 {
-                    started = ctx.now;
+                    started = ctx.now();
                 } else {
-                    ctx.emit(2, Value::Float((ctx.now - started) * 1000.0));
+                    ctx.emit(2, Value::Float((ctx.now() - started) * 1000.0));
                 }
             })))
         }),

@@ -283,7 +283,7 @@ impl Control for RecorderControl {
             Ok(w) => {
                 self.writer = Some(w);
                 self.written = 0;
-                ctx.wake_at(ctx.now + 0.05);
+                ctx.wake_at(ctx.now() + 0.05);
             }
             Err(e) => ctx.print(format!("cannot record to {e}")),
         }
@@ -292,7 +292,7 @@ impl Control for RecorderControl {
         self.drain();
         ctx.values[3] = Value::Float(self.written as f64 / self.rate as f64);
         if self.writer.is_some() {
-            ctx.wake_at(ctx.now + 0.05);
+            ctx.wake_at(ctx.now() + 0.05);
         }
     }
 }
