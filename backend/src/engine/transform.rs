@@ -5,8 +5,8 @@
 //! In OSW inlets and outlets are kinds of state; here all three are
 //! [`PortSpec`]s in one list, so a port is addressed by its index.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
 use super::clock::ClockState;
