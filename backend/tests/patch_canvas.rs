@@ -1,7 +1,9 @@
 //! The patch canvas in headless Chromium: sine -> lowpass -> output built by
-//! dragging from outlets to inlets, a refused wire showing the server's
-//! reason, a wire selected and deleted, a value edited in the inspector and
-//! read back over OSC, and an edit made over OSC followed without a reload.
+//! dragging from outlets to inlets, a port's name on hover, a refused wire
+//! showing the server's reason, a wire selected (on it or beside it) and
+//! deleted, a value edited in the inspector (typed, or dragged and undone)
+//! and read back over OSC, an edit made over OSC followed without a reload,
+//! and no change lost while the page loads.
 //!
 //! Needs `dist/` built by `trunk build --release` (scripts/test.sh does it).
 
@@ -11,8 +13,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::browser::{
-    add_from_palette, built_dashboard, click, click_at, drag, hover, press, wait_for_attr, wait_for_count,
-    wait_for_text, ChromeDriver, MOUSE_BUTTON_LEFT,
+    add_from_palette, built_dashboard, click, click_at, drag, drag_by, hover, press, wait_for_attr,
+    wait_for_count, wait_for_text, ChromeDriver, MOUSE_BUTTON_LEFT,
 };
 use common::osc_client::{s, Client as Osc};
 use common::watch::free_osc_port;
@@ -22,6 +24,19 @@ use patchbay::osc::codec::Arg;
 /// A port of a box on the canvas.
 fn port(transform: &str, side: &str, name: &str) -> String {
     format!(r#"#patch-canvas [data-transform="{transform}"] .{side}[data-port="{name}"]"#)
+}
+
+/// Waits until `address` reads `expected` over OSC.
+async fn wait_for_value(osc: &Osc, address: &str, expected: f64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = osc.ask(&format!("{address}/current-value"), vec![]);
+        if got.get(1) == Some(&Arg::Float(expected as f32)) || got.get(1) == Some(&Arg::Double(expected)) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{address} never became {expected}: {got:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 fn wire(from: &str, to: &str) -> String {
@@ -146,15 +161,7 @@ async fn build_sine_lowpass_output_by_dragging_and_edit_it_inline() {
     input.send_keys("800\n").await.unwrap();
     let osc = tokio::task::spawn_blocking(move || Osc::new(osc_port));
     let osc = osc.await.unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let got = osc.ask("/patch/lp/freq/current-value", vec![]);
-        if got.get(1) == Some(&Arg::Float(800.0)) || got.get(1) == Some(&Arg::Double(800.0)) {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "freq never became 800: {got:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_value(&osc, "/patch/lp/freq", 800.0).await;
 
     // An edit from OSC shows on the canvas without a reload: the value in
     // the inspector, a new box and its wire.
@@ -168,6 +175,12 @@ async fn build_sine_lowpass_output_by_dragging_and_edit_it_inline() {
         assert!(std::time::Instant::now() < deadline, "the inspector never showed 1234");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Dragging a number's name up changes it, a unit a pixel; OSC reads it back.
+    drag_by(&browser, r#"#inspector tr[data-state="freq"] th"#, (0.0, -20.0)).await;
+    wait_for_value(&osc, "/patch/lp/freq", 1254.0).await;
+    // The whole drag is one edit: one undo puts back where it started.
+    click(&browser, "#undo").await;
+    wait_for_value(&osc, "/patch/lp/freq", 1234.0).await;
     assert_eq!(osc.ask("/patch/add-transform", vec![s("Sinewave"), s("lfo")]), vec![Arg::Int(0)]);
     assert_eq!(osc.ask("/patch/lfo/samplesOut/connect", vec![s("/patch/out/mix")]), vec![Arg::Int(0)]);
     wait_for_count(&browser, &wire("lfo/samplesOut", "out/mix"), 1).await;

@@ -30,6 +30,7 @@ mod fixtures;
 pub mod lab_delta;
 pub mod lab_layout;
 pub mod notify;
+pub mod number_drag;
 pub mod osc;
 pub mod patch_delta;
 pub mod patch_history;

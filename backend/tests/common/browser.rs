@@ -231,6 +231,20 @@ pub(crate) async fn press(browser: &Client, css: &str, button: u64) {
     browser.release_actions().await.unwrap();
 }
 
+/// Presses on the element matching `css`, moves by `(dx, dy)` in steps, and lets go.
+pub(crate) async fn drag_by(browser: &Client, css: &str, (dx, dy): (f64, f64)) {
+    let el = browser.wait().at_most(WAIT).for_element(Locator::Css(css)).await.unwrap();
+    let mut hand = MouseActions::new("hand".into())
+        .then(PointerAction::MoveToElement { element: el, duration: None, x: 0.0, y: 0.0 })
+        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT });
+    for _ in 0..4 {
+        let step = Duration::from_millis(30);
+        hand = hand.then(PointerAction::MoveBy { duration: Some(step), x: dx / 4.0, y: dy / 4.0 });
+    }
+    browser.perform_actions(hand.then(PointerAction::Up { button: MOUSE_BUTTON_LEFT })).await.unwrap();
+    browser.release_actions().await.unwrap();
+}
+
 /// Presses and releases the left button at `(x, y)` in the viewport.
 pub(crate) async fn click_at(browser: &Client, (x, y): (f64, f64)) {
     let hand = MouseActions::new("hand".into())

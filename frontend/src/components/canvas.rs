@@ -24,6 +24,7 @@ use wasm_bindgen::JsCast;
 use patchbay_shared::patch_history::Edit;
 
 use super::engine::{parse_value, Bridge};
+use super::number_drag::number_drag;
 use crate::state::Live;
 
 /// How far from a wire a click still picks it, in pixels.
@@ -356,12 +357,23 @@ fn Inspector(at: String, name: String, bridge: Bridge, types: RwSignal<Vec<TypeI
         }
     };
     let inspecting = path.clone();
+    let start_drag = number_drag(bridge);
     view! {
         <div id="inspector" data-inspecting=inspecting>
             <h3>{name.clone()} " " <span class="type">{type_name}</span></h3>
             <table>
                 {move || rows().into_iter().map(|(port, value)| {
                     let address = format!("{path}/{}", port.name);
+                    // A number's name is a handle: drag it up or down to change it.
+                    let number = value.clone().filter(|v| matches!(v, Value::Float(_) | Value::Integer(_)));
+                    let press = {
+                        let (address, number) = (address.clone(), number.clone());
+                        move |ev: leptos::ev::PointerEvent| {
+                            if let Some(start) = number.clone() {
+                                start_drag(&ev, address.clone(), start);
+                            }
+                        }
+                    };
                     let shown = value.as_ref().map(show).unwrap_or_default();
                     let toggle = matches!(value, Some(Value::Boolean(_)));
                     let on = matches!(value, Some(Value::Boolean(true)));
@@ -381,7 +393,10 @@ fn Inspector(at: String, name: String, bridge: Bridge, types: RwSignal<Vec<TypeI
                     };
                     view! {
                         <tr data-state=port.name.clone()>
-                            <th>{port.name.clone()}</th>
+                            <th class:drag-number=number.is_some() on:pointerdown=press
+                                title=number.as_ref().map(|_| "Drag up or down to change (Shift: by hundredths)")>
+                                {port.name.clone()}
+                            </th>
                             <td>{if toggle {
                                 view! { <input type="checkbox" prop:checked=on on:change=flip /> }.into_any()
                             } else {

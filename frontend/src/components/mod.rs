@@ -5,6 +5,7 @@ pub mod engine;
 pub mod events;
 pub mod lab_canvas;
 pub mod links;
+pub mod number_drag;
 pub mod palette;
 pub mod patch_files;
 pub mod projects;
