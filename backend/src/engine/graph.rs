@@ -3,8 +3,10 @@
 //!
 //! Pure data: no audio, no clocks. [`super::Engine`] drives it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 
 use super::transform::{Control, DspNode, Meter, PortSpec, Tap, View};
 use super::value::Value;
@@ -119,9 +121,9 @@ pub enum Target {
 
 /// Nodes and connections of every patch.
 pub struct Graph {
-    pub nodes: HashMap<NodeId, Node>,
+    pub nodes: FxHashMap<NodeId, Node>,
     /// Connections by source outlet.
-    pub outgoing: HashMap<End, Vec<Connection>>,
+    pub outgoing: FxHashMap<End, Vec<Connection>>,
     next_id: NodeId,
     next_seq: u64,
 }
@@ -149,7 +151,8 @@ impl Graph {
             layout: None,
             fresh: 0,
         };
-        Graph { nodes: HashMap::from([(ROOT, root)]), outgoing: HashMap::new(), next_id: 1, next_seq: 0 }
+        let nodes = FxHashMap::from_iter([(ROOT, root)]);
+        Graph { nodes, outgoing: FxHashMap::default(), next_id: 1, next_seq: 0 }
     }
 
     pub fn node(&self, id: NodeId) -> Result<&Node, EngineError> {
