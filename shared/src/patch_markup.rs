@@ -69,6 +69,22 @@ fn box_markup(b: &BoxView, out: &mut String) {
     out.push_str("</g>");
 }
 
+/// The root patch's transforms as a list (the patch as text, beside the
+/// canvas): a `li.transform[data-transform]` each, with its address, its
+/// type and a Delete button. One string for the same reason as the boxes:
+/// built node by node, 500 rows were a tenth of the first render.
+pub fn transform_list(transforms: &[(String, String)]) -> String {
+    let mut out = String::with_capacity(transforms.len() * 140);
+    for (name, type_name) in transforms {
+        let (name, type_name) = (escape(name), escape(type_name));
+        let _ = write!(
+            out,
+            r#"<li class="transform" data-transform="{name}"><code>/patch/{name}</code> <span class="type">{type_name}</span> <button class="danger">Delete</button></li>"#
+        );
+    }
+    out
+}
+
 /// A box's `transform` attribute.
 pub fn translate(x: f64, y: f64) -> String {
     format!("translate({}, {})", Num(x), Num(y))
@@ -152,6 +168,20 @@ mod tests {
                 r#"<rect class="port inlet control" data-port="freq" x="4" y="-3" width="10" height="6"></rect>"#,
                 r#"<rect class="port outlet audio" data-port="samplesOut" x="4" y="33" width="10" height="6"></rect>"#,
                 "</g>"
+            )
+        );
+    }
+
+    #[test]
+    fn the_transform_list_names_each_transform_once() {
+        let list = transform_list(&[("sine0".into(), "Sinewave".into()), ("a<b".into(), "Value".into())]);
+        assert_eq!(
+            list,
+            concat!(
+                r#"<li class="transform" data-transform="sine0"><code>/patch/sine0</code> "#,
+                r#"<span class="type">Sinewave</span> <button class="danger">Delete</button></li>"#,
+                r#"<li class="transform" data-transform="a&lt;b"><code>/patch/a&lt;b</code> "#,
+                r#"<span class="type">Value</span> <button class="danger">Delete</button></li>"#,
             )
         );
     }

@@ -11,7 +11,10 @@ use gloo_net::websocket::Message;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use patchbay_shared::patch_history::{value_args, Edit};
+use patchbay_shared::patch_markup;
 use patchbay_shared::{OscArg, OscJson, OscTraffic};
+
+use wasm_bindgen::JsCast;
 
 use super::edits::{deletion, Edits};
 use crate::state::Live;
@@ -300,6 +303,18 @@ pub fn Engine() -> impl IntoView {
         bridge.set(&address, before.as_ref(), parse_value(&value.get()));
     };
 
+    // The list's Delete buttons are markup (see `patch_markup::transform_list`):
+    // their clicks reach the list, which tells them apart by their row.
+    let delete_listed = move |ev: leptos::ev::MouseEvent| {
+        let target = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok());
+        let Some(button) = target.and_then(|t| t.closest("button").ok().flatten()) else { return };
+        let row = button.closest("[data-transform]").ok().flatten();
+        let Some(n) = row.and_then(|r| r.get_attribute("data-transform")) else { return };
+        match live.patch.file.with_untracked(|f| deletion(f.as_ref()?, "/patch", &n)) {
+            Some(edit) => bridge.edit(edit),
+            None => bridge.send("/patch/delete-transform", vec![OscArg::String(n)]),
+        }
+    };
     let meters = move || -> Vec<(String, f32)> { bridge.levels.get().into_iter().collect() };
     let views = Memo::new(move |_| {
         live.patch.file.with(|f| f.as_ref().map(super::views::views_in).unwrap_or_default())
@@ -314,22 +329,8 @@ pub fn Engine() -> impl IntoView {
             <div class="engine-main">
             <super::patch_files::PatchBar bridge />
             <super::canvas::PatchCanvas bridge at types />
-            <ul id="transforms">
-                <For each=move || transforms.get() key=|(n, _)| n.clone() let:entry>
-                    <li class="transform" data-transform=entry.0.clone()>
-                        <code>{format!("/patch/{}", entry.0)}</code>
-                        " "
-                        <span class="type">{entry.1.clone()}</span>
-                        <button class="danger" on:click={
-                            let n = entry.0.clone();
-                            move |_| match live.patch.file.with_untracked(|f| deletion(f.as_ref()?, "/patch", &n)) {
-                                Some(edit) => bridge.edit(edit),
-                                None => bridge.send("/patch/delete-transform", vec![OscArg::String(n.clone())]),
-                            }
-                        }>"Delete"</button>
-                    </li>
-                </For>
-            </ul>
+            <ul id="transforms" on:click=delete_listed
+                inner_html=move || transforms.with(|t| patch_markup::transform_list(t))></ul>
             <form id="connect" on:submit=wire>
                 <input placeholder="sine0/samplesOut" prop:value=move || from.get() on:input=move |ev| from.set(event_target_value(&ev)) />
                 " → "
