@@ -142,10 +142,8 @@ impl PatchView {
             let (name, rest) = end.split_once('/')?;
             let port = rest.split('/').next()?;
             let b = by_name.get(name)?;
-            let list = if outlet { &b.outlets } else { &b.inlets };
-            let (info, at) = list.iter().find(|(p, _)| p.name == port)?;
-            let y = if outlet { b.y + BOX_HEIGHT } else { b.y };
-            Some((format!("{name}/{port}"), b.x + at + PORT / 2.0, y, info.audio))
+            let ((x, y), audio) = b.port_end(port, outlet)?;
+            Some((format!("{name}/{port}"), x, y, audio))
         };
         let wires = body
             .connections
@@ -223,6 +221,15 @@ fn distance_to_wire(w: &WireView, (px, py): (f64, f64)) -> f64 {
 }
 
 impl BoxView {
+    /// Where a wire meets its port `port` (an outlet's bottom middle, an
+    /// inlet's top middle), and whether the port carries audio.
+    pub fn port_end(&self, port: &str, outlet: bool) -> Option<((f64, f64), bool)> {
+        let list = if outlet { &self.outlets } else { &self.inlets };
+        let (info, at) = list.iter().find(|(p, _)| p.name == port)?;
+        let y = if outlet { self.y + BOX_HEIGHT } else { self.y };
+        Some(((self.x + at + PORT / 2.0, y), info.audio))
+    }
+
     /// The address of one of its ports relative to the patch shown, as
     /// `connect` takes it: a subpatch's port is its member's outer face.
     pub fn port_address(&self, port: &str, outlet: bool) -> String {

@@ -15,13 +15,12 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 use patchbay_shared::engine::{Body, PortInfo, TypeInfo};
-use patchbay_shared::patch_layout::{PatchView, WireView, BOX_HEIGHT, PORT};
+use patchbay_shared::patch_history::Edit;
+use patchbay_shared::patch_layout::{PatchView, WireView, BOX_HEIGHT};
 use patchbay_shared::patch_markup;
 use patchbay_shared::value::Value;
 use patchbay_shared::OscArg;
 use wasm_bindgen::JsCast;
-
-use patchbay_shared::patch_history::Edit;
 
 use super::engine::{parse_value, Bridge};
 use super::number_drag::number_drag;
@@ -159,8 +158,7 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>, types: RwSignal<Vec<Typ
         if let Some(port) = within(".outlet").and_then(|p| p.get_attribute("data-port")) {
             let wire = view_of.with_untracked(|v| {
                 let b = v.find(box_name.as_deref()?)?;
-                let (_, x) = b.outlets.iter().find(|(p, _)| p.name == port)?;
-                let start = (b.x + x + PORT / 2.0, b.y + BOX_HEIGHT);
+                let (start, _) = b.port_end(&port, true)?;
                 Some(Drag::Wire { from: b.port_address(&port, true), start, at: start })
             });
             if let Some(wire) = wire {

@@ -17,6 +17,7 @@ use patchbay_shared::{OscArg, OscJson, OscTraffic};
 use wasm_bindgen::JsCast;
 
 use super::edits::{deletion, Edits};
+use super::views::VIEW_POLL;
 use crate::state::Live;
 
 /// How many traffic lines the log keeps.
@@ -186,9 +187,6 @@ fn is_meter_poll(address: &str) -> bool {
 fn is_poll(address: &str) -> bool {
     is_meter_poll(address) || address.ends_with(VIEW_POLL)
 }
-
-/// What the page reads of a scope or spectrum (see `views.rs`).
-const VIEW_POLL: &str = "/view/current-value";
 
 fn connect() -> Bridge {
     let (tx, mut rx) = mpsc::unbounded::<String>();

@@ -12,6 +12,9 @@ use patchbay_shared::OscArg;
 
 use super::engine::Bridge;
 
+/// What the page reads of each view, after the transform's address.
+pub const VIEW_POLL: &str = "/view/current-value";
+
 /// Views drawn and read at once: more would be more traffic than a page should ask for.
 pub const MAX_VIEWS: usize = 8;
 /// Reads a second of each view.
@@ -50,7 +53,7 @@ pub fn views_in(file: &PatchFile) -> Vec<(String, Kind)> {
     out
 }
 
-/// The points of a reply to `.../view/current-value`: a table is a blob of
+/// The points of a reply to [`VIEW_POLL`]: a table is a blob of
 /// little-endian `f32`s.
 pub fn points_of(args: &[OscArg]) -> Option<Vec<f32>> {
     match args {
@@ -110,7 +113,7 @@ pub fn Views(bridge: Bridge, views: Memo<Vec<(String, Kind)>>) -> impl IntoView 
     let poll = set_interval_with_handle(
         move || {
             for (address, _) in views.get_untracked() {
-                bridge.send(&format!("{address}/view/current-value"), vec![]);
+                bridge.send(&format!("{address}{VIEW_POLL}"), vec![]);
             }
         },
         std::time::Duration::from_millis(1000 / VIEW_RATE_HZ as u64),
