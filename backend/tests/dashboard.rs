@@ -163,6 +163,9 @@ async fn build_a_patch_in_the_browser_and_watch_its_meter() {
     let browser = driver.browser().await;
     browser.goto(&server.url("/")).await.unwrap();
     wait_for_text(&browser, ".status", |t| t == "live").await;
+    // The patch as a list is closed at first; open, it lists each transform.
+    wait_for_text(&browser, "#transform-list summary", |t| t.contains("(0 transforms)")).await;
+    click(&browser, "#transform-list summary").await;
     let add = |ty: &'static str, name: &'static str| {
         let browser = browser.clone();
         async move {

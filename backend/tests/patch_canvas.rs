@@ -18,6 +18,7 @@ use common::browser::{
 };
 use common::osc_client::{s, Client as Osc};
 use common::watch::free_osc_port;
+use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 use fantoccini::Locator;
 use patchbay::osc::codec::Arg;
 
@@ -356,7 +357,8 @@ async fn undo_redo_save_and_load_from_the_page() {
     input.send_keys("330\n").await.unwrap();
     until("freq 330", &|| freq(&osc) == Some(330.0));
 
-    // Delete the sine from the list, then undo: it comes back whole.
+    // Delete the sine from the list (closed at first), then undo: it comes back whole.
+    click(&browser, "#transform-list summary").await;
     click(&browser, r#"#transforms li[data-transform="sine0"] button"#).await;
     wait_for_count(&browser, r#"#patch-canvas [data-transform="sine0"]"#, 0).await;
     wait_for_count(&browser, &wire("sine0/samplesOut", "out/mix"), 0).await;
@@ -529,5 +531,98 @@ async fn a_patch_of_500_transforms_and_600_connections_renders() {
     assert_eq!(distinct.len(), TRANSFORMS, "boxes drawn over each other");
     let shot = browser.screenshot().await.unwrap();
     std::fs::write(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("patch-canvas-500.png"), shot).unwrap();
+    browser.close().await.unwrap();
+}
+
+/// The boxes are drawn in strips that the browser renders only in view, and
+/// a strip clips what it draws (see `patch_markup`). A box dragged from one
+/// strip into another is drawn all the way, even when the patch changes
+/// under the drag; it lands in the strip it was dropped in; and it is never
+/// drawn twice, also when it is let go where it started.
+#[tokio::test]
+async fn a_box_dragged_across_strips_is_drawn_all_the_way_and_lands_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, osc_port) = serve_dashboard(dir.path());
+    let patch = serde_json::json!({ "format": "patchbay-patch", "version": 1, "transforms": [
+        { "name": "a", "type": "Sinewave", "layout": { "x": 20, "y": 20 } },
+        { "name": "b", "type": "Gain~", "layout": { "x": 200, "y": 400 } },
+    ], "connections": [{ "from": "a/samplesOut", "to": "b/samplesIn" }] });
+    let put = reqwest::Client::new().put(server.url("/v1/engine/patch")).json(&patch).send().await.unwrap();
+    assert!(put.status().is_success(), "{}", put.text().await.unwrap());
+    let osc = tokio::task::spawn_blocking(move || Osc::new(osc_port)).await.unwrap();
+    let driver = ChromeDriver::start().await;
+    let browser = driver.browser().await;
+    browser.goto(&server.url("/")).await.unwrap();
+    let a = r#"#patch-canvas [data-transform="a"]"#;
+    wait_for_count(&browser, a, 1).await;
+    browser.execute("document.querySelector('.canvas').scrollIntoView()", vec![]).await.unwrap();
+    // Where box a is drawn, whether a hand finds it there, how many a's
+    // there are, and the top of the strip it is in (null: not in a strip).
+    let seen = r#"
+        const body = document.querySelector('#patch-canvas [data-transform="a"] .body');
+        const r = body.getBoundingClientRect();
+        const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+        const strip = body.closest('.strip');
+        return [r.y, hit === body, document.querySelectorAll('#patch-canvas [data-transform="a"]').length,
+                strip ? parseFloat(strip.style.top) : null];
+    "#;
+    let look = || async {
+        let v = browser.execute(seen, vec![]).await.unwrap();
+        let (y, found, count, strip) =
+            (v[0].as_f64().unwrap(), v[1].as_bool().unwrap(), v[2].as_u64(), v[3].as_f64());
+        (y, (found, count.unwrap(), strip))
+    };
+    let (start_y, start) = look().await;
+    assert_eq!(start, (true, 1, Some(-5.0)));
+
+    // Pressed, and moved 300 px down in steps, out of a's strip.
+    let body = browser.find(Locator::Css(&format!("{a} .body"))).await.unwrap();
+    let mut hand = MouseActions::new("hand".into())
+        .then(PointerAction::MoveToElement { element: body, duration: None, x: 0.0, y: 0.0 })
+        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT });
+    for _ in 0..3 {
+        hand =
+            hand.then(PointerAction::MoveBy { duration: Some(Duration::from_millis(30)), x: 0.0, y: 100.0 });
+    }
+    browser.perform_actions(hand).await.unwrap();
+    let (y, held) = look().await;
+    assert_eq!(y - start_y, 300.0, "the box follows the hand");
+    assert_eq!((held.0, held.1), (true, 1), "drawn once, and whole: {held:?}");
+
+    // The patch changes under the drag (all strips drawn again); the drag goes on.
+    assert_eq!(osc.ask("/patch/add-transform", vec![s("Sinewave"), s("c")]), vec![Arg::Int(0)]);
+    wait_for_count(&browser, r#"#patch-canvas [data-transform="c"]"#, 1).await;
+    let step = MouseActions::new("hand".into()).then(PointerAction::MoveBy {
+        duration: Some(Duration::from_millis(30)),
+        x: 0.0,
+        y: 20.0,
+    });
+    browser.perform_actions(step).await.unwrap();
+    let (y, held) = look().await;
+    assert_eq!(y - start_y, 320.0, "the box still follows the hand");
+    assert_eq!((held.0, held.1), (true, 1), "drawn once, and whole: {held:?}");
+
+    // Let go: it lands in the strip of y = 340.
+    let up = MouseActions::new("hand".into()).then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+    browser.perform_actions(up).await.unwrap();
+    browser.release_actions().await.unwrap();
+    wait_for_attr(&browser, a, "transform", "translate(20, 340)").await;
+    assert_eq!(look().await.1, (true, 1, Some(235.0)));
+
+    // Dragged away and back to where it started: still one a, in its strip.
+    let mut hand = MouseActions::new("hand".into())
+        .then(PointerAction::MoveToElement {
+            element: browser.find(Locator::Css(&format!("{a} .body"))).await.unwrap(),
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT });
+    for dy in [-150.0, 150.0] {
+        hand = hand.then(PointerAction::MoveBy { duration: Some(Duration::from_millis(30)), x: 0.0, y: dy });
+    }
+    browser.perform_actions(hand.then(PointerAction::Up { button: MOUSE_BUTTON_LEFT })).await.unwrap();
+    browser.release_actions().await.unwrap();
+    assert_eq!(look().await.1, (true, 1, Some(235.0)));
     browser.close().await.unwrap();
 }

@@ -160,6 +160,12 @@ impl PatchView {
         PatchView { boxes, wires, size }
     }
 
+    /// The canvas's size: the patch's, and never smaller than a hand can
+    /// drop a first box into.
+    pub fn canvas_size(&self) -> (f64, f64) {
+        (self.size.0.max(400.0), self.size.1.max(240.0))
+    }
+
     /// The box named `name`.
     pub fn find(&self, name: &str) -> Option<&BoxView> {
         self.boxes.iter().find(|b| b.name == name)

@@ -5,6 +5,13 @@
 //! one parse of the same markup takes a fraction of it. Every name is
 //! escaped: names and types come from whoever built the patch.
 //!
+//! The boxes are cut into horizontal strips, each an `<svg>` of its own in a
+//! `div.strip` that the stylesheet gives `content-visibility: auto`: the
+//! browser styles, lays out and paints only the strips in view, where one
+//! `<svg>` of 500 boxes was styled and laid out whole, mostly out of view
+//! (BENCHMARKS.md, dashboard). Each strip's `viewBox` keeps the canvas's
+//! coordinates, so a box's `transform` is the same in any strip.
+//!
 //! The markup is the canvas's testable surface: each box is a
 //! `g.box[data-transform]` with `.port.inlet` and `.port.outlet` rects
 //! (`[data-port]`, `.audio` or `.control`), each wire a
@@ -13,16 +20,41 @@
 //! over it: made up front, titles were a quarter of the elements the first
 //! render parses, styles and lays out.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::engine::PortInfo;
 use crate::patch_layout::{wire_curve, BoxView, PatchView, BOX_HEIGHT, PORT};
 
-/// The boxes of `view`, in its order.
+/// How much of the canvas's height a strip of boxes holds: a box is in the
+/// strip its top edge is in. About half the canvas's view, so that the
+/// strips in view are few and each is small.
+pub const STRIP_HEIGHT: f64 = 240.0;
+/// How far a box's drawing reaches past its edges: ports stick out 3 px
+/// above and below, and the strokes a little further. A strip's picture is
+/// clipped to the strip, so each strip reaches this much past its band.
+const REACH: f64 = 5.0;
+
+/// The boxes of `view` in strips, top to bottom; within a strip, in the
+/// view's order.
 pub fn boxes(view: &PatchView) -> String {
-    let mut out = String::with_capacity(view.boxes.len() * 600);
+    let mut strips: BTreeMap<i64, Vec<&BoxView>> = BTreeMap::new();
     for b in &view.boxes {
-        box_markup(b, &mut out);
+        strips.entry((b.y / STRIP_HEIGHT).floor() as i64).or_default().push(b);
+    }
+    let width = Num(view.canvas_size().0);
+    let height = STRIP_HEIGHT + BOX_HEIGHT + 2.0 * REACH;
+    let mut out = String::with_capacity(view.boxes.len() * 600 + strips.len() * 160);
+    for (strip, members) in strips {
+        let (top, h) = (Num(strip as f64 * STRIP_HEIGHT - REACH), Num(height));
+        let _ = write!(
+            out,
+            r#"<div class="strip" style="top:{top}px;height:{h}px"><svg width="{width}" height="{h}" viewBox="0 {top} {width} {h}">"#
+        );
+        for b in members {
+            box_markup(b, &mut out);
+        }
+        out.push_str("</svg></div>");
     }
     out
 }
@@ -162,14 +194,51 @@ mod tests {
         assert_eq!(
             boxes(&view),
             concat!(
+                r#"<div class="strip" style="top:-5px;height:286px"><svg width="400" height="286" viewBox="0 -5 400 286">"#,
                 r#"<g class="box" data-transform="sine0" transform="translate(20, 40.5)">"#,
                 r#"<rect class="body" width="90" height="36" rx="4"></rect>"#,
                 r#"<text class="name" x="8" y="16">sine0</text><text class="type" x="8" y="29">Sinewave</text>"#,
                 r#"<rect class="port inlet control" data-port="freq" x="4" y="-3" width="10" height="6"></rect>"#,
                 r#"<rect class="port outlet audio" data-port="samplesOut" x="4" y="33" width="10" height="6"></rect>"#,
-                "</g>"
+                "</g></svg></div>"
             )
         );
+    }
+
+    #[test]
+    fn a_box_is_in_the_strip_its_top_edge_is_in_and_keeps_its_place() {
+        let at = |name: &str, y: f64| BoxView {
+            name: name.into(),
+            type_name: "Value".into(),
+            x: 20.0,
+            y,
+            width: 60.0,
+            inlets: vec![],
+            outlets: vec![],
+        };
+        let view = PatchView {
+            boxes: vec![at("late", 500.0), at("first", 20.0), at("edge", 239.5), at("next", 240.0)],
+            wires: vec![],
+            size: (900.0, 556.0),
+        };
+        let markup = boxes(&view);
+        let strips: Vec<&str> = markup.split(r#"<div class="strip""#).skip(1).collect();
+        assert_eq!(strips.len(), 3, "{markup}");
+        let names = |strip: &str| -> Vec<String> {
+            strip.split(r#"data-transform=""#).skip(1).map(|s| s[..s.find('"').unwrap()].to_owned()).collect()
+        };
+        assert_eq!(names(strips[0]), ["first", "edge"], "in the view's order within a strip");
+        assert_eq!(names(strips[1]), ["next"]);
+        assert_eq!(names(strips[2]), ["late"]);
+        // Each strip shows the canvas's coordinates from 5 px above its band
+        // to past the bottom of a box at its band's last pixel.
+        assert!(strips[1].starts_with(
+            r#" style="top:235px;height:286px"><svg width="900" height="286" viewBox="0 235 900 286">"#
+        ));
+        assert!(strips[1].contains(r#"transform="translate(20, 240)""#));
+        assert!(strips[2].starts_with(r#" style="top:475px;"#));
+        let edge_bottom = 239.5 + BOX_HEIGHT + 3.0;
+        assert!(edge_bottom < -5.0 + 286.0, "the lowest box of a strip is drawn whole");
     }
 
     #[test]

@@ -79,7 +79,8 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>, types: RwSignal<Vec<Typ
     let dragged: RwSignal<Option<(String, (f64, f64))>> = RwSignal::new(None);
     let selected_wire: RwSignal<Option<WireView>> = RwSignal::new(None);
     let selected_box: RwSignal<Option<String>> = RwSignal::new(None);
-    let svg: NodeRef<leptos::svg::Svg> = NodeRef::new();
+    let canvas: NodeRef<leptos::html::Div> = NodeRef::new();
+    let lifted: StoredValue<Option<Lifted>, LocalStorage> = StoredValue::new_local(None);
     // The inspector closes when its transform goes (deleted, a patch loaded).
     Effect::new(move |_| {
         let Some(name) = selected_box.get() else { return };
@@ -105,7 +106,7 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>, types: RwSignal<Vec<Typ
     });
 
     let point = move |ev: &leptos::ev::PointerEvent| -> (f64, f64) {
-        let Some(el) = svg.get_untracked() else { return (0.0, 0.0) };
+        let Some(el) = canvas.get_untracked() else { return (0.0, 0.0) };
         let rect = web_sys::Element::get_bounding_client_rect(&el);
         (ev.client_x() as f64 - rect.left(), ev.client_y() as f64 - rect.top())
     };
@@ -119,7 +120,7 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>, types: RwSignal<Vec<Typ
             let (x, y) = point(&ev);
             let to = |v: f64| v.max(0.0).round();
             let offset = (to(x - grip.0) - from.0, to(y - grip.1) - from.1);
-            view_of.with_untracked(|v| move_drawn(svg, v, &name, offset));
+            view_of.with_untracked(|v| move_drawn(canvas, lifted, v, &name, offset));
             dragged.set(Some((name, offset)));
         }
     };
@@ -167,7 +168,7 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>, types: RwSignal<Vec<Typ
         } else if within(".body").is_some() {
             let Some(name) = box_name else { return };
             let Some(corner) = view_of.with_untracked(|v| v.find(&name).map(|b| (b.x, b.y))) else { return };
-            capture(svg, &ev);
+            capture(canvas.get_untracked(), &ev);
             let (x, y) = point(&ev);
             selected_box.set(Some(name.clone()));
             drag.set(Drag::Move { name, grip: (x - corner.0, y - corner.1), from: corner });
@@ -204,6 +205,7 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>, types: RwSignal<Vec<Typ
             }
         }
         if let Drag::Move { name, from, .. } = drag.get_untracked() {
+            put_back(lifted);
             let offset = dragged.with_untracked(|d| d.as_ref().filter(|(n, _)| *n == name).map(|(_, o)| *o));
             if let Some((dx, dy)) = offset.filter(|o| *o != (0.0, 0.0)) {
                 // Dropped: the layout has it where it was let go, and the server is told.
@@ -259,6 +261,8 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>, types: RwSignal<Vec<Typ
             .map(|w| view! { <path class="wire-selection" d=patch_markup::curve(w.start, w.end)></path> })
     };
 
+    let size = Memo::new(move |_| view_of.with(PatchView::canvas_size));
+
     view! {
         <div class="canvas-bar">
             <nav id="breadcrumbs">
@@ -273,34 +277,57 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>, types: RwSignal<Vec<Typ
             })}
         </div>
         <div class="canvas" tabindex="0" on:keydown=on_key>
-            <svg id="patch-canvas" node_ref=svg
-                width=move || view_of.with(|v| v.size.0.max(400.0))
-                height=move || view_of.with(|v| v.size.1.max(240.0))
+            // Three layers in the canvas's coordinates: the wires, the boxes
+            // in strips (see `patch_markup`), and what is drawn over them.
+            <div id="patch-canvas" node_ref=canvas
+                style:width=move || format!("{}px", size.get().0)
+                style:height=move || format!("{}px", size.get().1)
                 on:pointermove=on_move on:pointerup=on_up on:pointerdown=on_down on:pointerover=name_port
                 on:dblclick=on_double>
-                <g class="wires" inner_html=move || view_of.with(patch_markup::wires)></g>
-                <g class="boxes" inner_html=move || view_of.with(patch_markup::boxes)></g>
-                {wire_outline}
-                {box_outline}
-                {move || match drag.get() {
-                    Drag::Wire { start, at, .. } => Some(view! { <path class="wire pending" d=patch_markup::curve(start, at)></path> }),
-                    _ => None,
-                }}
-            </svg>
+                <svg class="wires" width=move || size.get().0 height=move || size.get().1
+                    inner_html=move || view_of.with(patch_markup::wires)></svg>
+                <div class="boxes" inner_html=move || view_of.with(patch_markup::boxes)></div>
+                <svg class="over" width=move || size.get().0 height=move || size.get().1>
+                    <g class="lifted"></g>
+                    {wire_outline}
+                    {box_outline}
+                    {move || match drag.get() {
+                        Drag::Wire { start, at, .. } => Some(view! { <path class="wire pending" d=patch_markup::curve(start, at)></path> }),
+                        _ => None,
+                    }}
+                </svg>
+            </div>
         </div>
         {move || selected_box.get().map(|name| view! { <Inspector at=at.get() name bridge types /> })}
     }
 }
 
+/// A box being dragged, lifted out of its strip into the layer over the
+/// canvas: a strip clips its picture to itself.
+struct Lifted {
+    g: web_sys::Element,
+    /// The strip's `<svg>` it came from.
+    home: web_sys::Element,
+}
+
 /// Moves the drawn box `name` and the ends of its wires by `offset` from
 /// where the layout put them, in place: a drag redraws one box and its
 /// wires, not the patch.
-fn move_drawn(svg: NodeRef<leptos::svg::Svg>, view: &PatchView, name: &str, (dx, dy): (f64, f64)) {
-    let Some(svg) = svg.get_untracked() else { return };
-    let find = |css: String| svg.query_selector(&css).ok().flatten();
+fn move_drawn(
+    canvas: NodeRef<leptos::html::Div>,
+    lifted: StoredValue<Option<Lifted>, LocalStorage>,
+    view: &PatchView,
+    name: &str,
+    (dx, dy): (f64, f64),
+) {
+    let Some(canvas) = canvas.get_untracked() else { return };
+    let find = |css: String| canvas.query_selector(&css).ok().flatten();
+    // The first match: a box redrawn in its strip since it was lifted comes
+    // before the lifted one, which is then dropped (see `lift`).
     if let (Some(g), Some(b)) =
         (find(format!(".box[data-transform=\"{}\"]", css_string(name))), view.find(name))
     {
+        lift(&canvas, lifted, g.clone());
         let _ = g.set_attribute("transform", &patch_markup::translate(b.x + dx, b.y + dy));
     }
     let box_of = |end: &str| end.split('/').next().unwrap_or_default().to_owned();
@@ -312,6 +339,31 @@ fn move_drawn(svg: NodeRef<leptos::svg::Svg>, view: &PatchView, name: &str, (dx,
         if let Some(path) = find(css) {
             let _ = path.set_attribute("d", &d);
         }
+    }
+}
+
+/// Lifts `g` over the canvas, unless it is lifted already.
+fn lift(canvas: &web_sys::Element, lifted: StoredValue<Option<Lifted>, LocalStorage>, g: web_sys::Element) {
+    if lifted.with_value(|l| l.as_ref().is_some_and(|l| l.g == g)) {
+        return;
+    }
+    put_back(lifted);
+    let (Some(home), Ok(Some(layer))) = (g.parent_element(), canvas.query_selector(".lifted")) else {
+        return;
+    };
+    if layer.append_child(&g).is_ok() {
+        lifted.set_value(Some(Lifted { g, home }));
+    }
+}
+
+/// Puts a lifted box back into its strip; if the strips were drawn again
+/// meanwhile, the new ones have it already, and the lifted copy goes.
+fn put_back(lifted: StoredValue<Option<Lifted>, LocalStorage>) {
+    let Some(Lifted { g, home }) = lifted.try_update_value(Option::take).flatten() else { return };
+    if home.is_connected() {
+        let _ = home.append_child(&g);
+    } else {
+        g.remove();
     }
 }
 
@@ -411,9 +463,9 @@ fn Inspector(at: String, name: String, bridge: Bridge, types: RwSignal<Vec<TypeI
 
 /// Keeps the pointer's moves and release coming to the canvas while a box
 /// is dragged past its edge (a wire is not captured: it ends on an inlet).
-pub(super) fn capture(svg: NodeRef<leptos::svg::Svg>, ev: &leptos::ev::PointerEvent) {
-    if let Some(el) = svg.get_untracked() {
-        let _ = web_sys::Element::set_pointer_capture(&el, ev.pointer_id());
+pub(super) fn capture(el: Option<impl AsRef<web_sys::Element>>, ev: &leptos::ev::PointerEvent) {
+    if let Some(el) = el {
+        let _ = el.as_ref().set_pointer_capture(ev.pointer_id());
     }
 }
 

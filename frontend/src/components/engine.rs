@@ -313,6 +313,7 @@ pub fn Engine() -> impl IntoView {
             None => bridge.send("/patch/delete-transform", vec![OscArg::String(n)]),
         }
     };
+    let list_open = RwSignal::new(false);
     let meters = move || -> Vec<(String, f32)> { bridge.levels.get().into_iter().collect() };
     let views = Memo::new(move |_| {
         live.patch.file.with(|f| f.as_ref().map(super::views::views_in).unwrap_or_default())
@@ -327,8 +328,17 @@ pub fn Engine() -> impl IntoView {
             <div class="engine-main">
             <super::patch_files::PatchBar bridge />
             <super::canvas::PatchCanvas bridge at types />
-            <ul id="transforms" on:click=delete_listed
-                inner_html=move || transforms.with(|t| patch_markup::transform_list(t))></ul>
+            // The patch as text, closed at first: the canvas shows it, and a
+            // list of 500 rows cost a tenth of the first render. Filled
+            // only while open.
+            <details id="transform-list" on:toggle=move |ev| {
+                list_open.set(event_target::<web_sys::HtmlDetailsElement>(&ev).open())
+            }>
+                <summary>{move || format!("The patch as a list ({} transforms)", transforms.with(Vec::len))}</summary>
+                <ul id="transforms" on:click=delete_listed inner_html=move || {
+                    if list_open.get() { transforms.with(|t| patch_markup::transform_list(t)) } else { String::new() }
+                }></ul>
+            </details>
             <form id="connect" on:submit=wire>
                 <input placeholder="sine0/samplesOut" prop:value=move || from.get() on:input=move |ev| from.set(event_target_value(&ev)) />
                 " → "

@@ -115,14 +115,14 @@ pub fn LabCanvas(project: Uuid) -> impl IntoView {
             }
             ev.stop_propagation();
             menu.set(None);
-            capture(svg, &ev);
+            capture(svg.get_untracked(), &ev);
             let (x, y) = point(&ev);
             drag.set(Drag::Move { id, switch, grip: (x - n.x, y - n.y) });
         };
         let start_link = move |ev: leptos::ev::PointerEvent| {
             ev.stop_propagation();
             menu.set(None);
-            capture(svg, &ev);
+            capture(svg.get_untracked(), &ev);
             let start = (n.x, n.y);
             drag.set(Drag::Link { from: id, start, at: point(&ev) });
         };
