@@ -77,11 +77,33 @@ pub struct PatchView {
     pub size: (f64, f64),
 }
 
+/// The members of one patch, borrowed from the file: the root patch's are
+/// the file's own lists, a subpatch's its [`Body`]. Laying out from a copy
+/// cost 4 ms per change on a 500-transform patch.
+#[derive(Debug, Clone, Copy)]
+pub struct Members<'a> {
+    /// Its transforms.
+    pub transforms: &'a [TransformFile],
+    /// Its connections.
+    pub connections: &'a [ConnectionFile],
+}
+
+impl<'a> From<&'a Body> for Members<'a> {
+    fn from(body: &'a Body) -> Members<'a> {
+        Members { transforms: &body.transforms, connections: &body.connections }
+    }
+}
+
 impl PatchView {
     /// Lays out the members of the patch at `path` (`/patch` or a subpatch's
     /// address); `placed` holds boxes being dragged, by name, ahead of their
     /// `layout` in the file.
-    pub fn of(path: &str, body: &Body, ports: &PortMap, placed: &BTreeMap<String, (f64, f64)>) -> PatchView {
+    pub fn of(
+        path: &str,
+        body: Members<'_>,
+        ports: &PortMap,
+        placed: &BTreeMap<String, (f64, f64)>,
+    ) -> PatchView {
         let depth = depths(body);
         let members: Vec<(&TransformFile, Ports, f64)> = body
             .transforms
@@ -269,7 +291,7 @@ fn spread(ports: Vec<PortInfo>, width: f64) -> Vec<(PortInfo, f64)> {
 /// Each member's row: the longest chain of wires from a member nothing
 /// feeds. A feedback loop stops growing after as many rounds as there are
 /// members, so the cost stays quadratic at worst.
-fn depths(body: &Body) -> BTreeMap<&str, usize> {
+fn depths(body: Members<'_>) -> BTreeMap<&str, usize> {
     let mut depth: BTreeMap<&str, usize> = body.transforms.iter().map(|t| (t.name.as_str(), 0)).collect();
     let edges: Vec<(&str, &str)> = body
         .connections
@@ -386,7 +408,7 @@ mod tests {
     #[test]
     fn a_chain_reads_top_to_bottom_and_its_wires_join_the_ports_they_name() {
         let (body, ports) = chain();
-        let view = PatchView::of("/patch", &body, &ports, &BTreeMap::new());
+        let view = PatchView::of("/patch", (&body).into(), &ports, &BTreeMap::new());
         let y = |n: &str| view.find(n).unwrap().y;
         assert!(y("sine") < y("lp") && y("lp") < y("out"), "{view:?}");
         assert_eq!(view.wires.len(), 2);
@@ -416,7 +438,7 @@ mod tests {
         ports
             .0
             .insert("/patch/zsum".into(), Ports { inlets: vec![port("samplesIn", true)], outlets: vec![] });
-        let view = PatchView::of("/patch", &body, &ports, &BTreeMap::new());
+        let view = PatchView::of("/patch", (&body).into(), &ports, &BTreeMap::new());
         assert!(view.size.0 <= ROW_WIDTH + MARGIN, "no wider than a band: {:?}", view.size);
         let sources: Vec<&BoxView> = view.boxes.iter().filter(|b| b.name.starts_with('s')).collect();
         let lines: std::collections::BTreeSet<u64> = sources.iter().map(|b| b.y as u64).collect();
@@ -439,7 +461,7 @@ mod tests {
     fn ports_spread_across_the_box_and_placed_boxes_stay_where_they_were_put() {
         let (body, ports) = chain();
         let placed = BTreeMap::from([("lp".to_owned(), (300.0, 5.0))]);
-        let view = PatchView::of("/patch", &body, &ports, &placed);
+        let view = PatchView::of("/patch", (&body).into(), &ports, &placed);
         let lp = view.find("lp").unwrap();
         assert_eq!((lp.x, lp.y), (300.0, 5.0));
         assert_eq!(lp.inlets[0].1, 0.0);
@@ -451,11 +473,11 @@ mod tests {
     fn the_files_layout_places_a_box_and_a_drag_goes_ahead_of_it() {
         let (mut body, ports) = chain();
         body.transforms.iter_mut().find(|t| t.name == "out").unwrap().layout = Layout::new(500.0, 40.0);
-        let view = PatchView::of("/patch", &body, &ports, &BTreeMap::new());
+        let view = PatchView::of("/patch", (&body).into(), &ports, &BTreeMap::new());
         let out = view.find("out").unwrap();
         assert_eq!((out.x, out.y), (500.0, 40.0));
         let dragging = BTreeMap::from([("out".to_owned(), (80.0, 90.0))]);
-        let out = PatchView::of("/patch", &body, &ports, &dragging).find("out").cloned().unwrap();
+        let out = PatchView::of("/patch", (&body).into(), &ports, &dragging).find("out").cloned().unwrap();
         assert_eq!((out.x, out.y), (80.0, 90.0));
         assert_eq!(Layout::new(f64::NAN, 0.0), None);
         assert_eq!(Layout::new(0.0, 2.0e6), None);
@@ -475,7 +497,7 @@ mod tests {
             "/patch/sub".into(),
             Ports { inlets: vec![port("in0", true)], outlets: vec![port("out0", true)] },
         );
-        let view = PatchView::of("/patch", &body, &ports, &BTreeMap::new());
+        let view = PatchView::of("/patch", (&body).into(), &ports, &BTreeMap::new());
         assert_eq!((view.wires[0].from.as_str(), view.wires[0].to.as_str()), ("sine/samplesOut", "sub/in0"));
         let sub = view.find("sub").unwrap();
         assert_eq!(sub.port_address("in0", false), "sub/in0/in");
@@ -488,7 +510,7 @@ mod tests {
         let (mut body, ports) = chain();
         body.connections.push(ConnectionFile { from: "out/nothing".into(), to: "sine/freq".into() });
         body.connections.push(ConnectionFile { from: "lp/samplesOut".into(), to: "sine/freq".into() });
-        let view = PatchView::of("/patch", &body, &ports, &BTreeMap::new());
+        let view = PatchView::of("/patch", (&body).into(), &ports, &BTreeMap::new());
         assert_eq!(view.boxes.len(), 3);
         assert_eq!(view.wires.len(), 3, "a wire to an unknown port is not drawn");
         assert!(view.boxes.iter().all(|b| b.y.is_finite()));

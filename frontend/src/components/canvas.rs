@@ -14,9 +14,9 @@
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
-use patchbay_shared::engine::{Body, PortInfo, TypeInfo};
+use patchbay_shared::engine::{PortInfo, TypeInfo};
 use patchbay_shared::patch_history::Edit;
-use patchbay_shared::patch_layout::{PatchView, WireView, BOX_HEIGHT};
+use patchbay_shared::patch_layout::{Members, PatchView, WireView, BOX_HEIGHT};
 use patchbay_shared::patch_markup;
 use patchbay_shared::value::Value;
 use patchbay_shared::OscArg;
@@ -92,10 +92,13 @@ pub fn PatchCanvas(bridge: Bridge, at: RwSignal<String>, types: RwSignal<Vec<Typ
 
     let view_of = Memo::new(move |_| {
         let path = at.get();
-        let body = file.with(|f| f.as_ref().and_then(|f| body_at(f, &path)));
-        let Some(body) = body else { return PatchView::default() };
         let moved = placed.with(|p| p.get(&path).cloned().unwrap_or_default());
-        ports.with(|ports| PatchView::of(&path, &body, ports, &moved))
+        file.with(|f| {
+            let Some(body) = f.as_ref().and_then(|f| members_at(f, &path)) else {
+                return PatchView::default();
+            };
+            ports.with(|ports| PatchView::of(&path, body, ports, &moved))
+        })
     });
     // A subpatch that went away (deleted, renamed, a patch loaded) closes.
     Effect::new(move |_| {
@@ -470,11 +473,11 @@ pub(super) fn capture(el: Option<impl AsRef<web_sys::Element>>, ev: &leptos::ev:
 }
 
 /// The members of the patch at `path`, the root's included.
-fn body_at(file: &patchbay_shared::engine::PatchFile, path: &str) -> Option<Body> {
+fn members_at<'a>(file: &'a patchbay_shared::engine::PatchFile, path: &str) -> Option<Members<'a>> {
     if path == "/patch" {
-        return Some(Body { transforms: file.transforms.clone(), connections: file.connections.clone() });
+        return Some(Members { transforms: &file.transforms, connections: &file.connections });
     }
-    file.transform(path)?.patch.clone()
+    file.transform(path)?.patch.as_ref().map(Members::from)
 }
 
 /// `/patch/fx/inner` as links: patch, fx, inner.
