@@ -11,6 +11,7 @@
 //! - [`lab_delta`]: the lab as a client sees it, kept current by `project.*` and `vm.*` notifications;
 //! - [`notify`]: the notification stream's `{"action", "event"}` lines and action names;
 //! - [`osc`]: OSC messages as JSON, for the WebSocket bridge;
+//! - [`palette_markup`]: the palette's transform types as markup;
 //! - [`patch_delta`]: a patch file kept current by the engine's change events;
 //! - [`patch_history`]: undo and redo of a page's own patch edits, as OSC messages;
 //! - [`patch_layout`]: where a canvas draws a patch's boxes, ports and wires;
@@ -32,6 +33,7 @@ pub mod lab_layout;
 pub mod notify;
 pub mod number_drag;
 pub mod osc;
+pub mod palette_markup;
 pub mod patch_delta;
 pub mod patch_history;
 pub mod patch_layout;

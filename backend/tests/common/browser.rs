@@ -159,6 +159,9 @@ pub(crate) async fn add_from_palette(browser: &Client, type_name: &str, name: &s
     search.send_keys(type_name).await.unwrap();
     click(browser, &format!(r#"#palette .palette-type[data-type="{type_name}"]"#)).await;
     wait_for_count(browser, &format!(r#"#type-doc[data-type="{type_name}"]"#), 1).await;
+    // Marked as picked, and the only one.
+    wait_for_count(browser, "#palette .palette-type.picked", 1).await;
+    wait_for_count(browser, &format!(r#"#palette .palette-type.picked[data-type="{type_name}"]"#), 1).await;
     let field = browser.find(Locator::Id("palette-name")).await.unwrap();
     field.send_keys(name).await.unwrap();
     click(browser, "#palette-add").await;

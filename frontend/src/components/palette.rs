@@ -5,7 +5,9 @@
 
 use leptos::prelude::*;
 use patchbay_shared::engine::TypeInfo;
+use patchbay_shared::palette_markup::palette_groups;
 use patchbay_shared::OscArg;
+use wasm_bindgen::JsCast;
 
 use super::edits::addition;
 use super::engine::Bridge;
@@ -67,6 +69,29 @@ pub fn Palette(bridge: Bridge, at: RwSignal<String>, types: RwSignal<Vec<TypeInf
         }
         name.set(String::new());
     };
+    let pick = move |ev: leptos::ev::MouseEvent| {
+        let target = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok());
+        let button = target.and_then(|t| t.closest(".palette-type").ok().flatten());
+        if let Some(ty) = button.and_then(|b| b.get_attribute("data-type")) {
+            picked.set(Some(ty));
+        }
+    };
+    // A pick marks its button in place: the list is not drawn again, so the
+    // button keeps the focus a keyboard gave it.
+    let list: NodeRef<leptos::html::Div> = NodeRef::new();
+    Effect::new(move |_| {
+        let picked = picked.get();
+        let Some(buttons) = list.get().and_then(|l| l.query_selector_all(".palette-type").ok()) else {
+            return;
+        };
+        for i in 0..buttons.length() {
+            let Some(button) = buttons.item(i).and_then(|b| b.dyn_into::<web_sys::Element>().ok()) else {
+                continue;
+            };
+            let on = picked.is_some() && button.get_attribute("data-type") == picked;
+            let _ = button.class_list().toggle_with_force("picked", on);
+        }
+    });
     let doc = move || {
         let ty = picked.get()?;
         types.with(|all| all.iter().find(|t| t.name == ty).cloned())
@@ -76,25 +101,9 @@ pub fn Palette(bridge: Bridge, at: RwSignal<String>, types: RwSignal<Vec<TypeInf
         <div id="palette">
             <input id="palette-search" type="search" placeholder="search transforms (name, kind, what it does)"
                 prop:value=move || search.get() on:input=move |ev| search.set(event_target_value(&ev)) />
-            <div class="palette-list">
-                {move || groups().into_iter().map(|(category, members)| view! {
-                    <div class="palette-group" data-category=category.clone()>
-                        <h4>{category.clone()}</h4>
-                        {members.into_iter().map(|t| {
-                            let ty = t.name.clone();
-                            let chosen = {
-                                let ty = ty.clone();
-                                move || picked.get().as_deref() == Some(ty.as_str())
-                            };
-                            view! {
-                                <button type="button" class="palette-type" class:picked=chosen data-type=ty.clone()
-                                    title=first_line(&t.documentation)
-                                    on:click=move |_| picked.set(Some(ty.clone()))>{t.name.clone()}</button>
-                            }
-                        }).collect_view()}
-                    </div>
-                }).collect_view()}
-            </div>
+            // Markup, its clicks told apart by the button's type (see `palette_markup`).
+            <div class="palette-list" node_ref=list on:click=pick
+                inner_html=move || picked.with_untracked(|p| palette_groups(&groups(), p.as_deref()))></div>
             {move || doc().map(|t| view! {
                 <div id="type-doc" data-type=t.name.clone()>
                     <strong>{t.name.clone()}</strong> " " <span class="muted">{t.category.clone()}</span>
@@ -121,8 +130,4 @@ pub fn Palette(bridge: Bridge, at: RwSignal<String>, types: RwSignal<Vec<TypeInf
 fn matches(t: &TypeInfo, wanted: &str) -> bool {
     let text = format!("{} {} {}", t.name, t.category, t.documentation).to_lowercase();
     wanted.split_whitespace().all(|w| text.contains(w))
-}
-
-fn first_line(doc: &str) -> String {
-    doc.lines().next().unwrap_or_default().to_owned()
 }
