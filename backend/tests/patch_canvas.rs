@@ -2,8 +2,10 @@
 //! dragging from outlets to inlets, a port's name on hover, a refused wire
 //! showing the server's reason, a wire selected (on it or beside it) and
 //! deleted, a value edited in the inspector (typed, or dragged and undone)
-//! and read back over OSC, an edit made over OSC followed without a reload,
-//! and no change lost while the page loads.
+//! and read back over OSC, a value that arrives over a connection shown in
+//! the inspector, an edit made over OSC followed without a reload, a box
+//! dragged across the canvas's strips, and no change lost while the page
+//! loads.
 //!
 //! Needs `dist/` built by `trunk build --release` (scripts/test.sh does it).
 
@@ -54,6 +56,22 @@ fn serve_dashboard(dir: &std::path::Path) -> (common::Binary, u16) {
         &[&format!("--dashboard={}", dist.display()), "--no-audio", &format!("--osc-port={osc_port}")],
     );
     (server, osc_port)
+}
+
+/// The server running `patch` (a patch file), an OSC client to it, and a
+/// browser showing its dashboard (the driver must outlive the browser).
+async fn open_with_patch(
+    dir: &std::path::Path,
+    patch: &serde_json::Value,
+) -> (common::Binary, Osc, ChromeDriver, fantoccini::Client) {
+    let (server, osc_port) = serve_dashboard(dir);
+    let put = reqwest::Client::new().put(server.url("/v1/engine/patch")).json(patch).send().await.unwrap();
+    assert!(put.status().is_success(), "{}", put.text().await.unwrap());
+    let osc = tokio::task::spawn_blocking(move || Osc::new(osc_port)).await.unwrap();
+    let driver = ChromeDriver::start().await;
+    let browser = driver.browser().await;
+    browser.goto(&server.url("/")).await.unwrap();
+    (server, osc, driver, browser)
 }
 
 #[tokio::test]
@@ -542,17 +560,11 @@ async fn a_patch_of_500_transforms_and_600_connections_renders() {
 #[tokio::test]
 async fn a_box_dragged_across_strips_is_drawn_all_the_way_and_lands_once() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, osc_port) = serve_dashboard(dir.path());
     let patch = serde_json::json!({ "format": "patchbay-patch", "version": 1, "transforms": [
         { "name": "a", "type": "Sinewave", "layout": { "x": 20, "y": 20 } },
         { "name": "b", "type": "Gain~", "layout": { "x": 200, "y": 400 } },
     ], "connections": [{ "from": "a/samplesOut", "to": "b/samplesIn" }] });
-    let put = reqwest::Client::new().put(server.url("/v1/engine/patch")).json(&patch).send().await.unwrap();
-    assert!(put.status().is_success(), "{}", put.text().await.unwrap());
-    let osc = tokio::task::spawn_blocking(move || Osc::new(osc_port)).await.unwrap();
-    let driver = ChromeDriver::start().await;
-    let browser = driver.browser().await;
-    browser.goto(&server.url("/")).await.unwrap();
+    let (_server, osc, _driver, browser) = open_with_patch(dir.path(), &patch).await;
     let a = r#"#patch-canvas [data-transform="a"]"#;
     wait_for_count(&browser, a, 1).await;
     browser.execute("document.querySelector('.canvas').scrollIntoView()", vec![]).await.unwrap();
@@ -624,5 +636,37 @@ async fn a_box_dragged_across_strips_is_drawn_all_the_way_and_lands_once() {
     browser.perform_actions(hand.then(PointerAction::Up { button: MOUSE_BUTTON_LEFT })).await.unwrap();
     browser.release_actions().await.unwrap();
     assert_eq!(look().await.1, (true, 1, Some(235.0)));
+    browser.close().await.unwrap();
+}
+
+/// The engine announces values set, not values that arrive over a
+/// connection; the inspector reads its transform's values while it is open,
+/// so one fed by another transform shows what it holds. Its reads stay out
+/// of the page's OSC traffic log.
+#[tokio::test]
+async fn a_value_that_arrives_over_a_connection_shows_in_the_inspector() {
+    let dir = tempfile::tempdir().unwrap();
+    let patch = serde_json::json!({ "format": "patchbay-patch", "version": 1, "transforms": [
+        { "name": "src", "type": "Value", "layout": { "x": 20, "y": 20 } },
+        { "name": "v", "type": "Value", "layout": { "x": 20, "y": 140 } },
+    ], "connections": [{ "from": "src/out", "to": "v/in" }] });
+    let (_server, osc, _driver, browser) = open_with_patch(dir.path(), &patch).await;
+    press(&browser, r#"#patch-canvas [data-transform="v"] .body"#, MOUSE_BUTTON_LEFT).await;
+    wait_for_count(&browser, r#"#inspector[data-inspecting="/patch/v"]"#, 1).await;
+
+    assert_eq!(osc.ask("/patch/src/in", vec![Arg::Float(7.5)]), vec![Arg::Int(0)]);
+    let field = r#"return document.querySelector('#inspector tr[data-state="in"] input')?.value ?? null"#;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let shown = browser.execute(field, vec![]).await.unwrap();
+        if shown == serde_json::json!("7.5") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "v/in never showed 7.5: {shown}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = common::browser::text_of(&browser, "#osc-traffic").await;
+    assert!(log.contains("/patch/src/in"), "another tool's set is in the log: {log}");
+    assert!(!log.contains("current-value"), "the inspector's own reads are not: {log}");
     browser.close().await.unwrap();
 }

@@ -19,7 +19,8 @@
 //! - [`patch_ports`]: every transform's inlets and outlets, kept current the same way;
 //! - [`resync`]: filling a store from a fetch while its deltas keep arriving;
 //! - [`topology`]: which tunnels link which PCs and switches;
-//! - [`value`]: the engine's values and their types (OSW's type set), with their casts.
+//! - [`value`]: the engine's values and their types (OSW's type set), with their casts;
+//! - [`value_reading`]: a value read back with `current-value`, and whether it is news to a page.
 //!
 //! No tokio, no leptos: this crate builds for wasm32 as well as for the host.
 
@@ -42,6 +43,7 @@ pub mod patch_ports;
 pub mod resync;
 pub mod topology;
 pub mod value;
+pub mod value_reading;
 
 pub use api::*;
 pub use notify::*;

@@ -22,9 +22,12 @@ use patchbay_shared::value::Value;
 use patchbay_shared::OscArg;
 use wasm_bindgen::JsCast;
 
-use super::engine::{parse_value, Bridge};
+use super::engine::{parse_value, Bridge, INSPECT_POLL};
 use super::number_drag::number_drag;
 use crate::state::Live;
+
+/// How often the inspector reads its transform's values.
+const INSPECT_RATE_HZ: u64 = 5;
 
 /// How far from a wire a click still picks it, in pixels.
 const WIRE_REACH: f64 = 6.0;
@@ -409,6 +412,28 @@ fn Inspector(at: String, name: String, bridge: Bridge, types: RwSignal<Vec<TypeI
             types.with(|all| all.iter().find(|t| t.name == ty).map(|t| t.documentation.clone()))
         }
     };
+    // Values that arrive over connections are not announced: the inspector
+    // reads its transform's control inlets a few times a second while open,
+    // and the patch store takes what is news (see `PatchStore::observe`).
+    let poll = {
+        let path = path.clone();
+        set_interval_with_handle(
+            move || {
+                let inlets =
+                    ports.with_untracked(|p| p.get(&path).map(|p| p.inlets.clone()).unwrap_or_default());
+                for inlet in inlets.iter().filter(|p| !p.audio) {
+                    bridge.send(&format!("{path}/{}{INSPECT_POLL}", inlet.name), vec![]);
+                }
+            },
+            std::time::Duration::from_millis(1000 / INSPECT_RATE_HZ),
+        )
+        .ok()
+    };
+    on_cleanup(move || {
+        if let Some(p) = poll {
+            p.clear();
+        }
+    });
     let inspecting = path.clone();
     let start_drag = number_drag(bridge);
     view! {

@@ -12,12 +12,14 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use patchbay_shared::patch_history::{value_args, Edit};
 use patchbay_shared::patch_markup;
+use patchbay_shared::value_reading::reading;
 use patchbay_shared::{OscArg, OscJson, OscTraffic};
 
 use wasm_bindgen::JsCast;
 
 use super::edits::{deletion, Edits};
 use super::views::VIEW_POLL;
+use crate::state::patch::PatchStore;
 use crate::state::Live;
 
 /// How many traffic lines the log keeps.
@@ -175,7 +177,9 @@ fn dbfs(peak: f32) -> String {
 /// not a reply to this page, which the traffic carries as "out" already.
 fn worth_logging(frame: &OscTraffic) -> bool {
     let address = frame.message.address.as_str();
-    let refresh = frame.peer == "websocket" && matches!(address, "/patch/" | "/transform-types");
+    // A dashboard's own reads: its listings, and its inspector's values.
+    let refresh = frame.peer == "websocket"
+        && (matches!(address, "/patch/" | "/transform-types") || address.ends_with(INSPECT_POLL));
     !(frame.direction == "reply" || refresh || is_poll(address) || METERS.contains(&address))
 }
 
@@ -188,7 +192,10 @@ fn is_poll(address: &str) -> bool {
     is_meter_poll(address) || address.ends_with(VIEW_POLL)
 }
 
-fn connect() -> Bridge {
+/// What an inspector reads of each of its transform's values (see `canvas`).
+pub const INSPECT_POLL: &str = "/current-value";
+
+fn connect(patch: PatchStore) -> Bridge {
     let (tx, mut rx) = mpsc::unbounded::<String>();
     let bridge = Bridge {
         out: StoredValue::new(tx),
@@ -223,6 +230,11 @@ fn connect() -> Bridge {
                             bridge.levels.update(|l| {
                                 l.insert(key, *x);
                             });
+                        }
+                    }
+                    (a, Some(OscArg::Int(0))) if a.ends_with(INSPECT_POLL) && !a.ends_with(VIEW_POLL) => {
+                        if let Some(read) = reading(&m.args) {
+                            patch.observe(a.trim_end_matches(INSPECT_POLL), read);
                         }
                     }
                     (a, Some(OscArg::Int(0))) if a.ends_with(VIEW_POLL) => {
@@ -262,7 +274,7 @@ fn text_of_error(args: &[OscArg]) -> String {
 #[component]
 pub fn Engine() -> impl IntoView {
     let live = expect_context::<Live>();
-    let bridge = connect();
+    let bridge = connect(live.patch);
     let transforms = live.patch.transforms();
     let poll = set_interval_with_handle(
         move || {

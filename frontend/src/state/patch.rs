@@ -9,6 +9,8 @@ use patchbay_shared::engine::{Change, PatchFile};
 use patchbay_shared::patch_delta::Applied;
 use patchbay_shared::patch_ports::PortMap;
 use patchbay_shared::resync::Resync;
+use patchbay_shared::value::Value;
+use patchbay_shared::value_reading::is_news;
 
 use wasm_bindgen_futures::JsFuture;
 
@@ -67,6 +69,20 @@ impl PatchStore {
             self.resync();
         }
         self.tell_next_frame(ports_too);
+    }
+
+    /// Takes a value read back from the engine (see `value_reading`) as a
+    /// change, if it is news to the file: the engine tells of values set,
+    /// not of values that arrive over connections.
+    pub fn observe(&self, path: &str, read: Value) {
+        let Some((transform, port)) = path.rsplit_once('/') else { return };
+        let news = self.file.with_untracked(|f| {
+            let held = f.as_ref().and_then(|f| f.transform(transform)).map(|t| t.values.get(port));
+            held.is_some_and(|held| is_news(held, &read))
+        });
+        if news {
+            self.apply(Change::Value { path: path.to_owned(), value: read });
+        }
     }
 
     /// Notifies the file's views (and the ports', if `ports`) at the next
