@@ -11,12 +11,14 @@
 //! - [`bridge`]: OSC over a WebSocket, as JSON;
 //! - [`osc_binary`]: OSC over a WebSocket, as raw packets in binary frames (osc.js);
 //! - [`console`]: a PC's telnet console over a WebSocket, for the dashboard;
+//! - [`dashboard`]: the built dashboard's files, gzipped and cached by their hashes;
 //! - [`oscquery`]: the namespace as OSCQuery JSON, on its own port;
 //! - [`oscquery_ws`]: OSCQuery's WebSocket: LISTEN to values, path changes;
 //! - [`guard`]: in front of all of them: Host, Origin, tokens and roles, CORS.
 
 pub(crate) mod bridge;
 pub(crate) mod console;
+pub(crate) mod dashboard;
 pub(crate) mod engine;
 pub(crate) mod error;
 pub(crate) mod extract;
@@ -37,15 +39,12 @@ mod tests;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, State};
 use axum::http::HeaderValue;
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 use crate::app::App;
@@ -131,7 +130,7 @@ pub(crate) fn app(state: Shared) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
 
     let router = api
-        .fallback(dashboard_or_not_found)
+        .fallback(dashboard::dashboard_or_not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
         .with_state(state)
         .layer(CatchPanicLayer::custom(error::panicked));
@@ -151,23 +150,3 @@ async fn x_route(State(()): State<()>, path: Option<MatchedPath>, mut res: Respo
     }
     res
 }
-
-/// Files of the built dashboard; everything else, and all of `/v1/`, is a JSON 404.
-async fn dashboard_or_not_found(State(state): State<Shared>, req: Request) -> Response {
-    let path = req.uri().path();
-    let Some(dist) = state.dashboard.as_ref().filter(|_| !path.starts_with("/v1/") && path != "/v1") else {
-        if path == "/" {
-            return Html(NO_DASHBOARD).into_response();
-        }
-        return error::not_found(req.uri().clone()).await.into_response();
-    };
-    let uri = req.uri().clone();
-    let files = ServeDir::new(dist).append_index_html_on_directories(true);
-    match files.oneshot(req).await {
-        Ok(res) if res.status() != StatusCode::NOT_FOUND => res.into_response(),
-        _ => error::not_found(uri).await.into_response(),
-    }
-}
-
-const NO_DASHBOARD: &str = "<!doctype html><title>Patchbay</title><p>The dashboard is not built. \
-    Run <code>scripts/run.sh</code>, or <code>trunk build --release</code>, and start the server again.</p>";
