@@ -3,6 +3,7 @@ pub mod console;
 pub mod edits;
 pub mod engine;
 pub mod events;
+pub mod inspector;
 pub mod lab_canvas;
 pub mod links;
 pub mod number_drag;
