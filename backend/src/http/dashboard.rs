@@ -47,14 +47,15 @@ const NO_DASHBOARD: &str = "<!doctype html><title>Patchbay</title><p>The dashboa
 
 /// How long a browser may keep the file at `path`: for good if its name
 /// carries a content hash (`name-0123456789abcdef.js`, `..._bg.wasm`,
-/// `style-....css`), else it asks again each time.
+/// `style-....css`; Trunk writes a 64-bit hash in hex without leading
+/// zeros, so one in sixteen has 15 digits), else it asks again each time.
 fn cache_control(path: &str) -> &'static str {
     let name = path.rsplit('/').next().unwrap_or_default();
     let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
     let stem = stem.strip_suffix("_bg").unwrap_or(stem);
-    let hashed = stem
-        .rsplit_once('-')
-        .is_some_and(|(_, hash)| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()));
+    let hashed = stem.rsplit_once('-').is_some_and(|(_, hash)| {
+        (12..=16).contains(&hash.len()) && hash.bytes().all(|b| b.is_ascii_hexdigit())
+    });
     if hashed {
         "public, max-age=31536000, immutable"
     } else {
@@ -74,7 +75,8 @@ mod tests {
         assert_eq!(cache_control("/style-41db4abc87a90b3a.css"), forever);
         assert_eq!(cache_control("/"), "no-cache");
         assert_eq!(cache_control("/index.html"), "no-cache");
-        assert_eq!(cache_control("/style-41db4abc87a90b3.css"), "no-cache", "15 digits");
+        assert_eq!(cache_control("/patchbay-dashboard-d6843f59b7909ac_bg.wasm"), forever, "15 digits");
+        assert_eq!(cache_control("/style-41db4abc87a.css"), "no-cache", "11 digits: a name, not a hash");
         assert_eq!(cache_control("/style-41db4abc87a90bxz.css"), "no-cache", "not hex");
         assert_eq!(cache_control("/favicon.ico"), "no-cache");
     }
