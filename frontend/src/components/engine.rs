@@ -85,6 +85,27 @@ impl Bridge {
         }
     }
 
+    /// Sends each of `addresses()` (queries, without arguments) `hz` times
+    /// a second for as long as the calling component lives: the meters,
+    /// the views and the inspector read what the engine does not announce.
+    pub fn poll(&self, hz: u64, addresses: impl Fn() -> Vec<String> + 'static) {
+        let bridge = *self;
+        let timer = set_interval_with_handle(
+            move || {
+                for address in addresses() {
+                    bridge.send(&address, vec![]);
+                }
+            },
+            std::time::Duration::from_millis(1000 / hz),
+        )
+        .ok();
+        on_cleanup(move || {
+            if let Some(t) = timer {
+                t.clear();
+            }
+        });
+    }
+
     /// Shows an error as the server's replies are shown.
     pub fn show_error(&self, error: String) {
         self.last_error.set(Some(error));
@@ -232,17 +253,18 @@ fn connect(patch: PatchStore) -> Bridge {
                             });
                         }
                     }
-                    (a, Some(OscArg::Int(0))) if a.ends_with(INSPECT_POLL) && !a.ends_with(VIEW_POLL) => {
-                        if let Some(read) = reading(&m.args) {
-                            patch.observe(a.trim_end_matches(INSPECT_POLL), read);
-                        }
-                    }
                     (a, Some(OscArg::Int(0))) if a.ends_with(VIEW_POLL) => {
                         if let Some(points) = super::views::points_of(&m.args) {
                             let key = a.trim_end_matches(VIEW_POLL).to_owned();
                             bridge.views.update(|v| {
                                 v.insert(key, points);
                             });
+                        }
+                    }
+                    // Any other value read back: the inspector's reads.
+                    (a, Some(OscArg::Int(0))) if a.ends_with(INSPECT_POLL) => {
+                        if let Some(read) = reading(&m.args) {
+                            patch.observe(a.trim_end_matches(INSPECT_POLL), read);
                         }
                     }
                     (a, Some(OscArg::Int(code))) if *code < 0 => {
@@ -276,20 +298,7 @@ pub fn Engine() -> impl IntoView {
     let live = expect_context::<Live>();
     let bridge = connect(live.patch);
     let transforms = live.patch.transforms();
-    let poll = set_interval_with_handle(
-        move || {
-            for m in METERS {
-                bridge.send(m, vec![]);
-            }
-        },
-        std::time::Duration::from_millis(100),
-    )
-    .ok();
-    on_cleanup(move || {
-        if let Some(p) = poll {
-            p.clear();
-        }
-    });
+    bridge.poll(10, || METERS.map(String::from).to_vec());
 
     // The patch the canvas shows (`/patch` or an open subpatch), where the palette adds.
     let at = RwSignal::new("/patch".to_owned());

@@ -54,25 +54,19 @@ pub fn Inspector(at: String, name: String, bridge: Bridge, types: RwSignal<Vec<T
     // Values that arrive over connections are not announced: the inspector
     // reads its transform's control inlets a few times a second while open,
     // and the patch store takes what is news (see `PatchStore::observe`).
-    let poll = {
+    {
         let path = path.clone();
-        set_interval_with_handle(
-            move || {
-                let inlets =
-                    ports.with_untracked(|p| p.get(&path).map(|p| p.inlets.clone()).unwrap_or_default());
-                for inlet in inlets.iter().filter(|p| !p.audio) {
-                    bridge.send(&format!("{path}/{}{INSPECT_POLL}", inlet.name), vec![]);
-                }
-            },
-            std::time::Duration::from_millis(1000 / INSPECT_RATE_HZ),
-        )
-        .ok()
-    };
-    on_cleanup(move || {
-        if let Some(p) = poll {
-            p.clear();
-        }
-    });
+        bridge.poll(INSPECT_RATE_HZ, move || {
+            ports.with_untracked(|p| {
+                let inlets = p.get(&path).map(|p| p.inlets.as_slice()).unwrap_or_default();
+                inlets
+                    .iter()
+                    .filter(|p| !p.audio)
+                    .map(|p| format!("{path}/{}{INSPECT_POLL}", p.name))
+                    .collect()
+            })
+        });
+    }
     let inspecting = path.clone();
     let start_drag = number_drag(bridge);
     view! {

@@ -18,7 +18,7 @@ pub const VIEW_POLL: &str = "/view/current-value";
 /// Views drawn and read at once: more would be more traffic than a page should ask for.
 pub const MAX_VIEWS: usize = 8;
 /// Reads a second of each view.
-pub const VIEW_RATE_HZ: u32 = 15;
+pub const VIEW_RATE_HZ: u64 = 15;
 const WIDTH: f64 = 240.0;
 const HEIGHT: f64 = 80.0;
 /// The spectrum's floor: magnitudes below read as this.
@@ -110,19 +110,8 @@ fn View(address: String, kind: Kind, shown: RwSignal<BTreeMap<String, Vec<f32>>>
 /// Every view of the patch, kept reading while it is shown.
 #[component]
 pub fn Views(bridge: Bridge, views: Memo<Vec<(String, Kind)>>) -> impl IntoView {
-    let poll = set_interval_with_handle(
-        move || {
-            for (address, _) in views.get_untracked() {
-                bridge.send(&format!("{address}{VIEW_POLL}"), vec![]);
-            }
-        },
-        std::time::Duration::from_millis(1000 / VIEW_RATE_HZ as u64),
-    )
-    .ok();
-    on_cleanup(move || {
-        if let Some(p) = poll {
-            p.clear();
-        }
+    bridge.poll(VIEW_RATE_HZ, move || {
+        views.with_untracked(|v| v.iter().map(|(address, _)| format!("{address}{VIEW_POLL}")).collect())
     });
     let shown = bridge.views;
     view! {
